@@ -1,0 +1,112 @@
+import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { readConfig } from "../../config";
+import type { Repo } from "../../git/repo";
+import { HOOK_NAMES, hooksDir, isProdgateHook } from "../../install/hooks";
+import { SCHEMA_VERSION } from "../../store/schema";
+import { databasePath, Store } from "../../store/store";
+
+export interface Check {
+  name: string;
+  status: "ok" | "warn" | "fail";
+  message: string;
+}
+
+function gitVersionCheck(repo: Repo): Check {
+  const out = repo.git.out(["--version"]);
+  const m = /(\d+)\.(\d+)/.exec(out);
+  const ok = !!m && (Number(m[1]) > 2 || (Number(m[1]) === 2 && Number(m[2]) >= 38));
+  return ok
+    ? { name: "git", status: "ok", message: out }
+    : { name: "git", status: "fail", message: `${out}: prodgate needs git 2.38 or newer (merge-tree --write-tree); upgrade git` };
+}
+
+function writableByOthers(path: string): boolean {
+  return (statSync(path).mode & 0o022) !== 0;
+}
+
+export function doctorChecks(repo: Repo): Check[] {
+  const checks: Check[] = [gitVersionCheck(repo)];
+  const node = Number(process.versions.node.split(".")[0]);
+  checks.push(
+    node >= 20
+      ? { name: "node", status: "ok", message: `Node.js ${process.versions.node}` }
+      : { name: "node", status: "fail", message: `Node.js ${process.versions.node}: prodgate needs 20 or newer` },
+  );
+
+  const { errors } = readConfig(repo.git);
+  checks.push(
+    errors.length === 0
+      ? { name: "config", status: "ok", message: "prodgate.* configuration is valid" }
+      : { name: "config", status: "fail", message: errors.map((e) => `${e.key}: ${e.message}`).join("; ") + " (fix with git config)" },
+  );
+  const push = repo.git.run(["config", "--bool", "--get", "receive.advertisePushOptions"], { okStatuses: [1] }).stdout.trim();
+  if (push !== "true")
+    checks.push({
+      name: "push options",
+      status: "warn",
+      message:
+        "receive.advertisePushOptions is off: the break-glass override cannot reach the hooks (git config receive.advertisePushOptions true)",
+    });
+
+  const dir = hooksDir(repo);
+  for (const name of HOOK_NAMES) {
+    const path = join(dir, name);
+    if (!isProdgateHook(path)) {
+      checks.push({ name: `hook ${name}`, status: "fail", message: `${path} is not prodgate's hook; run install.sh on this repository` });
+      continue;
+    }
+    try {
+      accessSync(path, constants.X_OK);
+    } catch {
+      checks.push({ name: `hook ${name}`, status: "fail", message: `${path} is not executable (chmod 755 it)` });
+      continue;
+    }
+    const main = /PRODGATE_MAIN='([^']*)'/.exec(readFileSync(path, "utf8"))?.[1];
+    if (main && !existsSync(main)) {
+      checks.push({ name: `hook ${name}`, status: "fail", message: `${path} runs ${main}, which is missing; run install.sh again` });
+      continue;
+    }
+    checks.push(
+      writableByOthers(path)
+        ? {
+            name: `hook ${name}`,
+            status: "warn",
+            message: `${path} is writable by group or others: anyone who can write it can bypass prodgate (chmod 755)`,
+          }
+        : { name: `hook ${name}`, status: "ok", message: path },
+    );
+  }
+
+  const dbPath = databasePath(repo.gitDir);
+  if (!existsSync(dbPath)) {
+    checks.push({ name: "database", status: "fail", message: `${dbPath} is missing; run install.sh on this repository` });
+  } else {
+    try {
+      const store = Store.open(dbPath, { readonly: true });
+      try {
+        const integrity = store.db.pragma("quick_check", { simple: true });
+        checks.push(
+          integrity === "ok"
+            ? { name: "database", status: "ok", message: `${dbPath} (schema ${SCHEMA_VERSION})` }
+            : { name: "database", status: "fail", message: `${dbPath} is damaged (${String(integrity)}); restore it from a backup` },
+        );
+      } finally {
+        store.close();
+      }
+    } catch (err) {
+      checks.push({
+        name: "database",
+        status: "fail",
+        message: `${(err as Error).message}; restore it from a backup or move it aside and run install.sh`,
+      });
+    }
+    if (writableByOthers(dbPath))
+      checks.push({
+        name: "database permissions",
+        status: "warn",
+        message: `${dbPath} is writable by group or others: anyone could rewrite verdicts (chmod 644)`,
+      });
+  }
+  return checks;
+}

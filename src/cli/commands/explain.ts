@@ -1,0 +1,102 @@
+import { rolesOf } from "../../config";
+import { FactGatherer } from "../../engine/facts";
+import { currentFreeze } from "../../engine/mirror";
+import { resolveCommitSpec } from "../../engine/revs";
+import { deployState } from "../../engine/state";
+import { decide } from "../../policy/decide";
+import { formatRejection } from "../../policy/message";
+import { branchRef, classifyRef } from "../../policy/refs";
+import { parseRevSpec } from "../../policy/revspec";
+import { type CommandContext } from "../context";
+import { rev } from "../format";
+
+/** Why a revision is or is not deployable, and what a push of it would get. Changes nothing. */
+export function explainCommand(ctx: CommandContext, revText: string): number {
+  const { engine } = ctx;
+  const { repo, config, store } = engine;
+  const sha = resolveCommitSpec(engine, parseRevSpec(revText));
+  const state = deployState(engine);
+  const commit = repo.commit(sha)!;
+  const entry = state.walk.entries.find((e) => e.commit.sha === sha);
+  const d = state.walk.deployable;
+  const prod = state.tips.productionStable;
+  const inProduction = !!prod && repo.isAncestor(sha, prod);
+  const onStable = !!state.tips.stable && repo.onMainline(sha, state.tips.stable);
+  const revno = entry?.commit.revno ?? (onStable ? repo.revno(sha) : undefined);
+  const freeze = currentFreeze(engine);
+  const lastRun = store.lastMirrorRun();
+
+  let deployable = false;
+  let why: string;
+  let stoppedBy: { sha: string; revno: number; subject: string; reason: string } | null = null;
+  if (inProduction) {
+    deployable = true;
+    why = "already in production-stable";
+  } else if (!onStable) {
+    why = `not a mainline commit of ${config.branches.stable}`;
+  } else if (!entry || (d && revno !== undefined && revno <= d.revno && !entry.heldForRollback)) {
+    deployable = true;
+    why = entry ? "approved: every revision up to it is ok or untestable" : "at or behind the baseline";
+  } else {
+    const b = state.walk.blocker;
+    if (b && b.commit.revno <= entry.commit.revno) {
+      stoppedBy = { sha: b.commit.sha, revno: b.commit.revno, subject: b.commit.subject, reason: b.reason };
+      why = b.reason === "bad" ? `r${b.commit.revno} is bad and no later revision rolls it back` : `r${b.commit.revno} awaits a QA verdict`;
+    } else if (entry.heldForRollback || entry.verdict === "bad") {
+      const bad = state.walk.entries.find(
+        (e) => e.verdict === "bad" && e.rolledBackBy && e.commit.revno <= entry.commit.revno && e.rolledBackBy.revno > entry.commit.revno,
+      );
+      why = bad
+        ? `r${bad.commit.revno} is bad; it only goes out together with its rollback r${bad.rolledBackBy!.revno}`
+        : `it is ${entry.verdict}`;
+      if (bad) stoppedBy = { sha: bad.commit.sha, revno: bad.commit.revno, subject: bad.commit.subject, reason: "bad" };
+    } else {
+      why = `it is ${entry.verdict}`;
+    }
+  }
+  const notes: string[] = [];
+  if (deployable && !inProduction && freeze) notes.push(`production-stable is frozen by ${freeze.by}: ${freeze.reason}`);
+  if (deployable && !inProduction && lastRun?.outcome === "conflict")
+    notes.push(`the last mirror run hit a merge conflict: ${lastRun.detail?.split("\n").join(", ")}`);
+
+  // What a push of this revision to production-stable would get, decided by the hook's own code.
+  const ref = branchRef(config.branches.productionStable);
+  const zero = "0".repeat(sha.length);
+  const roles = rolesOf(config, ctx.user);
+  const facts = new FactGatherer(engine, state.tips).gather(
+    { ref, old: prod ?? zero, new: sha },
+    classifyRef(ref, config.branches, config.governed),
+  );
+  const decision = decide(facts, {
+    user: ctx.user,
+    roles,
+    overrideReason: null,
+    requireCi: config.requireCi,
+    stableWriters: config.stableWriters,
+  });
+
+  const report = {
+    rev: { sha, revno: revno ?? null, subject: commit.subject },
+    onStable,
+    inProduction,
+    deployable,
+    why,
+    stoppedBy,
+    frozen: freeze,
+    notes,
+    push: { accepted: decision.accepted, code: decision.code, reason: decision.reason, as: ctx.user },
+  };
+  if (ctx.json) {
+    ctx.print(JSON.stringify(report, null, 2));
+  } else {
+    ctx.print(`${rev({ sha, revno, subject: commit.subject })}`);
+    ctx.print(`deployable: ${deployable ? "yes" : "no"} — ${why}`);
+    if (stoppedBy) ctx.print(`stopped by: ${rev(stoppedBy)} (${stoppedBy.reason})`);
+    for (const n of notes) ctx.print(`note: ${n}`);
+    if (decision.accepted)
+      ctx.print(`a push of it to ${config.branches.productionStable} by ${ctx.user}: accepted [${decision.code}]: ${decision.reason}`);
+    else
+      ctx.print([`a push of it to ${config.branches.productionStable} by ${ctx.user} would be:`, ...formatRejection(decision)].join("\n"));
+  }
+  return 0;
+}

@@ -1,0 +1,51 @@
+import { UserError } from "../../errors";
+import { printable } from "../../policy/message";
+import type { Reached, SecurityFix } from "../../store/store";
+import { type CommandContext } from "../context";
+import { age, short } from "../format";
+
+const where = (r: Reached | null) => (r ? { sha: r.sha, at: r.at, how: r.how } : null);
+
+export function securityCommand(ctx: CommandContext, opts: { pending?: boolean; maxAge?: string }): number {
+  let maxAgeDays: number | null = null;
+  if (opts.maxAge !== undefined) {
+    maxAgeDays = Number(opts.maxAge);
+    if (!Number.isFinite(maxAgeDays) || maxAgeDays < 0) throw new UserError(`--max-age takes a number of days, not "${opts.maxAge}"`, 2);
+  }
+  const all = ctx.engine.store.fixes();
+  const isPending = (f: SecurityFix) => !f.devel || !f.stable;
+  // Oldest pending first, then those already home.
+  const fixes = opts.pending ? all.filter(isPending) : [...all.filter(isPending), ...all.filter((f) => !isPending(f))];
+  const tooOld =
+    maxAgeDays === null ? [] : all.filter((f) => isPending(f) && Date.now() - Date.parse(f.promotedAt) > maxAgeDays! * 86_400_000);
+  if (ctx.json) {
+    ctx.print(
+      JSON.stringify(
+        fixes.map((f) => ({
+          sha: f.sha,
+          subject: f.subject,
+          promotedBy: f.promotedBy,
+          promotedAt: f.promotedAt,
+          devel: where(f.devel),
+          stable: where(f.stable),
+        })),
+        null,
+        2,
+      ),
+    );
+  } else if (fixes.length === 0) {
+    ctx.print(opts.pending ? "no security fix is pending" : "no security fix recorded");
+  } else {
+    for (const f of fixes) {
+      const at = (r: Reached | null) => (r ? `${short(r.sha)} by ${r.how}` : "not yet");
+      ctx.print(
+        `${short(f.sha)} ${printable(f.subject)}\n  promoted by ${f.promotedBy} ${age(f.promotedAt)} ago; devel: ${at(f.devel)}; stable: ${at(f.stable)}`,
+      );
+    }
+  }
+  if (tooOld.length > 0) {
+    process.stderr.write(`prodgate: ${tooOld.length} security fix(es) pending for more than ${maxAgeDays} day(s)\n`);
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,42 @@
+import { buildStatus } from "../../engine/status";
+import { type CommandContext } from "../context";
+import { age, rev, short } from "../format";
+import { printable } from "../../policy/message";
+
+export function statusCommand(ctx: CommandContext): number {
+  const s = buildStatus(ctx.engine);
+  if (ctx.json) {
+    ctx.print(JSON.stringify(s, null, 2));
+    return 0;
+  }
+  const lines: string[] = [];
+  for (const [name, tip] of Object.entries(s.branches)) {
+    lines.push(`${name.padEnd(18)} ${tip ? rev(tip) : "(absent)"}`);
+  }
+  if (s.inStepWithStable !== null) lines.push(`production-stable is in step with stable r${s.inStepWithStable}`);
+  lines.push("");
+  lines.push(`deployable:        ${s.deployable ? rev(s.deployable) : "nothing yet"}`);
+  if (s.blocker) lines.push(`stopped by:        ${rev(s.blocker)} (${s.blocker.reason})`);
+  if (s.freeze) lines.push(`FROZEN by ${s.freeze.by} at ${s.freeze.at}: ${printable(s.freeze.reason)}`);
+  if (s.mirror) {
+    const m = s.mirror;
+    lines.push(`last mirror run:   ${m.outcome} at ${m.at}${m.to && m.outcome !== "up-to-date" ? ` (now ${short(m.to)})` : ""}`);
+    if (m.outcome === "conflict" && m.detail) lines.push(`  conflicting paths: ${m.detail.split("\n").join(", ")}`);
+  } else {
+    lines.push("last mirror run:   never");
+  }
+  lines.push("");
+  lines.push(s.pending.length ? `awaiting QA (${s.pending.length}):` : "awaiting QA: nothing");
+  for (const p of s.pending.slice(0, 20)) lines.push(`  ${rev(p)}`);
+  if (s.pending.length > 20) lines.push(`  … and ${s.pending.length - 20} more (prodgate qa pending)`);
+  if (s.securityPending.length) {
+    const oldest = s.securityPending[0]!;
+    lines.push("");
+    lines.push(`security fixes not yet back (${s.securityPending.length}, oldest ${age(oldest.promotedAt)}):`);
+    for (const f of s.securityPending) {
+      lines.push(`  ${short(f.sha)} ${printable(f.subject)}  devel: ${f.devel ? "yes" : "no"}  stable: ${f.stable ? "yes" : "no"}`);
+    }
+  }
+  ctx.print(lines.join("\n"));
+  return 0;
+}

@@ -1,0 +1,70 @@
+import { statSync } from "node:fs";
+import { rolesOf } from "../config";
+import { openEngine, type Engine } from "../engine/state";
+import { UserError } from "../errors";
+import { Repo } from "../git/repo";
+import { identify } from "../identity";
+import type { Role } from "../policy/types";
+
+export interface GlobalOptions {
+  repo?: string;
+  json?: boolean;
+}
+
+export interface CommandContext {
+  engine: Engine;
+  user: string | null;
+  roles: Set<Role>;
+  json: boolean;
+  print: (text: string) => void;
+}
+
+export function repoDir(opts: GlobalOptions): string {
+  return opts.repo ?? process.env.GIT_DIR ?? process.cwd();
+}
+
+export function openRepo(opts: GlobalOptions): Repo {
+  const dir = repoDir(opts);
+  try {
+    return Repo.discover(dir);
+  } catch {
+    throw new UserError(`${dir} is not a git repository (give --repo <path-to-bare-repo>)`, 2);
+  }
+}
+
+/** The repository's owner counts as admin for the admin command. */
+function isOwner(gitDir: string): boolean {
+  try {
+    return typeof process.getuid === "function" && statSync(gitDir).uid === process.getuid();
+  } catch {
+    return false;
+  }
+}
+
+export function commandContext(opts: GlobalOptions): CommandContext {
+  const repo = openRepo(opts);
+  const engine = openEngine(repo);
+  const user = identify(process.env, engine.config);
+  const roles = rolesOf(engine.config, user);
+  if (isOwner(repo.gitDir)) roles.add("admin");
+  return { engine, user, roles, json: !!opts.json, print: (text) => process.stdout.write(`${text}\n`) };
+}
+
+export function requireRole(ctx: CommandContext, allowed: readonly Role[], what: string): string {
+  if (!ctx.user) throw new UserError(`${what} needs a known user, and none was found (set one of prodgate.identityVars)`, 2);
+  if (!allowed.some((r) => ctx.roles.has(r))) {
+    throw new UserError(
+      `${what} needs the ${allowed.join(" or ")} role; ${ctx.user} has ${[...ctx.roles].join(", ") || "none"} (an admin can run: prodgate role add ${allowed[0]} ${ctx.user})`,
+      2,
+    );
+  }
+  return ctx.user;
+}
+
+/** Reject option values that could be mistaken for options further down. */
+export function plainValue(value: string, what: string): string {
+  if (value.startsWith("-")) throw new UserError(`${what} "${value}" may not start with "-"`, 2);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw new UserError(`${what} may not hold control characters`, 2);
+  return value;
+}

@@ -1,0 +1,155 @@
+import type { Git } from "./git/run";
+import { type BranchNames, type Role, ROLES } from "./policy/types";
+
+export interface Config {
+  branches: BranchNames;
+  /** Extra refs prodgate governs (globs): fast-forward only, never deleted. */
+  governed: string[];
+  stableWriters: "anyone" | "ci";
+  requireCi: boolean;
+  identityVars: string[];
+  identityFallback: "os" | "none";
+  robot: { name: string; email: string };
+  roles: Record<Role, string[]>;
+  reportPath: string | null;
+}
+
+export interface ConfigError {
+  key: string;
+  message: string;
+}
+
+export const DEFAULT_IDENTITY_VARS = ["GL_USERNAME", "GL_USER", "GITEA_PUSHER_NAME", "REMOTE_USER"];
+
+/** Each key with its default and meaning; install.sh and the README are written from this. */
+export const CONFIG_KEYS: Record<string, { default: string; meaning: string }> = {
+  "prodgate.develBranch": { default: "devel", meaning: "where work lands" },
+  "prodgate.stableBranch": { default: "stable", meaning: "tested revisions of devel" },
+  "prodgate.productionStableBranch": { default: "production-stable", meaning: "what operations deploy" },
+  "prodgate.productionDevelBranch": { default: "production-devel", meaning: "where security fixes are prepared" },
+  "prodgate.governed": { default: "", meaning: "extra ref globs to protect (multi-valued): fast-forward only, never deleted" },
+  "prodgate.stableWriters": { default: "anyone", meaning: "`anyone` or `ci`: who may advance stable" },
+  "prodgate.requireCi": { default: "true", meaning: "security promotions need a recorded CI pass" },
+  "prodgate.identityVars": {
+    default: DEFAULT_IDENTITY_VARS.join(","),
+    meaning: "environment variables naming the pusher, first set one wins",
+  },
+  "prodgate.identityFallback": { default: "os", meaning: "`os` (the OS user running the hook) or `none`" },
+  "prodgate.robot": { default: "prodgate <prodgate@localhost>", meaning: "author and committer of mirror merges" },
+  "prodgate.roles.<role>": { default: "", meaning: "users holding a role (multi-valued; qa, security, ci, admin)" },
+  "prodgate.reportPath": { default: "", meaning: "where hooks and sync rewrite the HTML deployment report" },
+};
+
+/** Parse `git config -z --get-regexp` output into lower-cased key → values. */
+export function parseConfigOutput(output: string): Map<string, string[]> {
+  const values = new Map<string, string[]>();
+  for (const entry of output.split("\0")) {
+    if (entry === "") continue;
+    const nl = entry.indexOf("\n");
+    const key = (nl < 0 ? entry : entry.slice(0, nl)).toLowerCase();
+    const value = nl < 0 ? "true" : entry.slice(nl + 1);
+    values.set(key, [...(values.get(key) ?? []), value]);
+  }
+  return values;
+}
+
+const BRANCH_NAME = /^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]+$/;
+
+function parseBool(value: string): boolean | null {
+  const v = value.toLowerCase();
+  if (["true", "yes", "on", "1"].includes(v)) return true;
+  if (["false", "no", "off", "0"].includes(v)) return false;
+  return null;
+}
+
+/** read → validate → normalise; never throws on bad values, returns them as errors. */
+export function configFromValues(values: Map<string, string[]>): { config: Config; errors: ConfigError[] } {
+  const errors: ConfigError[] = [];
+  const last = (key: string): string | undefined => values.get(key.toLowerCase())?.at(-1);
+
+  const branch = (key: string, fallback: string): string => {
+    const v = last(key);
+    if (v === undefined || v === "") return fallback;
+    if (!BRANCH_NAME.test(v)) {
+      errors.push({ key, message: `"${v}" is not a usable branch name` });
+      return fallback;
+    }
+    return v;
+  };
+  const branches: BranchNames = {
+    devel: branch("prodgate.develBranch", "devel"),
+    stable: branch("prodgate.stableBranch", "stable"),
+    productionStable: branch("prodgate.productionStableBranch", "production-stable"),
+    productionDevel: branch("prodgate.productionDevelBranch", "production-devel"),
+  };
+  if (new Set(Object.values(branches)).size !== 4) {
+    errors.push({ key: "prodgate.*Branch", message: "the four branches must have four different names" });
+  }
+
+  const oneOf = <T extends string>(key: string, allowed: readonly T[], fallback: T): T => {
+    const v = last(key);
+    if (v === undefined) return fallback;
+    if ((allowed as readonly string[]).includes(v)) return v as T;
+    errors.push({ key, message: `"${v}" is not one of ${allowed.join(", ")}` });
+    return fallback;
+  };
+
+  let requireCi = true;
+  const requireCiValue = last("prodgate.requireCi");
+  if (requireCiValue !== undefined) {
+    const b = parseBool(requireCiValue);
+    if (b === null) errors.push({ key: "prodgate.requireCi", message: `"${requireCiValue}" is not true or false` });
+    else requireCi = b;
+  }
+
+  const identityVarsValue = last("prodgate.identityVars");
+  const identityVars = identityVarsValue ? identityVarsValue.split(/[,\s]+/).filter(Boolean) : [...DEFAULT_IDENTITY_VARS];
+  for (const name of identityVars) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      errors.push({ key: "prodgate.identityVars", message: `"${name}" is not an environment variable name` });
+    }
+  }
+
+  const robotValue = last("prodgate.robot") ?? "prodgate <prodgate@localhost>";
+  const robotMatch = /^\s*([^<>]+?)\s*<([^<>\s]+)>\s*$/.exec(robotValue);
+  if (!robotMatch) errors.push({ key: "prodgate.robot", message: `"${robotValue}" is not "Name <email>"` });
+  const robot = robotMatch ? { name: robotMatch[1]!, email: robotMatch[2]! } : { name: "prodgate", email: "prodgate@localhost" };
+
+  const roles = Object.fromEntries(ROLES.map((r) => [r, [...new Set(values.get(`prodgate.roles.${r}`) ?? [])]])) as Record<Role, string[]>;
+  for (const key of values.keys()) {
+    const m = /^prodgate\.roles\.(.*)$/.exec(key);
+    if (m && !(ROLES as readonly string[]).includes(m[1]!)) {
+      errors.push({ key, message: `"${m[1]}" is not a role (${ROLES.join(", ")})` });
+    }
+  }
+
+  const governed = (values.get("prodgate.governed") ?? []).filter((g) => g !== "");
+  for (const g of governed) {
+    if (!g.startsWith("refs/")) errors.push({ key: "prodgate.governed", message: `"${g}" must start with refs/` });
+  }
+
+  const config: Config = {
+    branches,
+    governed,
+    stableWriters: oneOf("prodgate.stableWriters", ["anyone", "ci"] as const, "anyone"),
+    requireCi,
+    identityVars,
+    identityFallback: oneOf("prodgate.identityFallback", ["os", "none"] as const, "os"),
+    robot,
+    roles,
+    reportPath: last("prodgate.reportPath") || null,
+  };
+  return { config, errors };
+}
+
+export function readConfig(git: Git): { config: Config; errors: ConfigError[] } {
+  const r = git.run(["config", "-z", "--get-regexp", "^prodgate\\."], { okStatuses: [1] });
+  return configFromValues(parseConfigOutput(r.stdout));
+}
+
+export function rolesOf(config: Config, user: string | null): Set<Role> {
+  const roles = new Set<Role>();
+  if (!user) return roles;
+  for (const role of ROLES) if (config.roles[role].includes(user)) roles.add(role);
+  return roles;
+}

@@ -1,0 +1,65 @@
+import { branchRef, classifyRef } from "../policy/refs";
+import { isZeroSha, type Verdict } from "../policy/types";
+import type { RefUpdate } from "./facts";
+import { patchIds, scanMergeBack } from "./mergeback";
+import { runMirror } from "./mirror";
+import { branchTips, type Engine } from "./state";
+
+/**
+ * What post-receive does once refs have moved: record verdict and CI tags,
+ * record security fixes a promotion brought, follow fixes back into devel and
+ * stable, and run the mirror when what is deployable may have changed.
+ * Returns the lines to show the pusher.
+ */
+export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: string | null, pushId: string): string[] {
+  const { repo, store, config } = engine;
+  const lines: string[] = [];
+  let mirrorNeeded = false;
+  const tips = branchTips(engine);
+
+  for (const u of updates) {
+    const cls = classifyRef(u.ref, config.branches, config.governed);
+    if (isZeroSha(u.new)) continue;
+    if (cls.kind === "verdictTag" && cls.tag?.valid && isZeroSha(u.old)) {
+      const sha = repo.resolveCommit(u.new);
+      if (!sha) continue;
+      store.recordVerdicts(
+        [{ sha, verdict: cls.tag.value as Verdict, revno: repo.revno(sha), ref: u.ref }],
+        user ?? "unknown",
+        `tag ${u.ref}`,
+        pushId,
+      );
+      mirrorNeeded = true;
+    } else if (cls.kind === "ciTag" && cls.tag?.valid && isZeroSha(u.old)) {
+      const sha = repo.resolveCommit(u.new);
+      if (sha) store.recordCi(sha, cls.tag.value as "pass" | "fail", user ?? "unknown", `tag ${u.ref}`, pushId, u.ref);
+    } else if (cls.kind === "productionStable") {
+      const exclude = [u.old, tips.stable].filter((x): x is string => !!x && !isZeroSha(x));
+      const fixes = repo.commits([u.new], exclude, { noMerges: true });
+      if (fixes.length > 0) {
+        const ids = patchIds(repo, [u.new], exclude);
+        const added = store.addFixes(
+          fixes.map((c) => ({ sha: c.sha, subject: c.subject, patchId: ids.get(c.sha) ?? null })),
+          user ?? "unknown",
+          pushId,
+        );
+        if (added > 0) lines.push(`prodgate: recorded ${added} security fix(es); they are tracked until they are back in devel and stable`);
+      }
+      mirrorNeeded = true;
+    } else if (cls.kind === "stable") {
+      mirrorNeeded = true;
+    }
+  }
+
+  for (const branch of ["devel", "stable"] as const) {
+    const ref = branchRef(config.branches[branch]);
+    const tip = tips[branch];
+    if (tip && updates.some((u) => u.ref === ref)) {
+      const found = scanMergeBack(engine, branch, tip, user, pushId);
+      if (found > 0) lines.push(`prodgate: ${found} security fix(es) recorded as back in ${branch}`);
+    }
+  }
+
+  if (mirrorNeeded) lines.push(`prodgate: ${runMirror(engine, `push ${pushId}`, user).line}`);
+  return lines;
+}

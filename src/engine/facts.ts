@@ -1,0 +1,99 @@
+import type { CommitList, ListedCommit, ProductionFacts, UpdateFacts } from "../policy/decide";
+import { MAX_LISTED_COMMITS } from "../policy/message";
+import type { RefClass } from "../policy/refs";
+import { isZeroSha, type MainlineCommit } from "../policy/types";
+import { branchTips, type DeployState, deployState, type Engine, type Tips } from "./state";
+
+export interface RefUpdate {
+  old: string;
+  new: string;
+  ref: string;
+}
+
+/**
+ * Gathers the facts for each governed update from the repository as it was
+ * before the push: refs are read once, and nothing recorded by this push
+ * (verdicts, CI results) exists yet.
+ */
+export class FactGatherer {
+  private deploy: DeployState | null = null;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly tips: Tips = branchTips(engine),
+  ) {}
+
+  private deployState(): DeployState {
+    this.deploy ??= deployState(this.engine, this.tips);
+    return this.deploy;
+  }
+
+  private listCommits(include: string[], exclude: string[], label: (c: ListedCommit) => ListedCommit): CommitList {
+    const { repo } = this.engine;
+    const total = repo.count(include, exclude);
+    const commits = total === 0 ? [] : repo.commits(include, exclude, { limit: MAX_LISTED_COMMITS }).map(label);
+    return { commits, total };
+  }
+
+  private labelFromSegment(c: ListedCommit): ListedCommit {
+    const entry = this.deployState().walk.entries.find((e) => e.commit.sha === c.sha);
+    return entry ? { ...c, revno: entry.commit.revno, verdict: entry.verdict } : c;
+  }
+
+  gather(update: RefUpdate, cls: RefClass): UpdateFacts {
+    const { repo } = this.engine;
+    const isCreate = isZeroSha(update.old);
+    const isDelete = isZeroSha(update.new);
+    const newType = isDelete ? null : repo.objectType(update.new);
+    const facts: UpdateFacts = {
+      ...update,
+      class: cls,
+      isCreate,
+      isDelete,
+      newType,
+      isFastForward: isCreate || isDelete || newType !== "commit" ? isCreate : repo.isAncestor(update.old, update.new),
+    };
+    switch (cls.kind) {
+      case "stable":
+        facts.onDevel = !!this.tips.devel && newType === "commit" && repo.isAncestor(update.new, this.tips.devel);
+        break;
+      case "productionStable":
+        if (newType === "commit" && facts.isFastForward) facts.production = this.production(update);
+        break;
+      case "verdictTag":
+        facts.verdictTarget = isDelete ? null : this.mainlineTarget(update.new);
+        break;
+      case "ciTag":
+        facts.ciTarget = isDelete ? null : repo.resolveCommit(update.new);
+        break;
+    }
+    return facts;
+  }
+
+  private production(update: RefUpdate): ProductionFacts {
+    const { repo, store, config } = this.engine;
+    const deployable = this.deployState().walk.deployable;
+    const exclude = [update.old, deployable?.sha].filter((x): x is string => !!x && !isZeroSha(x));
+    const label = (c: ListedCommit) => this.labelFromSegment(c);
+    const unapproved = this.listCommits([update.new], exclude, label);
+    let onProductionDevel = false;
+    let outsideBoth: CommitList = { commits: [], total: 0 };
+    let ciPassed = false;
+    if (unapproved.total > 0 && this.tips.productionDevel) {
+      onProductionDevel = repo.isAncestor(update.new, this.tips.productionDevel);
+      outsideBoth = this.listCommits([update.new], [...exclude, this.tips.productionDevel], label);
+      ciPassed = !config.requireCi || store.latestCi(update.new)?.result === "pass";
+    }
+    return { deployable, unapproved, onProductionDevel, outsideBoth, ciPassed };
+  }
+
+  /** The mainline commit of stable that `target` (a commit or a tag) names, or null. */
+  private mainlineTarget(target: string): MainlineCommit | null {
+    const { repo } = this.engine;
+    const stable = this.tips.stable;
+    const commit = repo.resolveCommit(target);
+    if (!commit || !stable || !repo.onMainline(commit, stable)) return null;
+    const info = repo.commit(commit)!;
+    return { ...info, revno: repo.revno(commit) };
+  }
+}

@@ -1,0 +1,37 @@
+import { parsePatchIds } from "../git/parse";
+import type { Repo } from "../git/repo";
+import { findFixReturns } from "../policy/fixes";
+import { type FixBranch, now } from "../store/store";
+import type { Engine } from "./state";
+
+/** patch-id (git patch-id --stable) of every non-merge commit in include ^exclude. */
+export function patchIds(repo: Repo, include: readonly string[], exclude: readonly string[]): Map<string, string> {
+  const diff = repo.git.out(["log", "-p", "--no-merges", "--format=commit %H", ...include, "--not", ...exclude, "--"]);
+  if (diff.trim() === "") return new Map();
+  return parsePatchIds(repo.git.out(["patch-id", "--stable"], { input: `${diff}\n` }));
+}
+
+/**
+ * Record which pending security fixes have come back into `branch` through
+ * the commits it gained since the last scan. Costs the new commits, not the history.
+ */
+export function scanMergeBack(engine: Engine, branch: FixBranch, tip: string, user: string | null, pushId: string | null): number {
+  const { repo, store } = engine;
+  const pending = store.fixes().filter((f) => f[branch] === null);
+  const mark = store.scanMark(branch);
+  const from = mark && mark !== tip && repo.isAncestor(mark, tip) ? mark : null;
+  let found = 0;
+  if (pending.length > 0 && mark !== tip) {
+    const exclude = from ? [from] : [];
+    const commits = repo.commits([tip], exclude);
+    const needPatchIds = pending.some((f) => f.patchId);
+    const ids = needPatchIds ? patchIds(repo, [tip], exclude) : new Map<string, string>();
+    const returns = findFixReturns(pending, commits, ids);
+    const at = now();
+    for (const r of returns) {
+      if (store.markFixReached(branch, r.fix, { sha: r.how === "ancestry" ? tip : r.commit, at, how: r.how, by: user }, pushId)) found++;
+    }
+  }
+  store.setScanMark(branch, tip);
+  return found;
+}

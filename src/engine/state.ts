@@ -1,0 +1,59 @@
+import { type Config, readConfig } from "../config";
+import { UserError } from "../errors";
+import { Repo } from "../git/repo";
+import { type DeployableResult, deployableRevision } from "../policy/deployable";
+import { branchRef } from "../policy/refs";
+import type { BranchKind, MainlineCommit } from "../policy/types";
+import { databasePath, Store } from "../store/store";
+
+export const BRANCH_KINDS: readonly BranchKind[] = ["devel", "stable", "productionStable", "productionDevel"];
+
+/** Everything the engine works with for one repository. */
+export interface Engine {
+  repo: Repo;
+  config: Config;
+  store: Store;
+}
+
+export function openEngine(repo: Repo, opts: { create?: boolean } = {}): Engine {
+  const { config, errors } = readConfig(repo.git);
+  if (errors.length > 0) {
+    const e = errors[0]!;
+    throw new UserError(
+      `prodgate's configuration is invalid: ${e.key}: ${e.message} (fix it with git config, then run prodgate doctor)`,
+      1,
+    );
+  }
+  const store = Store.open(databasePath(repo.gitDir), { create: opts.create });
+  return { repo, config, store };
+}
+
+export type Tips = Record<BranchKind, string | null>;
+
+export function branchTips(engine: Pick<Engine, "repo" | "config">): Tips {
+  const refs = BRANCH_KINDS.map((k) => branchRef(engine.config.branches[k]));
+  const found = engine.repo.refTips(refs);
+  return Object.fromEntries(BRANCH_KINDS.map((k, i) => [k, found.get(refs[i]!) ?? null])) as Tips;
+}
+
+export interface DeployState {
+  tips: Tips;
+  baseline: string | null;
+  segment: MainlineCommit[];
+  /** The mainline commit just before the segment. */
+  base: MainlineCommit | null;
+  walk: DeployableResult;
+}
+
+/** The deployable revision as the repository and the database stand now. */
+export function deployState(engine: Engine, tips: Tips = branchTips(engine)): DeployState {
+  const baseline = engine.store.getSetting("baseline");
+  if (!tips.stable) {
+    return { tips, baseline, segment: [], base: null, walk: { deployable: null, blocker: null, entries: [] } };
+  }
+  const exclude = [tips.productionStable, baseline].filter((x): x is string => !!x);
+  const { segment, boundary } = engine.repo.mainline(tips.stable, exclude);
+  const verdicts = engine.store.latestVerdicts(segment.map((c) => c.sha));
+  const walk = deployableRevision({ segment, base: boundary, verdicts });
+  return { tips, baseline, segment, base: boundary, walk };
+}

@@ -1,0 +1,29 @@
+import { branchRef } from "../policy/refs";
+import { scanMergeBack } from "./mergeback";
+import { type MirrorOutcome, runMirror } from "./mirror";
+import { branchTips, type Engine } from "./state";
+
+export interface SyncResult {
+  mirror: MirrorOutcome;
+  fixesBack: { devel: number; stable: number };
+  lines: string[];
+}
+
+/** The cron backstop: catch up on merge-back and run the mirror. Safe at any time, concurrently. */
+export function syncAll(engine: Engine, user: string | null): SyncResult {
+  const tips = branchTips(engine);
+  const fixesBack = { devel: 0, stable: 0 };
+  for (const branch of ["devel", "stable"] as const) {
+    const tip = tips[branch];
+    if (tip) fixesBack[branch] = engine.store.write(() => scanMergeBack(engine, branch, tip, user, null));
+  }
+  const mirror = runMirror(engine, "sync", user);
+  const lines = [mirror.line];
+  for (const branch of ["devel", "stable"] as const) {
+    if (fixesBack[branch] > 0)
+      lines.push(
+        `${fixesBack[branch]} security fix(es) now recorded as back in ${engine.config.branches[branch]} (${branchRef(engine.config.branches[branch])})`,
+      );
+  }
+  return { mirror, fixesBack, lines };
+}

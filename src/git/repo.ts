@@ -1,0 +1,106 @@
+import type { CommitInfo, MainlineCommit } from "../policy/types";
+import { COMMIT_FORMAT, parseCommits, parseRefTips } from "./parse";
+import { Git } from "./run";
+
+/** Typed questions to one git repository. Every name passed here has been checked by the caller. */
+export class Repo {
+  readonly git: Git;
+
+  constructor(readonly gitDir: string) {
+    this.git = new Git(gitDir);
+  }
+
+  static discover(dir: string): Repo {
+    const git = new Git(dir);
+    const gitDir = git.out(["rev-parse", "--absolute-git-dir"]);
+    return new Repo(gitDir);
+  }
+
+  objectFormat(): "sha1" | "sha256" {
+    const fmt = this.git.run(["rev-parse", "--show-object-format"], { okStatuses: [128] }).stdout.trim();
+    return fmt === "sha256" ? "sha256" : "sha1";
+  }
+
+  /** Tips of the given refs (absent refs are left out), in one process. */
+  refTips(refs: readonly string[]): Map<string, string> {
+    const out = this.git.out(["for-each-ref", "--format=%(refname)%00%(objectname)", "--", ...refs]);
+    const tips = new Map<string, string>();
+    for (const { ref, sha } of parseRefTips(out)) if (refs.includes(ref)) tips.set(ref, sha);
+    return tips;
+  }
+
+  /** The commit a name resolves to, or null. */
+  resolveCommit(name: string): string | null {
+    const r = this.git.run(["rev-parse", "--verify", "--quiet", "--end-of-options", `${name}^{commit}`], {
+      okStatuses: [1, 128],
+    });
+    return r.status === 0 ? r.stdout.trim() : null;
+  }
+
+  objectType(sha: string): string | null {
+    const r = this.git.run(["cat-file", "-t", sha], { okStatuses: [1, 128] });
+    return r.status === 0 ? r.stdout.trim() : null;
+  }
+
+  isAncestor(ancestor: string, descendant: string): boolean {
+    return this.git.run(["merge-base", "--is-ancestor", ancestor, descendant], { okStatuses: [1] }).status === 0;
+  }
+
+  /** Position on the first-parent chain counted from the root (revno 1). */
+  revno(sha: string): number {
+    return Number(this.git.out(["rev-list", "--first-parent", "--count", sha]));
+  }
+
+  /** Commits reachable from `include` but none of `exclude`, newest first. */
+  commits(include: readonly string[], exclude: readonly string[] = [], opts: { limit?: number; noMerges?: boolean } = {}): CommitInfo[] {
+    const args = ["log", "-z", COMMIT_FORMAT];
+    if (opts.limit !== undefined) args.push(`--max-count=${opts.limit}`);
+    if (opts.noMerges) args.push("--no-merges");
+    args.push(...include, "--not", ...exclude, "--");
+    return parseCommits(this.git.out(args)).map(({ mark: _mark, ...c }) => c);
+  }
+
+  /** Metadata of exactly these commits, in the order given. */
+  commitsNoWalk(shas: readonly string[]): CommitInfo[] {
+    if (shas.length === 0) return [];
+    const out = this.git.out(["log", "-z", "--no-walk=unsorted", COMMIT_FORMAT, ...shas, "--"]);
+    return parseCommits(out).map(({ mark: _mark, ...c }) => c);
+  }
+
+  count(include: readonly string[], exclude: readonly string[] = []): number {
+    return Number(this.git.out(["rev-list", "--count", ...include, "--not", ...exclude, "--"]));
+  }
+
+  /** One commit's metadata. */
+  commit(sha: string): CommitInfo | null {
+    return this.commits([sha], [], { limit: 1 })[0] ?? null;
+  }
+
+  /**
+   * The first-parent chain of `tip` not reachable from `exclude`, oldest first,
+   * with revnos; plus the mainline commit just before it (the boundary).
+   */
+  mainline(tip: string, exclude: readonly string[]): { segment: MainlineCommit[]; boundary: MainlineCommit | null } {
+    const tipRevno = this.revno(tip);
+    const parsed = parseCommits(this.git.out(["log", "-z", "--first-parent", "--boundary", COMMIT_FORMAT, tip, "--not", ...exclude, "--"]));
+    const chain = parsed.filter((c) => c.mark !== "-");
+    const segment: MainlineCommit[] = chain.map(({ mark: _m, ...c }, i) => ({ ...c, revno: tipRevno - i })).reverse();
+    if (segment.length === 0) {
+      const tipCommit = this.commit(tip);
+      return { segment, boundary: tipCommit ? { ...tipCommit, revno: tipRevno } : null };
+    }
+    const oldest = segment[0]!;
+    const parentSha = oldest.parents[0];
+    const boundaryCommit = parentSha ? parsed.find((c) => c.mark === "-" && c.sha === parentSha) : undefined;
+    const boundary = boundaryCommit ? (({ mark: _m, ...c }) => ({ ...c, revno: oldest.revno - 1 }))(boundaryCommit) : null;
+    return { segment, boundary };
+  }
+
+  /** Is `sha` on the first-parent chain of `tip`? Costs the distance from tip to sha. */
+  onMainline(sha: string, tip: string): boolean {
+    const c = this.commit(sha);
+    if (!c) return false;
+    const out = this.git.out(["rev-list", "--first-parent", tip, "--not", ...c.parents, "--"]);
+    return out.split("\n").includes(sha);
+  }
+}

@@ -1,0 +1,35 @@
+import { afterPush } from "../engine/after-push";
+import { openEngine } from "../engine/state";
+import { UserError } from "../errors";
+import { Repo } from "../git/repo";
+import { identify } from "../identity";
+import { classifyRef } from "../policy/refs";
+import { readConfig } from "../config";
+import { parseHookInput } from "./input";
+import type { HookIO } from "./pre-receive";
+
+/**
+ * Records and mirrors after refs have moved. It cannot undo the push, so a
+ * failure here is reported to the pusher and left for `prodgate sync`.
+ */
+export function postReceive(io: HookIO): number {
+  const input = parseHookInput(io.stdin);
+  try {
+    const repo = Repo.discover(io.cwd);
+    const { config } = readConfig(repo.git);
+    const governed = input.updates.filter((u) => classifyRef(u.ref, config.branches, config.governed).kind !== "ungoverned");
+    if (governed.length === 0) return 0;
+    const engine = openEngine(repo);
+    try {
+      const user = identify(io.env, engine.config);
+      for (const line of afterPush(engine, governed, user, input.pushId)) io.write(line);
+    } finally {
+      engine.store.close();
+    }
+  } catch (err) {
+    const why = err instanceof UserError ? err.message : `internal error: ${(err as Error)?.message ?? String(err)}`;
+    io.write(`prodgate: the push landed, but recording it failed: ${why}`);
+    io.write("prodgate: an admin should run `prodgate sync` once the problem is fixed");
+  }
+  return 0;
+}

@@ -1,0 +1,116 @@
+import { type Config, readConfig, rolesOf } from "../config";
+import { FactGatherer } from "../engine/facts";
+import type { Engine } from "../engine/state";
+import { UserError } from "../errors";
+import { Repo } from "../git/repo";
+import { identify } from "../identity";
+import { decide, type Decision, type PushContext } from "../policy/decide";
+import { formatPushResult } from "../policy/message";
+import { classifyRef, type RefClass } from "../policy/refs";
+import { databasePath, now, Store } from "../store/store";
+import { type HookInput, overrideReason, parseHookInput, pushOptions } from "./input";
+
+export interface HookIO {
+  stdin: string;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  write: (line: string) => void;
+}
+
+function describeFailure(err: unknown): string {
+  if (err instanceof UserError) return err.message;
+  return `internal error: ${(err as Error)?.message ?? String(err)}`;
+}
+
+/**
+ * Decides every governed update of a push against the repository as it was
+ * before it. Returns the exit status: non-zero rejects the whole push.
+ */
+export function preReceive(io: HookIO): number {
+  const input: HookInput = parseHookInput(io.stdin);
+  let repo: Repo;
+  let config: Config;
+  let configProblem: string | null = null;
+  try {
+    repo = Repo.discover(io.cwd);
+    const read = readConfig(repo.git);
+    config = read.config;
+    if (read.errors.length > 0) {
+      const e = read.errors[0]!;
+      configProblem = `prodgate's configuration is invalid: ${e.key}: ${e.message}; fix it with git config on the server`;
+    }
+  } catch (err) {
+    // Without the configuration we still know the default governed refs: fail closed on those.
+    io.write(`prodgate: rejected: cannot read the repository: ${describeFailure(err)}`);
+    return 1;
+  }
+
+  const classified = input.updates
+    .map((u) => ({ update: u, cls: classifyRef(u.ref, config.branches, config.governed) }))
+    .filter((x) => x.cls.kind !== "ungoverned");
+  if (input.malformed.length > 0) {
+    io.write(`prodgate: rejected: git sent a line prodgate cannot read: ${JSON.stringify(input.malformed[0]!.slice(0, 200))}`);
+    return 1;
+  }
+  if (classified.length === 0) return 0;
+
+  const user = identify(io.env, config);
+  const ctx: PushContext = {
+    user,
+    roles: rolesOf(config, user),
+    overrideReason: overrideReason(pushOptions(io.env)),
+    requireCi: config.requireCi,
+    stableWriters: config.stableWriters,
+  };
+
+  let decisions: Decision[];
+  let store: Store | null = null;
+  try {
+    if (configProblem) throw new UserError(configProblem, 1);
+    store = Store.open(databasePath(repo.gitDir));
+    const engine: Engine = { repo, config, store };
+    const gatherer = new FactGatherer(engine);
+    decisions = classified.map(({ update, cls }) => decideOne(gatherer, update, cls, ctx));
+  } catch (err) {
+    const reason = describeFailure(err);
+    decisions = classified.map(({ update }) => ({
+      ...update,
+      accepted: false,
+      code: "unavailable",
+      reason,
+    }));
+  }
+
+  const rejected = decisions.some((d) => !d.accepted);
+  try {
+    store?.audit(
+      decisions.map((d) => ({
+        at: now(),
+        pushId: input.pushId,
+        user,
+        ref: d.ref,
+        old: d.old,
+        new: d.new,
+        decision: d.code === "override" ? "override" : d.accepted && !rejected ? "accepted" : "rejected",
+        code: d.accepted && rejected ? "push-refused" : d.code,
+        reason: d.accepted && rejected ? `${d.reason} (but another update of the push was refused)` : d.reason,
+        detail: d.overrode ? `overrode ${d.overrode.code}: ${d.overrode.reason}` : null,
+      })),
+    );
+  } catch (err) {
+    if (!rejected) {
+      // An accepted push that cannot be recorded is refused: the audit log is part of the guarantee.
+      io.write(`prodgate: rejected: the audit log cannot be written (${describeFailure(err)}); tell the repository's admin`);
+      store?.close();
+      return 1;
+    }
+  }
+  store?.close();
+  for (const line of formatPushResult(decisions)) io.write(line);
+  return rejected ? 1 : 0;
+}
+
+function decideOne(gatherer: FactGatherer, update: { old: string; new: string; ref: string }, cls: RefClass, ctx: PushContext): Decision {
+  if (!ctx.user) return decide({ ...update, class: cls, isCreate: false, isDelete: false, newType: null, isFastForward: false }, ctx);
+  return decide(gatherer.gather(update, cls), ctx);
+}

@@ -1,0 +1,61 @@
+import { chmodSync, existsSync } from "node:fs";
+import type { Repo } from "../git/repo";
+import { branchTips, openEngine } from "../engine/state";
+import { databasePath, now, Store } from "../store/store";
+import { installHooks, uninstallHooks } from "./hooks";
+
+/** Defaults written on install when the key is absent; an admin's own values are kept. */
+const DEFAULT_KEYS: [string, string][] = [
+  ["prodgate.develBranch", "devel"],
+  ["prodgate.stableBranch", "stable"],
+  ["prodgate.productionStableBranch", "production-stable"],
+  ["prodgate.productionDevelBranch", "production-devel"],
+  ["prodgate.stableWriters", "anyone"],
+  ["prodgate.requireCi", "true"],
+  ["prodgate.identityFallback", "os"],
+  ["prodgate.robot", "prodgate <prodgate@localhost>"],
+  // Push options carry the break-glass reason to the hooks.
+  ["receive.advertisePushOptions", "true"],
+];
+
+/** Everything install.sh does inside the repository. Running it twice changes nothing. */
+export function setup(repo: Repo, projectDir: string, nodePath: string): string[] {
+  const done: string[] = [];
+  for (const [key, value] of DEFAULT_KEYS) {
+    if (repo.git.run(["config", "--get", key], { okStatuses: [1] }).status === 1) {
+      repo.git.run(["config", key, value]);
+      done.push(`set ${key} = ${value}`);
+    }
+  }
+  const dbPath = databasePath(repo.gitDir);
+  const fresh = !existsSync(dbPath);
+  Store.open(dbPath, { create: true }).close();
+  chmodSync(dbPath, 0o644);
+  if (fresh) done.push(`created ${dbPath}`);
+  const engine = openEngine(repo);
+  try {
+    const tips = branchTips(engine);
+    if (fresh && tips.productionStable && !engine.store.getSetting("baseline")) {
+      engine.store.setSetting("baseline", tips.productionStable, {
+        at: now(),
+        user: "install",
+        new: tips.productionStable,
+        decision: "baseline",
+        reason: "baseline recorded at install: the tip of production-stable",
+      });
+      done.push(`baseline: ${tips.productionStable.slice(0, 7)} (production-stable's tip)`);
+    }
+    // Merge-back scans start from today's tips, not the whole history.
+    for (const b of ["devel", "stable"] as const) {
+      if (tips[b] && !engine.store.scanMark(b)) engine.store.setScanMark(b, tips[b]!);
+    }
+  } finally {
+    engine.store.close();
+  }
+  done.push(...installHooks(repo, projectDir, nodePath));
+  return done;
+}
+
+export function teardown(repo: Repo): string[] {
+  return uninstallHooks(repo);
+}

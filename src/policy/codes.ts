@@ -1,0 +1,82 @@
+// The one catalog of decision codes. Messages, the README's table and the
+// tests all read from here, so a code means the same thing everywhere.
+
+export interface CodeEntry {
+  /** One line: what the rule is. */
+  rule: string;
+  /** What the pusher can do instead (rejections only). */
+  remedy?: string;
+}
+
+export const REJECTION_CODES = {
+  "no-identity": {
+    rule: "a push that touches a governed ref must come from a known user",
+    remedy: "push through the server's authenticated channel, or ask an admin to check prodgate.identityVars",
+  },
+  "delete-protected": {
+    rule: "this branch or tag is never deleted",
+    remedy: "leave it in place; ask an admin if it really must go (break-glass override)",
+  },
+  "non-fast-forward": {
+    rule: "this branch only moves forward: the new tip must contain the old one",
+    remedy: "fetch, rebase or merge onto the current tip, and push again without --force",
+  },
+  "not-a-commit": {
+    rule: "a governed branch or tag must point at a commit",
+    remedy: "push a commit (for an annotated tag, the tag must point at a commit)",
+  },
+  unapproved: {
+    rule: "production-stable only takes stable revisions that QA approved",
+    remedy: "push the deployable revision or an older stable revision, or ask QA for verdicts (prodgate qa ok <rev>)",
+  },
+  "not-on-devel": {
+    rule: "stable only advances to commits already on devel",
+    remedy: "land the commits on devel first, then advance stable",
+  },
+  "role-required": {
+    rule: "this change needs a role the pusher does not hold",
+    remedy: "ask someone with the role, or an admin to grant it (prodgate role add <role> <user>)",
+  },
+  "no-ci-pass": {
+    rule: "a security promotion needs a recorded CI pass for the promoted commit",
+    remedy: "record the test run (prodgate ci pass <rev> or push a ci/pass/<label> tag), then promote",
+  },
+  "not-on-production-devel": {
+    rule: "a security promotion may only bring commits from production-devel or approved stable",
+    remedy: "push the fix to production-devel first, then promote that commit",
+  },
+  "bad-tag-name": {
+    rule: "qa/ and ci/ tags are named qa/<ok|bad|untestable|needstesting>/<label> or ci/<pass|fail>/<label>",
+    remedy: "rename the tag, e.g. qa/ok/r42",
+  },
+  "verdict-target": {
+    rule: "a QA verdict names a commit on stable's mainline",
+    remedy: "tag a revision listed by prodgate qa pending",
+  },
+  "tag-immutable": {
+    rule: "verdict and CI tags are never moved or deleted",
+    remedy: "push a new tag with another label; a later verdict replaces an earlier one",
+  },
+  "override-reason": {
+    rule: "a break-glass override needs a reason",
+    remedy: 'push with -o prodgate.override="<why>"',
+  },
+  unavailable: {
+    rule: "prodgate could not read what it needs to judge a governed ref, so it refuses",
+    remedy: "run prodgate doctor on the server, or tell the repository's admin",
+  },
+} as const satisfies Record<string, CodeEntry>;
+
+export const ACCEPT_CODES = {
+  "fast-forward": { rule: "a fast-forward of a branch the pusher may write" },
+  created: { rule: "a governed branch created by someone allowed to" },
+  approved: { rule: "production-stable moved to approved stable content" },
+  promotion: { rule: "a tested security promotion from production-devel" },
+  verdict: { rule: "a QA verdict tag by the qa role" },
+  "ci-result": { rule: "a CI result tag by the ci role" },
+  override: { rule: "an admin's break-glass override, with its reason logged" },
+} as const satisfies Record<string, CodeEntry>;
+
+export type RejectionCode = keyof typeof REJECTION_CODES;
+export type AcceptCode = keyof typeof ACCEPT_CODES;
+export type DecisionCode = RejectionCode | AcceptCode;

@@ -1,0 +1,187 @@
+import type { AcceptCode, DecisionCode, RejectionCode } from "./codes";
+import type { RefClass } from "./refs";
+import type { CommitInfo, MainlineCommit, Role } from "./types";
+
+/** A commit named in a decision, with the verdict QA gave it if it has one. */
+export interface ListedCommit extends CommitInfo {
+  verdict?: string;
+}
+
+export interface CommitList {
+  commits: ListedCommit[];
+  total: number;
+}
+
+/** Facts about a push to production-stable, all measured before the push. */
+export interface ProductionFacts {
+  deployable: MainlineCommit | null;
+  /** New commits not in the deployable revision's history. */
+  unapproved: CommitList;
+  /** The new tip is on production-devel. */
+  onProductionDevel: boolean;
+  /** New commits on neither production-devel nor approved stable content. */
+  outsideBoth: CommitList;
+  ciPassed: boolean;
+}
+
+export interface UpdateFacts {
+  ref: string;
+  old: string;
+  new: string;
+  class: RefClass;
+  isCreate: boolean;
+  isDelete: boolean;
+  /** Type of the object the ref would point at (null on delete). */
+  newType: string | null;
+  /** old is an ancestor of new (true on create). */
+  isFastForward: boolean;
+  /** stable: the new tip is already on devel. */
+  onDevel?: boolean;
+  production?: ProductionFacts;
+  /** Verdict tags: the mainline commit of stable the tag points at, or null. */
+  verdictTarget?: MainlineCommit | null;
+  /** CI tags: the commit the tag points at, or null. */
+  ciTarget?: string | null;
+}
+
+export interface PushContext {
+  user: string | null;
+  roles: ReadonlySet<Role>;
+  /** Reason given with -o prodgate.override=…; "" when the option was given empty. */
+  overrideReason: string | null;
+  requireCi: boolean;
+  stableWriters: "anyone" | "ci";
+}
+
+export interface Decision {
+  ref: string;
+  old: string;
+  new: string;
+  accepted: boolean;
+  code: DecisionCode;
+  /** One line saying why. */
+  reason: string;
+  /** Commits to show the pusher. */
+  commits?: CommitList;
+  /** Extra lines (e.g. the deployable revision). */
+  details?: string[];
+  /** Set when an admin override turned a rejection into an acceptance. */
+  overrode?: { code: RejectionCode; reason: string };
+}
+
+function accept(f: UpdateFacts, code: AcceptCode, reason: string): Decision {
+  return { ref: f.ref, old: f.old, new: f.new, accepted: true, code, reason };
+}
+
+function reject(f: UpdateFacts, code: RejectionCode, reason: string, extra: Partial<Decision> = {}): Decision {
+  return { ref: f.ref, old: f.old, new: f.new, accepted: false, code, reason, ...extra };
+}
+
+function needsRole(f: UpdateFacts, ctx: PushContext, role: Role, what: string): Decision | null {
+  if (ctx.roles.has(role)) return null;
+  return reject(f, "role-required", `${what} needs the ${role} role, which ${ctx.user} does not hold`);
+}
+
+function branchShape(f: UpdateFacts): Decision | null {
+  if (f.isDelete) return reject(f, "delete-protected", `${f.ref} is never deleted`);
+  if (f.newType !== "commit") return reject(f, "not-a-commit", `${f.ref} would point at a ${f.newType}, not a commit`);
+  if (!f.isFastForward) return reject(f, "non-fast-forward", `${f.ref} would lose commits: the new tip does not contain the old one`);
+  return null;
+}
+
+function decideProduction(f: UpdateFacts, ctx: PushContext): Decision {
+  const p = f.production!;
+  const d = p.deployable;
+  const deployableLine = d ? `deployable now: r${d.revno} ${d.sha.slice(0, 7)} ${d.subject}` : "nothing on stable is deployable yet";
+  if (p.unapproved.total === 0) return accept(f, "approved", "approved stable content");
+  // Not all approved stable content: only a security promotion can carry it.
+  if (!ctx.roles.has("security")) {
+    return reject(f, "unapproved", `${p.unapproved.total} new commit(s) not approved by QA`, {
+      commits: p.unapproved,
+      details: [deployableLine],
+    });
+  }
+  if (!p.onProductionDevel || p.outsideBoth.total > 0) {
+    return reject(
+      f,
+      "not-on-production-devel",
+      `${p.outsideBoth.total || p.unapproved.total} new commit(s) on neither production-devel nor approved stable`,
+      { commits: p.outsideBoth.total > 0 ? p.outsideBoth : p.unapproved, details: [deployableLine] },
+    );
+  }
+  if (ctx.requireCi && !p.ciPassed) {
+    return reject(f, "no-ci-pass", `no CI pass is recorded for ${f.new.slice(0, 7)}`);
+  }
+  return accept(f, "promotion", `security promotion of ${p.unapproved.total} commit(s)`);
+}
+
+function decideTag(f: UpdateFacts, ctx: PushContext): Decision {
+  const tag = f.class.tag!;
+  const isQa = tag.namespace === "qa";
+  if (!tag.valid) {
+    return reject(f, "bad-tag-name", `${f.ref} is not qa/<ok|bad|untestable|needstesting>/<label> or ci/<pass|fail>/<label>`);
+  }
+  if (f.isDelete) return reject(f, "tag-immutable", `${f.ref} records a ${isQa ? "verdict" : "CI result"}; it is never deleted`);
+  if (!f.isCreate) return reject(f, "tag-immutable", `${f.ref} already exists; verdict and CI tags never move`);
+  const roleProblem = needsRole(f, ctx, isQa ? "qa" : "ci", isQa ? "a QA verdict" : "a CI result");
+  if (roleProblem) return roleProblem;
+  if (isQa) {
+    if (!f.verdictTarget) {
+      return reject(f, "verdict-target", `${f.ref} points at ${f.new.slice(0, 7)}, which is not a mainline commit of stable`);
+    }
+    return accept(f, "verdict", `${tag.value} for r${f.verdictTarget.revno} ${f.verdictTarget.sha.slice(0, 7)}`);
+  }
+  if (!f.ciTarget) return reject(f, "not-a-commit", `${f.ref} does not point at a commit`);
+  return accept(f, "ci-result", `CI ${tag.value} for ${f.ciTarget.slice(0, 7)}`);
+}
+
+function decideBranch(f: UpdateFacts, ctx: PushContext): Decision {
+  const shape = branchShape(f);
+  if (shape) return shape;
+  const ok = (): Decision => (f.isCreate ? accept(f, "created", `${f.ref} created`) : accept(f, "fast-forward", "fast-forward"));
+  switch (f.class.kind) {
+    case "stable": {
+      if (ctx.stableWriters === "ci") {
+        const role = needsRole(f, ctx, "ci", "advancing stable");
+        if (role) return role;
+      }
+      if (!f.onDevel) return reject(f, "not-on-devel", `${f.new.slice(0, 7)} is not on devel`);
+      return ok();
+    }
+    case "productionDevel":
+      return needsRole(f, ctx, "security", "changing production-devel") ?? ok();
+    case "productionStable":
+      return decideProduction(f, ctx);
+    default:
+      return ok();
+  }
+}
+
+/** Decide one update of a governed ref, before any override. */
+export function decideUpdate(f: UpdateFacts, ctx: PushContext): Decision {
+  if (!ctx.user) return reject(f, "no-identity", "no user identity was given to the server");
+  if (f.class.kind === "verdictTag" || f.class.kind === "ciTag") return decideTag(f, ctx);
+  return decideBranch(f, ctx);
+}
+
+/** Apply the break-glass override: only an admin, only with a reason. */
+export function applyOverride(decision: Decision, ctx: PushContext): Decision {
+  if (decision.accepted || ctx.overrideReason === null || decision.code === "no-identity") return decision;
+  if (!ctx.roles.has("admin")) {
+    return { ...decision, details: [...(decision.details ?? []), "the override was ignored: only the admin role may use it"] };
+  }
+  if (ctx.overrideReason.trim() === "") {
+    return { ...decision, code: "override-reason", reason: "the override names no reason", overrode: undefined };
+  }
+  return {
+    ...decision,
+    accepted: true,
+    code: "override",
+    reason: ctx.overrideReason.trim(),
+    overrode: { code: decision.code as RejectionCode, reason: decision.reason },
+  };
+}
+
+export function decide(f: UpdateFacts, ctx: PushContext): Decision {
+  return applyOverride(decideUpdate(f, ctx), ctx);
+}

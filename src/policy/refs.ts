@@ -1,0 +1,55 @@
+import { type BranchKind, type BranchNames, isCiResult, isVerdict } from "./types";
+
+export type RefKind = BranchKind | "verdictTag" | "ciTag" | "governed" | "ungoverned";
+
+export interface TagName {
+  namespace: "qa" | "ci";
+  value: string;
+  label: string;
+  /** False when the value is not a known verdict or CI result, or the label is empty. */
+  valid: boolean;
+}
+
+export interface RefClass {
+  kind: RefKind;
+  tag?: TagName;
+}
+
+export function branchRef(name: string): string {
+  return `refs/heads/${name}`;
+}
+
+export function parseTagRef(ref: string): TagName | null {
+  const m = /^refs\/tags\/(qa|ci)\/(.*)$/.exec(ref);
+  if (!m) return null;
+  const namespace = m[1] as "qa" | "ci";
+  const slash = m[2]!.indexOf("/");
+  const value = slash < 0 ? m[2]! : m[2]!.slice(0, slash);
+  const label = slash < 0 ? "" : m[2]!.slice(slash + 1);
+  const known = namespace === "qa" ? isVerdict(value) : isCiResult(value);
+  return { namespace, value, label, valid: known && label.length > 0 };
+}
+
+/** Glob match for configured extra governed refs: `*` within a path part, `**` across parts. */
+export function refGlobMatch(pattern: string, ref: string): boolean {
+  let re = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === "*" && pattern[i + 1] === "*") {
+      re += ".*";
+      i++;
+    } else if (c === "*") re += "[^/]*";
+    else re += c.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`).test(ref);
+}
+
+export function classifyRef(ref: string, branches: BranchNames, extraGoverned: readonly string[]): RefClass {
+  for (const kind of ["devel", "stable", "productionStable", "productionDevel"] as const) {
+    if (ref === branchRef(branches[kind])) return { kind };
+  }
+  const tag = parseTagRef(ref);
+  if (tag) return { kind: tag.namespace === "qa" ? "verdictTag" : "ciTag", tag };
+  if (extraGoverned.some((p) => refGlobMatch(p, ref))) return { kind: "governed" };
+  return { kind: "ungoverned" };
+}

@@ -1,0 +1,62 @@
+// The vocabulary of the decision core. Nothing here touches git, SQLite or
+// the environment: facts come in, decisions go out.
+
+export const VERDICTS = ["ok", "bad", "untestable", "needstesting"] as const;
+export type Verdict = (typeof VERDICTS)[number];
+
+export const ROLES = ["qa", "security", "ci", "admin"] as const;
+export type Role = (typeof ROLES)[number];
+
+export const CI_RESULTS = ["pass", "fail"] as const;
+export type CiResult = (typeof CI_RESULTS)[number];
+
+/** A commit as the core sees it. `revno` is set for mainline commits of stable. */
+export interface CommitInfo {
+  sha: string;
+  parents: string[];
+  subject: string;
+  message: string;
+  revno?: number;
+}
+
+/** A commit on stable's first-parent chain. */
+export interface MainlineCommit extends CommitInfo {
+  revno: number;
+}
+
+export interface VerdictRecord {
+  sha: string;
+  verdict: Verdict;
+  user: string;
+  at: string;
+  note?: string | null;
+}
+
+export type BranchKind = "devel" | "stable" | "productionStable" | "productionDevel";
+
+export interface BranchNames {
+  devel: string;
+  stable: string;
+  productionStable: string;
+  productionDevel: string;
+}
+
+export function isVerdict(value: string): value is Verdict {
+  return (VERDICTS as readonly string[]).includes(value);
+}
+
+export function isRole(value: string): value is Role {
+  return (ROLES as readonly string[]).includes(value);
+}
+
+export function isCiResult(value: string): value is CiResult {
+  return (CI_RESULTS as readonly string[]).includes(value);
+}
+
+export function shortSha(sha: string): string {
+  return sha.slice(0, 7);
+}
+
+export function isZeroSha(sha: string): boolean {
+  return /^0+$/.test(sha);
+}

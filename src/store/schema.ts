@@ -1,0 +1,80 @@
+// Versioned migrations. Each entry moves the schema from version i to i+1;
+// PRAGMA user_version records where a database stands. Never edit a shipped
+// migration: add a new one.
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    push_id TEXT,
+    user TEXT,
+    ref TEXT,
+    old TEXT,
+    new TEXT,
+    decision TEXT NOT NULL,
+    code TEXT,
+    reason TEXT,
+    detail TEXT
+  );
+  CREATE INDEX audit_ref ON audit(ref, id);
+  CREATE INDEX audit_user ON audit(user, id);
+  CREATE INDEX audit_decision ON audit(decision, id);
+  -- The audit log is append-only.
+  CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+  CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+
+  CREATE TABLE verdicts (
+    id INTEGER PRIMARY KEY,
+    sha TEXT NOT NULL,
+    verdict TEXT NOT NULL CHECK (verdict IN ('ok','bad','untestable','needstesting')),
+    user TEXT NOT NULL,
+    at TEXT NOT NULL,
+    note TEXT,
+    source TEXT NOT NULL
+  );
+  CREATE INDEX verdicts_sha ON verdicts(sha, id);
+
+  CREATE TABLE ci_results (
+    id INTEGER PRIMARY KEY,
+    sha TEXT NOT NULL,
+    result TEXT NOT NULL CHECK (result IN ('pass','fail')),
+    user TEXT NOT NULL,
+    at TEXT NOT NULL,
+    source TEXT NOT NULL
+  );
+  CREATE INDEX ci_results_sha ON ci_results(sha, id);
+
+  CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+  CREATE TABLE mirror_runs (
+    id INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    pid INTEGER NOT NULL,
+    trigger TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    from_sha TEXT,
+    to_sha TEXT,
+    deployable_sha TEXT,
+    deployable_revno INTEGER,
+    detail TEXT
+  );
+
+  CREATE TABLE fixes (
+    sha TEXT PRIMARY KEY,
+    subject TEXT NOT NULL,
+    patch_id TEXT,
+    promoted_by TEXT NOT NULL,
+    promoted_at TEXT NOT NULL,
+    push_id TEXT,
+    devel_sha TEXT, devel_at TEXT, devel_how TEXT, devel_by TEXT,
+    stable_sha TEXT, stable_at TEXT, stable_how TEXT, stable_by TEXT
+  );
+  CREATE INDEX fixes_patch_id ON fixes(patch_id);
+
+  -- The tip each branch had when merge-back was last scanned, so scans cost the new commits only.
+  CREATE TABLE scan_marks (branch TEXT PRIMARY KEY, sha TEXT NOT NULL);
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,0 +1,372 @@
+import Database from "better-sqlite3";
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { UserError } from "../errors";
+import type { FixHow } from "../policy/fixes";
+import type { CiResult, Verdict, VerdictRecord } from "../policy/types";
+import { MIGRATIONS, SCHEMA_VERSION } from "./schema";
+
+export function databasePath(gitDir: string): string {
+  return join(gitDir, "prodgate", "state.db");
+}
+
+export interface AuditRow {
+  at: string;
+  pushId?: string | null;
+  user: string | null;
+  ref?: string | null;
+  old?: string | null;
+  new?: string | null;
+  /** accepted, rejected, override, or an event kind (verdict, ci, mirror, fix, merge-back, role, baseline, freeze, thaw). */
+  decision: string;
+  code?: string | null;
+  reason?: string | null;
+  detail?: string | null;
+}
+
+export interface AuditEntry extends AuditRow {
+  id: number;
+}
+
+export interface LogFilter {
+  limit: number;
+  ref?: string;
+  user?: string;
+  rejected?: boolean;
+}
+
+export interface MirrorRun {
+  id: number;
+  startedAt: string;
+  finishedAt: string | null;
+  pid: number;
+  trigger: string;
+  outcome: string;
+  fromSha: string | null;
+  toSha: string | null;
+  deployableSha: string | null;
+  deployableRevno: number | null;
+  detail: string | null;
+}
+
+export type FixBranch = "devel" | "stable";
+
+export interface Reached {
+  sha: string;
+  at: string;
+  how: FixHow;
+  by: string | null;
+}
+
+export interface SecurityFix {
+  sha: string;
+  subject: string;
+  patchId: string | null;
+  promotedBy: string;
+  promotedAt: string;
+  pushId: string | null;
+  devel: Reached | null;
+  stable: Reached | null;
+}
+
+export function now(): string {
+  return new Date().toISOString();
+}
+
+/** The only place that speaks SQL. */
+export class Store {
+  private constructor(readonly db: Database.Database) {}
+
+  /**
+   * Opens the database. `create` is for install and the admin command's first
+   * run; the hooks never create one, so a missing or damaged database fails
+   * closed instead of being silently replaced.
+   */
+  static open(path: string, opts: { create?: boolean; readonly?: boolean } = {}): Store {
+    if (!opts.create && !existsSync(path)) {
+      throw new UserError(`prodgate's database is missing (${path}); run install.sh on this repository again`, 1);
+    }
+    if (opts.create) mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+    let db: Database.Database;
+    try {
+      db = new Database(path, { fileMustExist: !opts.create, timeout: 10_000, readonly: opts.readonly ?? false });
+      if (!opts.readonly) db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+      db.pragma("foreign_keys = ON");
+    } catch (err) {
+      throw new UserError(`prodgate's database (${path}) cannot be opened: ${(err as Error).message}`, 1);
+    }
+    const store = new Store(db);
+    try {
+      store.migrate(opts.readonly ?? false);
+    } catch (err) {
+      db.close();
+      if (err instanceof UserError) throw err;
+      throw new UserError(`prodgate's database (${path}) is unreadable: ${(err as Error).message}`, 1);
+    }
+    return store;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  schemaVersion(): number {
+    return this.db.pragma("user_version", { simple: true }) as number;
+  }
+
+  private migrate(readonly: boolean): void {
+    const version = this.schemaVersion();
+    if (version > SCHEMA_VERSION) {
+      throw new UserError(`prodgate's database has schema ${version}, newer than this prodgate (${SCHEMA_VERSION}); upgrade prodgate`, 1);
+    }
+    if (version === SCHEMA_VERSION) return;
+    if (readonly) throw new UserError(`prodgate's database has schema ${version}; run prodgate doctor to upgrade it`, 1);
+    this.db
+      .transaction(() => {
+        const current = this.schemaVersion();
+        for (let v = current; v < SCHEMA_VERSION; v++) this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      })
+      .immediate();
+  }
+
+  /** Run `fn` in an IMMEDIATE transaction: the only safe kind for read-then-write under concurrency. */
+  write<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  // --- audit -------------------------------------------------------------
+
+  audit(rows: readonly AuditRow[]): void {
+    const insert = this.db.prepare(
+      `INSERT INTO audit (at, push_id, user, ref, old, new, decision, code, reason, detail)
+       VALUES (@at, @pushId, @user, @ref, @old, @new, @decision, @code, @reason, @detail)`,
+    );
+    this.write(() => {
+      for (const r of rows) {
+        insert.run({
+          pushId: null,
+          ref: null,
+          old: null,
+          new: null,
+          code: null,
+          reason: null,
+          detail: null,
+          ...r,
+        });
+      }
+    });
+  }
+
+  log(filter: LogFilter): AuditEntry[] {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: filter.limit };
+    if (filter.ref) {
+      where.push("(ref = @ref OR ref = 'refs/heads/' || @ref OR ref = 'refs/tags/' || @ref)");
+      params.ref = filter.ref;
+    }
+    if (filter.user) {
+      where.push("user = @user");
+      params.user = filter.user;
+    }
+    if (filter.rejected) where.push("decision = 'rejected'");
+    const sql = `SELECT id, at, push_id AS pushId, user, ref, old, new, decision, code, reason, detail FROM audit
+      ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT @limit`;
+    return this.db.prepare(sql).all(params) as AuditEntry[];
+  }
+
+  // --- verdicts and CI results --------------------------------------------
+
+  latestVerdicts(shas: readonly string[]): Map<string, VerdictRecord> {
+    const result = new Map<string, VerdictRecord>();
+    for (let i = 0; i < shas.length; i += 500) {
+      const chunk = shas.slice(i, i + 500);
+      const rows = this.db
+        .prepare(
+          `SELECT sha, verdict, user, at, note FROM verdicts WHERE id IN
+             (SELECT max(id) FROM verdicts WHERE sha IN (${chunk.map(() => "?").join(",")}) GROUP BY sha)`,
+        )
+        .all(...chunk) as VerdictRecord[];
+      for (const row of rows) result.set(row.sha, row);
+    }
+    return result;
+  }
+
+  recordVerdicts(
+    records: readonly { sha: string; verdict: Verdict; note?: string | null; revno?: number; ref?: string | null }[],
+    user: string,
+    source: string,
+    pushId: string | null = null,
+  ): void {
+    const at = now();
+    const insert = this.db.prepare("INSERT INTO verdicts (sha, verdict, user, at, note, source) VALUES (?, ?, ?, ?, ?, ?)");
+    const audit = this.db.prepare(
+      `INSERT INTO audit (at, push_id, user, ref, new, decision, code, reason, detail)
+       VALUES (?, ?, ?, ?, ?, 'verdict', ?, ?, ?)`,
+    );
+    this.write(() => {
+      for (const r of records) {
+        insert.run(r.sha, r.verdict, user, at, r.note ?? null, source);
+        const what = r.revno !== undefined ? `r${r.revno} ${r.sha.slice(0, 7)}` : r.sha.slice(0, 7);
+        audit.run(at, pushId, user, r.ref ?? null, r.sha, r.verdict, `${r.verdict} for ${what}`, r.note ?? source);
+      }
+    });
+  }
+
+  recordCi(sha: string, result: CiResult, user: string, source: string, pushId: string | null = null, ref: string | null = null): void {
+    const at = now();
+    this.write(() => {
+      this.db.prepare("INSERT INTO ci_results (sha, result, user, at, source) VALUES (?, ?, ?, ?, ?)").run(sha, result, user, at, source);
+      this.db
+        .prepare(`INSERT INTO audit (at, push_id, user, ref, new, decision, code, reason, detail) VALUES (?, ?, ?, ?, ?, 'ci', ?, ?, ?)`)
+        .run(at, pushId, user, ref, sha, result, `CI ${result} for ${sha.slice(0, 7)}`, source);
+    });
+  }
+
+  latestCi(sha: string): { result: CiResult; user: string; at: string } | null {
+    return (
+      (this.db.prepare("SELECT result, user, at FROM ci_results WHERE sha = ? ORDER BY id DESC LIMIT 1").get(sha) as
+        { result: CiResult; user: string; at: string } | undefined) ?? null
+    );
+  }
+
+  // --- settings (baseline, freeze) ----------------------------------------
+
+  getSetting(key: string): string | null {
+    const row = this.db.prepare("SELECT value FROM settings WHERE key = ?").get(key) as { value: string } | undefined;
+    return row?.value ?? null;
+  }
+
+  /** Set or clear a setting and audit it, atomically. */
+  setSetting(key: string, value: string | null, audit: AuditRow): void {
+    this.write(() => {
+      if (value === null) this.db.prepare("DELETE FROM settings WHERE key = ?").run(key);
+      else
+        this.db
+          .prepare("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+          .run(key, value);
+      this.audit([audit]);
+    });
+  }
+
+  // --- mirror runs ---------------------------------------------------------
+
+  startMirrorRun(run: {
+    trigger: string;
+    fromSha: string | null;
+    toSha: string | null;
+    deployableSha: string | null;
+    deployableRevno: number | null;
+  }): number {
+    const info = this.db
+      .prepare(
+        `INSERT INTO mirror_runs (started_at, pid, trigger, outcome, from_sha, to_sha, deployable_sha, deployable_revno)
+         VALUES (?, ?, ?, 'running', ?, ?, ?, ?)`,
+      )
+      .run(now(), process.pid, run.trigger, run.fromSha, run.toSha, run.deployableSha, run.deployableRevno);
+    return Number(info.lastInsertRowid);
+  }
+
+  finishMirrorRun(id: number, outcome: string, detail: string | null, toSha: string | null, audit: AuditRow | null): void {
+    this.write(() => {
+      this.db
+        .prepare("UPDATE mirror_runs SET finished_at = ?, outcome = ?, detail = ?, to_sha = coalesce(?, to_sha) WHERE id = ?")
+        .run(now(), outcome, detail, toSha, id);
+      if (audit) this.audit([audit]);
+    });
+  }
+
+  unfinishedMirrorRuns(): MirrorRun[] {
+    return this.db.prepare(`${MIRROR_SELECT} WHERE outcome = 'running' ORDER BY id`).all() as MirrorRun[];
+  }
+
+  lastMirrorRun(): MirrorRun | null {
+    return (this.db.prepare(`${MIRROR_SELECT} WHERE outcome != 'running' ORDER BY id DESC LIMIT 1`).get() as MirrorRun | undefined) ?? null;
+  }
+
+  mirrorRunCount(outcome?: string): number {
+    const row = (
+      outcome
+        ? this.db.prepare("SELECT count(*) AS n FROM mirror_runs WHERE outcome = ?").get(outcome)
+        : this.db.prepare("SELECT count(*) AS n FROM mirror_runs").get()
+    ) as { n: number };
+    return row.n;
+  }
+
+  // --- security fixes ------------------------------------------------------
+
+  addFixes(fixes: readonly { sha: string; subject: string; patchId: string | null }[], promotedBy: string, pushId: string | null): number {
+    const at = now();
+    let added = 0;
+    const insert = this.db.prepare(
+      `INSERT INTO fixes (sha, subject, patch_id, promoted_by, promoted_at, push_id) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT(sha) DO NOTHING`,
+    );
+    const audit = this.db.prepare(`INSERT INTO audit (at, push_id, user, new, decision, reason) VALUES (?, ?, ?, ?, 'fix', ?)`);
+    this.write(() => {
+      for (const f of fixes) {
+        if (insert.run(f.sha, f.subject, f.patchId, promotedBy, at, pushId).changes > 0) {
+          added++;
+          audit.run(at, pushId, promotedBy, f.sha, `security fix recorded: ${f.subject}`);
+        }
+      }
+    });
+    return added;
+  }
+
+  fixes(): SecurityFix[] {
+    const rows = this.db.prepare("SELECT * FROM fixes ORDER BY promoted_at, rowid").all() as Record<string, string | null>[];
+    const reached = (row: Record<string, string | null>, b: FixBranch): Reached | null =>
+      row[`${b}_sha`] ? { sha: row[`${b}_sha`]!, at: row[`${b}_at`]!, how: row[`${b}_how`] as FixHow, by: row[`${b}_by`] ?? null } : null;
+    return rows.map((row) => ({
+      sha: row.sha!,
+      subject: row.subject!,
+      patchId: row.patch_id ?? null,
+      promotedBy: row.promoted_by!,
+      promotedAt: row.promoted_at!,
+      pushId: row.push_id ?? null,
+      devel: reached(row, "devel"),
+      stable: reached(row, "stable"),
+    }));
+  }
+
+  /** Record where a fix reached a branch; a fix already recorded there keeps its first record. */
+  markFixReached(branch: FixBranch, fixSha: string, reached: Reached, pushId: string | null): boolean {
+    return this.write(() => {
+      const changes = this.db
+        .prepare(
+          `UPDATE fixes SET ${branch}_sha = ?, ${branch}_at = ?, ${branch}_how = ?, ${branch}_by = ? WHERE sha = ? AND ${branch}_sha IS NULL`,
+        )
+        .run(reached.sha, reached.at, reached.how, reached.by, fixSha).changes;
+      if (changes > 0) {
+        this.audit([
+          {
+            at: reached.at,
+            pushId,
+            user: reached.by,
+            ref: branch,
+            new: reached.sha,
+            decision: "merge-back",
+            code: reached.how,
+            reason: `security fix ${fixSha.slice(0, 7)} reached ${branch} by ${reached.how}`,
+          },
+        ]);
+      }
+      return changes > 0;
+    });
+  }
+
+  scanMark(branch: string): string | null {
+    return (this.db.prepare("SELECT sha FROM scan_marks WHERE branch = ?").get(branch) as { sha: string } | undefined)?.sha ?? null;
+  }
+
+  setScanMark(branch: string, sha: string): void {
+    this.db
+      .prepare("INSERT INTO scan_marks (branch, sha) VALUES (?, ?) ON CONFLICT(branch) DO UPDATE SET sha = excluded.sha")
+      .run(branch, sha);
+  }
+}
+
+const MIRROR_SELECT = `SELECT id, started_at AS startedAt, finished_at AS finishedAt, pid, trigger, outcome,
+  from_sha AS fromSha, to_sha AS toSha, deployable_sha AS deployableSha, deployable_revno AS deployableRevno, detail FROM mirror_runs`;
