@@ -1,0 +1,210 @@
+import { describe, expect, it } from "vitest";
+import { deployableRevision, rollbackTargets } from "../../src/policy/deployable";
+import type { MainlineCommit, Verdict, VerdictRecord } from "../../src/policy/types";
+
+/** A mainline from r<first>: each entry is [message, recorded verdict or null]. */
+function mainline(first: number, specs: [string, Verdict | null][]) {
+  const commits: MainlineCommit[] = specs.map(([message], i) => {
+    const revno = first + i;
+    const sha = (revno.toString(16).padStart(4, "0") + "ab").repeat(8).slice(0, 40);
+    return { sha, revno, parents: [], subject: message.split("\n")[0]!, message };
+  });
+  const verdicts = new Map<string, VerdictRecord>();
+  specs.forEach(([, v], i) => {
+    if (v) verdicts.set(commits[i]!.sha, { sha: commits[i]!.sha, verdict: v, user: "quinn", at: "2026-01-01T00:00:00Z" });
+  });
+  return { commits, verdicts };
+}
+
+function walk(first: number, specs: [string, Verdict | null][], base: MainlineCommit | null = null) {
+  const { commits, verdicts } = mainline(first, specs);
+  const r = deployableRevision({ segment: commits, base, verdicts });
+  return { d: r.deployable?.revno ?? null, blocker: r.blocker ? `r${r.blocker.commit.revno} ${r.blocker.reason}` : null, r };
+}
+
+const BASE: MainlineCommit = { sha: "b".repeat(40), revno: 40, parents: [], subject: "base", message: "base" };
+
+describe("deployableRevision", () => {
+  const cases: {
+    name: string;
+    specs: [string, Verdict | null][];
+    d: number | null;
+    blocker: string | null;
+    base?: MainlineCommit | null;
+  }[] = [
+    {
+      name: "the SPEC's example: r43 bad, r45 needstesting, r46 rolls back 43 → r42",
+      specs: [
+        ["r41", "ok"],
+        ["r42", "ok"],
+        ["r43", "bad"],
+        ["r44", "ok"],
+        ["r45", null],
+        ["r46 [rollback=43]", "ok"],
+      ],
+      d: 42,
+      blocker: "r45 needstesting",
+      base: BASE,
+    },
+    {
+      name: "the SPEC's example once r45 is ok → r46",
+      specs: [
+        ["r41", "ok"],
+        ["r42", "ok"],
+        ["r43", "bad"],
+        ["r44", "ok"],
+        ["r45", "ok"],
+        ["r46 [rollback=43]", "ok"],
+      ],
+      d: 46,
+      blocker: null,
+      base: BASE,
+    },
+    {
+      name: "a bad commit without rollback stops the walk",
+      specs: [
+        ["r41", "ok"],
+        ["r42", "bad"],
+        ["r43", "ok"],
+      ],
+      d: 41,
+      blocker: "r42 bad",
+      base: BASE,
+    },
+    {
+      name: "nothing between a bad commit and its rollback can be D",
+      specs: [
+        ["r41", "bad"],
+        ["r42", "ok"],
+        ["r43 [rollback=r41]", null],
+      ],
+      d: 40,
+      blocker: "r43 needstesting",
+      base: BASE,
+    },
+    {
+      name: "a rollback that lands before it is approved, then is approved",
+      specs: [
+        ["r41", "bad"],
+        ["r42 [rollback=41]", "ok"],
+      ],
+      d: 42,
+      blocker: null,
+      base: BASE,
+    },
+    {
+      name: "[no-qa] and [testfix] count as untestable",
+      specs: [
+        ["r41 [no-qa] docs", null],
+        ["r42 fix test [testfix]", null],
+        ["r43", null],
+      ],
+      d: 42,
+      blocker: "r43 needstesting",
+      base: BASE,
+    },
+    {
+      name: "a recorded bad verdict beats [no-qa]",
+      specs: [["r41 [no-qa]", "bad"]],
+      d: 40,
+      blocker: "r41 bad",
+      base: BASE,
+    },
+    {
+      name: "needstesting recorded over [no-qa] falls back to the message",
+      specs: [["r41 [no-qa]", "needstesting"]],
+      d: 41,
+      blocker: null,
+      base: BASE,
+    },
+    { name: "an empty segment leaves D at the base", specs: [], d: 40, blocker: null, base: BASE },
+    { name: "an empty stable has no D", specs: [], d: null, blocker: null, base: null },
+    { name: "no base and the first commit unapproved: no D", specs: [["r1", null]], d: null, blocker: "r1 needstesting", base: null },
+    {
+      name: "untestable counts like ok",
+      specs: [
+        ["r1", "untestable"],
+        ["r2", "ok"],
+      ],
+      d: 2,
+      blocker: null,
+      base: null,
+    },
+    {
+      name: "two bad commits rolled back by one commit",
+      specs: [
+        ["r41", "bad"],
+        ["r42", "bad"],
+        ["r43 [rollback=41] [rollback=42]", "ok"],
+        ["r44", "ok"],
+      ],
+      d: 44,
+      blocker: null,
+      base: BASE,
+    },
+    {
+      name: "a rollback naming a later commit does not clear an earlier bad one",
+      specs: [
+        ["r41", "bad"],
+        ["r42 [rollback=43]", "ok"],
+        ["r43", "ok"],
+      ],
+      d: 40,
+      blocker: "r41 bad",
+      base: BASE,
+    },
+  ];
+  it.each(cases)("$name", ({ specs, d, blocker, base }) => {
+    const first = base ? base.revno + 1 : 1;
+    const result = walk(first, specs, base ?? null);
+    expect(result.d).toBe(d);
+    expect(result.blocker).toBe(blocker);
+  });
+
+  it("takes a rollback naming a sha prefix", () => {
+    const { commits, verdicts } = mainline(41, [
+      ["r41", "bad"],
+      ["r42", "ok"],
+    ]);
+    commits[1]!.message = `revert [rollback=${commits[0]!.sha.slice(0, 10)}]`;
+    const r = deployableRevision({ segment: commits, base: BASE, verdicts });
+    expect(r.deployable?.revno).toBe(42);
+    expect(r.entries[0]!.rolledBackBy?.revno).toBe(42);
+  });
+
+  it("marks commits held for a rollback", () => {
+    const { r } = walk(
+      41,
+      [
+        ["r41", "bad"],
+        ["r42", "ok"],
+        ["r43 [rollback=41]", "ok"],
+      ],
+      BASE,
+    );
+    expect(r.entries.map((e) => !!e.heldForRollback)).toEqual([false, true, false]);
+  });
+
+  it("treats merges on the mainline like any other commit", () => {
+    const { commits, verdicts } = mainline(41, [
+      ["Merge branch 'feature'", "ok"],
+      ["r42", null],
+    ]);
+    commits[0]!.parents = ["a".repeat(40), "c".repeat(40)];
+    const r = deployableRevision({ segment: commits, base: BASE, verdicts });
+    expect(r.deployable?.revno).toBe(41);
+  });
+});
+
+describe("rollbackTargets", () => {
+  it.each([
+    ["[rollback=43]", ["43"]],
+    ["[rollback=r43]", ["43"]],
+    ["Revert X [rollback=abc1234] and [rollback=12]", ["abc1234", "12"]],
+    ["[ROLLBACK=AB12CD]", ["ab12cd"]],
+    ["no tag here", []],
+    ["[rollback=]", []],
+  ])("%s", (message, expected) => {
+    expect(rollbackTargets(message)).toEqual(expected);
+  });
+});

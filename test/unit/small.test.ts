@@ -1,0 +1,221 @@
+// Table-driven tests of the small pure pieces: refs, revisions, config, identity, parsers, messages, fix matching.
+import { describe, expect, it } from "vitest";
+import { configFromValues, parseConfigOutput } from "../../src/config";
+import { UserError } from "../../src/errors";
+import { parseCommits, parseMergeTreeConflicts, parsePatchIds } from "../../src/git/parse";
+import { overrideReason, parseHookInput } from "../../src/hooks/input";
+import { identify } from "../../src/identity";
+import { cherryPickedFrom, findFixReturns } from "../../src/policy/fixes";
+import { formatRejection, printable } from "../../src/policy/message";
+import { classifyRef, refGlobMatch } from "../../src/policy/refs";
+import { parseRevSpec } from "../../src/policy/revspec";
+
+const BRANCHES = { devel: "devel", stable: "stable", productionStable: "production-stable", productionDevel: "production-devel" };
+
+describe("classifyRef", () => {
+  it.each([
+    ["refs/heads/devel", "devel"],
+    ["refs/heads/stable", "stable"],
+    ["refs/heads/production-stable", "productionStable"],
+    ["refs/heads/production-devel", "productionDevel"],
+    ["refs/tags/qa/ok/r1", "verdictTag"],
+    ["refs/tags/qa/nonsense", "verdictTag"],
+    ["refs/tags/ci/pass/7", "ciTag"],
+    ["refs/heads/release/2.0", "governed"],
+    ["refs/heads/feature", "ungoverned"],
+    ["refs/heads/devel2", "ungoverned"],
+    ["refs/tags/qa", "ungoverned"],
+    ["refs/tags/v1.0", "ungoverned"],
+  ])("%s → %s", (ref, kind) => {
+    expect(classifyRef(ref, BRANCHES, ["refs/heads/release/*"]).kind).toBe(kind);
+  });
+
+  it.each([
+    ["refs/heads/release/*", "refs/heads/release/1", true],
+    ["refs/heads/release/*", "refs/heads/release/1/x", false],
+    ["refs/heads/release/**", "refs/heads/release/1/x", true],
+    ["refs/heads/a.b", "refs/heads/aXb", false],
+  ])("glob %s on %s → %s", (p, ref, ok) => expect(refGlobMatch(p, ref)).toBe(ok));
+});
+
+describe("parseRevSpec", () => {
+  it.each([
+    ["r42", { kind: "revno", revno: 42 }],
+    ["abc1234", { kind: "name", name: "abc1234" }],
+    ["stable", { kind: "name", name: "stable" }],
+    ["HEAD~", { kind: "name", name: "HEAD~" }],
+    ["r1..r3", { kind: "range", from: { kind: "revno", revno: 1 }, to: { kind: "revno", revno: 3 } }],
+  ])("%s", (text, spec) => expect(parseRevSpec(text)).toEqual(spec));
+
+  it.each(["--help", "-x", "$(touch /tmp/x)", "a b", "r0", "a..b..c", "..r3", "r1..", "x;rm", "`id`", "", "a\nb"])("refuses %j", (text) => {
+    expect(() => parseRevSpec(text)).toThrow(UserError);
+  });
+});
+
+describe("config", () => {
+  const values = (pairs: [string, string][]) => parseConfigOutput(pairs.map(([k, v]) => `${k}\n${v}\0`).join(""));
+
+  it("defaults", () => {
+    const { config, errors } = configFromValues(new Map());
+    expect(errors).toEqual([]);
+    expect(config.branches.productionStable).toBe("production-stable");
+    expect(config.requireCi).toBe(true);
+    expect(config.identityVars[0]).toBe("GL_USERNAME");
+  });
+
+  it("reads roles, multi-valued, and custom branch names", () => {
+    const { config, errors } = configFromValues(
+      values([
+        ["prodgate.roles.qa", "quinn"],
+        ["prodgate.roles.qa", "quentin"],
+        ["prodgate.stablebranch", "tested"],
+        ["prodgate.requireci", "false"],
+      ]),
+    );
+    expect(errors).toEqual([]);
+    expect(config.roles.qa).toEqual(["quinn", "quentin"]);
+    expect(config.branches.stable).toBe("tested");
+    expect(config.requireCi).toBe(false);
+  });
+
+  it.each([
+    ["prodgate.requireci", "maybe"],
+    ["prodgate.stablewriters", "everyone"],
+    ["prodgate.identityfallback", "guess"],
+    ["prodgate.develbranch", "-x"],
+    ["prodgate.robot", "no email"],
+    ["prodgate.roles.king", "me"],
+    ["prodgate.governed", "heads/x"],
+    ["prodgate.identityvars", "NOT-A-VAR"],
+  ])("names the bad key %s = %s", (key, value) => {
+    const { errors } = configFromValues(values([[key, value]]));
+    expect(errors.length).toBe(1);
+    expect(errors[0]!.key.toLowerCase()).toContain(key.split(".")[1]!.slice(0, 5));
+  });
+
+  it("refuses two branches with one name", () => {
+    expect(configFromValues(values([["prodgate.stablebranch", "devel"]])).errors.length).toBe(1);
+  });
+});
+
+describe("identify", () => {
+  const cfg = { identityVars: ["GL_USERNAME", "GL_USER", "GITEA_PUSHER_NAME", "REMOTE_USER"], identityFallback: "os" as const };
+  it.each([
+    [{ GL_USERNAME: "a", GL_USER: "b" }, "os", "a"],
+    [{ GL_USERNAME: "", GL_USER: "b" }, "os", "b"],
+    [{ GL_USERNAME: "  ", REMOTE_USER: "r" }, "os", "r"],
+    [{ GITEA_PUSHER_NAME: "g" }, "os", "g"],
+    [{}, "os", "osuser"],
+    [{}, "none", null],
+    [{ PRODGATE_USER: "x", GIT_AUTHOR_NAME: "y" }, "none", null],
+  ] as const)("%j with fallback %s → %s", (env, fallback, who) => {
+    expect(identify(env, { ...cfg, identityFallback: fallback }, () => "osuser")).toBe(who);
+  });
+});
+
+describe("hook input", () => {
+  const a = "a".repeat(40);
+  const b = "b".repeat(40);
+  it("parses updates and flags malformed lines", () => {
+    const input = parseHookInput(`${a} ${b} refs/heads/devel\nnonsense\n${a} ${"c".repeat(64)} refs/heads/x\n`);
+    expect(input.updates).toEqual([{ old: a, new: b, ref: "refs/heads/devel" }]);
+    expect(input.malformed.length).toBe(2);
+  });
+  it("gives the same push id to the same input", () => {
+    expect(parseHookInput(`${a} ${b} refs/heads/devel\n`).pushId).toBe(parseHookInput(`${a} ${b} refs/heads/devel\n`).pushId);
+  });
+  it.each([
+    [[], null],
+    [["prodgate.override=outage"], "outage"],
+    [["prodgate.override"], ""],
+    [["prodgate.override="], ""],
+    [["GL_USER=ada"], null],
+  ])("override from %j → %j", (opts, reason) => expect(overrideReason(opts)).toBe(reason));
+});
+
+describe("parsers", () => {
+  it("parses git log -z output with marks", () => {
+    const out = `>${"a".repeat(40)}\x1f${"b".repeat(40)}\x1fSubject line\n\nBody\n\0-${"b".repeat(40)}\x1f\x1froot\n\0`;
+    const commits = parseCommits(out);
+    expect(commits.map((c) => [c.mark, c.sha[0], c.subject, c.parents.length])).toEqual([
+      [">", "a", "Subject line", 1],
+      ["-", "b", "root", 0],
+    ]);
+    expect(commits[0]!.message).toBe("Subject line\n\nBody");
+  });
+  it("parses patch-id output", () => {
+    expect(parsePatchIds("p1 c1\np2 c2\n")).toEqual(
+      new Map([
+        ["c1", "p1"],
+        ["c2", "p2"],
+      ]),
+    );
+  });
+  it("parses merge-tree conflicts", () => {
+    expect(parseMergeTreeConflicts("abc\nsrc/a.ts\nsrc/a.ts\nREADME\n\nAuto-merging\n")).toEqual({
+      tree: "abc",
+      paths: ["src/a.ts", "README"],
+    });
+  });
+});
+
+describe("fix matching", () => {
+  const fix = "f".repeat(40);
+  it("finds cherry-pick -x lines", () => {
+    expect(cherryPickedFrom(`Fix\n\n(cherry picked from commit ${fix})\n`)).toEqual([fix]);
+  });
+  it.each([
+    ["ancestry", [{ sha: fix, parents: [], subject: "", message: "" }], new Map(), fix],
+    [
+      "cherry-pick",
+      [{ sha: "1".repeat(40), parents: [], subject: "", message: `(cherry picked from commit ${fix})` }],
+      new Map(),
+      "1".repeat(40),
+    ],
+    [
+      "patch-id",
+      [{ sha: "2".repeat(40), parents: [], subject: "", message: "edited" }],
+      new Map([["2".repeat(40), "PID"]]),
+      "2".repeat(40),
+    ],
+  ])("recognises %s", (how, commits, ids, commit) => {
+    expect(findFixReturns([{ sha: fix, patchId: "PID" }], commits, ids)).toEqual([{ fix, commit, how }]);
+  });
+  it("finds nothing in unrelated commits", () => {
+    expect(
+      findFixReturns(
+        [{ sha: fix, patchId: "PID" }],
+        [{ sha: "3".repeat(40), parents: [], subject: "", message: "x" }],
+        new Map([["3".repeat(40), "OTHER"]]),
+      ),
+    ).toEqual([]);
+  });
+});
+
+describe("messages", () => {
+  it("strip control characters from client text", () => {
+    expect(printable("a\x1b[31mred\x07")).toBe("a?[31mred?");
+  });
+  it("list at most 10 commits, then a count", () => {
+    const commits = Array.from({ length: 10 }, (_, i) => ({
+      sha: `${i}`.repeat(40),
+      parents: [],
+      subject: `c${i}`,
+      message: "",
+      revno: i + 1,
+      verdict: "needstesting",
+    }));
+    const lines = formatRejection({
+      ref: "refs/heads/production-stable",
+      old: "",
+      new: "",
+      accepted: false,
+      code: "unapproved",
+      reason: "r",
+      commits: { commits, total: 25 },
+    });
+    expect(lines.filter((l) => /^\s{4}r\d+ /.test(l)).length).toBe(10);
+    expect(lines.join("\n")).toContain("… and 15 more");
+    expect(lines.join("\n")).toContain("what to do:");
+  });
+});
