@@ -66,7 +66,14 @@ describe("verdicts", () => {
   it("the SPEC's rollback example: D is r42's place until r45 is ok, then the rollback", () => {
     // r1 exists; build r2..r6 as the example's r41..r46.
     const sha: Record<number, string> = { 1: work.sha("HEAD") };
-    const subjects: Record<number, string> = { 2: "r41", 3: "r42", 4: "r43 breaks things", 5: "r44", 6: "r45", 7: "r46 revert r43 [rollback=4]" };
+    const subjects: Record<number, string> = {
+      2: "r41",
+      3: "r42",
+      4: "r43 breaks things",
+      5: "r44",
+      6: "r45",
+      7: "r46 revert r43 [rollback=4]",
+    };
     for (let n = 2; n <= 7; n++) sha[n] = work.commit(subjects[n]!);
     work.land();
     expect(sb.prodgate(["qa", "ok", "r1", "r1..r3"], "quinn").status).toBe(0); // A..B is B minus A: r2, r3
