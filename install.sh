@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Install prodgate on a bare repository (created when absent), or remove it.
-#   ./install.sh <path-to-bare-repo>            install (running it again changes nothing)
+#   ./install.sh [<path-to-bare-repo>]          install (running it again changes nothing; default ./demo.git)
 #   ./install.sh --uninstall <path-to-bare-repo> remove prodgate's hooks, restore earlier ones
 set -euo pipefail
 
-usage() { echo "usage: $0 [--uninstall] <path-to-bare-repo>" >&2; exit 2; }
+usage() { echo "usage: $0 [--uninstall] [<path-to-bare-repo>]" >&2; exit 2; }
 die() { echo "install.sh: $*" >&2; exit 1; }
 
 uninstall=no
@@ -17,9 +17,9 @@ for arg in "$@"; do
     *) [ -z "$repo" ] || usage; repo=$arg ;;
   esac
 done
-[ -n "$repo" ] || usage
-
 project=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# With no argument: a new local bare repository in the project folder.
+[ -n "$repo" ] || repo="$project/demo.git"
 
 node=$(command -v node) || die "Node.js is not on the PATH; install Node.js 20 or newer"
 node_major=$("$node" -p 'process.versions.node.split(".")[0]')
