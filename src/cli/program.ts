@@ -19,7 +19,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description("Keeps unapproved changes off production-stable")
     .option("--repo <dir>", "the repository (default: $GIT_DIR or the current directory)")
     .option("--json", "print one JSON document")
-    .showHelpAfterError()
+    .configureOutput({
+      // Bad usage is one line: what is wrong and where to look.
+      outputError: (text, write) => write(`prodgate: ${text.replace(/^error: /, "").trim()} (see prodgate --help)\n`),
+    })
     .exitOverride();
 
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();

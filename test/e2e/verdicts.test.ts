@@ -123,6 +123,8 @@ describe("bad input to qa", () => {
     [["qa", "ok", "$(touch /tmp/prodgate-pwned)"], "bad revision"],
     [["qa", "ok", "r1;id"], "bad revision"],
     [["qa", "ok"], "name the revisions"],
+    [["qa"], "missing required argument"],
+    [["qa", "ok", "r1", "--bogus"], "unknown option"],
   ])("%j → exit 2, %s, nothing recorded", (args, message) => {
     work.commit("r2");
     work.commit("r3");
