@@ -1,6 +1,7 @@
 import { statSync } from "node:fs";
 import { userInfo } from "node:os";
 import { rolesOf } from "../config";
+import { isBzrRepository, openBzrEngine } from "../bzr/engine";
 import { openEngine, type Engine } from "../engine/state";
 import { UserError } from "../errors";
 import { Repo } from "../git/repo";
@@ -47,11 +48,11 @@ function isOwner(gitDir: string, user: string | null): boolean {
 }
 
 export function commandContext(opts: GlobalOptions): CommandContext {
-  const repo = openRepo(opts);
-  const engine = openEngine(repo);
+  const dir = repoDir(opts);
+  const engine = isBzrRepository(dir) ? openBzrEngine(dir) : openEngine(openRepo(opts));
   const user = identify(process.env, engine.config);
   const roles = rolesOf(engine.config, user);
-  if (isOwner(repo.gitDir, user)) roles.add("admin");
+  if (isOwner(engine.repo.gitDir, user)) roles.add("admin");
   return { engine, user, roles, json: !!opts.json, print: (text) => process.stdout.write(`${text}\n`) };
 }
 
