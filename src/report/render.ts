@@ -49,11 +49,21 @@ function repositoryName(path: string): string {
 
 function flow(s: StatusReport, x: ReportExtra): string {
   const tip = (name: string) => s.branches[name] ?? null;
-  const node = (cls: string, name: string) => {
+  const node = (cls: string, name: string, more = "") => {
     const t = tip(name);
     const rev = t ? revLabel(t) : `<span class="muted">absent</span>`;
-    return `<div class="${cls ? `node ${cls}` : "node"}" data-branch="${esc(name)}"><span class="name">${esc(name)}</span><span class="rev">${rev}</span></div>`;
+    return (
+      `<div class="${cls ? `node ${cls}` : "node"}" data-branch="${esc(name)}"><span class="name">${esc(name)}</span>` +
+      `<span class="rev">${rev}</span>${t && more ? `<span class="muted">${more}</span>` : ""}</div>`
+    );
   };
+  // production-stable counts its own first-parent chain; say which stable revision it holds.
+  const stableTip = tip(x.branches.stable);
+  const stableHeld = s.undeployed.length > 0 ? s.undeployed[0]!.revno - 1 : (stableTip?.revno ?? 0);
+  const fixesAhead = s.securityPending.filter((f) => !f.stable).length;
+  const holds =
+    (stableHeld > 0 ? `holds ${esc(x.branches.stable)} r${esc(stableHeld)}` : `holds no ${esc(x.branches.stable)} revision`) +
+    (fixesAhead > 0 ? ` + ${fixesAhead} security fix${fixesAhead > 1 ? "es" : ""}` : "");
   const waiting = s.pending.length;
   const qa =
     `<div class="node qa" data-branch="qa"><span class="name">QA</span>` +
@@ -67,8 +77,8 @@ function flow(s: StatusReport, x: ReportExtra): string {
     : "";
   return (
     `<section aria-labelledby="flow-h"><h2 id="flow-h">Flow</h2>` +
-    `<div class="flow" role="img" aria-label="${esc(`${x.branches.devel} to ${x.branches.stable} to QA to ${x.branches.productionStable}`)}">` +
-    [node("", x.branches.devel), node("", x.branches.stable), qa, node("prod", x.branches.productionStable)].join(arrow) +
+    `<div class="flow" role="group" aria-label="${esc(`${x.branches.devel} to ${x.branches.stable} to QA to ${x.branches.productionStable}`)}">` +
+    [node("", x.branches.devel), node("", x.branches.stable), qa, node("prod", x.branches.productionStable, holds)].join(arrow) +
     `</div>${side}` +
     (s.inStepWithStable !== null
       ? `<p>${esc(x.branches.productionStable)} is in step with ${esc(x.branches.stable)} r${esc(s.inStepWithStable)}.</p>`
@@ -99,6 +109,11 @@ function deployableSummary(s: StatusReport, x: ReportExtra): string {
   return `<section aria-labelledby="dep-h"><h2 id="dep-h">Deployable revision</h2><div class="summary ${cls}" id="deployable">${lines.join("")}</div></section>`;
 }
 
+/** A table cell labelled with its column, so a phone can show each row as a block. */
+function td(label: string, html: string, cls = ""): string {
+  return `<td data-label="${esc(label)}"${cls ? ` class="${cls}"` : ""}>${html}</td>`;
+}
+
 function verdictCell(p: PendingCommit): string {
   const tags: string[] = [];
   if (p.source === "message-tag") tags.push("by message tag");
@@ -120,8 +135,8 @@ function undeployedTable(s: StatusReport, x: ReportExtra): string {
           ? ` <span class="tag">← stops the walk</span>`
           : "";
     return (
-      `<tr class="${cls}" data-sha="${esc(p.sha)}"><td>${revLabel(p)}${mark}</td><td class="subject">${esc(p.subject)}</td>` +
-      `<td>${verdictCell(p)}</td><td>${esc(p.by ?? "")}</td><td>${when(p.at)}</td><td class="subject">${esc(p.note ?? "")}</td></tr>`
+      `<tr class="${cls}" data-sha="${esc(p.sha)}">${td("revision", `${revLabel(p)}${mark}`)}${td("subject", esc(p.subject), "subject")}` +
+      `${td("verdict", verdictCell(p))}${td("by", esc(p.by ?? ""))}${td("when", when(p.at))}${td("note", esc(p.note ?? ""), "subject")}</tr>`
     );
   });
   return (
@@ -163,10 +178,10 @@ function fixesSection(x: ReportExtra, nowMs: number): string {
   const rows = ordered.map((f) => {
     const home = f.devel && f.stable;
     return (
-      `<tr data-sha="${esc(f.sha)}"><td><code title="${esc(f.sha)}">${esc(short(f.sha))}</code></td><td class="subject">${esc(f.subject)}</td>` +
-      `<td>${home ? `<span class="verdict v-ok">back home</span>` : `<span class="verdict v-needstesting">pending</span>`}</td>` +
-      `<td>${esc(f.promotedBy)}, ${when(f.promotedAt)}</td><td>${esc(age(f.promotedAt, nowMs))}</td>` +
-      `<td>${reached(f.devel)}</td><td>${reached(f.stable)}</td></tr>`
+      `<tr data-sha="${esc(f.sha)}">${td("fix", `<code title="${esc(f.sha)}">${esc(short(f.sha))}</code>`)}${td("subject", esc(f.subject), "subject")}` +
+      td("state", home ? `<span class="verdict v-ok">back home</span>` : `<span class="verdict v-needstesting">pending</span>`) +
+      `${td("promoted", `${esc(f.promotedBy)}, ${when(f.promotedAt)}`)}${td("age", esc(age(f.promotedAt, nowMs)))}` +
+      `${td(`in ${x.branches.devel}`, reached(f.devel))}${td(`in ${x.branches.stable}`, reached(f.stable))}</tr>`
     );
   });
   return (
@@ -181,8 +196,8 @@ function rejectedSection(x: ReportExtra): string {
   if (x.rejected.length === 0) return `${head}<p>No push has been rejected.</p></section>`;
   const rows = x.rejected.map(
     (r) =>
-      `<tr><td>${when(r.at)}</td><td>${esc(r.user ?? "")}</td><td><code>${esc(r.ref ?? "")}</code></td>` +
-      `<td><code>${esc(r.code ?? "")}</code></td><td class="subject">${esc(r.reason ?? "")}</td></tr>`,
+      `<tr>${td("when", when(r.at))}${td("who", esc(r.user ?? ""))}${td("ref", `<code>${esc(r.ref ?? "")}</code>`)}` +
+      `${td("rule", `<code>${esc(r.code ?? "")}</code>`)}${td("why", esc(r.reason ?? ""), "subject")}</tr>`,
   );
   return (
     `${head}<div class="scroll"><table id="rejected"><thead><tr><th>when</th><th>who</th><th>ref</th><th>rule</th><th>why</th></tr></thead>` +

@@ -46,7 +46,13 @@ footer { margin-top: 2rem; font-size: .85rem; color: var(--muted); border-top: 1
   body { padding: .6rem; font-size: 14px; }
   .arrow { transform: rotate(90deg); flex-basis: 100%; text-align: center; }
   .node { flex-basis: 100%; }
-  th, td { padding: .3rem .35rem; }
+  table, tbody, tr, td { display: block; }
+  thead { display: none; }
+  tr { border-bottom: 1px solid var(--line); padding: .35rem .2rem; }
+  td { border: 0; padding: .1rem 0; }
+  td:empty { display: none; }
+  td[data-label]::before { content: attr(data-label) ": "; color: var(--muted); font-size: .8rem; }
+  td.subject { min-width: 0; }
 }
 @media print {
   body { max-width: none; padding: 0; font-size: 11pt; }

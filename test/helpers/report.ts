@@ -11,7 +11,7 @@ export const FIX_SUBJECT = "security: check the session token";
 export interface ReportScenario {
   sb: Sandbox;
   work: Clone;
-  /** r2: approved and mirrored; the deployable revision. */
+  /** r2: approved, the deployable revision, held back by the freeze. */
   deployable: string;
   /** r3: the script subject, awaiting QA; it stops the walk. */
   pending: string;
@@ -39,17 +39,20 @@ export function reportScenario(): ReportScenario {
   work.git(["checkout", "--quiet", "devel"]);
   const deployable = work.commit("r2: faster search", { "search.txt": "fast\n" });
   work.land();
-  ok(sb.prodgate(["qa", "ok", "r2"], "quinn"), "qa ok r2");
+  // Frozen for the release: r2 is approved, deployable, and waits for the thaw.
+  ok(sb.prodgate(["freeze", "--reason", "release day: hold production"], "ada"), "freeze");
+  ok(sb.prodgate(["qa", "ok", "r2", "--note", "tried on staging"], "quinn"), "qa ok r2");
   const pending = work.commit(SCRIPT_SUBJECT, { "page.txt": "a page\n" });
   work.land();
   const bad = work.commit("r4: new checkout page", { "checkout.txt": "new\n" });
   work.land();
   ok(sb.prodgate(["qa", "bad", "r4", "--note", SCRIPT_NOTE], "quinn"), "qa bad r4");
 
-  // A rejected push, by a user whose name carries a script.
-  const rejected = work.push(["origin", "devel:production-stable"], SCRIPT_USER);
-  if (rejected.status === 0) throw new Error("the unapproved push was accepted");
-
-  ok(sb.prodgate(["freeze", "--reason", "release day: hold production"], "ada"), "freeze");
+  // A rejected push (stable takes only commits already on devel), by a user whose name carries a script.
+  work.git(["checkout", "--quiet", "-b", "side"]);
+  work.commit("not on devel");
+  const rejected = work.push(["origin", "side:stable"], SCRIPT_USER);
+  if (!rejected.output.includes("[not-on-devel]")) throw new Error(`the push was not rejected as expected: ${rejected.output}`);
+  work.git(["checkout", "--quiet", "devel"]);
   return { sb, work, deployable, pending, bad, fix };
 }

@@ -151,7 +151,11 @@ describe("renderReport", () => {
     const html = renderReport(status(), extra());
     const flow = html.slice(html.indexOf('<div class="flow"'), html.indexOf("</section>", html.indexOf('<div class="flow"')));
     const text = visibleText(flow).replace(/\s+/g, " ");
-    expect(text).toMatch(/devel r4 ddddddd → stable r4 ddddddd → QA 1 awaiting deployable: r2 bbbbbbb → production-stable r1 aaaaaaa/);
+    expect(text).toMatch(
+      /devel r4 ddddddd → stable r4 ddddddd → QA 1 awaiting deployable: r2 bbbbbbb → production-stable r1 aaaaaaa holds stable r1 /,
+    );
+    const withFix = visibleText(renderReport(status({ securityPending: [fix()] }), extra()));
+    expect(withFix).toContain("holds stable r1 + 1 security fix");
   });
 
   it("shows the freeze banner only when frozen", () => {
