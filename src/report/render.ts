@@ -24,6 +24,9 @@ export interface ReportExtra {
 /** No script runs on this page, whatever a commit says; styles are inline only. */
 export const REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
 
+/** The undeployed table stops here, oldest first: the walk is decided at its old end. */
+export const UNDEPLOYED_SHOWN = 200;
+
 const VERDICT_WORDS: Record<string, string> = {
   ok: "ok",
   bad: "bad",
@@ -126,7 +129,9 @@ function undeployedTable(s: StatusReport, x: ReportExtra): string {
   const head = `<section aria-labelledby="und-h"><h2 id="und-h">Undeployed ${esc(x.branches.stable)} revisions (${s.undeployed.length})</h2>`;
   if (s.undeployed.length === 0)
     return `${head}<p>Every ${esc(x.branches.stable)} revision is in ${esc(x.branches.productionStable)}.</p></section>`;
-  const rows = s.undeployed.map((p) => {
+  const shown = s.undeployed.slice(0, UNDEPLOYED_SHOWN);
+  const more = s.undeployed.length - shown.length;
+  const rows = shown.map((p) => {
     const cls = p.sha === s.deployable?.sha ? "deployable" : p.sha === s.blocker?.sha ? "blocker" : "";
     const mark =
       cls === "deployable"
@@ -142,7 +147,9 @@ function undeployedTable(s: StatusReport, x: ReportExtra): string {
   return (
     `${head}<p class="muted">Oldest first. ${s.pending.length} awaiting QA.</p><div class="scroll"><table id="undeployed">` +
     `<thead><tr><th>revision</th><th>subject</th><th>verdict</th><th>by</th><th>when</th><th>note</th></tr></thead>` +
-    `<tbody>${rows.join("")}</tbody></table></div></section>`
+    `<tbody>${rows.join("")}</tbody></table></div>` +
+    (more > 0 ? `<p>… and ${more} newer revisions (<code>prodgate qa pending</code> lists those awaiting QA).</p>` : "") +
+    `</section>`
   );
 }
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import type { PendingCommit, StatusReport } from "../../src/engine/status";
 import { esc } from "../../src/report/html";
-import { renderReport, type ReportExtra } from "../../src/report/render";
+import { renderReport, type ReportExtra, UNDEPLOYED_SHOWN } from "../../src/report/render";
 import type { AuditEntry, SecurityFix } from "../../src/store/store";
 
 const SCRIPT = "<script>window.__pwned=1</script>";
@@ -193,6 +193,16 @@ describe("renderReport", () => {
     expect(html).toContain(`http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'`);
     expect(html).toContain('name="viewport"');
     expect(html).toContain("@media print");
+  });
+
+  it("lists at most UNDEPLOYED_SHOWN undeployed revisions, the oldest, and says how many more", () => {
+    const many = Array.from({ length: UNDEPLOYED_SHOWN + 5 }, (_, i) =>
+      pending(i + 2, (i % 16).toString(16), "needstesting", { sha: `${i}`.padStart(40, "0") }),
+    );
+    const html = renderReport(status({ undeployed: many, pending: many }), extra());
+    expect(html.match(/<tr class="[^"]*" data-sha=/g)).toHaveLength(UNDEPLOYED_SHOWN);
+    expect(html).toContain(`data-sha="${"0".padStart(40, "0")}"`);
+    expect(visibleText(html)).toContain("… and 5 newer revisions");
   });
 
   it("refreshes itself only when asked", () => {
