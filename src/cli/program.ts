@@ -7,7 +7,7 @@ import { explainCommand } from "./commands/explain";
 import { freezeCommand, thawCommand } from "./commands/freeze";
 import { logCommand } from "./commands/log";
 import { qaCommand } from "./commands/qa";
-import { reportCommand, serveCommand } from "./commands/report";
+import { REPORT_CHANGING_COMMANDS, refreshPublishedReport, reportCommand, serveCommand } from "./commands/report";
 import { roleCommand } from "./commands/role";
 import { securityCommand } from "./commands/security";
 import { statusCommand } from "./commands/status";
@@ -24,6 +24,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .exitOverride();
 
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  program.hook("postAction", (_program, action) => {
+    if (REPORT_CHANGING_COMMANDS.has(action.name())) refreshPublishedReport(() => openRepo(globals()));
+  });
   const withContext =
     <A extends unknown[]>(fn: (ctx: CommandContext, ...args: A) => number) =>
     (...args: A) => {

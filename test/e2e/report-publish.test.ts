@@ -1,6 +1,6 @@
 // The deployment report as a file and as a live server, without a browser:
 // `prodgate report`, `prodgate.reportPath` after pushes and syncs, `prodgate serve`.
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FIX_SUBJECT, reportScenario, type ReportScenario, SCRIPT_SUBJECT } from "../helpers/report";
@@ -56,7 +56,7 @@ describe("prodgate.reportPath", () => {
   });
   afterAll(() => sb.cleanup());
 
-  it("is rewritten by post-receive after a push and by sync, relative paths taken from the repository", () => {
+  it("is rewritten after a push, after verdicts, freeze and thaw, and by sync; a relative path is taken from the repository", () => {
     const www = join(sb.root, "www");
     mkdirSync(www);
     sb.git(["config", "prodgate.reportPath", join(www, "index.html")], { cwd: sb.bare });
@@ -69,12 +69,20 @@ describe("prodgate.reportPath", () => {
     expect(page()).toContain("r2: published by the hook");
     expect(readdirSync(www)).toEqual(["index.html"]);
 
-    // freeze writes no page itself; the next sync brings the banner
+    // the admin commands that change the page rewrite it too
     expect(sb.prodgate(["freeze", "--reason", "hold"], "ada").status).toBe(0);
+    expect(page()).toContain('id="freeze"');
+    expect(sb.prodgate(["qa", "ok", "r1", "r2"], "quinn").status).toBe(0);
+    expect(page()).toMatch(new RegExp(`data-sha="${r2}"><td data-label="revision">.*<span class="verdict v-ok">ok</span>`));
+    expect(sb.prodgate(["thaw"], "ada").status).toBe(0);
     expect(page()).not.toContain('id="freeze"');
+    expect(page()).toContain("Every stable revision is in production-stable.");
+
+    // and sync, the cron backstop
+    rmSync(join(www, "index.html"));
     const sync = sb.prodgate(["sync"], "ada");
     expect(sync.status, sync.stderr).toBe(0);
-    expect(page()).toContain('id="freeze"');
+    expect(page()).toContain(`<code title="${r2}">`);
 
     sb.git(["config", "prodgate.reportPath", "report.html"], { cwd: sb.bare });
     expect(sb.prodgate(["sync"], "ada").status).toBe(0);
@@ -95,6 +103,10 @@ describe("prodgate.reportPath", () => {
     const sync = sb.prodgate(["sync"], "ada");
     expect(sync.status).toBe(0);
     expect(sync.stdout).toContain("deployment report was not written");
+    const freeze = sb.prodgate(["freeze", "--reason", "still works"], "ada");
+    expect(freeze.status).toBe(0);
+    expect(freeze.stderr).toContain("deployment report was not written");
+    expect(sb.json<{ freeze: { reason: string } }>(["status"]).freeze.reason).toBe("still works");
   });
 });
 

@@ -1,6 +1,8 @@
 import { resolve } from "node:path";
 import { UserError } from "../../errors";
-import { reportHtml, writeFileAtomic } from "../../report/publish";
+import { openEngine } from "../../engine/state";
+import type { Repo } from "../../git/repo";
+import { publishReport, reportHtml, writeFileAtomic } from "../../report/publish";
 import { openReadOnlyEngine, startReportServer } from "../../report/serve";
 import { type CommandContext, plainValue } from "../context";
 
@@ -46,4 +48,22 @@ export function serveCommand(gitDir: string, opts: { listen?: string; port?: str
     },
   );
   return 0;
+}
+
+/** Admin commands that change what the page shows; pushes and sync rewrite it themselves. */
+export const REPORT_CHANGING_COMMANDS: ReadonlySet<string> = new Set(["qa", "freeze", "thaw", "baseline"]);
+
+/** Rewrite the page at prodgate.reportPath after such a command; the command's own result stands either way. */
+export function refreshPublishedReport(repo: () => Repo): void {
+  try {
+    const engine = openEngine(repo());
+    try {
+      const failure = publishReport(engine);
+      if (failure) process.stderr.write(`${failure}\n`);
+    } finally {
+      engine.store.close();
+    }
+  } catch (err) {
+    process.stderr.write(`prodgate: the deployment report was not rewritten: ${(err as Error)?.message ?? String(err)}\n`);
+  }
 }
