@@ -9,6 +9,7 @@ import { explainCommand } from "./commands/explain";
 import { freezeCommand, thawCommand } from "./commands/freeze";
 import { logCommand } from "./commands/log";
 import { qaCommand } from "./commands/qa";
+import { REPORT_CHANGING_COMMANDS, refreshPublishedReport, reportCommand, serveCommand } from "./commands/report";
 import { roleCommand } from "./commands/role";
 import { securityCommand } from "./commands/security";
 import { statusCommand } from "./commands/status";
@@ -28,6 +29,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .exitOverride();
 
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  program.hook("postAction", (_program, action) => {
+    if (REPORT_CHANGING_COMMANDS.has(action.name())) refreshPublishedReport(() => openRepo(globals()));
+  });
   const withContext =
     <A extends unknown[]>(fn: (ctx: CommandContext, ...args: A) => number) =>
     (...args: A) => {
@@ -110,6 +114,20 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description("show the baseline, or move it: revisions at or behind it need no verdict (role admin)")
     .argument("[rev]")
     .action((rev?: string) => withContext((ctx) => baselineCommand(ctx, rev))());
+
+  program
+    .command("report")
+    .description("write the deployment report: one self-contained HTML page (to stdout, or --out FILE)")
+    .option("--out <file>", "write the page to this file (atomically)")
+    .action((opts: { out?: string }) => withContext((ctx) => reportCommand(ctx, opts))());
+
+  program
+    .command("serve")
+    .description("serve the deployment report live, read-only, with /status.json")
+    .option("--listen <addr>", "address to bind", "127.0.0.1")
+    .option("--port <n>", "port (0 picks a free one)", "8080")
+    .option("--refresh <seconds>", "how often the page reloads itself", "30")
+    .action((opts: { listen?: string; port?: string; refresh?: string }) => setExit(serveCommand(openRepo(globals()).gitDir, opts)));
 
   program
     .command("doctor")

@@ -3,6 +3,7 @@ import { isZeroSha, type Verdict } from "../policy/types";
 import type { RefUpdate } from "./facts";
 import { patchIds, scanMergeBack } from "./mergeback";
 import { runMirror } from "./mirror";
+import { publishReport } from "../report/publish";
 import { branchTips, type Engine } from "./state";
 
 /**
@@ -61,5 +62,7 @@ export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: s
   }
 
   if (mirrorNeeded) lines.push(`prodgate: ${runMirror(engine, `push ${pushId}`, user).line}`);
+  const reportFailure = publishReport(engine);
+  if (reportFailure) lines.push(reportFailure);
   return lines;
 }

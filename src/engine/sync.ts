@@ -2,6 +2,7 @@ import { branchRef } from "../policy/refs";
 import { scanMergeBack } from "./mergeback";
 import { type MirrorOutcome, runMirror } from "./mirror";
 import { branchTips, type Engine } from "./state";
+import { publishReport } from "../report/publish";
 
 export interface SyncResult {
   mirror: MirrorOutcome;
@@ -25,5 +26,7 @@ export function syncAll(engine: Engine, user: string | null): SyncResult {
         `${fixesBack[branch]} security fix(es) now recorded as back in ${engine.config.branches[branch]} (${branchRef(engine.config.branches[branch])})`,
       );
   }
+  const reportFailure = publishReport(engine);
+  if (reportFailure) lines.push(reportFailure);
   return { mirror, fixesBack, lines };
 }

@@ -1,0 +1,69 @@
+import { resolve } from "node:path";
+import { UserError } from "../../errors";
+import { openEngine } from "../../engine/state";
+import type { Repo } from "../../git/repo";
+import { publishReport, reportHtml, writeFileAtomic } from "../../report/publish";
+import { openReadOnlyEngine, startReportServer } from "../../report/serve";
+import { type CommandContext, plainValue } from "../context";
+
+export function reportCommand(ctx: CommandContext, opts: { out?: string }): number {
+  const html = reportHtml(ctx.engine);
+  if (opts.out === undefined) {
+    process.stdout.write(html);
+    return 0;
+  }
+  const out = resolve(plainValue(opts.out, "--out"));
+  try {
+    writeFileAtomic(out, html);
+  } catch (err) {
+    throw new UserError(`cannot write the report to ${out}: ${(err as Error).message}`, 1);
+  }
+  if (!ctx.json) process.stderr.write(`prodgate: deployment report written to ${out}\n`);
+  else ctx.print(JSON.stringify({ out }));
+  return 0;
+}
+
+function wholeNumber(value: string, what: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || n < min || n > max)
+    throw new UserError(`${what} takes a whole number from ${min} to ${max}, not "${value}"`, 2);
+  return n;
+}
+
+/** Runs until interrupted; returns at once with 0 while the server keeps the process alive. */
+export function serveCommand(gitDir: string, opts: { listen?: string; port?: string; refresh?: string }): number {
+  const host = plainValue(opts.listen ?? "127.0.0.1", "--listen");
+  const port = wholeNumber(opts.port ?? "8080", "--port", 0, 65535);
+  const refreshSeconds = wholeNumber(opts.refresh ?? "30", "--refresh", 1, 86400);
+  // Fail now, with one line, if the repository or its database cannot be read.
+  const engine = openReadOnlyEngine(gitDir);
+  const repoPath = engine.repo.gitDir;
+  engine.store.close();
+  startReportServer(
+    { gitDir: repoPath, host, port, refreshSeconds },
+    (url) => process.stdout.write(`prodgate: serving the deployment report of ${repoPath} at ${url} (read-only; Ctrl-C stops)\n`),
+    (err) => {
+      process.stderr.write(`prodgate: cannot serve on ${host}:${port}: ${err.message}\n`);
+      process.exitCode = 2;
+    },
+  );
+  return 0;
+}
+
+/** Admin commands that change what the page shows; pushes and sync rewrite it themselves. */
+export const REPORT_CHANGING_COMMANDS: ReadonlySet<string> = new Set(["qa", "freeze", "thaw", "baseline"]);
+
+/** Rewrite the page at prodgate.reportPath after such a command; the command's own result stands either way. */
+export function refreshPublishedReport(repo: () => Repo): void {
+  try {
+    const engine = openEngine(repo());
+    try {
+      const failure = publishReport(engine);
+      if (failure) process.stderr.write(`${failure}\n`);
+    } finally {
+      engine.store.close();
+    }
+  } catch (err) {
+    process.stderr.write(`prodgate: the deployment report was not rewritten: ${(err as Error)?.message ?? String(err)}\n`);
+  }
+}

@@ -1,0 +1,72 @@
+// The report's edge: gather what the page shows, write it atomically, and
+// keep `prodgate.reportPath` up to date after pushes and syncs.
+import { renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
+import { buildStatus, type StatusReport } from "../engine/status";
+import type { Engine } from "../engine/state";
+import { renderReport, type ReportExtra } from "./render";
+
+/** How many rejected pushes the page lists. */
+export const REJECTED_SHOWN = 10;
+
+export function gatherReport(
+  engine: Engine,
+  opts: Pick<ReportExtra, "refreshSeconds" | "servedBy"> = {},
+): { status: StatusReport; extra: ReportExtra } {
+  const status = buildStatus(engine);
+  const extra: ReportExtra = {
+    branches: engine.config.branches,
+    rejected: engine.store.log({ limit: REJECTED_SHOWN, rejected: true }),
+    fixes: engine.store.fixes(),
+    generatedAt: new Date().toISOString(),
+    ...opts,
+  };
+  return { status, extra };
+}
+
+export function reportHtml(engine: Engine, opts: Pick<ReportExtra, "refreshSeconds" | "servedBy"> = {}): string {
+  const { status, extra } = gatherReport(engine, opts);
+  return renderReport(status, extra);
+}
+
+/** Write then rename in the same directory, so a reader sees the old page or the new one, never half of one. */
+export function writeFileAtomic(path: string, content: string): void {
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`);
+  try {
+    writeFileSync(temp, content, { mode: 0o644 });
+    renameSync(temp, path);
+  } catch (err) {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // the temporary file was never made
+    }
+    throw err;
+  }
+}
+
+/** A relative `prodgate.reportPath` is taken from the repository's git directory, wherever the command runs. */
+export function configuredReportPath(engine: Engine): string | null {
+  const path = engine.config.reportPath;
+  if (!path) return null;
+  return isAbsolute(path) ? path : resolve(engine.repo.gitDir, path);
+}
+
+/** A page published by a web server refreshes itself this often. */
+const PUBLISHED_REFRESH_SECONDS = 60;
+
+/**
+ * Rewrite the page at `prodgate.reportPath`, if one is configured. Never
+ * throws: a push has already landed, so a failure is one line to show.
+ */
+export function publishReport(engine: Engine): string | null {
+  let path: string | null = null;
+  try {
+    path = configuredReportPath(engine);
+    if (!path) return null;
+    writeFileAtomic(path, reportHtml(engine, { refreshSeconds: PUBLISHED_REFRESH_SECONDS }));
+    return null;
+  } catch (err) {
+    return `prodgate: the deployment report was not written${path ? ` to ${path}` : ""}: ${(err as Error)?.message ?? String(err)}`;
+  }
+}
