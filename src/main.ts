@@ -1,4 +1,3 @@
-import { runProgram } from "./cli/program";
 import { UserError } from "./errors";
 import { readStdin } from "./hooks/input";
 
@@ -11,7 +10,8 @@ function main(argv: string[]): number {
       if (argv[1] === "post-receive") return require("./hooks/post-receive").postReceive(io);
       throw new UserError(`unknown hook "${argv[1] ?? ""}"`, 2);
     }
-    return runProgram(argv);
+    // The hooks never need the command line parser (commander) or the commands: load them only here.
+    return require("./cli/program").runProgram(argv);
   } catch (err) {
     if (err instanceof UserError) {
       process.stderr.write(`prodgate: ${err.message}\n`);
