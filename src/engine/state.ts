@@ -25,6 +25,7 @@ export function openEngine(repo: Repo, opts: { create?: boolean } = {}): Engine 
     );
   }
   const store = Store.open(databasePath(repo.gitDir), { create: opts.create });
+  repo.revnoCache = store;
   return { repo, config, store };
 }
 

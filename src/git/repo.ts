@@ -2,9 +2,20 @@ import type { CommitInfo, MainlineCommit } from "../policy/types";
 import { COMMIT_FORMAT, parseCommits, parseRefTips } from "./parse";
 import { Git } from "./run";
 
+/** Revision numbers already counted, keyed by commit (see Store). */
+export interface RevnoCache {
+  knownRevnos(shas: readonly string[]): Map<string, number>;
+  rememberRevno(sha: string, revno: number): void;
+}
+
+/** How far back along the first-parent chain revno() looks for a commit it already knows. */
+const REVNO_LOOKBACK = 1000;
+
 /** Typed questions to one git repository. Every name passed here has been checked by the caller. */
 export class Repo {
   readonly git: Git;
+  /** Set by the engine: makes revno() cost the distance to a known commit instead of the whole history. */
+  revnoCache: RevnoCache | null = null;
 
   constructor(readonly gitDir: string) {
     this.git = new Git(gitDir);
@@ -48,7 +59,21 @@ export class Repo {
 
   /** Position on the first-parent chain counted from the root (revno 1). */
   revno(sha: string): number {
-    return Number(this.git.out(["rev-list", "--first-parent", "--count", sha]));
+    const cache = this.revnoCache;
+    if (!cache) return Number(this.git.out(["rev-list", "--first-parent", "--count", sha]));
+    const hit = cache.knownRevnos([sha]).get(sha);
+    if (hit !== undefined) return hit;
+    const chain = this.git
+      .out(["rev-list", "--first-parent", `--max-count=${REVNO_LOOKBACK}`, sha, "--"])
+      .split("\n")
+      .filter(Boolean);
+    const known = cache.knownRevnos(chain);
+    let revno = chain.findIndex((c) => known.has(c));
+    if (revno >= 0) revno = known.get(chain[revno]!)! + revno;
+    else if (chain.length < REVNO_LOOKBACK) revno = chain.length;
+    else revno = Number(this.git.out(["rev-list", "--first-parent", "--count", sha]));
+    cache.rememberRevno(sha, revno);
+    return revno;
   }
 
   /** Commits reachable from `include` but none of `exclude`, newest first. */

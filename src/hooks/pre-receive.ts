@@ -68,6 +68,7 @@ export function preReceive(io: HookIO): number {
   try {
     if (configProblem) throw new UserError(configProblem, 1);
     store = Store.open(databasePath(repo.gitDir));
+    repo.revnoCache = store;
     const engine: Engine = { repo, config, store };
     const gatherer = new FactGatherer(engine);
     decisions = classified.map(({ update, cls }) => decideOne(gatherer, update, cls, ctx));
