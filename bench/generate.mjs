@@ -2,6 +2,7 @@
 // of N commits on devel (revno i is mark i), each changing one of 200 files,
 // with a merge of a short side branch every 100 commits so the history is not
 // a plain line. Nothing is downloaded.
+import { Buffer } from "node:buffer";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";

@@ -9,7 +9,7 @@
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generated } from "./generate.mjs";
@@ -47,7 +47,9 @@ function options(argv) {
 }
 
 function usage(problem) {
-  process.stderr.write(`bench: ${problem}\nusage: node bench/run.mjs [--quick] [--commits 10000,100000] [--runs N] [--out FILE] [--keep]\n`);
+  process.stderr.write(
+    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--commits 10000,100000] [--runs N] [--out FILE] [--keep]\n`,
+  );
   process.exit(2);
 }
 
@@ -153,7 +155,9 @@ class Bench {
     mkdirSync(this.wrapDir);
     for (const hook of ["pre-receive", "post-receive"]) {
       const real = join(this.hooked, "hooks", hook);
-      const text = TIME ? `#!/bin/sh\nexec ${TIME} -f '%M ${hook}' -a -o '${this.memFile}' '${real}' "$@"\n` : `#!/bin/sh\nexec '${real}' "$@"\n`;
+      const text = TIME
+        ? `#!/bin/sh\nexec ${TIME} -f '%M ${hook}' -a -o '${this.memFile}' '${real}' "$@"\n`
+        : `#!/bin/sh\nexec '${real}' "$@"\n`;
       writeFileSync(join(this.wrapDir, hook), text, { mode: 0o755 });
     }
   }
@@ -295,7 +299,9 @@ class Bench {
     let peakMb = null;
     for (let i = 0; i < runs + 1; i++) {
       const memory = i === runs;
-      const [cmd, args] = memory ? wrap([process.execPath, MAIN, "--repo", this.hooked, "status", "--json"]) : [process.execPath, [MAIN, "--repo", this.hooked, "status", "--json"]];
+      const [cmd, args] = memory
+        ? wrap([process.execPath, MAIN, "--repo", this.hooked, "status", "--json"])
+        : [process.execPath, [MAIN, "--repo", this.hooked, "status", "--json"]];
       const ms = timed(cmd, args, { env: { GL_USER: "ada" } });
       if (memory) peakMb = this.readMemory();
       else if (i >= this.opts.warmup) samples.push(ms);
@@ -306,7 +312,8 @@ class Bench {
   all() {
     this.prepare();
     const rows = [];
-    const row = (key, name, result, target) => rows.push({ key, name, commits: this.n, ...result, ...judge(result, target), target: target.text });
+    const row = (key, name, result, target) =>
+      rows.push({ key, name, commits: this.n, ...result, ...judge(result, target), target: target.text });
     row("ungoverned", "push of an ungoverned ref", this.ungoverned(), { ratio: 1.3, text: "≤ 1.3× hookless" });
     const ds = this.develAndStable();
     row("devel", "push to devel, 100 fixes pending", ds.devel, { added: 150, text: "≤ +150 ms" });
@@ -373,13 +380,21 @@ function buildProbe() {
 
 function machine() {
   const gitVersion = spawnSync("git", ["--version"], { encoding: "utf8" }).stdout.trim();
-  return { cores: cpus().length, cpu: cpus()[0]?.model ?? "unknown", memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, git: gitVersion };
+  return {
+    cores: cpus().length,
+    cpu: cpus()[0]?.model ?? "unknown",
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    git: gitVersion,
+  };
 }
 
 function main() {
   const opts = options(process.argv.slice(2));
   if (!existsSync(MAIN)) usage(`${MAIN} is not built; run npm run build (npm run bench does)`);
   buildProbe();
+  // Other work on the machine shows in every number: the load average goes in the report.
+  const loadBefore = loadavg();
   const rows = [];
   for (const n of opts.commits) {
     const root = mkdtempSync(join(tmpdir(), "prodgate-bench-"));
@@ -392,11 +407,19 @@ function main() {
       if (!opts.keep) rmSync(root, { recursive: true, force: true });
     }
   }
-  const report = { at: new Date().toISOString(), machine: machine(), runs: opts.runs, warmup: opts.warmup, rows };
+  const report = {
+    at: new Date().toISOString(),
+    machine: { ...machine(), loadBefore, loadAfter: loadavg() },
+    runs: opts.runs,
+    warmup: opts.warmup,
+    rows,
+  };
   mkdirSync(dirname(opts.out), { recursive: true });
   writeFileSync(opts.out, `${JSON.stringify(report, null, 2)}\n`);
   const m = report.machine;
-  process.stdout.write(`${table(rows)}\n\n${m.cores} cores, ${m.memoryGb} GB, Node ${m.node}, ${m.git}; ${opts.runs} runs each; JSON: ${opts.out}\n`);
+  process.stdout.write(
+    `${table(rows)}\n\n${m.cores} cores, ${m.memoryGb} GB, Node ${m.node}, ${m.git}; ${opts.runs} runs each; load average ${m.loadBefore[0].toFixed(1)} before, ${m.loadAfter[0].toFixed(1)} after; JSON: ${opts.out}\n`,
+  );
 }
 
 main();
