@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import type { CommitInfo, MainlineCommit } from "../policy/types";
 import { COMMIT_FORMAT, parseCommits, parseRefTips } from "./parse";
 import { Git } from "./run";
@@ -25,6 +26,11 @@ export class Repo {
     const git = new Git(dir);
     const gitDir = git.out(["rev-parse", "--absolute-git-dir"]);
     return new Repo(gitDir);
+  }
+
+  /** Inside a hook git names the repository in GIT_DIR: finding it needs no git process. */
+  static forHook(cwd: string, env: NodeJS.ProcessEnv): Repo {
+    return env.GIT_DIR ? new Repo(resolve(cwd, env.GIT_DIR)) : Repo.discover(cwd);
   }
 
   objectFormat(): "sha1" | "sha256" {

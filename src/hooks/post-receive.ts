@@ -15,7 +15,7 @@ import type { HookIO } from "./pre-receive";
 export function postReceive(io: HookIO): number {
   const input = parseHookInput(io.stdin);
   try {
-    const repo = Repo.discover(io.cwd);
+    const repo = Repo.forHook(io.cwd, io.env);
     const read = readConfig(repo.git);
     const { config } = read;
     const governed = input.updates.filter((u) => classifyRef(u.ref, config.branches, config.governed).kind !== "ungoverned");

@@ -32,7 +32,7 @@ export function preReceive(io: HookIO): number {
   let config: Config;
   let configProblem: string | null = null;
   try {
-    repo = Repo.discover(io.cwd);
+    repo = Repo.forHook(io.cwd, io.env);
     const read = readConfig(repo.git);
     config = read.config;
     if (read.errors.length > 0) {
