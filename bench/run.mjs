@@ -291,10 +291,12 @@ class Bench {
     const probe = join(PROJECT, "bench", "out", "probe.cjs");
     const runs = this.opts.warmup + this.opts.runs;
     const wrap = (args) => (TIME ? [TIME, ["-f", "%M", "-o", this.memFile, ...args]] : [args[0], args.slice(1)]);
-    const [pCmd, pArgs] = wrap([process.execPath, probe, this.hooked, String(runs)]);
-    const out = JSON.parse(run(pCmd, pArgs).stdout);
+    // Timed in one process; the peak memory from a separate process that walks once, as a hook would.
+    const out = JSON.parse(run(process.execPath, [probe, this.hooked, String(runs)]).stdout);
     if (out.segment < this.walk) throw new Error(`the walk saw ${out.segment} revisions, expected at least ${this.walk}`);
-    const walk = { hooked: stats(out.times.slice(this.opts.warmup)), plain: null, peakMb: this.readMemory() ?? out.maxRssKb / 1024 };
+    const [mCmd, mArgs] = wrap([process.execPath, probe, this.hooked, "1"]);
+    const once = JSON.parse(run(mCmd, mArgs).stdout);
+    const walk = { hooked: stats(out.times.slice(this.opts.warmup)), plain: null, peakMb: this.readMemory() ?? once.maxRssKb / 1024 };
     const samples = [];
     let peakMb = null;
     for (let i = 0; i < runs + 1; i++) {
