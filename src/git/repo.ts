@@ -127,6 +127,21 @@ export class Repo {
     return { segment, boundary };
   }
 
+  /**
+   * `sha`'s commit and revno when it is on the first-parent chain of `tip`, else null.
+   * Costs the distance from tip to sha, and counts nothing when tip's revno is known.
+   */
+  mainlineCommit(sha: string, tip: string): MainlineCommit | null {
+    const c = this.commit(sha);
+    if (!c) return null;
+    const chain = this.git.out(["rev-list", "--first-parent", tip, "--not", ...c.parents, "--"]).split("\n");
+    const distance = chain.indexOf(sha);
+    if (distance < 0) return null;
+    const revno = this.revno(tip) - distance;
+    this.revnoCache?.rememberRevno(sha, revno);
+    return { ...c, revno };
+  }
+
   /** Is `sha` on the first-parent chain of `tip`? Costs the distance from tip to sha. */
   onMainline(sha: string, tip: string): boolean {
     const c = this.commit(sha);

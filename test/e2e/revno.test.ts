@@ -35,4 +35,8 @@ it("numbers mainline commits as git counts them, across merges and pushes", () =
   const r = work.push(["origin", "HEAD~1:refs/tags/qa/ok/five"], "quinn");
   expect(r.status, r.output).toBe(0);
   expect(sb.prodgate(["log", "--limit", "20"], "ada").stdout).toContain("ok for r5");
+  // A commit merged in from a side branch is on stable but not on its mainline.
+  const side = work.push(["origin", "side~1:refs/tags/qa/ok/side"], "quinn");
+  expect(side.status).not.toBe(0);
+  expect(side.output).toContain("[verdict-target]");
 });
