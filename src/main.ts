@@ -1,4 +1,3 @@
-import { runProgram } from "./cli/program";
 import { UserError } from "./errors";
 import { readStdin } from "./hooks/input";
 
@@ -12,7 +11,8 @@ function main(argv: string[]): number {
       throw new UserError(`unknown hook "${argv[1] ?? ""}"`, 2);
     }
     if (argv[0] === "bzr-hook") return require("./bzr/hook").bzrHook(argv[1], readStdin(), process.env);
-    return runProgram(argv);
+    // The hooks never need the command line parser (commander) or the commands: load them only here.
+    return require("./cli/program").runProgram(argv);
   } catch (err) {
     if (err instanceof UserError) {
       process.stderr.write(`prodgate: ${err.message}\n`);

@@ -92,8 +92,7 @@ export class FactGatherer {
     const { repo } = this.engine;
     const stable = this.tips.stable;
     const commit = repo.resolveCommit(target);
-    if (!commit || !stable || !repo.onMainline(commit, stable)) return null;
-    const info = repo.commit(commit)!;
-    return { ...info, revno: repo.revno(commit) };
+    if (!commit || !stable) return null;
+    return repo.mainlineCommit(commit, stable);
   }
 }

@@ -15,8 +15,9 @@ export interface Engine {
   store: Store;
 }
 
-export function openEngine(repo: Repo, opts: { create?: boolean } = {}): Engine {
-  const { config, errors } = readConfig(repo.git);
+/** `read` is a configuration the caller already read (saves a git process per hook). */
+export function openEngine(repo: Repo, opts: { create?: boolean; read?: ReturnType<typeof readConfig> } = {}): Engine {
+  const { config, errors } = opts.read ?? readConfig(repo.git);
   if (errors.length > 0) {
     const e = errors[0]!;
     throw new UserError(
@@ -25,6 +26,7 @@ export function openEngine(repo: Repo, opts: { create?: boolean } = {}): Engine 
     );
   }
   const store = Store.open(databasePath(repo.gitDir), { create: opts.create });
+  repo.revnoCache = store;
   return { repo, config, store };
 }
 

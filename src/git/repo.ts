@@ -1,10 +1,22 @@
+import { resolve } from "node:path";
 import type { CommitInfo, MainlineCommit } from "../policy/types";
 import { COMMIT_FORMAT, parseCommits, parsePatchIds, parseRefTips } from "./parse";
 import { Git } from "./run";
 
+/** Revision numbers already counted, keyed by commit (see Store). */
+export interface RevnoCache {
+  knownRevnos(shas: readonly string[]): Map<string, number>;
+  rememberRevno(sha: string, revno: number): void;
+}
+
+/** How far back along the first-parent chain revno() looks for a commit it already knows. */
+const REVNO_LOOKBACK = 1000;
+
 /** Typed questions to one git repository. Every name passed here has been checked by the caller. */
 export class Repo {
   readonly git: Git;
+  /** Set by the engine: makes revno() cost the distance to a known commit instead of the whole history. */
+  revnoCache: RevnoCache | null = null;
 
   /** `git` is given only by another history (Bazaar), whose configuration lives in a file of its own. */
   constructor(
@@ -43,6 +55,11 @@ export class Repo {
     return new Repo(gitDir);
   }
 
+  /** Inside a hook git names the repository in GIT_DIR: finding it needs no git process. */
+  static forHook(cwd: string, env: NodeJS.ProcessEnv): Repo {
+    return env.GIT_DIR ? new Repo(resolve(cwd, env.GIT_DIR)) : Repo.discover(cwd);
+  }
+
   objectFormat(): "sha1" | "sha256" {
     const fmt = this.git.run(["rev-parse", "--show-object-format"], { okStatuses: [128] }).stdout.trim();
     return fmt === "sha256" ? "sha256" : "sha1";
@@ -75,7 +92,21 @@ export class Repo {
 
   /** Position on the first-parent chain counted from the root (revno 1). */
   revno(sha: string): number {
-    return Number(this.git.out(["rev-list", "--first-parent", "--count", sha]));
+    const cache = this.revnoCache;
+    if (!cache) return Number(this.git.out(["rev-list", "--first-parent", "--count", sha]));
+    const hit = cache.knownRevnos([sha]).get(sha);
+    if (hit !== undefined) return hit;
+    const chain = this.git
+      .out(["rev-list", "--first-parent", `--max-count=${REVNO_LOOKBACK}`, sha, "--"])
+      .split("\n")
+      .filter(Boolean);
+    const known = cache.knownRevnos(chain);
+    let revno = chain.findIndex((c) => known.has(c));
+    if (revno >= 0) revno = known.get(chain[revno]!)! + revno;
+    else if (chain.length < REVNO_LOOKBACK) revno = chain.length;
+    else revno = Number(this.git.out(["rev-list", "--first-parent", "--count", sha]));
+    cache.rememberRevno(sha, revno);
+    return revno;
   }
 
   /** Commits reachable from `include` but none of `exclude`, newest first. */
@@ -121,6 +152,21 @@ export class Repo {
     const boundaryCommit = parentSha ? parsed.find((c) => c.mark === "-" && c.sha === parentSha) : undefined;
     const boundary = boundaryCommit ? (({ mark: _m, ...c }) => ({ ...c, revno: oldest.revno - 1 }))(boundaryCommit) : null;
     return { segment, boundary };
+  }
+
+  /**
+   * `sha`'s commit and revno when it is on the first-parent chain of `tip`, else null.
+   * Costs the distance from tip to sha, and counts nothing when tip's revno is known.
+   */
+  mainlineCommit(sha: string, tip: string): MainlineCommit | null {
+    const c = this.commit(sha);
+    if (!c) return null;
+    const chain = this.git.out(["rev-list", "--first-parent", tip, "--not", ...c.parents, "--"]).split("\n");
+    const distance = chain.indexOf(sha);
+    if (distance < 0) return null;
+    const revno = this.revno(tip) - distance;
+    this.revnoCache?.rememberRevno(sha, revno);
+    return { ...c, revno };
   }
 
   /** Is `sha` on the first-parent chain of `tip`? Costs the distance from tip to sha. */

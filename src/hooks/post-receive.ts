@@ -15,11 +15,12 @@ import type { HookIO } from "./pre-receive";
 export function postReceive(io: HookIO): number {
   const input = parseHookInput(io.stdin);
   try {
-    const repo = Repo.discover(io.cwd);
-    const { config } = readConfig(repo.git);
+    const repo = Repo.forHook(io.cwd, io.env);
+    const read = readConfig(repo.git);
+    const { config } = read;
     const governed = input.updates.filter((u) => classifyRef(u.ref, config.branches, config.governed).kind !== "ungoverned");
     if (governed.length === 0) return 0;
-    const engine = openEngine(repo);
+    const engine = openEngine(repo, { read });
     try {
       const user = identify(io.env, engine.config);
       for (const line of afterPush(engine, governed, user, input.pushId)) io.write(line);

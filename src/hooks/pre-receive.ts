@@ -32,7 +32,7 @@ export function preReceive(io: HookIO): number {
   let config: Config;
   let configProblem: string | null = null;
   try {
-    repo = Repo.discover(io.cwd);
+    repo = Repo.forHook(io.cwd, io.env);
     const read = readConfig(repo.git);
     config = read.config;
     if (read.errors.length > 0) {
@@ -68,6 +68,7 @@ export function preReceive(io: HookIO): number {
   try {
     if (configProblem) throw new UserError(configProblem, 1);
     store = Store.open(databasePath(repo.gitDir));
+    repo.revnoCache = store;
     const engine: Engine = { repo, config, store };
     const gatherer = new FactGatherer(engine);
     decisions = classified.map(({ update, cls }) => decideOne(gatherer, update, cls, ctx));

@@ -1,4 +1,5 @@
 import { chmodSync, existsSync } from "node:fs";
+import { isAbsolute, join } from "node:path";
 import type { Repo } from "../git/repo";
 import { branchTips, openEngine } from "../engine/state";
 import { databasePath, now, Store } from "../store/store";
@@ -49,11 +50,26 @@ export function setup(repo: Repo, projectDir: string, nodePath: string): string[
     for (const b of ["devel", "stable"] as const) {
       if (tips[b] && !engine.store.scanMark(b)) engine.store.setScanMark(b, tips[b]!);
     }
+    // Count today's revision numbers once, so pushes count only their own commits.
+    for (const tip of Object.values(tips)) if (tip) engine.repo.revno(tip);
+    if (writeCommitGraph(repo)) done.push("wrote a commit-graph (git keeps it current when it runs gc)");
   } finally {
     engine.store.close();
   }
   done.push(...installHooks(repo, projectDir, nodePath));
   return done;
+}
+
+/**
+ * Ancestry questions and revision counts on a long history are many times
+ * faster with git's commit-graph; git's own gc keeps it current afterwards.
+ */
+function writeCommitGraph(repo: Repo): boolean {
+  const info = repo.git.out(["rev-parse", "--git-path", "objects/info"]);
+  const dir = isAbsolute(info) ? info : join(repo.gitDir, info);
+  if (existsSync(join(dir, "commit-graph")) || existsSync(join(dir, "commit-graphs"))) return false;
+  if (repo.git.out(["for-each-ref", "--count=1", "--format=%(refname)", "refs/"]) === "") return false;
+  return repo.git.run(["commit-graph", "write", "--reachable"], { okStatuses: [1, 128] }).status === 0;
 }
 
 export function teardown(repo: Repo): string[] {

@@ -75,6 +75,11 @@ export const MIGRATIONS: readonly string[] = [
   -- The tip each branch had when merge-back was last scanned, so scans cost the new commits only.
   CREATE TABLE scan_marks (branch TEXT PRIMARY KEY, sha TEXT NOT NULL);
   `,
+  `
+  -- Revision numbers already counted. A commit's revno never changes (its parents are part of
+  -- its id), so a push counts only the commits since the nearest known one, not the whole history.
+  CREATE TABLE revnos (sha TEXT PRIMARY KEY, revno INTEGER NOT NULL) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

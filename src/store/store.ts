@@ -357,6 +357,29 @@ export class Store {
     });
   }
 
+  // --- revision numbers (a cache: losing a write costs a recount, never a wrong answer) ---
+
+  knownRevnos(shas: readonly string[]): Map<string, number> {
+    const found = new Map<string, number>();
+    for (let i = 0; i < shas.length; i += 500) {
+      const chunk = shas.slice(i, i + 500);
+      const rows = this.db.prepare(`SELECT sha, revno FROM revnos WHERE sha IN (${chunk.map(() => "?").join(",")})`).all(...chunk) as {
+        sha: string;
+        revno: number;
+      }[];
+      for (const row of rows) found.set(row.sha, row.revno);
+    }
+    return found;
+  }
+
+  rememberRevno(sha: string, revno: number): void {
+    try {
+      this.db.prepare("INSERT OR IGNORE INTO revnos (sha, revno) VALUES (?, ?)").run(sha, revno);
+    } catch {
+      // A read-only or busy database only loses the shortcut.
+    }
+  }
+
   scanMark(branch: string): string | null {
     return (this.db.prepare("SELECT sha FROM scan_marks WHERE branch = ?").get(branch) as { sha: string } | undefined)?.sha ?? null;
   }
