@@ -1,6 +1,7 @@
 import { branchRef, classifyRef } from "../policy/refs";
 import { isZeroSha, type Verdict } from "../policy/types";
 import type { RefUpdate } from "./facts";
+import { faultPoint } from "./fault";
 import { patchIds, scanMergeBack } from "./mergeback";
 import { runMirror } from "./mirror";
 import { branchTips, type Engine } from "./state";
@@ -23,12 +24,14 @@ export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: s
     if (cls.kind === "verdictTag" && cls.tag?.valid && isZeroSha(u.old)) {
       const sha = repo.resolveCommit(u.new);
       if (!sha) continue;
+      faultPoint("before-verdict-recorded");
       store.recordVerdicts(
         [{ sha, verdict: cls.tag.value as Verdict, revno: repo.revno(sha), ref: u.ref }],
         user ?? "unknown",
         `tag ${u.ref}`,
         pushId,
       );
+      faultPoint("after-verdict-recorded");
       mirrorNeeded = true;
     } else if (cls.kind === "ciTag" && cls.tag?.valid && isZeroSha(u.old)) {
       const sha = repo.resolveCommit(u.new);
@@ -60,6 +63,7 @@ export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: s
     }
   }
 
+  faultPoint("before-mirror");
   if (mirrorNeeded) lines.push(`prodgate: ${runMirror(engine, `push ${pushId}`, user).line}`);
   return lines;
 }
