@@ -1,11 +1,14 @@
 import { branchRef } from "../policy/refs";
 import { scanMergeBack } from "./mergeback";
 import { type MirrorOutcome, runMirror } from "./mirror";
+import { reconcileTags } from "./reconcile";
 import { branchTips, type Engine } from "./state";
 
 export interface SyncResult {
   mirror: MirrorOutcome;
   fixesBack: { devel: number; stable: number };
+  /** Verdict and CI tags recorded now because post-receive never did. */
+  tagsRecorded: number;
   lines: string[];
 }
 
@@ -17,13 +20,15 @@ export function syncAll(engine: Engine, user: string | null): SyncResult {
     const tip = tips[branch];
     if (tip) fixesBack[branch] = engine.store.write(() => scanMergeBack(engine, branch, tip, user, null));
   }
+  const tagsRecorded = reconcileTags(engine);
   const mirror = runMirror(engine, "sync", user);
   const lines = [mirror.line];
+  if (tagsRecorded > 0) lines.unshift(`recorded ${tagsRecorded} verdict or CI tag(s) that were accepted but never recorded`);
   for (const branch of ["devel", "stable"] as const) {
     if (fixesBack[branch] > 0)
       lines.push(
         `${fixesBack[branch]} security fix(es) now recorded as back in ${engine.config.branches[branch]} (${branchRef(engine.config.branches[branch])})`,
       );
   }
-  return { mirror, fixesBack, lines };
+  return { mirror, fixesBack, tagsRecorded, lines };
 }
