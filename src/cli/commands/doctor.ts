@@ -13,12 +13,8 @@ export interface Check {
 }
 
 function gitVersionCheck(repo: Repo): Check {
-  const out = repo.git.out(["--version"]);
-  const m = /(\d+)\.(\d+)/.exec(out);
-  const ok = !!m && (Number(m[1]) > 2 || (Number(m[1]) === 2 && Number(m[2]) >= 38));
-  return ok
-    ? { name: "git", status: "ok", message: out }
-    : { name: "git", status: "fail", message: `${out}: prodgate needs git 2.38 or newer (merge-tree --write-tree); upgrade git` };
+  const problem = repo.versionProblem();
+  return problem ? { name: "git", status: "fail", message: problem } : { name: "git", status: "ok", message: repo.git.out(["--version"]) };
 }
 
 function writableByOthers(path: string): boolean {
