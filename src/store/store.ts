@@ -73,12 +73,12 @@ export interface SecurityFix {
 export const BUSY_TIMEOUT_MS = 10_000;
 
 /** A database failure the admin can act on, in one line; null when it is not one of those. */
-export function databaseProblem(err: unknown, path: string): UserError | null {
+export function databaseProblem(err: unknown, path: string, waitedMs = BUSY_TIMEOUT_MS): UserError | null {
   const code = (err as { code?: unknown })?.code;
   if (typeof code !== "string") return null;
   if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
     return new UserError(
-      `prodgate's database (${path}) stayed locked by another process for ${BUSY_TIMEOUT_MS / 1000} s; try again, and if it lasts find the holder with: fuser ${path}`,
+      `prodgate's database (${path}) stayed locked by another process for ${waitedMs / 1000} s; try again, and if it lasts find the holder with: fuser ${path}`,
       1,
     );
   }
