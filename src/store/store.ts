@@ -89,7 +89,10 @@ export function databaseProblem(err: unknown, path: string, waitedMs = BUSY_TIME
     );
   }
   if (code === "SQLITE_NOTADB" || code.startsWith("SQLITE_CORRUPT")) {
-    return new UserError(`prodgate's database (${path}) is damaged; restore it from a backup (prodgate never recreates it over a damaged one)`, 1);
+    return new UserError(
+      `prodgate's database (${path}) is damaged; restore it from a backup (prodgate never recreates it over a damaged one)`,
+      1,
+    );
   }
   return null;
 }

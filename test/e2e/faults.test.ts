@@ -173,9 +173,7 @@ describe("a broken database fails closed", () => {
       chownSync(sb.root, 65534, 65534);
     }
     const wrap = (cmd: string, args: string[], cwd: string): RunResult =>
-      asUser
-        ? sb.run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", cmd, ...args], { cwd })
-        : sb.run(cmd, args, { cwd });
+      asUser ? sb.run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", cmd, ...args], { cwd }) : sb.run(cmd, args, { cwd });
     chmodSync(dbPath(), 0o444);
     chmodSync(join(sb.bare, "prodgate"), 0o555);
     const push = (args: string[]) => wrap("git", ["push", ...args], work.dir);
