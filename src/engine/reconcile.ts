@@ -1,6 +1,7 @@
-import { classifyRef } from "../policy/refs";
+import { branchRef, classifyRef } from "../policy/refs";
 import type { CiResult, Verdict } from "../policy/types";
-import type { Engine } from "./state";
+import { recordPromotedFixes } from "./after-push";
+import { branchTips, type Engine } from "./state";
 
 /**
  * Record the verdict and CI tags that pre-receive accepted but post-receive
@@ -30,6 +31,22 @@ export function reconcileTags(engine: Engine): number {
     } else if (cls.kind === "ciTag") {
       if (store.recordCi(sha, cls.tag.value as CiResult, user, source, a.pushId ?? null, ref)) recorded++;
     }
+  }
+  return recorded;
+}
+
+/**
+ * Record the security fixes of promotions that landed but whose post-receive
+ * never recorded them. Recording is idempotent (a fix is keyed by its sha).
+ */
+export function reconcileFixes(engine: Engine): number {
+  const { repo, store, config } = engine;
+  const tips = branchTips(engine);
+  if (!tips.productionStable) return 0;
+  let recorded = 0;
+  for (const a of store.promotionsWithoutFixes(branchRef(config.branches.productionStable))) {
+    if (!a.new || !a.old || !repo.isAncestor(a.new, tips.productionStable)) continue;
+    recorded += recordPromotedFixes(engine, { ref: a.ref!, old: a.old, new: a.new }, tips.stable, a.user ?? "unknown", a.pushId ?? null);
   }
   return recorded;
 }

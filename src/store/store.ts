@@ -275,6 +275,17 @@ export class Store {
    * was never recorded (post-receive died or could not write): the audit rows
    * of their acceptance, oldest first.
    */
+  /** Promotions and overrides of `ref` (production-stable) for which no security fix was recorded. */
+  promotionsWithoutFixes(ref: string): AuditEntry[] {
+    return this.db
+      .prepare(
+        `SELECT id, at, push_id AS pushId, user, ref, old, new, decision, code, reason, detail FROM audit a
+         WHERE a.ref = ? AND ((a.decision = 'accepted' AND a.code = 'promotion') OR a.decision = 'override')
+           AND NOT EXISTS (SELECT 1 FROM audit f WHERE f.decision = 'fix' AND f.push_id = a.push_id) ORDER BY id`,
+      )
+      .all(ref) as AuditEntry[];
+  }
+
   unrecordedTagAcceptances(): AuditEntry[] {
     const recorded = new Set(
       (

@@ -106,6 +106,27 @@ describe("post-receive killed at each step", () => {
     }
   });
 
+  it("leaves no security fix unrecorded when it dies before recording a promotion's fixes", () => {
+    ({ sb, work } = standardSandbox());
+    expect(sb.prodgate(["qa", "ok", "r1"], "quinn").status).toBe(0);
+    work.git(["checkout", "--quiet", "-b", "pdev"]);
+    const fix = work.commit("security: fix", { "fix.txt": "fixed\n" });
+    expect(work.push(["origin", "pdev:production-devel"], "sam").status).toBe(0);
+    expect(sb.prodgate(["ci", "pass", fix], "cid").status).toBe(0);
+    const promote = work.push(["origin", "pdev:production-stable"], "sam", { PRODGATE_FAULT: "before-fixes-recorded" });
+    expect(promote.status, promote.output).toBe(0);
+    expect(sb.tip("production-stable")).toBe(fix);
+    expect(sb.json<unknown[]>(["security"])).toEqual([]);
+
+    expect(sb.prodgate(["sync"]).status).toBe(0);
+    expect(sb.prodgate(["sync"]).status).toBe(0);
+    const fixes = sb.json<{ sha: string; promotedBy: string }[]>(["security"]);
+    expect(fixes).toHaveLength(1);
+    expect(fixes[0]).toMatchObject({ sha: fix, promotedBy: "sam" });
+    expect(log().filter((e) => e.decision === "fix")).toHaveLength(1);
+    expectConverged();
+  });
+
   it("never imports a verdict tag that pre-receive did not accept", () => {
     ({ sb, work } = standardSandbox());
     // Written straight into the repository, as someone with shell access could: no accepted audit row.
