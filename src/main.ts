@@ -11,6 +11,7 @@ function main(argv: string[]): number {
       if (argv[1] === "post-receive") return require("./hooks/post-receive").postReceive(io);
       throw new UserError(`unknown hook "${argv[1] ?? ""}"`, 2);
     }
+    if (argv[0] === "bzr-hook") return require("./bzr/hook").bzrHook(argv[1], readStdin(), process.env);
     return runProgram(argv);
   } catch (err) {
     if (err instanceof UserError) {

@@ -1,5 +1,7 @@
 import { statSync } from "node:fs";
+import { userInfo } from "node:os";
 import { rolesOf } from "../config";
+import { isBzrRepository, openBzrEngine } from "../bzr/engine";
 import { openEngine, type Engine } from "../engine/state";
 import { UserError } from "../errors";
 import { Repo } from "../git/repo";
@@ -32,21 +34,25 @@ export function openRepo(opts: GlobalOptions): Repo {
   }
 }
 
-/** The repository's owner counts as admin for the admin command. */
-function isOwner(gitDir: string): boolean {
+/**
+ * The repository's owner counts as admin for the admin command: the OS user
+ * who owns the git directory, acting as themselves (no identity variable names
+ * someone else).
+ */
+function isOwner(gitDir: string, user: string | null): boolean {
   try {
-    return typeof process.getuid === "function" && statSync(gitDir).uid === process.getuid();
+    return typeof process.getuid === "function" && statSync(gitDir).uid === process.getuid() && user === userInfo().username;
   } catch {
     return false;
   }
 }
 
 export function commandContext(opts: GlobalOptions): CommandContext {
-  const repo = openRepo(opts);
-  const engine = openEngine(repo);
+  const dir = repoDir(opts);
+  const engine = isBzrRepository(dir) ? openBzrEngine(dir) : openEngine(openRepo(opts));
   const user = identify(process.env, engine.config);
   const roles = rolesOf(engine.config, user);
-  if (isOwner(repo.gitDir)) roles.add("admin");
+  if (isOwner(engine.repo.gitDir, user)) roles.add("admin");
   return { engine, user, roles, json: !!opts.json, print: (text) => process.stdout.write(`${text}\n`) };
 }
 

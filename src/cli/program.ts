@@ -1,4 +1,6 @@
 import { Command, CommanderError } from "commander";
+import { bzrDoctorChecks, registerBzrCommands } from "../bzr/commands";
+import { isBzrRepository } from "../bzr/engine";
 import { setup, teardown } from "../install/setup";
 import { baselineCommand } from "./commands/baseline";
 import { ciCommand } from "./commands/ci";
@@ -11,7 +13,7 @@ import { roleCommand } from "./commands/role";
 import { securityCommand } from "./commands/security";
 import { statusCommand } from "./commands/status";
 import { syncCommand } from "./commands/sync";
-import { commandContext, type CommandContext, type GlobalOptions, openRepo } from "./context";
+import { commandContext, type CommandContext, type GlobalOptions, openRepo, repoDir } from "./context";
 
 /** Builds the admin command. Each action returns its exit status; only main() exits. */
 export function buildProgram(setExit: (code: number) => void): Command {
@@ -19,7 +21,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description("Keeps unapproved changes off production-stable")
     .option("--repo <dir>", "the repository (default: $GIT_DIR or the current directory)")
     .option("--json", "print one JSON document")
-    .showHelpAfterError()
+    .configureOutput({
+      // Bad usage is one line: what is wrong and where to look.
+      outputError: (text, write) => write(`prodgate: ${text.replace(/^error: /, "").trim()} (see prodgate --help)\n`),
+    })
     .exitOverride();
 
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
@@ -110,11 +115,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command("doctor")
     .description("check the installation")
     .action(() => {
-      const checks = doctorChecks(openRepo(globals()));
+      const dir = repoDir(globals());
+      const checks = isBzrRepository(dir) ? bzrDoctorChecks(dir) : doctorChecks(openRepo(globals()));
       if (globals().json) process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
       else for (const c of checks) process.stdout.write(`${c.status.toUpperCase().padEnd(4)}  ${c.name}: ${c.message}\n`);
       setExit(checks.some((c) => c.status === "fail") ? 1 : 0);
     });
+
+  registerBzrCommands(program, () => repoDir(globals()), setExit);
 
   program
     .command("setup", { hidden: true })

@@ -1,4 +1,3 @@
-import { parsePatchIds } from "../git/parse";
 import type { Repo } from "../git/repo";
 import { findFixReturns } from "../policy/fixes";
 import { type FixBranch, now } from "../store/store";
@@ -6,9 +5,7 @@ import type { Engine } from "./state";
 
 /** patch-id (git patch-id --stable) of every non-merge commit in include ^exclude. */
 export function patchIds(repo: Repo, include: readonly string[], exclude: readonly string[]): Map<string, string> {
-  const diff = repo.git.out(["log", "-p", "--no-merges", "--format=commit %H", ...include, "--not", ...exclude, "--"]);
-  if (diff.trim() === "") return new Map();
-  return parsePatchIds(repo.git.out(["patch-id", "--stable"], { input: `${diff}\n` }));
+  return repo.patchIds(include, exclude);
 }
 
 /**

@@ -6,7 +6,7 @@ import { faultPoint } from "./fault";
 import { withMirrorLock } from "./lock";
 import { branchTips, deployState, type Engine } from "./state";
 
-export type MirrorOutcomeKind = "moved" | "merged" | "up-to-date" | "frozen" | "conflict" | "nothing-deployable";
+export type MirrorOutcomeKind = "moved" | "merged" | "up-to-date" | "frozen" | "conflict" | "blocked" | "nothing-deployable";
 
 export interface MirrorOutcome {
   outcome: MirrorOutcomeKind;
@@ -125,6 +125,10 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
   let target = d.sha;
   let outcome: MirrorOutcomeKind = "moved";
   if (prod && !repo.isAncestor(prod, d.sha)) {
+    if (!repo.mergesWithoutWorktree) {
+      const why = "needs a merge: production-stable holds revisions that stable lacks";
+      return finish("blocked", prod, why, `production-stable cannot take ${rev(d)}: blocked: ${why}`);
+    }
     const merge = repo.git.run(["merge-tree", "--write-tree", "--name-only", "--no-messages", prod, d.sha], { okStatuses: [1] });
     faultPoint("after-merge-tree");
     if (merge.status === 1) {
@@ -146,9 +150,8 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
 
   const runId = store.startMirrorRun({ trigger, fromSha: prod, toSha: target, deployableSha: d.sha, deployableRevno: d.revno });
   faultPoint("before-update-ref");
-  const cas = repo.git.run(["update-ref", "-m", `prodgate mirror: r${d.revno}`, prodRef, target, prod ?? ""], { okStatuses: [1, 128] });
-  if (cas.status !== 0) {
-    store.finishMirrorRun(runId, "lost-race", cas.stderr.trim(), null, null);
+  if (!repo.updateRef(prodRef, target, prod ?? "", `prodgate mirror: r${d.revno}`)) {
+    store.finishMirrorRun(runId, "lost-race", `${prodRef} moved while the mirror ran`, null, null);
     return "retry";
   }
   faultPoint("after-update-ref");
@@ -176,5 +179,5 @@ function advanceProductionDevel(engine: Engine, prodTip: string): void {
   const ref = branchRef(config.branches.productionDevel);
   const pdev = repo.refTips([ref]).get(ref);
   if (!pdev || pdev === prodTip || !repo.isAncestor(pdev, prodTip)) return;
-  repo.git.run(["update-ref", "-m", "prodgate mirror: follow production-stable", ref, prodTip, pdev], { okStatuses: [1, 128] });
+  repo.updateRef(ref, prodTip, pdev, "prodgate mirror: follow production-stable");
 }

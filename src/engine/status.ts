@@ -99,8 +99,7 @@ export function buildStatus(engine: Engine, state: DeployState = deployState(eng
   const securityPending = store.fixes().filter((f) => !f.devel || !f.stable);
   let inStepWithStable: number | null = null;
   if (state.tips.productionStable && state.tips.stable && securityPending.length === 0) {
-    const trees = repo.git.out(["rev-parse", `${state.tips.productionStable}^{tree}`, `${state.tips.stable}^{tree}`]).split("\n");
-    if (trees[0] === trees[1]) inStepWithStable = branches[config.branches.stable]!.revno;
+    if (repo.sameTree(state.tips.productionStable, state.tips.stable)) inStepWithStable = branches[config.branches.stable]!.revno;
   }
   const undeployed = state.walk.entries.map(pendingCommit);
   return {

@@ -1,13 +1,40 @@
 import type { CommitInfo, MainlineCommit } from "../policy/types";
-import { COMMIT_FORMAT, parseCommits, parseRefTips } from "./parse";
+import { COMMIT_FORMAT, parseCommits, parsePatchIds, parseRefTips } from "./parse";
 import { Git } from "./run";
 
 /** Typed questions to one git repository. Every name passed here has been checked by the caller. */
 export class Repo {
   readonly git: Git;
 
-  constructor(readonly gitDir: string) {
-    this.git = new Git(gitDir);
+  /** `git` is given only by another history (Bazaar), whose configuration lives in a file of its own. */
+  constructor(
+    readonly gitDir: string,
+    git?: Git,
+  ) {
+    this.git = git ?? new Git(gitDir);
+  }
+
+  /** Whether the mirror can merge into production-stable without a work tree. */
+  get mergesWithoutWorktree(): boolean {
+    return true;
+  }
+
+  /** Compare-and-swap a branch: false when it is no longer at `old` ("" = must not exist). */
+  updateRef(ref: string, target: string, old: string, message: string): boolean {
+    return this.git.run(["update-ref", "-m", message, ref, target, old], { okStatuses: [1, 128] }).status === 0;
+  }
+
+  /** Do two commits hold the same tree? */
+  sameTree(a: string, b: string): boolean {
+    const trees = this.git.out(["rev-parse", `${a}^{tree}`, `${b}^{tree}`]).split("\n");
+    return trees[0] === trees[1];
+  }
+
+  /** patch-id (git patch-id --stable) of every non-merge commit in include ^exclude. */
+  patchIds(include: readonly string[], exclude: readonly string[]): Map<string, string> {
+    const diff = this.git.out(["log", "-p", "--no-merges", "--format=commit %H", ...include, "--not", ...exclude, "--"]);
+    if (diff.trim() === "") return new Map();
+    return parsePatchIds(this.git.out(["patch-id", "--stable"], { input: `${diff}\n` }));
   }
 
   static discover(dir: string): Repo {

@@ -22,6 +22,7 @@ export function statusCommand(ctx: CommandContext): number {
     const m = s.mirror;
     lines.push(`last mirror run:   ${m.outcome} at ${m.at}${m.to && m.outcome !== "up-to-date" ? ` (now ${short(m.to)})` : ""}`);
     if (m.outcome === "conflict" && m.detail) lines.push(`  conflicting paths: ${m.detail.split("\n").join(", ")}`);
+    if (m.outcome === "blocked" && m.detail) lines.push(`  blocked: ${m.detail}`);
   } else {
     lines.push("last mirror run:   never");
   }

@@ -5,5 +5,5 @@ export function syncCommand(ctx: CommandContext): number {
   const result = syncAll(ctx.engine, ctx.user);
   if (ctx.json) ctx.print(JSON.stringify(result, null, 2));
   else for (const line of result.lines) ctx.print(line);
-  return result.mirror.outcome === "conflict" ? 1 : 0;
+  return result.mirror.outcome === "conflict" || result.mirror.outcome === "blocked" ? 1 : 0;
 }

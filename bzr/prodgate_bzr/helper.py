@@ -1,0 +1,47 @@
+"""prodgate's helper for the admin command: one process per command.
+
+    helper.py snapshot <root>
+    helper.py set-tip <root> <branch> <new> <old|-> <revno> [<source-branch>]
+
+Prints one JSON document; exit 1 with a one-line message on stderr when the
+repository cannot be read or a tip has moved.
+"""
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import facts  # noqa: E402
+
+
+def main(argv):
+    import breezy
+
+    breezy.initialize(setup_ui=False)
+    import breezy.bzr  # noqa: F401  (registers the Bazaar formats)
+    from breezy import errors
+
+    try:
+        if argv[:1] == ["snapshot"] and len(argv) == 2:
+            json.dump(facts.gather(os.path.abspath(argv[1])), sys.stdout)
+            return 0
+        if argv[:1] == ["set-tip"] and len(argv) in (6, 7):
+            _, root, rel, new, old, revno = argv[:6]
+            source = argv[6] if len(argv) == 7 else None
+            facts.set_tip(os.path.abspath(root), rel, new, None if old == "-" else old, int(revno), source)
+            json.dump({"ok": True}, sys.stdout)
+            return 0
+    except facts.TipMoved as e:
+        sys.stderr.write("moved: %s\n" % e)
+        return 3
+    except errors.BzrError as e:
+        sys.stderr.write("%s\n" % e)
+        return 1
+    sys.stderr.write("usage: helper.py snapshot <root> | set-tip <root> <branch> <new> <old|-> <revno> [<source>]\n")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

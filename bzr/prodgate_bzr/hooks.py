@@ -1,0 +1,107 @@
+"""The branch-tip hooks: gather facts with Breezy, let prodgate's engine decide."""
+
+import json
+import os
+import subprocess
+
+from breezy import errors, trace
+
+from . import facts
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _engine_command():
+    node = os.environ.get("PRODGATE_NODE") or "node"
+    main = os.environ.get("PRODGATE_MAIN") or os.path.join(HERE, "..", "..", "dist", "prodgate.cjs")
+    return [node, main]
+
+
+def _locate(branch):
+    """(root, branch path relative to root) for a governed branch, else None."""
+    path = facts.transport_local_path(branch.controldir.root_transport)
+    if path is None:
+        return None
+    root = facts.find_root(path)
+    if root is None or os.path.realpath(path) == os.path.realpath(root):
+        return None
+    return root, os.path.relpath(path, root).replace(os.sep, "/")
+
+
+def _root_transport(branch, rel):
+    """The shared repository's root, reached from the branch through the same (jailed) transport."""
+    return branch.controldir.root_transport.clone("/".join([".."] * len(rel.split("/"))))
+
+
+def _revid(revid):
+    if not revid or revid == facts.NULL_REVISION:
+        return None
+    return revid.decode("utf-8")
+
+
+def _ask_engine(stage, document):
+    cmd = _engine_command() + ["bzr-hook", stage]
+    proc = subprocess.run(cmd, input=json.dumps(document), capture_output=True, text=True)
+    if proc.returncode != 0 or not proc.stdout.strip():
+        why = (proc.stderr.strip().splitlines() or ["no answer"])[-1]
+        raise RuntimeError(why)
+    return json.loads(proc.stdout)
+
+
+def pre_change_branch_tip(params):
+    where = _locate(params.branch)
+    if where is None:
+        return
+    root, rel = where
+    update = {"branch": rel, "old": _revid(params.old_revid), "new": _revid(params.new_revid)}
+    try:
+        snapshot = facts.gather(
+            root,
+            repository=params.branch.repository,
+            tips={rel: params.old_revid},
+            extra=[params.new_revid],
+            root_transport=_root_transport(params.branch, rel),
+        )
+        answer = _ask_engine("pre-change", {"snapshot": snapshot, "update": update})
+    except Exception as e:  # fail closed: a governed branch is never changed unjudged
+        raise errors.TipChangeRejected(
+            "prodgate: rejected %s [unavailable]: prodgate could not judge the change (%s); tell the repository's admin" % (rel, e)
+        )
+    if not answer.get("accepted"):
+        raise errors.TipChangeRejected("\n".join(answer.get("lines") or ["prodgate: rejected"]))
+    for line in answer.get("lines") or []:
+        trace.note(line)
+
+
+def post_change_branch_tip(params):
+    where = _locate(params.branch)
+    if where is None:
+        return
+    root, rel = where
+    update = {"branch": rel, "old": _revid(params.old_revid), "new": _revid(params.new_revid)}
+    try:
+        snapshot = facts.gather(
+            root,
+            repository=params.branch.repository,
+            tips={rel: params.new_revid},
+            root_transport=_root_transport(params.branch, rel),
+        )
+        answer = _ask_engine("post-change", {"snapshot": snapshot, "update": update})
+    except Exception as e:  # the change has landed; report and leave the rest to `prodgate sync`
+        trace.warning("prodgate: the change landed, but recording it failed (%s); an admin should run prodgate sync" % e)
+        return
+    # The engine cannot lock the branch this process is changing; it hands
+    # moves of that branch back, and nobody else can move it while we hold it.
+    for move in answer.get("moves") or []:
+        if move["branch"] != rel:
+            continue
+        branch = params.branch
+        if _revid(branch.last_revision()) != move["old"]:
+            trace.warning("prodgate: %s moved meanwhile; run prodgate sync" % rel)
+            continue
+        new_id = move["new"].encode("utf-8")
+        branch._write_last_revision_info(move["revno"], new_id)
+        branch._clear_cached_state()
+        branch._last_revision_info_cache = move["revno"], new_id
+    for line in answer.get("lines") or []:
+        trace.note(line)

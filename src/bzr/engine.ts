@@ -1,0 +1,94 @@
+// Opening a Bazaar shared repository as an Engine, and preparing one (install.sh --bzr).
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { readConfig } from "../config";
+import { branchTips, type Engine } from "../engine/state";
+import { UserError } from "../errors";
+import { now, Store } from "../store/store";
+import { readSnapshot } from "./helper";
+import type { BzrSnapshot } from "./history";
+import { BzrRepo, configPath, stateDir } from "./repo";
+
+/** A Bazaar shared repository: `<dir>/.bzr/repository` without being a branch itself. */
+export function isBzrRepository(dir: string): boolean {
+  return existsSync(join(dir, ".bzr", "repository")) && !existsSync(join(dir, ".bzr", "branch"));
+}
+
+export function bzrDatabasePath(root: string): string {
+  return join(stateDir(root), "state.db");
+}
+
+/**
+ * The engine over a Bazaar repository. The snapshot comes from the plugin
+ * inside a hook, else from the helper (one Python process per command).
+ */
+export function openBzrEngine(dir: string, opts: { snapshot?: BzrSnapshot; lockedBranch?: string; create?: boolean } = {}): Engine {
+  const root = resolve(dir);
+  if (!existsSync(configPath(root))) {
+    throw new UserError(`${root} is a Bazaar repository without prodgate; run ./install.sh --bzr ${root}`, 2);
+  }
+  const repo = new BzrRepo(root, opts.snapshot ?? readSnapshot(root), opts.lockedBranch ?? null);
+  const { config, errors } = readConfig(repo.git);
+  if (errors.length > 0) {
+    const e = errors[0]!;
+    throw new UserError(
+      `prodgate's configuration is invalid: ${e.key}: ${e.message} (fix it in ${configPath(root)}, then run prodgate doctor)`,
+      1,
+    );
+  }
+  const store = Store.open(bzrDatabasePath(root), { create: opts.create });
+  return { repo, config, store };
+}
+
+const DEFAULT_CONFIG = `# prodgate's configuration for this Bazaar repository (git-config syntax;
+# edit with: GIT_CONFIG=<this file> git config ..., or prodgate role add ...)
+[prodgate]
+\tdevelBranch = devel
+\tstableBranch = stable
+\tproductionStableBranch = production-stable
+\tproductionDevelBranch = production-devel
+\tstableWriters = anyone
+\trequireCi = true
+\tidentityFallback = os
+\trobot = prodgate <prodgate@localhost>
+`;
+
+/** Configuration, database and baseline for a shared repository whose branches exist. Running it twice changes nothing. */
+export function setupBzr(dir: string): string[] {
+  const root = resolve(dir);
+  const done: string[] = [];
+  mkdirSync(stateDir(root), { recursive: true, mode: 0o755 });
+  if (!existsSync(configPath(root))) {
+    writeFileSync(configPath(root), DEFAULT_CONFIG, { mode: 0o644 });
+    done.push(`wrote ${configPath(root)}`);
+  }
+  const dbPath = bzrDatabasePath(root);
+  const fresh = !existsSync(dbPath);
+  Store.open(dbPath, { create: true }).close();
+  chmodSync(dbPath, 0o644);
+  if (fresh) done.push(`created ${dbPath}`);
+  const engine = openBzrEngine(root);
+  try {
+    const tips = branchTips(engine);
+    for (const kind of ["devel", "stable", "productionStable", "productionDevel"] as const) {
+      const name = engine.config.branches[kind];
+      if (!(engine.repo as BzrRepo).history.tips.has(name)) done.push(`warning: branch ${name} is missing (brz init ${join(root, name)})`);
+    }
+    if (fresh && tips.productionStable && !engine.store.getSetting("baseline")) {
+      engine.store.setSetting("baseline", tips.productionStable, {
+        at: now(),
+        user: "install",
+        new: tips.productionStable,
+        decision: "baseline",
+        reason: "baseline recorded at install: the tip of production-stable",
+      });
+      done.push(`baseline: r${engine.repo.revno(tips.productionStable)} (production-stable's tip)`);
+    }
+    for (const b of ["devel", "stable"] as const) {
+      if (tips[b] && !engine.store.scanMark(b)) engine.store.setScanMark(b, tips[b]!);
+    }
+  } finally {
+    engine.store.close();
+  }
+  return done;
+}

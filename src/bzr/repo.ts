@@ -1,0 +1,176 @@
+// A Bazaar shared repository behind the engine's Repo interface: queries are
+// answered from a snapshot gathered with Breezy, tip changes go back through
+// Breezy with a compare-and-swap. Branch `<path>` appears as refs/heads/<path>.
+import { join } from "node:path";
+import { UserError } from "../errors";
+import { Git, type GitOptions, type GitResult } from "../git/run";
+import { Repo } from "../git/repo";
+import type { CommitInfo, MainlineCommit } from "../policy/types";
+import { readSnapshot, setTip } from "./helper";
+import { BzrHistory, type BzrSnapshot } from "./history";
+
+/** Where prodgate keeps its configuration and database inside a shared repository. */
+export function stateDir(root: string): string {
+  return join(root, ".bzr", "prodgate");
+}
+
+export function configPath(root: string): string {
+  return join(stateDir(root), "config");
+}
+
+/**
+ * Only `git config` on the repository's own config file: the configuration
+ * keeps git's syntax and tools. Any other git command on a Bazaar repository
+ * is a bug, and says so.
+ */
+export class ConfigFileGit extends Git {
+  constructor(
+    cwd: string,
+    readonly file: string,
+  ) {
+    super(cwd);
+  }
+
+  override run(args: readonly string[], opts: GitOptions = {}): GitResult {
+    if (args[0] !== "config") throw new Error(`git ${args[0]} asked of a Bazaar repository`);
+    return super.run(args, {
+      ...opts,
+      env: { ...opts.env, GIT_CONFIG: this.file, GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null" },
+    });
+  }
+}
+
+const HEADS = "refs/heads/";
+
+/** A tip change the caller must make itself (the branch it holds locked). */
+export interface DeferredMove {
+  branch: string;
+  old: string | null;
+  new: string;
+  revno: number;
+}
+
+export class BzrRepo extends Repo {
+  history: BzrHistory;
+  /** Moves of `lockedBranch` handed back to the plugin instead of made here. */
+  readonly deferred: DeferredMove[] = [];
+
+  /**
+   * @param lockedBranch the branch the calling server process holds locked
+   *   (inside a hook); the engine cannot take its lock, and no one else can move it.
+   */
+  constructor(
+    readonly root: string,
+    snapshot: BzrSnapshot,
+    private readonly lockedBranch: string | null = null,
+  ) {
+    super(join(root, ".bzr"), new ConfigFileGit(root, configPath(root)));
+    this.history = new BzrHistory(snapshot);
+  }
+
+  override get mergesWithoutWorktree(): boolean {
+    return false;
+  }
+
+  override objectFormat(): "sha1" | "sha256" {
+    return "sha1";
+  }
+
+  private branchOf(ref: string): string | null {
+    return ref.startsWith(HEADS) ? ref.slice(HEADS.length) : null;
+  }
+
+  override refTips(refs: readonly string[]): Map<string, string> {
+    const tips = new Map<string, string>();
+    for (const ref of refs) {
+      const branch = this.branchOf(ref);
+      const tip = branch !== null ? this.history.tips.get(branch) : undefined;
+      if (tip) tips.set(ref, tip);
+    }
+    return tips;
+  }
+
+  /** A revision id, a branch (path or refs/heads/path), each optionally followed by ~N. */
+  override resolveCommit(name: string): string | null {
+    const m = /^(.*?)(?:~([0-9]+))?$/.exec(name)!;
+    const base = m[1]!;
+    const steps = Number(m[2] ?? 0);
+    const branch = this.branchOf(base) ?? base;
+    const id = this.history.tips.get(branch) ?? (this.history.has(base) ? base : null);
+    return id ? this.history.back(id, steps) : null;
+  }
+
+  override objectType(sha: string): string | null {
+    return this.history.has(sha) ? "commit" : null;
+  }
+
+  override isAncestor(ancestor: string, descendant: string): boolean {
+    return this.history.isAncestor(ancestor, descendant);
+  }
+
+  override revno(sha: string): number {
+    return this.history.revno(sha);
+  }
+
+  override commits(
+    include: readonly string[],
+    exclude: readonly string[] = [],
+    opts: { limit?: number; noMerges?: boolean } = {},
+  ): CommitInfo[] {
+    let ids = this.history.between(include, exclude);
+    if (opts.noMerges) ids = ids.filter((id) => this.history.parents(id).length < 2);
+    if (opts.limit !== undefined) ids = ids.slice(0, opts.limit);
+    return ids.map((id) => this.history.commit(id)!);
+  }
+
+  override commitsNoWalk(shas: readonly string[]): CommitInfo[] {
+    return shas.map((id) => this.history.commit(id)).filter((c): c is CommitInfo => c !== null);
+  }
+
+  override count(include: readonly string[], exclude: readonly string[] = []): number {
+    return this.history.between(include, exclude).length;
+  }
+
+  override commit(sha: string): CommitInfo | null {
+    return this.history.commit(sha);
+  }
+
+  override mainline(tip: string, exclude: readonly string[]): { segment: MainlineCommit[]; boundary: MainlineCommit | null } {
+    return this.history.mainline(tip, exclude);
+  }
+
+  override onMainline(sha: string, tip: string): boolean {
+    return this.history.onMainline(sha, tip);
+  }
+
+  /** Two different Bazaar revisions are not known to hold the same tree without reading both. */
+  override sameTree(a: string, b: string): boolean {
+    return a === b;
+  }
+
+  /** Bazaar has no patch-id; fixes come back through ancestry or a cherry-pick's message. */
+  override patchIds(): Map<string, string> {
+    return new Map();
+  }
+
+  override updateRef(ref: string, target: string, old: string, _message: string): boolean {
+    const branch = this.branchOf(ref);
+    if (branch === null || !this.history.has(target)) throw new UserError(`cannot point ${ref} at ${target} in a Bazaar repository`, 1);
+    const current = this.history.tips.get(branch) ?? null;
+    const expected = old === "" ? null : old;
+    if (current !== expected) return false;
+    const revno = this.history.revno(target);
+    if (branch === this.lockedBranch) {
+      this.deferred.push({ branch, old: expected, new: target, revno });
+    } else {
+      const source = [...this.history.tips].find(([b, tip]) => b !== branch && tip && this.history.isAncestor(target, tip))?.[0] ?? null;
+      if (!setTip(this.root, branch, revno, target, expected, source)) {
+        // Someone else moved it: read the repository again so the caller's retry sees the new tips.
+        this.history = new BzrHistory(readSnapshot(this.root));
+        return false;
+      }
+    }
+    this.history.tips.set(branch, target);
+    return true;
+  }
+}
