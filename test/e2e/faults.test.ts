@@ -58,7 +58,7 @@ function expectConverged(): void {
 describe("the mirror killed at each step", () => {
   const STEPS = ["after-merge-tree", "after-commit-tree", "before-update-ref", "after-update-ref", "before-db-write", "after-db-write"];
 
-  it("converges on the next sync, moving production-stable once per target", () => {
+  it("converges on the next sync, moving production-stable once per target", { timeout: 600_000 }, () => {
     ({ sb, work } = standardSandbox());
     withSecurityFix();
     for (const [i, step] of STEPS.entries()) {
@@ -84,7 +84,7 @@ describe("the mirror killed at each step", () => {
 });
 
 describe("post-receive killed at each step", () => {
-  it("leaves nothing lost: sync records the accepted tag once and mirrors", () => {
+  it("leaves nothing lost: sync records the accepted tag once and mirrors", { timeout: 300_000 }, () => {
     ({ sb, work } = standardSandbox());
     for (const [i, step] of ["before-verdict-recorded", "after-verdict-recorded", "before-mirror"].entries()) {
       const sha = i === 0 ? work.sha("HEAD") : (work.commit(`r${i + 1}`), work.land(), work.sha("HEAD"));
