@@ -142,8 +142,13 @@ export function configFromValues(values: Map<string, string[]>): { config: Confi
   return { config, errors };
 }
 
+/**
+ * Only the repository's own config file (and files it includes) is read: the
+ * global and system files, GIT_CONFIG_GLOBAL and GIT_CONFIG_COUNT/KEY/VALUE
+ * come from whoever runs git, and roles or branch names must not.
+ */
 export function readConfig(git: Git): { config: Config; errors: ConfigError[] } {
-  const r = git.run(["config", "-z", "--get-regexp", "^prodgate\\."], { okStatuses: [1] });
+  const r = git.run(["config", "--local", "--includes", "-z", "--get-regexp", "^prodgate\\."], { okStatuses: [1] });
   return configFromValues(parseConfigOutput(r.stdout));
 }
 

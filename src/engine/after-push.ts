@@ -1,6 +1,7 @@
 import { branchRef, classifyRef } from "../policy/refs";
 import { isZeroSha, type Verdict } from "../policy/types";
 import type { RefUpdate } from "./facts";
+import { faultPoint } from "./fault";
 import { patchIds, scanMergeBack } from "./mergeback";
 import { runMirror } from "./mirror";
 import { publishReport } from "../report/publish";
@@ -24,28 +25,22 @@ export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: s
     if (cls.kind === "verdictTag" && cls.tag?.valid && isZeroSha(u.old)) {
       const sha = repo.resolveCommit(u.new);
       if (!sha) continue;
+      faultPoint("before-verdict-recorded");
       store.recordVerdicts(
         [{ sha, verdict: cls.tag.value as Verdict, revno: repo.revno(sha), ref: u.ref }],
         user ?? "unknown",
         `tag ${u.ref}`,
         pushId,
       );
+      faultPoint("after-verdict-recorded");
       mirrorNeeded = true;
     } else if (cls.kind === "ciTag" && cls.tag?.valid && isZeroSha(u.old)) {
       const sha = repo.resolveCommit(u.new);
       if (sha) store.recordCi(sha, cls.tag.value as "pass" | "fail", user ?? "unknown", `tag ${u.ref}`, pushId, u.ref);
     } else if (cls.kind === "productionStable") {
-      const exclude = [u.old, tips.stable].filter((x): x is string => !!x && !isZeroSha(x));
-      const fixes = repo.commits([u.new], exclude, { noMerges: true });
-      if (fixes.length > 0) {
-        const ids = patchIds(repo, [u.new], exclude);
-        const added = store.addFixes(
-          fixes.map((c) => ({ sha: c.sha, subject: c.subject, patchId: ids.get(c.sha) ?? null })),
-          user ?? "unknown",
-          pushId,
-        );
-        if (added > 0) lines.push(`prodgate: recorded ${added} security fix(es); they are tracked until they are back in devel and stable`);
-      }
+      faultPoint("before-fixes-recorded");
+      const added = recordPromotedFixes(engine, u, tips.stable, user ?? "unknown", pushId);
+      if (added > 0) lines.push(`prodgate: recorded ${added} security fix(es); they are tracked until they are back in devel and stable`);
       mirrorNeeded = true;
     } else if (cls.kind === "stable") {
       mirrorNeeded = true;
@@ -61,8 +56,23 @@ export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: s
     }
   }
 
+  faultPoint("before-mirror");
   if (mirrorNeeded) lines.push(`prodgate: ${runMirror(engine, `push ${pushId}`, user).line}`);
   const reportFailure = publishReport(engine);
   if (reportFailure) lines.push(reportFailure);
   return lines;
+}
+
+/** Record as security fixes the commits an update of production-stable brought that stable lacks. */
+export function recordPromotedFixes(engine: Engine, u: RefUpdate, stableTip: string | null, user: string, pushId: string | null): number {
+  const { repo, store } = engine;
+  const exclude = [u.old, stableTip].filter((x): x is string => !!x && !isZeroSha(x));
+  const fixes = repo.commits([u.new], exclude, { noMerges: true });
+  if (fixes.length === 0) return 0;
+  const ids = patchIds(repo, [u.new], exclude);
+  return store.addFixes(
+    fixes.map((c) => ({ sha: c.sha, subject: c.subject, patchId: ids.get(c.sha) ?? null })),
+    user,
+    pushId,
+  );
 }

@@ -2,6 +2,7 @@ import { parseMergeTreeConflicts } from "../git/parse";
 import { branchRef } from "../policy/refs";
 import type { MainlineCommit } from "../policy/types";
 import { now } from "../store/store";
+import { faultPoint } from "./fault";
 import { withMirrorLock } from "./lock";
 import { branchTips, deployState, type Engine } from "./state";
 
@@ -29,11 +30,6 @@ export function currentFreeze(engine: Engine): Freeze | null {
   return raw ? (JSON.parse(raw) as Freeze) : null;
 }
 
-/** Kill the process at a named step; fault-injection tests use it to prove crash safety. */
-function faultPoint(step: string): void {
-  if (process.env.PRODGATE_FAULT === step) process.kill(process.pid, "SIGKILL");
-}
-
 const rev = (c: MainlineCommit) => `r${c.revno} ${c.sha.slice(0, 7)}`;
 
 /** Finish runs left 'running' by a killed mirror: the ref either moved or it did not. */
@@ -44,6 +40,8 @@ function recoverUnfinished(engine: Engine): void {
   const prod = branchTips(engine).productionStable;
   for (const run of runs) {
     const landed = !!prod && !!run.toSha && repo.isAncestor(run.toSha, prod);
+    // The killed mirror may have moved production-stable without production-devel.
+    if (landed) advanceProductionDevel(engine, prod);
     store.finishMirrorRun(
       run.id,
       landed ? "moved" : "abandoned",

@@ -1,25 +1,35 @@
 import { branchRef } from "../policy/refs";
 import { scanMergeBack } from "./mergeback";
 import { type MirrorOutcome, runMirror } from "./mirror";
+import { reconcileFixes, reconcileTags } from "./reconcile";
 import { branchTips, type Engine } from "./state";
 import { publishReport } from "../report/publish";
 
 export interface SyncResult {
   mirror: MirrorOutcome;
   fixesBack: { devel: number; stable: number };
+  /** Verdict and CI tags recorded now because post-receive never did. */
+  tagsRecorded: number;
+  /** Security fixes of promotions recorded now because post-receive never did. */
+  fixesRecorded: number;
   lines: string[];
 }
 
 /** The cron backstop: catch up on merge-back and run the mirror. Safe at any time, concurrently. */
 export function syncAll(engine: Engine, user: string | null): SyncResult {
+  // Before the merge-back scan, so a fix recorded late is looked for in the commits the scan sees.
+  const fixesRecorded = reconcileFixes(engine);
   const tips = branchTips(engine);
   const fixesBack = { devel: 0, stable: 0 };
   for (const branch of ["devel", "stable"] as const) {
     const tip = tips[branch];
     if (tip) fixesBack[branch] = engine.store.write(() => scanMergeBack(engine, branch, tip, user, null));
   }
+  const tagsRecorded = reconcileTags(engine);
   const mirror = runMirror(engine, "sync", user);
   const lines = [mirror.line];
+  if (fixesRecorded > 0) lines.unshift(`recorded ${fixesRecorded} security fix(es) of a promotion that were never recorded`);
+  if (tagsRecorded > 0) lines.unshift(`recorded ${tagsRecorded} verdict or CI tag(s) that were accepted but never recorded`);
   for (const branch of ["devel", "stable"] as const) {
     if (fixesBack[branch] > 0)
       lines.push(
@@ -28,5 +38,5 @@ export function syncAll(engine: Engine, user: string | null): SyncResult {
   }
   const reportFailure = publishReport(engine);
   if (reportFailure) lines.push(reportFailure);
-  return { mirror, fixesBack, lines };
+  return { mirror, fixesBack, tagsRecorded, fixesRecorded, lines };
 }

@@ -60,6 +60,17 @@ export class Repo {
     return env.GIT_DIR ? new Repo(resolve(cwd, env.GIT_DIR)) : Repo.discover(cwd);
   }
 
+  /**
+   * Why this git cannot serve prodgate, or null when it can: the mirror needs
+   * `merge-tree --write-tree` (git 2.38).
+   */
+  versionProblem(): string | null {
+    const out = this.git.run(["--version"], { okStatuses: [1, 128, 129] }).stdout.trim();
+    const m = /(\d+)\.(\d+)/.exec(out);
+    if (m && (Number(m[1]) > 2 || (Number(m[1]) === 2 && Number(m[2]) >= 38))) return null;
+    return `${out || "git"} is too old: prodgate needs git 2.38 or newer (merge-tree --write-tree); upgrade git on the server`;
+  }
+
   objectFormat(): "sha1" | "sha256" {
     const fmt = this.git.run(["rev-parse", "--show-object-format"], { okStatuses: [128] }).stdout.trim();
     return fmt === "sha256" ? "sha256" : "sha1";

@@ -22,6 +22,10 @@ export interface GitResult {
  * (GIT_QUARANTINE_PATH, GIT_OBJECT_DIRECTORY, GIT_ALTERNATE_OBJECT_DIRECTORIES)
  * without which git cannot see the pushed objects. Arguments go to git as argv
  * entries, never through a shell.
+ *
+ * Replace refs are switched off for every call: anyone with push access can
+ * push refs/replace/<sha>, and a replaced commit would make prodgate judge
+ * history that is not the history production-stable would really hold.
  */
 export class Git {
   /** Number of git processes started, for benchmarks and tests. */
@@ -36,7 +40,7 @@ export class Git {
       input: opts.input,
       encoding: "utf8",
       maxBuffer: 1024 * 1024 * 1024,
-      env: opts.env ? { ...process.env, ...opts.env } : process.env,
+      env: { ...process.env, ...opts.env, GIT_NO_REPLACE_OBJECTS: "1" },
     });
     if (result.error) throw new GitError(args, null, result.error.message);
     const status = result.status ?? -1;

@@ -10,7 +10,9 @@ export interface HookInput {
   pushId: string;
 }
 
-const LINE = /^([0-9a-f]{40}|[0-9a-f]{64}) ([0-9a-f]{40}|[0-9a-f]{64}) (refs\/\S+)$/;
+// git never sends control characters in a ref name (check-ref-format forbids them).
+// eslint-disable-next-line no-control-regex
+const LINE = /^([0-9a-f]{40}|[0-9a-f]{64}) ([0-9a-f]{40}|[0-9a-f]{64}) (refs\/[^\s\u0000-\u001f\u007f]+)$/;
 
 export function parseHookInput(text: string): HookInput {
   const updates: RefUpdate[] = [];

@@ -67,6 +67,8 @@ export function preReceive(io: HookIO): number {
   let store: Store | null = null;
   try {
     if (configProblem) throw new UserError(configProblem, 1);
+    const gitProblem = repo.versionProblem();
+    if (gitProblem) throw new UserError(gitProblem, 1);
     store = Store.open(databasePath(repo.gitDir));
     repo.revnoCache = store;
     const engine: Engine = { repo, config, store };

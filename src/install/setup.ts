@@ -1,5 +1,5 @@
 import { chmodSync, existsSync } from "node:fs";
-import { isAbsolute, join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import type { Repo } from "../git/repo";
 import { branchTips, openEngine } from "../engine/state";
 import { databasePath, now, Store } from "../store/store";
@@ -32,6 +32,7 @@ export function setup(repo: Repo, projectDir: string, nodePath: string): string[
   const fresh = !existsSync(dbPath);
   Store.open(dbPath, { create: true }).close();
   chmodSync(dbPath, 0o644);
+  chmodSync(dirname(dbPath), 0o755);
   if (fresh) done.push(`created ${dbPath}`);
   const engine = openEngine(repo);
   try {

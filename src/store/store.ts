@@ -69,13 +69,44 @@ export interface SecurityFix {
   stable: Reached | null;
 }
 
+/** How long a write waits for another process's write lock before giving up. */
+export const BUSY_TIMEOUT_MS = 10_000;
+
+/** A database failure the admin can act on, in one line; null when it is not one of those. */
+export function databaseProblem(err: unknown, path: string, waitedMs = BUSY_TIMEOUT_MS): UserError | null {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code !== "string") return null;
+  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
+    return new UserError(
+      `prodgate's database (${path}) stayed locked by another process for ${waitedMs / 1000} s; try again, and if it lasts find the holder with: fuser ${path}`,
+      1,
+    );
+  }
+  if (code.startsWith("SQLITE_READONLY") || code === "SQLITE_CANTOPEN" || code.startsWith("SQLITE_PERM")) {
+    return new UserError(
+      `prodgate's database (${path}) cannot be written by this user; give the user running the hooks write access to it and its directory`,
+      1,
+    );
+  }
+  if (code === "SQLITE_NOTADB" || code.startsWith("SQLITE_CORRUPT")) {
+    return new UserError(
+      `prodgate's database (${path}) is damaged; restore it from a backup (prodgate never recreates it over a damaged one)`,
+      1,
+    );
+  }
+  return null;
+}
+
 export function now(): string {
   return new Date().toISOString();
 }
 
 /** The only place that speaks SQL. */
 export class Store {
-  private constructor(readonly db: Database.Database) {}
+  private constructor(
+    readonly db: Database.Database,
+    readonly path: string,
+  ) {}
 
   /**
    * Opens the database. `create` is for install and the admin command's first
@@ -89,20 +120,20 @@ export class Store {
     if (opts.create) mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
     let db: Database.Database;
     try {
-      db = new Database(path, { fileMustExist: !opts.create, timeout: 10_000, readonly: opts.readonly ?? false });
+      db = new Database(path, { fileMustExist: !opts.create, timeout: BUSY_TIMEOUT_MS, readonly: opts.readonly ?? false });
       if (!opts.readonly) db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
       db.pragma("foreign_keys = ON");
     } catch (err) {
-      throw new UserError(`prodgate's database (${path}) cannot be opened: ${(err as Error).message}`, 1);
+      throw databaseProblem(err, path) ?? new UserError(`prodgate's database (${path}) cannot be opened: ${(err as Error).message}`, 1);
     }
-    const store = new Store(db);
+    const store = new Store(db, path);
     try {
       store.migrate(opts.readonly ?? false);
     } catch (err) {
       db.close();
       if (err instanceof UserError) throw err;
-      throw new UserError(`prodgate's database (${path}) is unreadable: ${(err as Error).message}`, 1);
+      throw databaseProblem(err, path) ?? new UserError(`prodgate's database (${path}) is unreadable: ${(err as Error).message}`, 1);
     }
     return store;
   }
@@ -133,7 +164,11 @@ export class Store {
 
   /** Run `fn` in an IMMEDIATE transaction: the only safe kind for read-then-write under concurrency. */
   write<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (err) {
+      throw databaseProblem(err, this.path) ?? err;
+    }
   }
 
   // --- audit -------------------------------------------------------------
@@ -193,35 +228,79 @@ export class Store {
     return result;
   }
 
+  /**
+   * Record verdicts. A tag records once: when its source (`tag <ref>`) is
+   * already recorded, by post-receive or by a sync that caught up, nothing is
+   * added. Returns how many were recorded.
+   */
   recordVerdicts(
     records: readonly { sha: string; verdict: Verdict; note?: string | null; revno?: number; ref?: string | null }[],
     user: string,
     source: string,
     pushId: string | null = null,
-  ): void {
+  ): number {
     const at = now();
     const insert = this.db.prepare("INSERT INTO verdicts (sha, verdict, user, at, note, source) VALUES (?, ?, ?, ?, ?, ?)");
     const audit = this.db.prepare(
       `INSERT INTO audit (at, push_id, user, ref, new, decision, code, reason, detail)
        VALUES (?, ?, ?, ?, ?, 'verdict', ?, ?, ?)`,
     );
-    this.write(() => {
+    const seen = this.db.prepare("SELECT 1 FROM verdicts WHERE source = ? LIMIT 1");
+    return this.write(() => {
+      if (source.startsWith("tag ") && seen.get(source)) return 0;
       for (const r of records) {
         insert.run(r.sha, r.verdict, user, at, r.note ?? null, source);
         const what = r.revno !== undefined ? `r${r.revno} ${r.sha.slice(0, 7)}` : r.sha.slice(0, 7);
         audit.run(at, pushId, user, r.ref ?? null, r.sha, r.verdict, `${r.verdict} for ${what}`, r.note ?? source);
       }
+      return records.length;
     });
   }
 
-  recordCi(sha: string, result: CiResult, user: string, source: string, pushId: string | null = null, ref: string | null = null): void {
+  /** Record a CI result; like verdicts, a tag records once. Returns whether it was recorded. */
+  recordCi(sha: string, result: CiResult, user: string, source: string, pushId: string | null = null, ref: string | null = null): boolean {
     const at = now();
-    this.write(() => {
+    return this.write(() => {
+      if (source.startsWith("tag ") && this.db.prepare("SELECT 1 FROM ci_results WHERE source = ? LIMIT 1").get(source)) return false;
       this.db.prepare("INSERT INTO ci_results (sha, result, user, at, source) VALUES (?, ?, ?, ?, ?)").run(sha, result, user, at, source);
       this.db
         .prepare(`INSERT INTO audit (at, push_id, user, ref, new, decision, code, reason, detail) VALUES (?, ?, ?, ?, ?, 'ci', ?, ?, ?)`)
         .run(at, pushId, user, ref, sha, result, `CI ${result} for ${sha.slice(0, 7)}`, source);
+      return true;
     });
+  }
+
+  /**
+   * qa/ and ci/ tags that pre-receive accepted but whose verdict or CI result
+   * was never recorded (post-receive died or could not write): the audit rows
+   * of their acceptance, oldest first.
+   */
+  /** Promotions and overrides of `ref` (production-stable) for which no security fix was recorded. */
+  promotionsWithoutFixes(ref: string): AuditEntry[] {
+    return this.db
+      .prepare(
+        `SELECT id, at, push_id AS pushId, user, ref, old, new, decision, code, reason, detail FROM audit a
+         WHERE a.ref = ? AND ((a.decision = 'accepted' AND a.code = 'promotion') OR a.decision = 'override')
+           AND NOT EXISTS (SELECT 1 FROM audit f WHERE f.decision = 'fix' AND f.push_id = a.push_id) ORDER BY id`,
+      )
+      .all(ref) as AuditEntry[];
+  }
+
+  unrecordedTagAcceptances(): AuditEntry[] {
+    const recorded = new Set(
+      (
+        this.db
+          .prepare("SELECT source FROM verdicts WHERE source LIKE 'tag %' UNION SELECT source FROM ci_results WHERE source LIKE 'tag %'")
+          .all() as { source: string }[]
+      ).map((r) => r.source),
+    );
+    const accepted = this.db
+      .prepare(
+        `SELECT id, at, push_id AS pushId, user, ref, old, new, decision, code, reason, detail FROM audit
+         WHERE decision = 'accepted' AND code IN ('verdict', 'ci-result') ORDER BY id`,
+      )
+      .all() as AuditEntry[];
+    return accepted.filter((a) => a.ref && !recorded.has(`tag ${a.ref}`));
   }
 
   latestCi(sha: string): { result: CiResult; user: string; at: string } | null {

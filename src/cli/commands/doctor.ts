@@ -1,10 +1,11 @@
 import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import Database from "better-sqlite3";
+import { dirname, join } from "node:path";
 import { readConfig } from "../../config";
 import type { Repo } from "../../git/repo";
 import { HOOK_NAMES, hooksDir, isProdgateHook } from "../../install/hooks";
 import { SCHEMA_VERSION } from "../../store/schema";
-import { databasePath, Store } from "../../store/store";
+import { databasePath, databaseProblem, Store } from "../../store/store";
 
 export interface Check {
   name: string;
@@ -13,16 +14,36 @@ export interface Check {
 }
 
 function gitVersionCheck(repo: Repo): Check {
-  const out = repo.git.out(["--version"]);
-  const m = /(\d+)\.(\d+)/.exec(out);
-  const ok = !!m && (Number(m[1]) > 2 || (Number(m[1]) === 2 && Number(m[2]) >= 38));
-  return ok
-    ? { name: "git", status: "ok", message: out }
-    : { name: "git", status: "fail", message: `${out}: prodgate needs git 2.38 or newer (merge-tree --write-tree); upgrade git` };
+  const problem = repo.versionProblem();
+  return problem ? { name: "git", status: "fail", message: problem } : { name: "git", status: "ok", message: repo.git.out(["--version"]) };
 }
 
 function writableByOthers(path: string): boolean {
   return (statSync(path).mode & 0o022) !== 0;
+}
+
+/** The hooks must be able to take the write lock: a read-only or long-locked database fails every governed push. */
+function databaseWritable(dbPath: string): Check {
+  const name = "database writable";
+  for (const path of [dbPath, dirname(dbPath)]) {
+    try {
+      accessSync(path, constants.W_OK);
+    } catch {
+      return { name, status: "fail", message: `${path} is not writable by this user; the user running the hooks needs write access to it` };
+    }
+  }
+  let db: Database.Database | null = null;
+  try {
+    db = new Database(dbPath, { fileMustExist: true, timeout: 1000 });
+    db.exec("BEGIN IMMEDIATE");
+    db.exec("ROLLBACK");
+    return { name, status: "ok", message: "the write lock can be taken" };
+  } catch (err) {
+    const problem = databaseProblem(err, dbPath, 1000);
+    return { name, status: "fail", message: problem?.message ?? `${dbPath}: ${(err as Error).message}` };
+  } finally {
+    db?.close();
+  }
 }
 
 export function doctorChecks(repo: Repo): Check[] {
@@ -50,6 +71,14 @@ export function doctorChecks(repo: Repo): Check[] {
     });
 
   const dir = hooksDir(repo);
+  // Whoever can write these can replace prodgate's hooks or its database, and with them every rule.
+  for (const [what, path] of [
+    ["hooks directory", dir],
+    ["database directory", dirname(databasePath(repo.gitDir))],
+  ] as const) {
+    if (existsSync(path) && writableByOthers(path))
+      checks.push({ name: `${what} permissions`, status: "warn", message: `${path} is writable by group or others (chmod go-w ${path})` });
+  }
   for (const name of HOOK_NAMES) {
     const path = join(dir, name);
     if (!isProdgateHook(path)) {
@@ -101,6 +130,7 @@ export function doctorChecks(repo: Repo): Check[] {
         message: `${(err as Error).message}; restore it from a backup or move it aside and run install.sh`,
       });
     }
+    checks.push(databaseWritable(dbPath));
     if (writableByOthers(dbPath))
       checks.push({
         name: "database permissions",
