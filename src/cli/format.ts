@@ -1,6 +1,7 @@
+import { shortSha } from "../policy/types";
 import { printable } from "../policy/message";
 
-export const short = (sha: string | null | undefined): string => (sha ? sha.slice(0, 7) : "-");
+export const short = (sha: string | null | undefined): string => (sha ? shortSha(sha) : "-");
 
 export function rev(c: { revno?: number | null; sha: string; subject?: string }): string {
   const revno = c.revno ? `r${c.revno} ` : "";

@@ -1,6 +1,6 @@
 import { parseMergeTreeConflicts } from "../git/parse";
 import { branchRef } from "../policy/refs";
-import type { MainlineCommit } from "../policy/types";
+import { shortSha, type MainlineCommit } from "../policy/types";
 import { now } from "../store/store";
 import { faultPoint } from "./fault";
 import { withMirrorLock } from "./lock";
@@ -30,7 +30,7 @@ export function currentFreeze(engine: Engine): Freeze | null {
   return raw ? (JSON.parse(raw) as Freeze) : null;
 }
 
-const rev = (c: MainlineCommit) => `r${c.revno} ${c.sha.slice(0, 7)}`;
+const rev = (c: MainlineCommit) => `r${c.revno} ${shortSha(c.sha)}`;
 
 /** Finish runs left 'running' by a killed mirror: the ref either moved or it did not. */
 function recoverUnfinished(engine: Engine): void {
@@ -86,7 +86,7 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
   const prod = state.tips.productionStable;
   const d = state.walk.deployable;
   const blocker = state.walk.blocker;
-  const stops = blocker ? `; r${blocker.commit.revno} ${blocker.commit.sha.slice(0, 7)} is ${blocker.reason}` : "";
+  const stops = blocker ? `; r${blocker.commit.revno} ${shortSha(blocker.commit.sha)} is ${blocker.reason}` : "";
 
   const finish = (outcome: MirrorOutcomeKind, to: string | null, detail: string | null, line: string): MirrorOutcome => {
     const previous = store.lastMirrorRun();

@@ -1,6 +1,6 @@
 import { UserError } from "../errors";
 import { parseRevSpec, type RevSpec } from "../policy/revspec";
-import type { MainlineCommit } from "../policy/types";
+import { shortSha, type MainlineCommit } from "../policy/types";
 import { branchTips, type Engine } from "./state";
 
 function describe(spec: RevSpec): string {
@@ -38,7 +38,7 @@ function asMainline(engine: Engine, sha: string, tip: string, label: string): Ma
   const { repo } = engine;
   if (!repo.onMainline(sha, tip)) {
     throw new UserError(
-      `${label} (${sha.slice(0, 7)}) is not a mainline commit of ${engine.config.branches.stable}; see prodgate qa pending`,
+      `${label} (${shortSha(sha)}) is not a mainline commit of ${engine.config.branches.stable}; see prodgate qa pending`,
       2,
     );
   }

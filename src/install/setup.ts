@@ -1,3 +1,4 @@
+import { shortSha } from "../policy/types";
 import { chmodSync, existsSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import type { Repo } from "../git/repo";
@@ -45,7 +46,7 @@ export function setup(repo: Repo, projectDir: string, nodePath: string): string[
         decision: "baseline",
         reason: "baseline recorded at install: the tip of production-stable",
       });
-      done.push(`baseline: ${tips.productionStable.slice(0, 7)} (production-stable's tip)`);
+      done.push(`baseline: ${shortSha(tips.productionStable)} (production-stable's tip)`);
     }
     // Merge-back scans start from today's tips, not the whole history.
     for (const b of ["devel", "stable"] as const) {

@@ -1,6 +1,6 @@
 import type { AcceptCode, DecisionCode, RejectionCode } from "./codes";
 import type { RefClass } from "./refs";
-import type { CommitInfo, MainlineCommit, Role } from "./types";
+import { shortSha, type CommitInfo, type MainlineCommit, type Role } from "./types";
 
 /** A commit named in a decision, with the verdict QA gave it if it has one. */
 export interface ListedCommit extends CommitInfo {
@@ -92,7 +92,7 @@ function branchShape(f: UpdateFacts): Decision | null {
 function decideProduction(f: UpdateFacts, ctx: PushContext): Decision {
   const p = f.production!;
   const d = p.deployable;
-  const deployableLine = d ? `deployable now: r${d.revno} ${d.sha.slice(0, 7)} ${d.subject}` : "nothing on stable is deployable yet";
+  const deployableLine = d ? `deployable now: r${d.revno} ${shortSha(d.sha)} ${d.subject}` : "nothing on stable is deployable yet";
   if (p.unapproved.total === 0) return accept(f, "approved", "approved stable content");
   // Not all approved stable content: only a security promotion can carry it.
   if (!ctx.roles.has("security")) {
@@ -110,7 +110,7 @@ function decideProduction(f: UpdateFacts, ctx: PushContext): Decision {
     );
   }
   if (ctx.requireCi && !p.ciPassed) {
-    return reject(f, "no-ci-pass", `no CI pass is recorded for ${f.new.slice(0, 7)}`);
+    return reject(f, "no-ci-pass", `no CI pass is recorded for ${shortSha(f.new)}`);
   }
   return accept(f, "promotion", `security promotion of ${p.unapproved.total} commit(s)`);
 }
@@ -127,12 +127,12 @@ function decideTag(f: UpdateFacts, ctx: PushContext): Decision {
   if (roleProblem) return roleProblem;
   if (isQa) {
     if (!f.verdictTarget) {
-      return reject(f, "verdict-target", `${f.ref} points at ${f.new.slice(0, 7)}, which is not a mainline commit of stable`);
+      return reject(f, "verdict-target", `${f.ref} points at ${shortSha(f.new)}, which is not a mainline commit of stable`);
     }
-    return accept(f, "verdict", `${tag.value} for r${f.verdictTarget.revno} ${f.verdictTarget.sha.slice(0, 7)}`);
+    return accept(f, "verdict", `${tag.value} for r${f.verdictTarget.revno} ${shortSha(f.verdictTarget.sha)}`);
   }
   if (!f.ciTarget) return reject(f, "not-a-commit", `${f.ref} does not point at a commit`);
-  return accept(f, "ci-result", `CI ${tag.value} for ${f.ciTarget.slice(0, 7)}`);
+  return accept(f, "ci-result", `CI ${tag.value} for ${shortSha(f.ciTarget)}`);
 }
 
 function decideBranch(f: UpdateFacts, ctx: PushContext): Decision {
@@ -145,7 +145,7 @@ function decideBranch(f: UpdateFacts, ctx: PushContext): Decision {
         const role = needsRole(f, ctx, "ci", "advancing stable");
         if (role) return role;
       }
-      if (!f.onDevel) return reject(f, "not-on-devel", `${f.new.slice(0, 7)} is not on devel`);
+      if (!f.onDevel) return reject(f, "not-on-devel", `${shortSha(f.new)} is not on devel`);
       return ok();
     }
     case "productionDevel":

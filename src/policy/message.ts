@@ -1,3 +1,4 @@
+import { shortSha } from "./types";
 import { REJECTION_CODES, type RejectionCode } from "./codes";
 import type { CommitList, Decision } from "./decide";
 
@@ -13,7 +14,7 @@ export function formatCommitList(list: CommitList): string[] {
   const lines = list.commits.slice(0, MAX_LISTED_COMMITS).map((c) => {
     const revno = c.revno !== undefined ? `r${c.revno} ` : "";
     const verdict = c.verdict ? ` (${c.verdict})` : "";
-    return `    ${revno}${c.sha.slice(0, 7)} ${printable(c.subject)}${verdict}`;
+    return `    ${revno}${shortSha(c.sha)} ${printable(c.subject)}${verdict}`;
   });
   const more = list.total - Math.min(list.total, MAX_LISTED_COMMITS);
   if (more > 0) lines.push(`    … and ${more} more`);

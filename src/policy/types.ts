@@ -53,8 +53,13 @@ export function isCiResult(value: string): value is CiResult {
   return (CI_RESULTS as readonly string[]).includes(value);
 }
 
-export function shortSha(sha: string): string {
-  return sha.slice(0, 7);
+/**
+ * A short form of a revision id for people: seven hex digits of a git sha;
+ * for other ids (Bazaar's "<email>-<time>-<random>") the random tail.
+ */
+export function shortSha(id: string): string {
+  if (/^[0-9a-f]{7,}$/.test(id)) return id.slice(0, 7);
+  return id.slice(-8);
 }
 
 export function isZeroSha(sha: string): boolean {

@@ -1,3 +1,4 @@
+import { shortSha } from "../policy/types";
 // The few HTML helpers the report needs. Every value that came from a commit,
 // a tag, a note, a user name or the database goes through `esc`.
 
@@ -15,7 +16,7 @@ export function esc(value: string | number | null | undefined): string {
     .replace(CONTROL, "?");
 }
 
-export const short = (sha: string | null | undefined): string => (sha ? sha.slice(0, 7) : "-");
+export const short = (sha: string | null | undefined): string => (sha ? shortSha(sha) : "-");
 
 /** A commit as "r12 abc1234", the sha in full as a tooltip. */
 export function revLabel(c: { sha: string; revno?: number | null }): string {

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { UserError } from "../errors";
 import type { FixHow } from "../policy/fixes";
-import type { CiResult, Verdict, VerdictRecord } from "../policy/types";
+import { shortSha, type CiResult, type Verdict, type VerdictRecord } from "../policy/types";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema";
 
 export function databasePath(gitDir: string): string {
@@ -250,7 +250,7 @@ export class Store {
       if (source.startsWith("tag ") && seen.get(source)) return 0;
       for (const r of records) {
         insert.run(r.sha, r.verdict, user, at, r.note ?? null, source);
-        const what = r.revno !== undefined ? `r${r.revno} ${r.sha.slice(0, 7)}` : r.sha.slice(0, 7);
+        const what = r.revno !== undefined ? `r${r.revno} ${shortSha(r.sha)}` : shortSha(r.sha);
         audit.run(at, pushId, user, r.ref ?? null, r.sha, r.verdict, `${r.verdict} for ${what}`, r.note ?? source);
       }
       return records.length;
@@ -265,7 +265,7 @@ export class Store {
       this.db.prepare("INSERT INTO ci_results (sha, result, user, at, source) VALUES (?, ?, ?, ?, ?)").run(sha, result, user, at, source);
       this.db
         .prepare(`INSERT INTO audit (at, push_id, user, ref, new, decision, code, reason, detail) VALUES (?, ?, ?, ?, ?, 'ci', ?, ?, ?)`)
-        .run(at, pushId, user, ref, sha, result, `CI ${result} for ${sha.slice(0, 7)}`, source);
+        .run(at, pushId, user, ref, sha, result, `CI ${result} for ${shortSha(sha)}`, source);
       return true;
     });
   }
@@ -428,7 +428,7 @@ export class Store {
             new: reached.sha,
             decision: "merge-back",
             code: reached.how,
-            reason: `security fix ${fixSha.slice(0, 7)} reached ${branch} by ${reached.how}`,
+            reason: `security fix ${shortSha(fixSha)} reached ${branch} by ${reached.how}`,
           },
         ]);
       }

@@ -8,6 +8,7 @@ import { identify } from "../../src/identity";
 import { cherryPickedFrom, findFixReturns } from "../../src/policy/fixes";
 import { formatRejection, printable } from "../../src/policy/message";
 import { classifyRef, refGlobMatch } from "../../src/policy/refs";
+import { shortSha } from "../../src/policy/types";
 import { parseRevSpec } from "../../src/policy/revspec";
 
 const BRANCHES = { devel: "devel", stable: "stable", productionStable: "production-stable", productionDevel: "production-devel" };
@@ -218,4 +219,12 @@ describe("messages", () => {
     expect(lines.join("\n")).toContain("… and 15 more");
     expect(lines.join("\n")).toContain("what to do:");
   });
+});
+
+describe("shortSha", () => {
+  it.each([
+    ["0123456789abcdef0123456789abcdef01234567", "0123456"],
+    ["a".repeat(64), "aaaaaaa"],
+    ["dev@example.com-20261127075600-k3j4h5g6f7d8s9a0", "f7d8s9a0"],
+  ])("%s → %s", (id, short) => expect(shortSha(id)).toBe(short));
 });
