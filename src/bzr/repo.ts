@@ -33,9 +33,11 @@ export class ConfigFileGit extends Git {
 
   override run(args: readonly string[], opts: GitOptions = {}): GitResult {
     if (args[0] !== "config") throw new Error(`git ${args[0]} asked of a Bazaar repository`);
-    return super.run(args, {
+    // The repository's own config is this file: --local means --file here.
+    const rest = args.slice(1).filter((a) => a !== "--local");
+    return super.run(["config", "--file", this.file, ...rest], {
       ...opts,
-      env: { ...opts.env, GIT_CONFIG: this.file, GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null" },
+      env: { ...opts.env, GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null" },
     });
   }
 }

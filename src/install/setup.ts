@@ -24,7 +24,7 @@ const DEFAULT_KEYS: [string, string][] = [
 export function setup(repo: Repo, projectDir: string, nodePath: string): string[] {
   const done: string[] = [];
   for (const [key, value] of DEFAULT_KEYS) {
-    if (repo.git.run(["config", "--get", key], { okStatuses: [1] }).status === 1) {
+    if (repo.git.run(["config", "--local", "--get", key], { okStatuses: [1] }).status === 1) {
       repo.git.run(["config", key, value]);
       done.push(`set ${key} = ${value}`);
     }
