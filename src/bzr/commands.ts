@@ -1,14 +1,12 @@
 // The admin command's Bazaar-only parts: serve-bzr, setup-bzr, and doctor's checks.
 import { spawnSync } from "node:child_process";
-import { existsSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
-import type { Check } from "../cli/commands/doctor";
+import { type Check, databaseChecks } from "../cli/commands/doctor";
 import { plainValue } from "../cli/context";
 import { readConfig } from "../config";
 import { UserError } from "../errors";
-import { SCHEMA_VERSION } from "../store/schema";
-import { Store } from "../store/store";
 import { bzrDatabasePath, isBzrRepository, setupBzr } from "./engine";
 import { pluginPath, projectDir, readSnapshot } from "./helper";
 import { BzrRepo, configPath } from "./repo";
@@ -119,27 +117,6 @@ export function bzrDoctorChecks(dir: string): Check[] {
         checks.push({ name: `branch ${name}`, status: "fail", message: `${join(root, name)} is not a branch (brz init it)` });
     }
   }
-  const dbPath = bzrDatabasePath(root);
-  if (!existsSync(dbPath)) {
-    checks.push({ name: "database", status: "fail", message: `${dbPath} is missing; run ./install.sh --bzr ${root}` });
-  } else {
-    try {
-      const store = Store.open(dbPath, { readonly: true });
-      try {
-        const integrity = store.db.pragma("quick_check", { simple: true });
-        checks.push(
-          integrity === "ok"
-            ? { name: "database", status: "ok", message: `${dbPath} (schema ${SCHEMA_VERSION})` }
-            : { name: "database", status: "fail", message: `${dbPath} is damaged (${String(integrity)}); restore it from a backup` },
-        );
-      } finally {
-        store.close();
-      }
-    } catch (err) {
-      checks.push({ name: "database", status: "fail", message: `${(err as Error).message}; restore it from a backup` });
-    }
-    if ((statSync(dbPath).mode & 0o022) !== 0)
-      checks.push({ name: "database permissions", status: "warn", message: `${dbPath} is writable by group or others (chmod 644)` });
-  }
+  checks.push(...databaseChecks(bzrDatabasePath(root), `./install.sh --bzr ${root}`));
   return checks;
 }

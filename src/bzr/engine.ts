@@ -4,7 +4,8 @@ import { join, resolve } from "node:path";
 import { readConfig } from "../config";
 import { branchTips, type Engine } from "../engine/state";
 import { UserError } from "../errors";
-import { now, Store } from "../store/store";
+import { recordInstallState } from "../install/setup";
+import { Store } from "../store/store";
 import { readSnapshot } from "./helper";
 import type { BzrSnapshot } from "./history";
 import { BzrRepo, configPath, stateDir } from "./repo";
@@ -74,19 +75,7 @@ export function setupBzr(dir: string): string[] {
       const name = engine.config.branches[kind];
       if (!(engine.repo as BzrRepo).history.tips.has(name)) done.push(`warning: branch ${name} is missing (brz init ${join(root, name)})`);
     }
-    if (fresh && tips.productionStable && !engine.store.getSetting("baseline")) {
-      engine.store.setSetting("baseline", tips.productionStable, {
-        at: now(),
-        user: "install",
-        new: tips.productionStable,
-        decision: "baseline",
-        reason: "baseline recorded at install: the tip of production-stable",
-      });
-      done.push(`baseline: r${engine.repo.revno(tips.productionStable)} (production-stable's tip)`);
-    }
-    for (const b of ["devel", "stable"] as const) {
-      if (tips[b] && !engine.store.scanMark(b)) engine.store.setScanMark(b, tips[b]!);
-    }
+    done.push(...recordInstallState(engine, tips, fresh));
   } finally {
     engine.store.close();
   }

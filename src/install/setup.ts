@@ -2,7 +2,7 @@ import { shortSha } from "../policy/types";
 import { chmodSync, existsSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import type { Repo } from "../git/repo";
-import { branchTips, openEngine } from "../engine/state";
+import { branchTips, type Engine, openEngine, type Tips } from "../engine/state";
 import { databasePath, now, Store } from "../store/store";
 import { installHooks, uninstallHooks } from "./hooks";
 
@@ -38,20 +38,7 @@ export function setup(repo: Repo, projectDir: string, nodePath: string): string[
   const engine = openEngine(repo);
   try {
     const tips = branchTips(engine);
-    if (fresh && tips.productionStable && !engine.store.getSetting("baseline")) {
-      engine.store.setSetting("baseline", tips.productionStable, {
-        at: now(),
-        user: "install",
-        new: tips.productionStable,
-        decision: "baseline",
-        reason: "baseline recorded at install: the tip of production-stable",
-      });
-      done.push(`baseline: ${shortSha(tips.productionStable)} (production-stable's tip)`);
-    }
-    // Merge-back scans start from today's tips, not the whole history.
-    for (const b of ["devel", "stable"] as const) {
-      if (tips[b] && !engine.store.scanMark(b)) engine.store.setScanMark(b, tips[b]!);
-    }
+    done.push(...recordInstallState(engine, tips, fresh));
     // Count today's revision numbers once, so pushes count only their own commits.
     for (const tip of Object.values(tips)) if (tip) engine.repo.revno(tip);
     if (writeCommitGraph(repo)) done.push("wrote a commit-graph (git keeps it current when it runs gc)");
@@ -76,4 +63,26 @@ function writeCommitGraph(repo: Repo): boolean {
 
 export function teardown(repo: Repo): string[] {
   return uninstallHooks(repo);
+}
+
+/**
+ * What install records once: the baseline (production-stable's tip, on a new
+ * database) and where merge-back scans start (today's tips, not the history).
+ */
+export function recordInstallState(engine: Engine, tips: Tips, fresh: boolean): string[] {
+  const done: string[] = [];
+  if (fresh && tips.productionStable && !engine.store.getSetting("baseline")) {
+    engine.store.setSetting("baseline", tips.productionStable, {
+      at: now(),
+      user: "install",
+      new: tips.productionStable,
+      decision: "baseline",
+      reason: "baseline recorded at install: the tip of production-stable",
+    });
+    done.push(`baseline: r${engine.repo.revno(tips.productionStable)} ${shortSha(tips.productionStable)} (production-stable's tip)`);
+  }
+  for (const b of ["devel", "stable"] as const) {
+    if (tips[b] && !engine.store.scanMark(b)) engine.store.setScanMark(b, tips[b]!);
+  }
+  return done;
 }

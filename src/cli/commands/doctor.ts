@@ -107,9 +107,15 @@ export function doctorChecks(repo: Repo): Check[] {
     );
   }
 
-  const dbPath = databasePath(repo.gitDir);
+  checks.push(...databaseChecks(databasePath(repo.gitDir), "install.sh on this repository"));
+  return checks;
+}
+
+/** The database is there, intact, current, writable by prodgate and by nobody else. */
+export function databaseChecks(dbPath: string, reinstall: string): Check[] {
+  const checks: Check[] = [];
   if (!existsSync(dbPath)) {
-    checks.push({ name: "database", status: "fail", message: `${dbPath} is missing; run install.sh on this repository` });
+    checks.push({ name: "database", status: "fail", message: `${dbPath} is missing; run ${reinstall}` });
   } else {
     try {
       const store = Store.open(dbPath, { readonly: true });
@@ -127,7 +133,7 @@ export function doctorChecks(repo: Repo): Check[] {
       checks.push({
         name: "database",
         status: "fail",
-        message: `${(err as Error).message}; restore it from a backup or move it aside and run install.sh`,
+        message: `${(err as Error).message}; restore it from a backup or move it aside and run ${reinstall}`,
       });
     }
     checks.push(databaseWritable(dbPath));
