@@ -2,7 +2,7 @@ import { branchRef, classifyRef } from "../policy/refs";
 import { isZeroSha, type Verdict } from "../policy/types";
 import type { RefUpdate } from "./facts";
 import { faultPoint } from "./fault";
-import { patchIds, scanMergeBack } from "./mergeback";
+import { markFixesPending, patchIds, scanMergeBack } from "./mergeback";
 import { runMirror } from "./mirror";
 import { publishReport } from "../report/publish";
 import { branchTips, type Engine } from "./state";
@@ -55,6 +55,8 @@ export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: s
       if (found > 0) lines.push(`prodgate: ${found} security fix(es) recorded as back in ${branch}`);
     }
   }
+
+  markFixesPending(engine);
 
   faultPoint("before-mirror");
   if (mirrorNeeded) lines.push(`prodgate: ${runMirror(engine, `push ${pushId}`, user).line}`);

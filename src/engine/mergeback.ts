@@ -1,3 +1,5 @@
+import { rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { Repo } from "../git/repo";
 import { findFixReturns } from "../policy/fixes";
 import { type FixBranch, now } from "../store/store";
@@ -31,4 +33,19 @@ export function scanMergeBack(engine: Engine, branch: FixBranch, tip: string, us
   }
   store.setScanMark(branch, tip);
   return found;
+}
+
+/**
+ * Keep `prodgate/fixes-pending` present exactly while a security fix is not
+ * yet back in devel: the post-receive shim skips Node for a push to devel
+ * alone when it is absent. A stale file only costs a Node start.
+ */
+export function markFixesPending(engine: Engine): void {
+  const path = join(dirname(engine.store.db.name), "fixes-pending");
+  try {
+    if (engine.store.hasFixPendingIn("devel")) writeFileSync(path, "security fixes are waiting to come back into devel\n");
+    else rmSync(path, { force: true });
+  } catch {
+    // Only a hint for the shim: the scan itself never depends on it.
+  }
 }

@@ -410,6 +410,11 @@ export class Store {
     }));
   }
 
+  /** Is any security fix still to come back into `branch`? */
+  hasFixPendingIn(branch: FixBranch): boolean {
+    return this.db.prepare(`SELECT 1 FROM fixes WHERE ${branch}_sha IS NULL LIMIT 1`).get() !== undefined;
+  }
+
   /** Record where a fix reached a branch; a fix already recorded there keeps its first record. */
   markFixReached(branch: FixBranch, fixSha: string, reached: Reached, pushId: string | null): boolean {
     return this.write(() => {

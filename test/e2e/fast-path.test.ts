@@ -1,5 +1,8 @@
 // The hook shims decide "not governed" in the shell, from configuration they
 // keep between pushes; a configuration change must still take effect at once.
+import Database from "better-sqlite3";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Clone, type Sandbox, standardSandbox } from "../helpers/repo";
 
@@ -51,5 +54,42 @@ describe("the shell fast path", () => {
     sb.git(["config", "--add", "prodgate.governed", "refs/heads/release/*"], { cwd: sb.bare });
     work.commit("more release work");
     expect(work.push(["origin", "release/1"], "dev", NO_NODE).status).not.toBe(0);
+  });
+});
+
+describe("post-receive on a push to devel alone", () => {
+  const develScanMark = (): string | null => {
+    const db = new Database(join(sb.bare, "prodgate", "state.db"), { readonly: true });
+    try {
+      return (db.prepare("SELECT sha FROM scan_marks WHERE branch = 'devel'").get() as { sha: string } | undefined)?.sha ?? null;
+    } finally {
+      db.close();
+    }
+  };
+  const marker = () => join(sb.bare, "prodgate", "fixes-pending");
+
+  it("skips the engine while no security fix waits for devel, and runs it while one does", () => {
+    const before = develScanMark();
+    work.commit("r2");
+    expect(work.push(["origin", "HEAD:devel"], "dev").status).toBe(0);
+    expect(existsSync(marker())).toBe(false);
+    expect(develScanMark()).toBe(before); // post-receive did not start node
+
+    // A promoted fix makes devel pushes worth scanning again.
+    sb.prodgate(["qa", "ok", "r1"], "quinn");
+    work.git(["fetch", "--quiet", "origin"]);
+    work.git(["checkout", "--quiet", "-b", "secfix", "origin/production-stable"]);
+    const fix = work.commit("Fix", { "fix.c": "fixed\n" });
+    expect(work.push(["origin", "HEAD:production-devel"], "sam").status).toBe(0);
+    sb.prodgate(["ci", "pass", fix], "cid");
+    expect(work.push(["origin", "HEAD:production-stable"], "sam").status).toBe(0);
+    expect(existsSync(marker())).toBe(true);
+
+    work.git(["checkout", "--quiet", "devel"]);
+    work.git(["cherry-pick", "-x", fix]);
+    const back = work.push(["origin", "HEAD:devel"], "dev");
+    expect(back.output).toContain("back in devel");
+    expect(develScanMark()).toBe(work.sha("HEAD"));
+    expect(existsSync(marker())).toBe(false);
   });
 });
