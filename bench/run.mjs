@@ -249,6 +249,8 @@ class Bench {
       const hex = (i, salt) => (salt + String(i)).padStart(40, "0").slice(-40);
       for (let i = 0; i < 100; i++) insert.run(hex(i, "f1"), `security fix ${i}`, hex(i, "a7"), new Date().toISOString());
     });
+    // What the engine writes when fixes wait for devel: post-receive runs for devel pushes too.
+    writeFileSync(join(this.hooked, "prodgate", "fixes-pending"), "bench\n");
     // Everything on stable is in production: each stable push adds one revision to QA.
     this.setRef("refs/heads/production-stable", this.sha(this.n));
     const commits = [];
