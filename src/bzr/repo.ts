@@ -74,10 +74,6 @@ export class BzrRepo extends Repo {
     return false;
   }
 
-  override objectFormat(): "sha1" | "sha256" {
-    return "sha1";
-  }
-
   private branchOf(ref: string): string | null {
     return ref.startsWith(HEADS) ? ref.slice(HEADS.length) : null;
   }

@@ -71,11 +71,6 @@ export class Repo {
     return `${out || "git"} is too old: prodgate needs git 2.38 or newer (merge-tree --write-tree); upgrade git on the server`;
   }
 
-  objectFormat(): "sha1" | "sha256" {
-    const fmt = this.git.run(["rev-parse", "--show-object-format"], { okStatuses: [128] }).stdout.trim();
-    return fmt === "sha256" ? "sha256" : "sha1";
-  }
-
   /** Tips of the given refs (absent refs are left out), in one process. */
   refTips(refs: readonly string[]): Map<string, string> {
     const out = this.git.out(["for-each-ref", "--format=%(refname)%00%(objectname)", "--", ...refs]);

@@ -364,15 +364,6 @@ export class Store {
     return (this.db.prepare(`${MIRROR_SELECT} WHERE outcome != 'running' ORDER BY id DESC LIMIT 1`).get() as MirrorRun | undefined) ?? null;
   }
 
-  mirrorRunCount(outcome?: string): number {
-    const row = (
-      outcome
-        ? this.db.prepare("SELECT count(*) AS n FROM mirror_runs WHERE outcome = ?").get(outcome)
-        : this.db.prepare("SELECT count(*) AS n FROM mirror_runs").get()
-    ) as { n: number };
-    return row.n;
-  }
-
   // --- security fixes ------------------------------------------------------
 
   addFixes(fixes: readonly { sha: string; subject: string; patchId: string | null }[], promotedBy: string, pushId: string | null): number {

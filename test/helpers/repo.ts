@@ -1,6 +1,6 @@
 // Real repositories for tests: a temporary bare repository with prodgate
 // installed the way install.sh installs it, and clones that push to it.
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -176,8 +176,4 @@ export function standardSandbox(): { sb: Sandbox; work: Clone } {
   work.land();
 
   return { sb, work };
-}
-
-export function gitOk(args: string[], cwd: string): string {
-  return execFileSync("git", args, { cwd, encoding: "utf8" }).trim();
 }
