@@ -48,21 +48,26 @@ def _ask_engine(stage, document):
     return json.loads(proc.stdout)
 
 
+def _consult(params, root, rel, stage, tip, extra=()):
+    """Gather the repository's facts around this tip change and ask the engine."""
+    update = {"branch": rel, "old": _revid(params.old_revid), "new": _revid(params.new_revid)}
+    snapshot = facts.gather(
+        root,
+        repository=params.branch.repository,
+        tips={rel: tip},
+        extra=list(extra),
+        root_transport=_root_transport(params.branch, rel),
+    )
+    return _ask_engine(stage, {"snapshot": snapshot, "update": update})
+
+
 def pre_change_branch_tip(params):
     where = _locate(params.branch)
     if where is None:
         return
     root, rel = where
-    update = {"branch": rel, "old": _revid(params.old_revid), "new": _revid(params.new_revid)}
     try:
-        snapshot = facts.gather(
-            root,
-            repository=params.branch.repository,
-            tips={rel: params.old_revid},
-            extra=[params.new_revid],
-            root_transport=_root_transport(params.branch, rel),
-        )
-        answer = _ask_engine("pre-change", {"snapshot": snapshot, "update": update})
+        answer = _consult(params, root, rel, "pre-change", tip=params.old_revid, extra=[params.new_revid])
     except Exception as e:  # fail closed: a governed branch is never changed unjudged
         raise errors.TipChangeRejected(
             "prodgate: rejected %s [unavailable]: prodgate could not judge the change (%s); tell the repository's admin" % (rel, e)
@@ -78,15 +83,8 @@ def post_change_branch_tip(params):
     if where is None:
         return
     root, rel = where
-    update = {"branch": rel, "old": _revid(params.old_revid), "new": _revid(params.new_revid)}
     try:
-        snapshot = facts.gather(
-            root,
-            repository=params.branch.repository,
-            tips={rel: params.new_revid},
-            root_transport=_root_transport(params.branch, rel),
-        )
-        answer = _ask_engine("post-change", {"snapshot": snapshot, "update": update})
+        answer = _consult(params, root, rel, "post-change", tip=params.new_revid)
     except Exception as e:  # the change has landed; report and leave the rest to `prodgate sync`
         trace.warning("prodgate: the change landed, but recording it failed (%s); an admin should run prodgate sync" % e)
         return
