@@ -18,9 +18,15 @@ export function isProdgateHook(path: string): boolean {
 /** Render a shim from its template in the project's hooks/ folder. */
 export function renderHook(projectDir: string, name: string, nodePath: string): string {
   const template = readFileSync(join(projectDir, "hooks", name), "utf8");
+  // The shared part is copied in, so an installed hook needs no other file to let an ungoverned push through.
+  const common = readFileSync(join(projectDir, "hooks", "common.sh"), "utf8");
   const main = join(projectDir, "dist", "prodgate.cjs");
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  return template.replace("@PRODGATE_NODE@", quote(nodePath)).replace("@PRODGATE_MAIN@", quote(main));
+  // Replacer functions: the shell text holds "$$", which a replacement string would rewrite.
+  return template
+    .replace("@PRODGATE_COMMON@\n", () => common)
+    .replace("@PRODGATE_NODE@", () => quote(nodePath))
+    .replace("@PRODGATE_MAIN@", () => quote(main));
 }
 
 /** Install both hooks, keeping any earlier hook as <name>.prodgate-chained, which ours still runs. */

@@ -1,0 +1,64 @@
+# Shared by both prodgate hooks; install.sh copies it into each, so an
+# installed hook needs no other file to decide that a push is not governed.
+#
+# Sets: names (branch names that may be governed: the defaults plus every
+# configured name, so an invalid or empty value cannot hide a default branch),
+# develname, extra (prodgate.governed patterns exist), report (a report path is
+# configured), input (the hook's stdin), governed (the push touches a governed
+# ref), other (it touches a governed ref other than devel).
+names='devel stable production-stable production-devel' develname=devel governed= other= extra= report= included=
+read_config() {
+	while read -r key value; do
+		case "$key" in
+		prodgate.develbranch) names="$names $value" develname=$value ;;
+		prodgate.stablebranch | prodgate.productionstablebranch | prodgate.productiondevelbranch) names="$names $value" ;;
+		prodgate.governed) extra=yes ;;
+		prodgate.reportpath) report=yes ;;
+		include.* | includeif.*) included=yes ;;
+		esac
+	done
+}
+
+# Only the repository's own configuration counts (never global or system
+# files). `git config` output is kept in prodgate/hook-config and reused while
+# it is newer than the repository's config file, so a change there makes the
+# next push read the configuration again.
+gd=${GIT_DIR:-.}
+stamp="$gd/prodgate/hook-config.v2"
+if [ -f "$stamp" ] && [ "$stamp" -nt "$gd/config" ] && [ -z "${GIT_CONFIG_PARAMETERS-}${GIT_CONFIG_COUNT-}" ]; then
+	read_config <"$stamp"
+else
+	# The mark's time is taken before git reads the files: one changed meanwhile
+	# is not older than the stamp, so it is read again next time.
+	mark="$stamp.$$"
+	{ true >"$mark"; } 2>/dev/null || mark=
+	config=$(git config --local --includes --get-regexp '^(prodgate\.(develbranch|stablebranch|productionstablebranch|productiondevelbranch|governed|reportpath)|include\..*|includeif\..*)$' 2>/dev/null)
+	read_config <<CONFIG
+$config
+CONFIG
+	if [ -n "$mark" ]; then
+		# Included files are not watched: with includes, git config runs every time.
+		if [ -z "$included" ] && printf '%s\n' "$config" >"$mark.v" && touch -r "$mark" "$mark.v"; then
+			mv -f "$mark.v" "$stamp"
+		fi
+		rm -f "$mark" "$mark.v"
+	fi
+fi
+
+input=
+while read -r old new ref || [ -n "$old" ]; do
+	input="$input$old $new $ref
+"
+	case "$ref" in
+	refs/tags/qa/* | refs/tags/ci/*) governed=yes other=yes ;;
+	refs/heads/*)
+		for name in $names; do
+			if [ "$ref" = "refs/heads/$name" ]; then
+				governed=yes
+				[ "$name" = "$develname" ] || other=yes
+			fi
+		done
+		;;
+	esac
+done
+
