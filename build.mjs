@@ -1,15 +1,21 @@
-// One bundled file for the hooks and the command: Node starts it faster than
-// many modules. better-sqlite3 stays outside (it is a native addon).
+// Two bundled files: dist/hook.cjs holds only what the git hooks need (the
+// shims start it on every governed push), dist/prodgate.cjs everything else.
+// One file starts faster than many modules. better-sqlite3's JavaScript is
+// bundled too; its native addon is loaded by path (see src/store/native.ts).
 import { build } from "esbuild";
 
-await build({
-  entryPoints: ["src/main.ts"],
-  outfile: "dist/prodgate.cjs",
+const common = {
   bundle: true,
   platform: "node",
   target: "node20",
   format: "cjs",
-  external: ["better-sqlite3"],
+  // Only better-sqlite3's fallback loader (when the addon is not at its usual path) needs it.
+  external: ["bindings"],
   sourcemap: "linked",
   logLevel: "warning",
-});
+};
+
+await Promise.all([
+  build({ ...common, entryPoints: ["src/main.ts"], outfile: "dist/prodgate.cjs" }),
+  build({ ...common, entryPoints: ["src/hook-main.ts"], outfile: "dist/hook.cjs" }),
+]);

@@ -1,3 +1,5 @@
+import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Git } from "./git/run";
 import { type BranchNames, type Role, ROLES } from "./policy/types";
 
@@ -150,6 +152,51 @@ export function configFromValues(values: Map<string, string[]>): { config: Confi
 export function readConfig(git: Git): { config: Config; errors: ConfigError[] } {
   const r = git.run(["config", "--local", "--includes", "-z", "--get-regexp", "^prodgate\\."], { okStatuses: [1] });
   return configFromValues(parseConfigOutput(r.stdout));
+}
+
+/**
+ * readConfig for the hooks, which run on every push: git config's answer is
+ * kept in prodgate/config.cache and reused while the repository's config file
+ * is the same file (inode, size and modification time: `git config` replaces
+ * the file on every change). The file's identity is taken before git reads it,
+ * so a change made meanwhile is read again next time. Included files are not
+ * watched: with an include, git config runs every time.
+ */
+export function readConfigCached(git: Git, gitDir: string): { config: Config; errors: ConfigError[] } {
+  const cache = join(gitDir, "prodgate", "config.cache");
+  let key: string | null = null;
+  try {
+    const st = statSync(join(gitDir, "config"), { bigint: true });
+    key = `config ${st.ino} ${st.size} ${st.mtimeNs}`;
+    const text = readFileSync(cache, "utf8");
+    const nl = text.indexOf("\n");
+    if (text.slice(0, nl) === key) return configFromValues(parseConfigOutput(text.slice(nl + 1)));
+  } catch {
+    // No cache yet (or no config file): ask git.
+  }
+  const r = git.run(["config", "--local", "--includes", "-z", "--get-regexp", "^(prodgate|include|includeif)\\."], { okStatuses: [1] });
+  const values = parseConfigOutput(r.stdout);
+  let included = false;
+  for (const k of [...values.keys()]) {
+    if (k.startsWith("prodgate.")) continue;
+    included = true;
+    values.delete(k);
+  }
+  if (key && !included) {
+    const own = r.stdout
+      .split("\0")
+      .filter((e) => e.toLowerCase().startsWith("prodgate."))
+      .map((e) => `${e}\0`)
+      .join("");
+    try {
+      const tmp = `${cache}.${process.pid}`;
+      writeFileSync(tmp, `${key}\n${own}`);
+      renameSync(tmp, cache);
+    } catch {
+      // Only a cache: the next push asks git again.
+    }
+  }
+  return configFromValues(values);
 }
 
 export function rolesOf(config: Config, user: string | null): Set<Role> {

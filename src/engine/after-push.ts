@@ -2,9 +2,8 @@ import { branchRef, classifyRef } from "../policy/refs";
 import { isZeroSha, type Verdict } from "../policy/types";
 import type { RefUpdate } from "./facts";
 import { faultPoint } from "./fault";
-import { markFixesPending, patchIds, scanMergeBack } from "./mergeback";
+import { patchIds, scanMergeBack } from "./mergeback";
 import { runMirror } from "./mirror";
-import { publishReport } from "../report/publish";
 import { branchTips, type Engine } from "./state";
 
 /**
@@ -56,11 +55,12 @@ export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: s
     }
   }
 
-  markFixesPending(engine);
-
   faultPoint("before-mirror");
   if (mirrorNeeded) lines.push(`prodgate: ${runMirror(engine, `push ${pushId}`, user).line}`);
-  const reportFailure = publishReport(engine);
+  // The page's renderer is loaded only where a report is published.
+  const reportFailure = config.reportPath
+    ? (require("../report/publish") as typeof import("../report/publish")).publishReport(engine)
+    : null;
   if (reportFailure) lines.push(reportFailure);
   return lines;
 }

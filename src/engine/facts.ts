@@ -2,7 +2,12 @@ import type { CommitList, ListedCommit, ProductionFacts, UpdateFacts } from "../
 import { MAX_LISTED_COMMITS } from "../policy/message";
 import type { RefClass } from "../policy/refs";
 import { isZeroSha, type MainlineCommit } from "../policy/types";
-import { branchTips, type DeployState, deployState, type Engine, type Tips } from "./state";
+import { queries } from "../git/repo";
+import type { GitQuery } from "../git/run";
+import { branchTipRefs, branchTips, type DeployState, deployState, type Engine, type Tips } from "./state";
+
+/** The kinds of update whose facts depend on where the branches are. */
+const NEEDS_TIPS = new Set<RefClass["kind"]>(["stable", "productionStable", "verdictTag"]);
 
 export interface RefUpdate {
   old: string;
@@ -17,11 +22,20 @@ export interface RefUpdate {
  */
 export class FactGatherer {
   private deploy: DeployState | null = null;
+  private knownTips: Tips | null;
 
   constructor(
     private readonly engine: Engine,
-    private readonly tips: Tips = branchTips(engine),
-  ) {}
+    tips: Tips | null = null,
+  ) {
+    this.knownTips = tips;
+  }
+
+  /** Read on first use: a push to devel alone never needs them. */
+  private get tips(): Tips {
+    this.knownTips ??= branchTips(this.engine);
+    return this.knownTips;
+  }
 
   private deployState(): DeployState {
     this.deploy ??= deployState(this.engine, this.tips);
@@ -38,6 +52,19 @@ export class FactGatherer {
   private labelFromSegment(c: ListedCommit): ListedCommit {
     const entry = this.deployState().walk.entries.find((e) => e.commit.sha === c.sha);
     return entry ? { ...c, revno: entry.commit.revno, verdict: entry.verdict } : c;
+  }
+
+  /** The git questions gather() will ask about these updates, for Git.prefetch(). */
+  plan(updates: readonly { update: RefUpdate; cls: RefClass }[]): GitQuery[] {
+    const planned: GitQuery[] = [];
+    if (!this.knownTips && updates.some(({ cls }) => NEEDS_TIPS.has(cls.kind)))
+      planned.push(queries.refTips(branchTipRefs(this.engine.config)));
+    for (const { update } of updates) {
+      if (isZeroSha(update.new)) continue;
+      planned.push(queries.objectType(update.new));
+      if (!isZeroSha(update.old)) planned.push(queries.isAncestor(update.old, update.new));
+    }
+    return planned;
   }
 
   gather(update: RefUpdate, cls: RefClass): UpdateFacts {

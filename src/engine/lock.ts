@@ -1,5 +1,6 @@
 import Database from "better-sqlite3";
 import { join } from "node:path";
+import { nativeBinding } from "../store/native";
 
 /**
  * One mirror at a time per repository. The lock is an exclusive SQLite
@@ -7,7 +8,7 @@ import { join } from "node:path";
  * so a killed process can never leave it held.
  */
 export function withMirrorLock<T>(gitDir: string, fn: () => T, timeoutMs = 60_000): T {
-  const db = new Database(join(gitDir, "prodgate", "mirror.lock"), { timeout: timeoutMs });
+  const db = new Database(join(gitDir, "prodgate", "mirror.lock"), { timeout: timeoutMs, nativeBinding: nativeBinding() });
   try {
     db.exec("BEGIN EXCLUSIVE");
     try {

@@ -1,13 +1,43 @@
-import { rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
 import type { Repo } from "../git/repo";
-import { findFixReturns } from "../policy/fixes";
-import { type FixBranch, now } from "../store/store";
+import { type FixReturn, findFixReturns } from "../policy/fixes";
+import type { CommitInfo } from "../policy/types";
+import { type FixBranch, now, type SecurityFix } from "../store/store";
 import type { Engine } from "./state";
 
 /** patch-id (git patch-id --stable) of every non-merge commit in include ^exclude. */
 export function patchIds(repo: Repo, include: readonly string[], exclude: readonly string[]): Map<string, string> {
   return repo.patchIds(include, exclude);
+}
+
+/** The security fixes not yet recorded as back in `branch`. */
+export function pendingIn(engine: Engine, branch: FixBranch): SecurityFix[] {
+  return engine.store.fixes().filter((f) => f[branch] === null);
+}
+
+/** Which of `pending` come back through the commits of tip ^from (all of tip's history when from is null). */
+export function fixReturnsIn(
+  repo: Repo,
+  pending: readonly SecurityFix[],
+  tip: string,
+  from: string | null,
+): { commits: CommitInfo[]; returns: FixReturn[] } {
+  const exclude = from ? [from] : [];
+  const commits = repo.commits([tip], exclude);
+  if (pending.length === 0) return { commits, returns: [] };
+  const ids = pending.some((f) => f.patchId) ? patchIds(repo, [tip], exclude) : new Map<string, string>();
+  return { commits, returns: findFixReturns(pending, commits, ids) };
+}
+
+/**
+ * Where the scan of `branch` starts: everything reachable from the scan mark
+ * has been looked at. The mark is normally an ancestor of the tip; pre-receive
+ * may have set it to a push that then did not land, and then the part both
+ * share is what was looked at.
+ */
+function scanFrom(repo: Repo, mark: string | null, tip: string): string | null {
+  if (!mark) return null;
+  if (mark === tip || repo.isAncestor(mark, tip)) return mark;
+  return repo.mergeBase(mark, tip);
 }
 
 /**
@@ -16,16 +46,11 @@ export function patchIds(repo: Repo, include: readonly string[], exclude: readon
  */
 export function scanMergeBack(engine: Engine, branch: FixBranch, tip: string, user: string | null, pushId: string | null): number {
   const { repo, store } = engine;
-  const pending = store.fixes().filter((f) => f[branch] === null);
+  const pending = pendingIn(engine, branch);
   const mark = store.scanMark(branch);
-  const from = mark && mark !== tip && repo.isAncestor(mark, tip) ? mark : null;
   let found = 0;
   if (pending.length > 0 && mark !== tip) {
-    const exclude = from ? [from] : [];
-    const commits = repo.commits([tip], exclude);
-    const needPatchIds = pending.some((f) => f.patchId);
-    const ids = needPatchIds ? patchIds(repo, [tip], exclude) : new Map<string, string>();
-    const returns = findFixReturns(pending, commits, ids);
+    const { returns } = fixReturnsIn(repo, pending, tip, scanFrom(repo, mark, tip));
     const at = now();
     for (const r of returns) {
       if (store.markFixReached(branch, r.fix, { sha: r.how === "ancestry" ? tip : r.commit, at, how: r.how, by: user }, pushId)) found++;
@@ -33,19 +58,4 @@ export function scanMergeBack(engine: Engine, branch: FixBranch, tip: string, us
   }
   store.setScanMark(branch, tip);
   return found;
-}
-
-/**
- * Keep `prodgate/fixes-pending` present exactly while a security fix is not
- * yet back in devel: the post-receive shim skips Node for a push to devel
- * alone when it is absent. A stale file only costs a Node start.
- */
-export function markFixesPending(engine: Engine): void {
-  const path = join(dirname(engine.store.db.name), "fixes-pending");
-  try {
-    if (engine.store.hasFixPendingIn("devel")) writeFileSync(path, "security fixes are waiting to come back into devel\n");
-    else rmSync(path, { force: true });
-  } catch {
-    // Only a hint for the shim: the scan itself never depends on it.
-  }
 }

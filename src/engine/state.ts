@@ -32,8 +32,13 @@ export function openEngine(repo: Repo, opts: { create?: boolean; read?: ReturnTy
 
 export type Tips = Record<BranchKind, string | null>;
 
+/** The refs of the four branches, in BRANCH_KINDS order. */
+export function branchTipRefs(config: Config): string[] {
+  return BRANCH_KINDS.map((k) => branchRef(config.branches[k]));
+}
+
 export function branchTips(engine: Pick<Engine, "repo" | "config">): Tips {
-  const refs = BRANCH_KINDS.map((k) => branchRef(engine.config.branches[k]));
+  const refs = branchTipRefs(engine.config);
   const found = engine.repo.refTips(refs);
   return Object.fromEntries(BRANCH_KINDS.map((k, i) => [k, found.get(refs[i]!) ?? null])) as Tips;
 }

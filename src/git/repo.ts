@@ -1,7 +1,8 @@
-import { resolve } from "node:path";
+import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { delimiter, join, resolve } from "node:path";
 import type { CommitInfo, MainlineCommit } from "../policy/types";
 import { COMMIT_FORMAT, parseCommits, parsePatchIds, parseRefTips } from "./parse";
-import { Git } from "./run";
+import { Git, type GitQuery } from "./run";
 
 /** Revision numbers already counted, keyed by commit (see Store). */
 export interface RevnoCache {
@@ -11,6 +12,26 @@ export interface RevnoCache {
 
 /** How far back along the first-parent chain revno() looks for a commit it already knows. */
 const REVNO_LOOKBACK = 1000;
+
+/**
+ * The git commands behind Repo's questions, so that a caller can hand them to
+ * Git.prefetch() and have them answered together in one process.
+ */
+export const queries = {
+  refTips: (refs: readonly string[]): GitQuery => [["for-each-ref", "--format=%(refname)%00%(objectname)", "--", ...refs]],
+  objectType: (sha: string): GitQuery => [["cat-file", "-t", sha]],
+  isAncestor: (ancestor: string, descendant: string): GitQuery => [["merge-base", "--is-ancestor", ancestor, descendant]],
+  commits: (include: readonly string[], exclude: readonly string[], opts: { limit?: number; noMerges?: boolean } = {}): GitQuery => {
+    const args = ["log", "-z", COMMIT_FORMAT];
+    if (opts.limit !== undefined) args.push(`--max-count=${opts.limit}`);
+    if (opts.noMerges) args.push("--no-merges");
+    return [[...args, ...include, "--not", ...exclude, "--"]];
+  },
+  patchIds: (include: readonly string[], exclude: readonly string[]): GitQuery => [
+    ["log", "-p", "--no-merges", "--format=commit %H", ...include, "--not", ...exclude, "--"],
+    ["patch-id", "--stable"],
+  ],
+};
 
 /** Typed questions to one git repository. Every name passed here has been checked by the caller. */
 export class Repo {
@@ -44,9 +65,12 @@ export class Repo {
 
   /** patch-id (git patch-id --stable) of every non-merge commit in include ^exclude. */
   patchIds(include: readonly string[], exclude: readonly string[]): Map<string, string> {
-    const diff = this.git.out(["log", "-p", "--no-merges", "--format=commit %H", ...include, "--not", ...exclude, "--"]);
+    const [log, patchId] = queries.patchIds(include, exclude);
+    const prefetched = this.git.take([log!, patchId!]);
+    if (prefetched) return parsePatchIds(prefetched.stdout);
+    const diff = this.git.out(log!);
     if (diff.trim() === "") return new Map();
-    return parsePatchIds(this.git.out(["patch-id", "--stable"], { input: `${diff}\n` }));
+    return parsePatchIds(this.git.out(patchId!, { input: `${diff}\n` }));
   }
 
   static discover(dir: string): Repo {
@@ -65,15 +89,58 @@ export class Repo {
    * `merge-tree --write-tree` (git 2.38).
    */
   versionProblem(): string | null {
-    const out = this.git.run(["--version"], { okStatuses: [1, 128, 129] }).stdout.trim();
+    const out = this.gitVersion();
     const m = /(\d+)\.(\d+)/.exec(out);
     if (m && (Number(m[1]) > 2 || (Number(m[1]) === 2 && Number(m[2]) >= 38))) return null;
     return `${out || "git"} is too old: prodgate needs git 2.38 or newer (merge-tree --write-tree); upgrade git on the server`;
   }
 
+  /**
+   * `git --version`, kept in prodgate/git-version while the git found on PATH
+   * is the same file (inode, size, modification time): the hooks ask on every
+   * push, and an upgrade of git replaces the file.
+   */
+  private gitVersion(): string {
+    const cache = join(this.gitDir, "prodgate", "git-version");
+    let key: string | null = null;
+    for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+      try {
+        const st = statSync(join(dir || ".", "git"), { bigint: true });
+        if (!st.isFile()) continue;
+        key = `${join(dir || ".", "git")} ${st.ino} ${st.size} ${st.mtimeNs}`;
+        break;
+      } catch {
+        // Not in this directory.
+      }
+    }
+    try {
+      const [cachedKey, version] = readFileSync(cache, "utf8").split("\n");
+      if (key && cachedKey === key && version) return version;
+    } catch {
+      // Not known yet.
+    }
+    const out = this.git.run(["--version"], { okStatuses: [1, 128, 129] }).stdout.trim();
+    if (key && /^git version /.test(out)) {
+      try {
+        const tmp = `${cache}.${process.pid}`;
+        writeFileSync(tmp, `${key}\n${out}\n`);
+        renameSync(tmp, cache);
+      } catch {
+        // Only a cache.
+      }
+    }
+    return out;
+  }
+
+  /** The best common ancestor of two commits, or null when they share no history. */
+  mergeBase(a: string, b: string): string | null {
+    const r = this.git.run(["merge-base", a, b], { okStatuses: [1] });
+    return r.status === 0 ? r.stdout.trim() || null : null;
+  }
+
   /** Tips of the given refs (absent refs are left out), in one process. */
   refTips(refs: readonly string[]): Map<string, string> {
-    const out = this.git.out(["for-each-ref", "--format=%(refname)%00%(objectname)", "--", ...refs]);
+    const out = this.git.out(queries.refTips(refs)[0]!);
     const tips = new Map<string, string>();
     for (const { ref, sha } of parseRefTips(out)) if (refs.includes(ref)) tips.set(ref, sha);
     return tips;
@@ -88,12 +155,12 @@ export class Repo {
   }
 
   objectType(sha: string): string | null {
-    const r = this.git.run(["cat-file", "-t", sha], { okStatuses: [1, 128] });
+    const r = this.git.run(queries.objectType(sha)[0]!, { okStatuses: [1, 128] });
     return r.status === 0 ? r.stdout.trim() : null;
   }
 
   isAncestor(ancestor: string, descendant: string): boolean {
-    return this.git.run(["merge-base", "--is-ancestor", ancestor, descendant], { okStatuses: [1] }).status === 0;
+    return this.git.run(queries.isAncestor(ancestor, descendant)[0]!, { okStatuses: [1] }).status === 0;
   }
 
   /** Position on the first-parent chain counted from the root (revno 1). */
@@ -117,11 +184,7 @@ export class Repo {
 
   /** Commits reachable from `include` but none of `exclude`, newest first. */
   commits(include: readonly string[], exclude: readonly string[] = [], opts: { limit?: number; noMerges?: boolean } = {}): CommitInfo[] {
-    const args = ["log", "-z", COMMIT_FORMAT];
-    if (opts.limit !== undefined) args.push(`--max-count=${opts.limit}`);
-    if (opts.noMerges) args.push("--no-merges");
-    args.push(...include, "--not", ...exclude, "--");
-    return parseCommits(this.git.out(args)).map(({ mark: _mark, ...c }) => c);
+    return parseCommits(this.git.out(queries.commits(include, exclude, opts)[0]!)).map(({ mark: _mark, ...c }) => c);
   }
 
   /** Metadata of exactly these commits, in the order given. */

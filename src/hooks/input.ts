@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { RefUpdate } from "../engine/facts";
 
@@ -23,8 +22,23 @@ export function parseHookInput(text: string): HookInput {
     if (m && m[1]!.length === m[2]!.length) updates.push({ old: m[1]!, new: m[2]!, ref: m[3]! });
     else malformed.push(line);
   }
-  const pushId = createHash("sha256").update(text).digest("hex").slice(0, 12);
-  return { updates, malformed, pushId };
+  return { updates, malformed, pushId: pushIdOf(text) };
+}
+
+/**
+ * A short id for the push, the same in both hooks. Only a label that joins
+ * audit rows, so a fast non-cryptographic hash: loading node:crypto costs a
+ * hook about 10 ms. Two FNV-1a passes with different offsets, 48 bits.
+ */
+export function pushIdOf(text: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x050c5d1f;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x01000193) ^ (b >>> 15);
+  }
+  return ((a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0")).slice(0, 12);
 }
 
 /** The push options git hands the hooks (GIT_PUSH_OPTION_<n>). */

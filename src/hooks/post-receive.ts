@@ -4,7 +4,7 @@ import { UserError } from "../errors";
 import { Repo } from "../git/repo";
 import { identify } from "../identity";
 import { classifyRef } from "../policy/refs";
-import { readConfig } from "../config";
+import { readConfigCached } from "../config";
 import { parseHookInput } from "./input";
 import type { HookIO } from "./pre-receive";
 
@@ -16,7 +16,7 @@ export function postReceive(io: HookIO): number {
   const input = parseHookInput(io.stdin);
   try {
     const repo = Repo.forHook(io.cwd, io.env);
-    const read = readConfig(repo.git);
+    const read = readConfigCached(repo.git, repo.gitDir);
     const { config } = read;
     const governed = input.updates.filter((u) => classifyRef(u.ref, config.branches, config.governed).kind !== "ungoverned");
     if (governed.length === 0) return 0;

@@ -1,5 +1,7 @@
-import { type Config, readConfig, rolesOf } from "../config";
+import { type Config, readConfigCached, rolesOf } from "../config";
+import { dirname } from "node:path";
 import { FactGatherer } from "../engine/facts";
+import { quietAfterPush, quietPlan, writeQuietNote } from "../engine/quiet";
 import type { Engine } from "../engine/state";
 import { UserError } from "../errors";
 import { Repo } from "../git/repo";
@@ -33,7 +35,7 @@ export function preReceive(io: HookIO): number {
   let configProblem: string | null = null;
   try {
     repo = Repo.forHook(io.cwd, io.env);
-    const read = readConfig(repo.git);
+    const read = readConfigCached(repo.git, repo.gitDir);
     config = read.config;
     if (read.errors.length > 0) {
       const e = read.errors[0]!;
@@ -65,14 +67,17 @@ export function preReceive(io: HookIO): number {
 
   let decisions: Decision[];
   let store: Store | null = null;
+  let engine: Engine | null = null;
   try {
     if (configProblem) throw new UserError(configProblem, 1);
     const gitProblem = repo.versionProblem();
     if (gitProblem) throw new UserError(gitProblem, 1);
     store = Store.open(databasePath(repo.gitDir));
     repo.revnoCache = store;
-    const engine: Engine = { repo, config, store };
+    engine = { repo, config, store };
     const gatherer = new FactGatherer(engine);
+    // Everything the decisions and the quiet note will ask git, in one process.
+    repo.git.prefetch([...gatherer.plan(classified), ...quietPlan(engine, input.updates)]);
     decisions = classified.map(({ update, cls }) => decideOne(gatherer, update, cls, ctx));
   } catch (err) {
     const reason = describeFailure(err);
@@ -108,9 +113,23 @@ export function preReceive(io: HookIO): number {
       return 1;
     }
   }
+  if (!rejected && engine) noteIfQuiet(engine, input, io);
   store?.close();
   for (const line of formatPushResult(decisions)) io.write(line);
   return rejected ? 1 : 0;
+}
+
+/**
+ * Leave the post-receive shim a note when the push leaves it nothing to do,
+ * so it does not start Node again (see engine/quiet.ts). Never fails the
+ * push: without a note post-receive simply does its usual work.
+ */
+function noteIfQuiet(engine: Engine, input: HookInput, io: HookIO): void {
+  try {
+    if (quietAfterPush(engine, input.updates)) writeQuietNote(dirname(engine.store.path), input.updates);
+  } catch (err) {
+    if (io.env.PRODGATE_DEBUG) io.write(`prodgate: (post-receive will run in full: ${describeFailure(err)})`);
+  }
 }
 
 function decideOne(gatherer: FactGatherer, update: { old: string; new: string; ref: string }, cls: RefClass, ctx: PushContext): Decision {

@@ -20,7 +20,7 @@ export function renderHook(projectDir: string, name: string, nodePath: string): 
   const template = readFileSync(join(projectDir, "hooks", name), "utf8");
   // The shared part is copied in, so an installed hook needs no other file to let an ungoverned push through.
   const common = readFileSync(join(projectDir, "hooks", "common.sh"), "utf8");
-  const main = join(projectDir, "dist", "prodgate.cjs");
+  const main = join(projectDir, "dist", "hook.cjs");
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   // Replacer functions: the shell text holds "$$", which a replacement string would rewrite.
   return template

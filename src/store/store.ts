@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import { UserError } from "../errors";
 import type { FixHow } from "../policy/fixes";
 import { shortSha, type CiResult, type Verdict, type VerdictRecord } from "../policy/types";
+import { nativeBinding } from "./native";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema";
 
 export function databasePath(gitDir: string): string {
@@ -120,7 +121,12 @@ export class Store {
     if (opts.create) mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
     let db: Database.Database;
     try {
-      db = new Database(path, { fileMustExist: !opts.create, timeout: BUSY_TIMEOUT_MS, readonly: opts.readonly ?? false });
+      db = new Database(path, {
+        fileMustExist: !opts.create,
+        timeout: BUSY_TIMEOUT_MS,
+        readonly: opts.readonly ?? false,
+        nativeBinding: nativeBinding(),
+      });
       if (!opts.readonly) db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
       db.pragma("foreign_keys = ON");
@@ -401,11 +407,6 @@ export class Store {
     }));
   }
 
-  /** Is any security fix still to come back into `branch`? */
-  hasFixPendingIn(branch: FixBranch): boolean {
-    return this.db.prepare(`SELECT 1 FROM fixes WHERE ${branch}_sha IS NULL LIMIT 1`).get() !== undefined;
-  }
-
   /** Record where a fix reached a branch; a fix already recorded there keeps its first record. */
   markFixReached(branch: FixBranch, fixSha: string, reached: Reached, pushId: string | null): boolean {
     return this.write(() => {
@@ -457,6 +458,15 @@ export class Store {
 
   scanMark(branch: string): string | null {
     return (this.db.prepare("SELECT sha FROM scan_marks WHERE branch = ?").get(branch) as { sha: string } | undefined)?.sha ?? null;
+  }
+
+  /** Move the scan mark from `from` to `to` only if it is still at `from`; false when it is elsewhere or unset. */
+  advanceScanMark(branch: string, from: string, to: string): boolean {
+    return this.write(() => {
+      if (this.scanMark(branch) !== from) return false;
+      this.setScanMark(branch, to);
+      return true;
+    });
   }
 
   setScanMark(branch: string, sha: string): void {

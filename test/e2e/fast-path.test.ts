@@ -1,7 +1,7 @@
 // The hook shims decide "not governed" in the shell, from configuration they
 // keep between pushes; a configuration change must still take effect at once.
 import Database from "better-sqlite3";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Clone, type Sandbox, standardSandbox } from "../helpers/repo";
@@ -57,39 +57,83 @@ describe("the shell fast path", () => {
   });
 });
 
-describe("post-receive on a push to devel alone", () => {
-  const develScanMark = (): string | null => {
+describe("post-receive after a push that leaves it nothing to do", () => {
+  const query = <T>(sql: string): T => {
     const db = new Database(join(sb.bare, "prodgate", "state.db"), { readonly: true });
     try {
-      return (db.prepare("SELECT sha FROM scan_marks WHERE branch = 'devel'").get() as { sha: string } | undefined)?.sha ?? null;
+      return db.prepare(sql).get() as T;
     } finally {
       db.close();
     }
   };
-  const marker = () => join(sb.bare, "prodgate", "fixes-pending");
-
-  it("skips the engine while no security fix waits for devel, and runs it while one does", () => {
-    const before = develScanMark();
-    work.commit("r2");
-    expect(work.push(["origin", "HEAD:devel"], "dev").status).toBe(0);
-    expect(existsSync(marker())).toBe(false);
-    expect(develScanMark()).toBe(before); // post-receive did not start node
-
-    // A promoted fix makes devel pushes worth scanning again.
+  const scanMark = (branch: string) =>
+    query<{ sha: string } | undefined>(`SELECT sha FROM scan_marks WHERE branch = '${branch}'`)?.sha ?? null;
+  const mirrorRuns = () => query<{ n: number }>("SELECT count(*) AS n FROM mirror_runs").n;
+  // Each hook run by Node appends "<hook> <ms>" here.
+  let traceFile: string;
+  const hooksRun = (): string[] => {
+    if (!existsSync(traceFile)) return [];
+    const hooks = readFileSync(traceFile, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" ")[0]!);
+    rmSync(traceFile);
+    return hooks;
+  };
+  beforeEach(() => {
+    traceFile = join(sb.root, "hook-trace.txt");
     sb.prodgate(["qa", "ok", "r1"], "quinn");
+  });
+  const trace = () => ({ PRODGATE_TRACE: traceFile });
+
+  it("starts Node once for devel and stable pushes that bring nothing back, and twice when a fix comes back", () => {
+    work.commit("r2");
+    expect(work.push(["origin", "HEAD:devel"], "dev", trace()).status).toBe(0);
+    expect(hooksRun()).toEqual(["pre-receive"]);
+    // pre-receive looked at the new commits for fixes and moved the scan mark itself.
+    expect(scanMark("devel")).toBe(work.sha("HEAD"));
+    expect(readdirSync(join(sb.bare, "prodgate", "quiet"))).toEqual([]); // the shim took its note
+
+    const runs = mirrorRuns();
+    expect(work.push(["origin", "HEAD:stable"], "dev", trace()).status).toBe(0);
+    expect(hooksRun()).toEqual(["pre-receive"]);
+    expect(scanMark("stable")).toBe(work.sha("HEAD"));
+    expect(mirrorRuns()).toBe(runs); // nothing new is deployable: no mirror run
+
+    // A verdict changes what is deployable: post-receive records it and mirrors.
+    expect(work.push(["origin", "HEAD:refs/tags/qa/ok/r2"], "quinn", trace()).status).toBe(0);
+    expect(hooksRun()).toEqual(["pre-receive", "post-receive"]);
+    expect(sb.tip("production-stable")).toBe(work.sha("HEAD"));
+
+    // A promoted fix that comes back into devel is recorded by post-receive.
     work.git(["fetch", "--quiet", "origin"]);
     work.git(["checkout", "--quiet", "-b", "secfix", "origin/production-stable"]);
     const fix = work.commit("Fix", { "fix.c": "fixed\n" });
     expect(work.push(["origin", "HEAD:production-devel"], "sam").status).toBe(0);
     sb.prodgate(["ci", "pass", fix], "cid");
     expect(work.push(["origin", "HEAD:production-stable"], "sam").status).toBe(0);
-    expect(existsSync(marker())).toBe(true);
-
     work.git(["checkout", "--quiet", "devel"]);
+    work.git(["merge", "--quiet", "--ff-only", "origin/devel"]);
+    work.commit("unrelated work");
+    expect(work.push(["origin", "HEAD:devel"], "dev", trace()).status).toBe(0);
+    expect(hooksRun()).toEqual(["pre-receive"]); // the fix is pending, but this push does not bring it
     work.git(["cherry-pick", "-x", fix]);
-    const back = work.push(["origin", "HEAD:devel"], "dev");
+    const back = work.push(["origin", "HEAD:devel"], "dev", trace());
     expect(back.output).toContain("back in devel");
-    expect(develScanMark()).toBe(work.sha("HEAD"));
-    expect(existsSync(marker())).toBe(false);
+    expect(hooksRun()).toEqual(["pre-receive", "post-receive"]);
+    expect(scanMark("devel")).toBe(work.sha("HEAD"));
+  });
+
+  it("runs post-receive in full when a note under the push's name holds other lines", () => {
+    work.commit("r2");
+    expect(work.push(["origin", "HEAD:devel"], "dev").status).toBe(0);
+    expect(work.push(["origin", "HEAD:stable"], "dev").status).toBe(0);
+    const sha = work.sha("HEAD");
+    // Left by a push that never landed, say: same first new sha, other lines.
+    mkdirSync(join(sb.bare, "prodgate", "quiet"), { recursive: true });
+    writeFileSync(join(sb.bare, "prodgate", "quiet", sha), `${"0".repeat(40)} ${sha} refs/tags/qa/ok/other\n`);
+    expect(work.push(["origin", "HEAD:refs/tags/qa/ok/r2"], "quinn", trace()).status).toBe(0);
+    expect(hooksRun()).toEqual(["pre-receive", "post-receive"]);
+    expect(sb.tip("production-stable")).toBe(sha);
   });
 });

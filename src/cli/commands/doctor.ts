@@ -5,6 +5,7 @@ import { readConfig } from "../../config";
 import type { Repo } from "../../git/repo";
 import { HOOK_NAMES, hooksDir, isProdgateHook } from "../../install/hooks";
 import { SCHEMA_VERSION } from "../../store/schema";
+import { nativeBinding } from "../../store/native";
 import { databasePath, databaseProblem, Store } from "../../store/store";
 
 export interface Check {
@@ -34,7 +35,7 @@ function databaseWritable(dbPath: string): Check {
   }
   let db: Database.Database | null = null;
   try {
-    db = new Database(dbPath, { fileMustExist: true, timeout: 1000 });
+    db = new Database(dbPath, { fileMustExist: true, timeout: 1000, nativeBinding: nativeBinding() });
     db.exec("BEGIN IMMEDIATE");
     db.exec("ROLLBACK");
     return { name, status: "ok", message: "the write lock can be taken" };

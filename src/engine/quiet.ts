@@ -1,0 +1,88 @@
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { queries } from "../git/repo";
+import type { GitQuery } from "../git/run";
+import { classifyRef } from "../policy/refs";
+import { isZeroSha } from "../policy/types";
+import type { RefUpdate } from "./facts";
+import { fixReturnsIn, pendingIn } from "./mergeback";
+import type { Engine } from "./state";
+
+/**
+ * A "quiet note" is how pre-receive tells the post-receive shim that a push
+ * leaves post-receive nothing to do, so the shim need not start Node again.
+ * The note is prodgate/quiet/<new sha of the push's first line>, holding the
+ * push's lines exactly; the shim skips the engine only when its own input is
+ * the same, and removes the note. A note left by a push that did not land is
+ * never matched and is pruned here later. A wrong skip could only delay
+ * bookkeeping: `prodgate sync` redoes all of it from the database's marks.
+ */
+export const QUIET_DIR = "quiet";
+const STALE_NOTE_MS = 60 * 60 * 1000;
+
+/**
+ * For a push pre-receive has accepted: does post-receive have nothing to do?
+ * That holds when every governed update is a fast-forward of devel or stable
+ * that brings back no pending security fix and, for stable, adds no revision
+ * with a verdict (so what is deployable, and the mirror, cannot change). The
+ * merge-back scan of such an update is done here, and its mark moved past it.
+ */
+export function quietAfterPush(engine: Engine, updates: readonly RefUpdate[]): boolean {
+  const { repo, store, config } = engine;
+  if (config.reportPath) return false;
+  let quiet = true;
+  for (const u of updates) {
+    const kind = classifyRef(u.ref, config.branches, config.governed).kind;
+    if (kind === "ungoverned") continue;
+    if ((kind !== "devel" && kind !== "stable") || isZeroSha(u.old) || isZeroSha(u.new)) return false;
+    const { commits, returns } = fixReturnsIn(repo, pendingIn(engine, kind), u.new, u.old);
+    if (returns.length > 0) return false;
+    if (kind === "stable" && store.latestVerdicts(commits.map((c) => c.sha)).size > 0) quiet = false;
+    // Everything reachable from the new tip has now been looked at for fixes.
+    if (!store.advanceScanMark(kind, u.old, u.new)) quiet = false;
+  }
+  return quiet;
+}
+
+/** The git questions quietAfterPush() will ask, for Git.prefetch(). */
+export function quietPlan(engine: Engine, updates: readonly RefUpdate[]): GitQuery[] {
+  const { config } = engine;
+  if (config.reportPath) return [];
+  const planned: GitQuery[] = [];
+  for (const u of updates) {
+    const kind = classifyRef(u.ref, config.branches, config.governed).kind;
+    if ((kind !== "devel" && kind !== "stable") || isZeroSha(u.old) || isZeroSha(u.new)) continue;
+    planned.push(queries.commits([u.new], [u.old]));
+    if (pendingIn(engine, kind).some((f) => f.patchId)) planned.push(queries.patchIds([u.new], [u.old]));
+  }
+  return planned;
+}
+
+/** The note's text: the push's lines as the shim reads them back. */
+export function quietNoteText(updates: readonly RefUpdate[]): string {
+  return updates.map((u) => `${u.old} ${u.new} ${u.ref}\n`).join("");
+}
+
+export function writeQuietNote(prodgateDir: string, updates: readonly RefUpdate[]): void {
+  if (updates.length === 0) return;
+  const dir = join(prodgateDir, QUIET_DIR);
+  mkdirSync(dir, { recursive: true });
+  pruneQuietNotes(dir);
+  const path = join(dir, updates[0]!.new);
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, quietNoteText(updates));
+  renameSync(tmp, path);
+}
+
+/** Notes of pushes that never landed (post-receive removes the others). */
+function pruneQuietNotes(dir: string): void {
+  const cutoff = Date.now() - STALE_NOTE_MS;
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    try {
+      if (statSync(path).mtimeMs < cutoff) rmSync(path, { force: true });
+    } catch {
+      // Removed by another push meanwhile.
+    }
+  }
+}

@@ -1,0 +1,11 @@
+// The hooks' own entry point (dist/hook.cjs): the installed shims start this
+// file, which holds only what a push needs, so Node has less to read per push.
+import { withBoundary } from "./boundary";
+import { UserError } from "./errors";
+import { runHook } from "./hooks/run";
+
+const argv = process.argv.slice(2);
+process.exitCode = withBoundary(() => {
+  if (argv[0] !== "hook") throw new UserError("this file only runs git hooks (hook pre-receive|post-receive); use bin/prodgate", 2);
+  return runHook(argv[1]);
+});
