@@ -4,7 +4,7 @@ import type { RefUpdate } from "./facts";
 import { faultPoint } from "./fault";
 import { patchIds, scanMergeBack } from "./mergeback";
 import { runMirror } from "./mirror";
-import { branchTips, type Engine } from "./state";
+import { branchTips, type Engine, type Tips } from "./state";
 
 /**
  * What post-receive does once refs have moved: record verdict and CI tags,
@@ -16,7 +16,9 @@ export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: s
   const { repo, store, config } = engine;
   const lines: string[] = [];
   let mirrorNeeded = false;
-  const tips = branchTips(engine);
+  // Read only when a promotion needs stable's tip: a verdict tag push never does.
+  let tips: Tips | null = null;
+  const stableTip = () => (tips ??= branchTips(engine)).stable;
 
   for (const u of updates) {
     const cls = classifyRef(u.ref, config.branches, config.governed);
@@ -38,7 +40,7 @@ export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: s
       if (sha) store.recordCi(sha, cls.tag.value as "pass" | "fail", user ?? "unknown", `tag ${u.ref}`, pushId, u.ref);
     } else if (cls.kind === "productionStable") {
       faultPoint("before-fixes-recorded");
-      const added = recordPromotedFixes(engine, u, tips.stable, user ?? "unknown", pushId);
+      const added = recordPromotedFixes(engine, u, stableTip(), user ?? "unknown", pushId);
       if (added > 0) lines.push(`prodgate: recorded ${added} security fix(es); they are tracked until they are back in devel and stable`);
       mirrorNeeded = true;
     } else if (cls.kind === "stable") {
@@ -48,8 +50,9 @@ export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: s
 
   for (const branch of ["devel", "stable"] as const) {
     const ref = branchRef(config.branches[branch]);
-    const tip = tips[branch];
-    if (tip && updates.some((u) => u.ref === ref)) {
+    // Where this push left the branch: a later push scans on from there.
+    const tip = updates.find((u) => u.ref === ref && !isZeroSha(u.new))?.new;
+    if (tip) {
       const found = scanMergeBack(engine, branch, tip, user, pushId);
       if (found > 0) lines.push(`prodgate: ${found} security fix(es) recorded as back in ${branch}`);
     }

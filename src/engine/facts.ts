@@ -1,13 +1,13 @@
 import type { CommitList, ListedCommit, ProductionFacts, UpdateFacts } from "../policy/decide";
 import { MAX_LISTED_COMMITS } from "../policy/message";
-import type { RefClass } from "../policy/refs";
+import { branchRef, type RefClass } from "../policy/refs";
 import { isZeroSha, type MainlineCommit } from "../policy/types";
 import { queries } from "../git/repo";
 import type { GitQuery } from "../git/run";
 import { branchTipRefs, branchTips, type DeployState, deployState, type Engine, type Tips } from "./state";
 
 /** The kinds of update whose facts depend on where the branches are. */
-const NEEDS_TIPS = new Set<RefClass["kind"]>(["stable", "productionStable", "verdictTag"]);
+const NEEDS_TIPS = new Set<RefClass["kind"]>(["productionStable"]);
 
 export interface RefUpdate {
   old: string;
@@ -54,17 +54,23 @@ export class FactGatherer {
     return entry ? { ...c, revno: entry.commit.revno, verdict: entry.verdict } : c;
   }
 
-  /** The git questions gather() will ask about these updates, for Git.prefetch(). */
-  plan(updates: readonly { update: RefUpdate; cls: RefClass }[]): GitQuery[] {
-    const planned: GitQuery[] = [];
-    if (!this.knownTips && updates.some(({ cls }) => NEEDS_TIPS.has(cls.kind)))
-      planned.push(queries.refTips(branchTipRefs(this.engine.config)));
-    for (const { update } of updates) {
+  /**
+   * Ask git ahead, in one process, what gather() will want to know about
+   * these updates; `extra` queries (other callers' needs) ride along.
+   */
+  prefetch(updates: readonly { update: RefUpdate; cls: RefClass }[], extra: readonly GitQuery[] = []): void {
+    const { repo, config } = this.engine;
+    const planned: GitQuery[] = [...extra];
+    if (!this.knownTips && updates.some(({ cls }) => NEEDS_TIPS.has(cls.kind))) planned.push(queries.refTips(branchTipRefs(config)));
+    for (const { update, cls } of updates) {
       if (isZeroSha(update.new)) continue;
-      planned.push(queries.objectType(update.new));
-      if (!isZeroSha(update.old)) planned.push(queries.isAncestor(update.old, update.new));
+      if (cls.kind === "stable") planned.push(queries.isAncestor(update.new, branchRef(config.branches.devel)));
+      if (isZeroSha(update.old)) planned.push(queries.objectType(update.new));
+      // Asked as if the tag names a commit, which a verdict tag usually does.
+      if (cls.kind === "verdictTag") planned.push(queries.mainlineTo(update.new, branchRef(config.branches.stable)));
     }
-    return planned;
+    const settled = updates.map((x) => x.update).filter((u) => !isZeroSha(u.old) && !isZeroSha(u.new));
+    repo.prefetchUpdates(settled, planned);
   }
 
   gather(update: RefUpdate, cls: RefClass): UpdateFacts {
@@ -82,13 +88,14 @@ export class FactGatherer {
     };
     switch (cls.kind) {
       case "stable":
-        facts.onDevel = !!this.tips.devel && newType === "commit" && repo.isAncestor(update.new, this.tips.devel);
+        // By name: where devel is now, before this push, like every other fact.
+        facts.onDevel = newType === "commit" && repo.isAncestorOfRef(update.new, branchRef(this.engine.config.branches.devel));
         break;
       case "productionStable":
         if (newType === "commit" && facts.isFastForward) facts.production = this.production(update);
         break;
       case "verdictTag":
-        facts.verdictTarget = isDelete ? null : this.mainlineTarget(update.new);
+        facts.verdictTarget = isDelete ? null : this.mainlineTarget(update.new, newType);
         break;
       case "ciTag":
         facts.ciTarget = isDelete ? null : repo.resolveCommit(update.new);
@@ -115,11 +122,10 @@ export class FactGatherer {
   }
 
   /** The mainline commit of stable that `target` (a commit or a tag) names, or null. */
-  private mainlineTarget(target: string): MainlineCommit | null {
-    const { repo } = this.engine;
-    const stable = this.tips.stable;
-    const commit = repo.resolveCommit(target);
-    if (!commit || !stable) return null;
-    return repo.mainlineCommit(commit, stable);
+  private mainlineTarget(target: string, type: string | null): MainlineCommit | null {
+    const { repo, config } = this.engine;
+    const commit = type === "commit" ? target : repo.resolveCommit(target);
+    if (!commit) return null;
+    return repo.mainlineCommit(commit, branchRef(config.branches.stable));
   }
 }

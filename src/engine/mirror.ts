@@ -109,7 +109,10 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
   };
 
   if (!d) return finish("nothing-deployable", prod, null, `nothing on stable is deployable yet${stops}`);
-  if (prod && (prod === d.sha || repo.isAncestor(d.sha, prod))) {
+  // The segment holds only commits production-stable lacks: a deployable
+  // revision from it is never already in production (no git process needed).
+  const inSegment = state.segment.some((c) => c.sha === d.sha);
+  if (prod && (prod === d.sha || (!inSegment && repo.isAncestor(d.sha, prod)))) {
     return finish("up-to-date", prod, null, `production-stable already contains the deployable revision ${rev(d)}${stops}`);
   }
   const freeze = currentFreeze(engine);
@@ -124,7 +127,9 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
 
   let target = d.sha;
   let outcome: MirrorOutcomeKind = "moved";
-  if (prod && !repo.isAncestor(prod, d.sha)) {
+  // production-stable on stable's mainline, just before the segment, is an ancestor of d.
+  const prodBelow = !!prod && inSegment && state.base?.sha === prod;
+  if (prod && !prodBelow && !repo.isAncestor(prod, d.sha)) {
     if (!repo.mergesWithoutWorktree) {
       const why = "needs a merge: production-stable holds revisions that stable lacks";
       return finish("blocked", prod, why, `production-stable cannot take ${rev(d)}: blocked: ${why}`);
@@ -155,7 +160,7 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
     return "retry";
   }
   faultPoint("after-update-ref");
-  advanceProductionDevel(engine, target);
+  advanceProductionDevel(engine, target, { prod, pdev: state.tips.productionDevel });
   const how = outcome === "merged" ? "by a merge that keeps its own commits" : "fast-forward";
   const line = `production-stable moved to ${rev(d)} (${how})`;
   faultPoint("before-db-write");
@@ -173,11 +178,18 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
   return { outcome, from: prod, to: target, deployable: d, detail: null, line };
 }
 
-/** production-devel follows production-stable when it holds nothing unpromoted. */
-function advanceProductionDevel(engine: Engine, prodTip: string): void {
+/**
+ * production-devel follows production-stable when it holds nothing unpromoted.
+ * `known` is what the mirror read before moving production-stable from `prod`:
+ * a production-devel that was at `prod` is an ancestor of the new tip, which
+ * saves asking git; if it moved meanwhile, it is read again.
+ */
+function advanceProductionDevel(engine: Engine, prodTip: string, known?: { prod: string | null; pdev: string | null }): void {
   const { repo, config } = engine;
   const ref = branchRef(config.branches.productionDevel);
+  const message = "prodgate mirror: follow production-stable";
+  if (known?.pdev && known.pdev === known.prod && repo.updateRef(ref, prodTip, known.pdev, message)) return;
   const pdev = repo.refTips([ref]).get(ref);
   if (!pdev || pdev === prodTip || !repo.isAncestor(pdev, prodTip)) return;
-  repo.updateRef(ref, prodTip, pdev, "prodgate mirror: follow production-stable");
+  repo.updateRef(ref, prodTip, pdev, message);
 }

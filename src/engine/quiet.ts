@@ -2,6 +2,7 @@ import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } f
 import { join } from "node:path";
 import { queries } from "../git/repo";
 import type { GitQuery } from "../git/run";
+import { couldChangeDeployable } from "../policy/deployable";
 import { classifyRef } from "../policy/refs";
 import { isZeroSha } from "../policy/types";
 import type { RefUpdate } from "./facts";
@@ -24,7 +25,8 @@ const STALE_NOTE_MS = 60 * 60 * 1000;
  * For a push pre-receive has accepted: does post-receive have nothing to do?
  * That holds when every governed update is a fast-forward of devel or stable
  * that brings back no pending security fix and, for stable, adds no revision
- * with a verdict (so what is deployable, and the mirror, cannot change). The
+ * that counts as tested or rolls one back (so what is deployable, and the
+ * mirror, cannot change). The
  * merge-back scan of such an update is done here, and its mark moved past it.
  */
 export function quietAfterPush(engine: Engine, updates: readonly RefUpdate[]): boolean {
@@ -37,14 +39,16 @@ export function quietAfterPush(engine: Engine, updates: readonly RefUpdate[]): b
     if ((kind !== "devel" && kind !== "stable") || isZeroSha(u.old) || isZeroSha(u.new)) return false;
     const { commits, returns } = fixReturnsIn(repo, pendingIn(engine, kind), u.new, u.old);
     if (returns.length > 0) return false;
-    if (kind === "stable" && store.latestVerdicts(commits.map((c) => c.sha)).size > 0) quiet = false;
+    // Keeps revision numbers counted for the verdicts that will follow.
+    if (kind === "stable") repo.learnRevno(u.old, u.new, commits);
+    if (kind === "stable" && couldChangeDeployable(commits, store.latestVerdicts(commits.map((c) => c.sha)))) quiet = false;
     // Everything reachable from the new tip has now been looked at for fixes.
     if (!store.advanceScanMark(kind, u.old, u.new)) quiet = false;
   }
   return quiet;
 }
 
-/** The git questions quietAfterPush() will ask, for Git.prefetch(). */
+/** The git questions quietAfterPush() will ask beyond the updates' own commits, for Git.prefetch(). */
 export function quietPlan(engine: Engine, updates: readonly RefUpdate[]): GitQuery[] {
   const { config } = engine;
   if (config.reportPath) return [];
@@ -52,7 +56,6 @@ export function quietPlan(engine: Engine, updates: readonly RefUpdate[]): GitQue
   for (const u of updates) {
     const kind = classifyRef(u.ref, config.branches, config.governed).kind;
     if ((kind !== "devel" && kind !== "stable") || isZeroSha(u.old) || isZeroSha(u.new)) continue;
-    planned.push(queries.commits([u.new], [u.old]));
     if (pendingIn(engine, kind).some((f) => f.patchId)) planned.push(queries.patchIds([u.new], [u.old]));
   }
   return planned;

@@ -21,6 +21,8 @@ export const queries = {
   refTips: (refs: readonly string[]): GitQuery => [["for-each-ref", "--format=%(refname)%00%(objectname)", "--", ...refs]],
   objectType: (sha: string): GitQuery => [["cat-file", "-t", sha]],
   isAncestor: (ancestor: string, descendant: string): GitQuery => [["merge-base", "--is-ancestor", ancestor, descendant]],
+  mainlineTo: (sha: string, ref: string): GitQuery => [["log", "-z", "--first-parent", COMMIT_FORMAT, ref, "--not", `${sha}^@`, "--"]],
+  leftRight: (old: string, now: string): GitQuery => [["log", "-z", "--left-right", COMMIT_FORMAT, `${old}...${now}`, "--"]],
   commits: (include: readonly string[], exclude: readonly string[], opts: { limit?: number; noMerges?: boolean } = {}): GitQuery => {
     const args = ["log", "-z", COMMIT_FORMAT];
     if (opts.limit !== undefined) args.push(`--max-count=${opts.limit}`);
@@ -154,13 +156,56 @@ export class Repo {
     return r.status === 0 ? r.stdout.trim() : null;
   }
 
+  /**
+   * Answers learnt ahead for pushes (see prefetchUpdates): object types,
+   * ancestry, and the commits of `new ^old`, keyed by the question.
+   */
+  private readonly learnt = {
+    types: new Map<string, string>(),
+    ancestry: new Map<string, boolean>(),
+    ranges: new Map<string, CommitInfo[]>(),
+  };
+
+  /**
+   * Ask git, in one process, everything a push's updates (old → new) raise:
+   * one `git log --left-right old...new` per update tells whether new is a
+   * commit (it is listed), whether it fast-forwards (nothing on the left) and
+   * which commits it adds (the right), which would otherwise be three
+   * processes; `extra` queries ride along for later calls. An update the log
+   * cannot settle (a tag, a rewind) is simply asked again later.
+   */
+  prefetchUpdates(updates: readonly { old: string; new: string }[], extra: readonly GitQuery[] = []): void {
+    const logs = updates.map((u) => ({ ...u, query: queries.leftRight(u.old, u.new) }));
+    this.git.prefetch([...logs.map((l) => l.query), ...extra]);
+    for (const l of logs) {
+      const out = this.git.take(l.query);
+      if (!out) continue;
+      const commits = parseCommits(out.stdout);
+      const right = commits.filter((c) => c.mark === ">").map(({ mark: _m, ...c }) => c);
+      if (!right.some((c) => c.sha === l.new)) continue;
+      this.learnt.types.set(l.new, "commit");
+      const fastForward = !commits.some((c) => c.mark === "<");
+      this.learnt.ancestry.set(`${l.old} ${l.new}`, fastForward);
+      if (fastForward) this.learnt.ranges.set(`${l.new} ^${l.old}`, right);
+    }
+  }
+
   objectType(sha: string): string | null {
+    const known = this.learnt.types.get(sha);
+    if (known) return known;
     const r = this.git.run(queries.objectType(sha)[0]!, { okStatuses: [1, 128] });
     return r.status === 0 ? r.stdout.trim() : null;
   }
 
   isAncestor(ancestor: string, descendant: string): boolean {
+    const known = this.learnt.ancestry.get(`${ancestor} ${descendant}`);
+    if (known !== undefined) return known;
     return this.git.run(queries.isAncestor(ancestor, descendant)[0]!, { okStatuses: [1] }).status === 0;
+  }
+
+  /** Is `sha` in the history of `ref`? False when the ref does not exist (or git cannot tell). */
+  isAncestorOfRef(sha: string, ref: string): boolean {
+    return this.git.run(queries.isAncestor(sha, ref)[0]!, { okStatuses: [1, 128] }).status === 0;
   }
 
   /** Position on the first-parent chain counted from the root (revno 1). */
@@ -182,8 +227,30 @@ export class Repo {
     return revno;
   }
 
+  /**
+   * Remember `now`'s revno from `old`'s, when `added` (the commits of now ^old)
+   * lead from one to the other by first parents: no git process needed.
+   */
+  learnRevno(old: string, now: string, added: readonly CommitInfo[]): void {
+    const cache = this.revnoCache;
+    const base = cache?.knownRevnos([old]).get(old);
+    if (!cache || base === undefined) return;
+    const bySha = new Map(added.map((c) => [c.sha, c]));
+    let steps = 0;
+    for (let at: string | undefined = now; at !== old; steps++) {
+      const c: CommitInfo | undefined = at ? bySha.get(at) : undefined;
+      if (!c) return;
+      at = c.parents[0];
+    }
+    cache.rememberRevno(now, base + steps);
+  }
+
   /** Commits reachable from `include` but none of `exclude`, newest first. */
   commits(include: readonly string[], exclude: readonly string[] = [], opts: { limit?: number; noMerges?: boolean } = {}): CommitInfo[] {
+    if (include.length === 1 && exclude.length === 1 && opts.limit === undefined && !opts.noMerges) {
+      const known = this.learnt.ranges.get(`${include[0]} ^${exclude[0]}`);
+      if (known) return known;
+    }
     return parseCommits(this.git.out(queries.commits(include, exclude, opts)[0]!)).map(({ mark: _mark, ...c }) => c);
   }
 
@@ -224,17 +291,20 @@ export class Repo {
   }
 
   /**
-   * `sha`'s commit and revno when it is on the first-parent chain of `tip`, else null.
-   * Costs the distance from tip to sha, and counts nothing when tip's revno is known.
+   * `sha`'s commit and revno when it is on the first-parent chain of `ref`,
+   * else null, from one `git log`: the chain of `ref` down to `sha`'s parents
+   * ends with `sha` exactly when it is on it. Costs the distance from the tip,
+   * and counts nothing when the tip's revno is known.
    */
-  mainlineCommit(sha: string, tip: string): MainlineCommit | null {
-    const c = this.commit(sha);
-    if (!c) return null;
-    const chain = this.git.out(["rev-list", "--first-parent", tip, "--not", ...c.parents, "--"]).split("\n");
-    const distance = chain.indexOf(sha);
-    if (distance < 0) return null;
-    const revno = this.revno(tip) - distance;
+  mainlineCommit(sha: string, ref: string): MainlineCommit | null {
+    const r = this.git.run(queries.mainlineTo(sha, ref)[0]!, { okStatuses: [128] });
+    if (r.status !== 0) return null;
+    const chain = parseCommits(r.stdout);
+    const last = chain[chain.length - 1];
+    if (!last || last.sha !== sha) return null;
+    const revno = this.revno(chain[0]!.sha) - (chain.length - 1);
     this.revnoCache?.rememberRevno(sha, revno);
+    const { mark: _m, ...c } = last;
     return { ...c, revno };
   }
 

@@ -77,7 +77,7 @@ export function preReceive(io: HookIO): number {
     engine = { repo, config, store };
     const gatherer = new FactGatherer(engine);
     // Everything the decisions and the quiet note will ask git, in one process.
-    repo.git.prefetch([...gatherer.plan(classified), ...quietPlan(engine, input.updates)]);
+    gatherer.prefetch(classified, quietPlan(engine, input.updates));
     decisions = classified.map(({ update, cls }) => decideOne(gatherer, update, cls, ctx));
   } catch (err) {
     const reason = describeFailure(err);

@@ -55,6 +55,23 @@ export function effectiveVerdict(
   return { verdict: "needstesting", source: record ? "recorded" : "default", record };
 }
 
+/**
+ * Can commits added on top of stable change what is deployable? Only when one
+ * of them counts as tested (a recorded verdict, or a [no-qa]/[testfix] tag)
+ * or rolls a revision back: commits still needing testing only ever wait
+ * behind what is already there.
+ */
+export function couldChangeDeployable(
+  added: readonly { sha: string; message: string }[],
+  verdicts: ReadonlyMap<string, VerdictRecord>,
+): boolean {
+  return added.some((c) => {
+    const record = verdicts.get(c.sha);
+    if (record && record.verdict !== "needstesting") return true;
+    return NO_QA_TAG.test(c.message) || rollbackTargets(c.message).length > 0;
+  });
+}
+
 /** The revisions a commit's message says it rolls back: revnos or sha prefixes. */
 export function rollbackTargets(message: string): string[] {
   return [...message.matchAll(ROLLBACK_TAG)].map((m) => m[1]!.toLowerCase());

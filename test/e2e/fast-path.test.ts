@@ -124,6 +124,16 @@ describe("post-receive after a push that leaves it nothing to do", () => {
     expect(scanMark("devel")).toBe(work.sha("HEAD"));
   });
 
+  it("runs post-receive for a stable push whose commit counts as tested by its message", () => {
+    work.commit("docs only [no-qa]");
+    expect(work.push(["origin", "HEAD:devel"], "dev", trace()).status).toBe(0);
+    expect(hooksRun()).toEqual(["pre-receive"]);
+    const r = work.push(["origin", "HEAD:stable"], "dev", trace());
+    expect(r.status).toBe(0);
+    expect(hooksRun()).toEqual(["pre-receive", "post-receive"]);
+    expect(sb.tip("production-stable")).toBe(work.sha("HEAD"));
+  });
+
   it("runs post-receive in full when a note under the push's name holds other lines", () => {
     work.commit("r2");
     expect(work.push(["origin", "HEAD:devel"], "dev").status).toBe(0);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { deployableRevision, rollbackTargets } from "../../src/policy/deployable";
+import { couldChangeDeployable, deployableRevision, rollbackTargets } from "../../src/policy/deployable";
 import type { MainlineCommit, Verdict, VerdictRecord } from "../../src/policy/types";
 
 /** A mainline from r<first>: each entry is [message, recorded verdict or null]. */
@@ -206,5 +206,62 @@ describe("rollbackTargets", () => {
     ["[rollback=]", []],
   ])("%s", (message, expected) => {
     expect(rollbackTargets(message)).toEqual(expected);
+  });
+});
+
+describe("couldChangeDeployable", () => {
+  const cases: { name: string; added: [string, Verdict | null][]; expected: boolean }[] = [
+    {
+      name: "commits that still need testing",
+      added: [
+        ["feature", null],
+        ["fix typo", null],
+      ],
+      expected: false,
+    },
+    { name: "a commit set back to needstesting", added: [["feature", "needstesting"]], expected: false },
+    {
+      name: "a commit with a recorded ok",
+      added: [
+        ["feature", null],
+        ["again", "ok"],
+      ],
+      expected: true,
+    },
+    { name: "a commit with a recorded bad", added: [["feature", "bad"]], expected: true },
+    { name: "a [no-qa] commit", added: [["docs [no-qa]", null]], expected: true },
+    { name: "a [testfix] commit", added: [["tests [TestFix]", null]], expected: true },
+    { name: "a rollback", added: [["revert [rollback=r3]", null]], expected: true },
+  ];
+  it.each(cases)("$name → $expected", ({ added, expected }) => {
+    const { commits, verdicts } = mainline(50, added);
+    expect(couldChangeDeployable(commits, verdicts)).toBe(expected);
+  });
+
+  it("when it says no, appending those commits leaves the deployable revision where it was", () => {
+    // Every stable of up to four revisions, each ok/bad/untestable/needstesting, one
+    // of them maybe rolling back r2; then up to two untested commits on top.
+    const choices: [string, Verdict | null][] = [
+      ["plain", "ok"],
+      ["plain", "bad"],
+      ["plain", null],
+      ["docs [no-qa]", null],
+      ["undo [rollback=r2]", null],
+    ];
+    let checked = 0;
+    const grow = (specs: [string, Verdict | null][]): void => {
+      for (const extra of [0, 1, 2]) {
+        const added: [string, Verdict | null][] = Array.from({ length: extra }, (_, i) => [`later ${i}`, null]);
+        const { commits: addedCommits, verdicts: none } = mainline(100, added);
+        expect(couldChangeDeployable(addedCommits, none)).toBe(false);
+        const before = walk(1, specs).d;
+        const after = walk(1, [...specs, ...added]).d;
+        expect(after, JSON.stringify({ specs, extra })).toBe(before);
+        checked++;
+      }
+      if (specs.length < 4) for (const c of choices) grow([...specs, c]);
+    };
+    grow([]);
+    expect(checked).toBeGreaterThan(1000);
   });
 });
