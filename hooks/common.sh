@@ -3,15 +3,16 @@
 #
 # Sets: names (branch names that may be governed: the defaults plus every
 # configured name, so an invalid or empty value cannot hide a default branch),
-# develname, extra (prodgate.governed patterns exist), report (a report path is
+# develname, stablename, extra (prodgate.governed patterns exist), report (a report path is
 # configured), input (the hook's stdin), governed (the push touches a governed
 # ref), other (it touches a governed ref other than devel).
-names='devel stable production-stable production-devel' develname=devel governed= other= extra= report= included=
+names='devel stable production-stable production-devel' develname=devel stablename=stable governed= other= extra= report= included=
 read_config() {
 	while read -r key value; do
 		case "$key" in
 		prodgate.develbranch) names="$names $value" develname=$value ;;
-		prodgate.stablebranch | prodgate.productionstablebranch | prodgate.productiondevelbranch) names="$names $value" ;;
+		prodgate.stablebranch) names="$names $value" stablename=$value ;;
+		prodgate.productionstablebranch | prodgate.productiondevelbranch) names="$names $value" ;;
 		prodgate.governed) extra=yes ;;
 		prodgate.reportpath) report=yes ;;
 		include.* | includeif.*) included=yes ;;

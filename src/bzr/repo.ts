@@ -110,6 +110,27 @@ export class BzrRepo extends Repo {
     return this.history.revno(sha);
   }
 
+  override isAncestorOfRef(sha: string, ref: string): boolean {
+    const tip = this.refTips([ref]).get(ref);
+    return !!tip && this.history.isAncestor(sha, tip);
+  }
+
+  /** The whole history is already in memory: nothing to ask ahead. */
+  override prefetchUpdates(): void {}
+
+  override mainlineCommit(sha: string, ref: string): MainlineCommit | null {
+    const tip = this.refTips([ref]).get(ref);
+    if (!tip || !this.onMainline(sha, tip)) return null;
+    const c = this.commit(sha);
+    return c ? { ...c, revno: this.history.revno(sha) } : null;
+  }
+
+  override knownCommit(sha: string): string | null {
+    return this.history.has(sha) ? sha : null;
+  }
+
+  override learnRevno(): void {}
+
   override commits(
     include: readonly string[],
     exclude: readonly string[] = [],

@@ -2,7 +2,7 @@ import { branchRef, classifyRef } from "../policy/refs";
 import { isZeroSha, type Verdict } from "../policy/types";
 import type { RefUpdate } from "./facts";
 import { faultPoint } from "./fault";
-import { patchIds, scanMergeBack } from "./mergeback";
+import { markFixesPending, patchIds, scanMergeBack } from "./mergeback";
 import { runMirror } from "./mirror";
 import { branchTips, type Engine, type Tips } from "./state";
 
@@ -24,7 +24,7 @@ export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: s
     const cls = classifyRef(u.ref, config.branches, config.governed);
     if (isZeroSha(u.new)) continue;
     if (cls.kind === "verdictTag" && cls.tag?.valid && isZeroSha(u.old)) {
-      const sha = repo.resolveCommit(u.new);
+      const sha = repo.knownCommit(u.new) ?? repo.resolveCommit(u.new);
       if (!sha) continue;
       faultPoint("before-verdict-recorded");
       store.recordVerdicts(
@@ -58,6 +58,7 @@ export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: s
     }
   }
 
+  markFixesPending(engine);
   faultPoint("before-mirror");
   if (mirrorNeeded) lines.push(`prodgate: ${runMirror(engine, `push ${pushId}`, user).line}`);
   // The page's renderer is loaded only where a report is published.

@@ -1,3 +1,5 @@
+import { rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { Repo } from "../git/repo";
 import { type FixReturn, findFixReturns } from "../policy/fixes";
 import type { CommitInfo } from "../policy/types";
@@ -58,4 +60,21 @@ export function scanMergeBack(engine: Engine, branch: FixBranch, tip: string, us
   }
   store.setScanMark(branch, tip);
   return found;
+}
+
+/**
+ * Keep prodgate/fixes-pending present exactly while a security fix is not yet
+ * back in devel or stable: the pre-receive shim then also asks git for the
+ * pushed commits' patch-ids while Node starts. Only a hint: a stale one costs
+ * a git process, never a wrong answer.
+ */
+export function markFixesPending(engine: Engine): void {
+  const path = join(dirname(engine.store.path), "fixes-pending");
+  try {
+    if (engine.store.fixes().some((f) => f.devel === null || f.stable === null))
+      writeFileSync(path, "security fixes are waiting to come back\n");
+    else rmSync(path, { force: true });
+  } catch {
+    // Only a hint.
+  }
 }

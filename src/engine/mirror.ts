@@ -188,6 +188,7 @@ function advanceProductionDevel(engine: Engine, prodTip: string, known?: { prod:
   const { repo, config } = engine;
   const ref = branchRef(config.branches.productionDevel);
   const message = "prodgate mirror: follow production-stable";
+  if (known && !known.pdev) return; // there is no production-devel
   if (known?.pdev && known.pdev === known.prod && repo.updateRef(ref, prodTip, known.pdev, message)) return;
   const pdev = repo.refTips([ref]).get(ref);
   if (!pdev || pdev === prodTip || !repo.isAncestor(pdev, prodTip)) return;

@@ -14,8 +14,9 @@ import type { Engine } from "./state";
  * leaves post-receive nothing to do, so the shim need not start Node again.
  * The note is prodgate/quiet/<new sha of the push's first line>, holding the
  * push's lines exactly; the shim skips the engine only when its own input is
- * the same, and removes the note. A note left by a push that did not land is
- * never matched and is pruned here later. A wrong skip could only delay
+ * the same. Every accepted push writes its note or removes any note of that
+ * name, so a note the shim finds is always this push's own. Notes of pushes
+ * that never landed are pruned after an hour. A wrong skip could only delay
  * bookkeeping: `prodgate sync` redoes all of it from the database's marks.
  */
 export const QUIET_DIR = "quiet";
@@ -66,24 +67,32 @@ export function quietNoteText(updates: readonly RefUpdate[]): string {
   return updates.map((u) => `${u.old} ${u.new} ${u.ref}\n`).join("");
 }
 
-export function writeQuietNote(prodgateDir: string, updates: readonly RefUpdate[]): void {
+/** Write the push's note when it is quiet, else remove any note under its name. */
+export function updateQuietNote(prodgateDir: string, updates: readonly RefUpdate[], quiet: boolean): void {
   if (updates.length === 0) return;
   const dir = join(prodgateDir, QUIET_DIR);
-  mkdirSync(dir, { recursive: true });
-  pruneQuietNotes(dir);
   const path = join(dir, updates[0]!.new);
+  if (!quiet) {
+    rmSync(path, { force: true });
+    return;
+  }
+  mkdirSync(dir, { recursive: true });
+  pruneStale(dir, () => true);
+  // Answer folders of pre-receive shims whose Node never read them.
+  pruneStale(prodgateDir, (name) => name.startsWith("prefetch."));
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, quietNoteText(updates));
   renameSync(tmp, path);
 }
 
-/** Notes of pushes that never landed (post-receive removes the others). */
-function pruneQuietNotes(dir: string): void {
+/** Notes of pushes that never landed, or were already read by post-receive; older than an hour. */
+function pruneStale(dir: string, wanted: (name: string) => boolean): void {
   const cutoff = Date.now() - STALE_NOTE_MS;
   for (const name of readdirSync(dir)) {
+    if (!wanted(name)) continue;
     const path = join(dir, name);
     try {
-      if (statSync(path).mtimeMs < cutoff) rmSync(path, { force: true });
+      if (statSync(path).mtimeMs < cutoff) rmSync(path, { recursive: true, force: true });
     } catch {
       // Removed by another push meanwhile.
     }

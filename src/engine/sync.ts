@@ -1,5 +1,5 @@
 import { branchRef } from "../policy/refs";
-import { scanMergeBack } from "./mergeback";
+import { markFixesPending, scanMergeBack } from "./mergeback";
 import { type MirrorOutcome, runMirror } from "./mirror";
 import { reconcileFixes, reconcileTags } from "./reconcile";
 import { branchTips, type Engine } from "./state";
@@ -25,6 +25,7 @@ export function syncAll(engine: Engine, user: string | null): SyncResult {
     const tip = tips[branch];
     if (tip) fixesBack[branch] = engine.store.write(() => scanMergeBack(engine, branch, tip, user, null));
   }
+  markFixesPending(engine);
   const tagsRecorded = reconcileTags(engine);
   const mirror = runMirror(engine, "sync", user);
   const lines = [mirror.line];

@@ -148,6 +148,15 @@ export class Repo {
     return tips;
   }
 
+  /**
+   * `sha` itself when it is a commit whose revno is already known (only
+   * commits get one), which answers "is this a commit?" with no git process:
+   * pre-receive counts a verdict tag's commit, post-receive then needs no git.
+   */
+  knownCommit(sha: string): string | null {
+    return this.revnoCache?.knownRevnos([sha]).has(sha) ? sha : null;
+  }
+
   /** The commit a name resolves to, or null. */
   resolveCommit(name: string): string | null {
     const r = this.git.run(["rev-parse", "--verify", "--quiet", "--end-of-options", `${name}^{commit}`], {

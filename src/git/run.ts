@@ -1,5 +1,18 @@
-import { spawnSync } from "node:child_process";
+import type * as ChildProcess from "node:child_process";
 import { GitError } from "../errors";
+
+/**
+ * node:child_process, loaded at the first git process: loading it costs a
+ * hook about 7 ms, and a push the pre-receive shim already asked git about
+ * needs none.
+ */
+function spawnSync(
+  command: string,
+  args: readonly string[],
+  options: ChildProcess.SpawnSyncOptionsWithStringEncoding,
+): ChildProcess.SpawnSyncReturns<string> {
+  return (require("node:child_process") as typeof ChildProcess).spawnSync(command, args, options);
+}
 
 export interface GitOptions {
   /** Text fed to git's standard input. */
@@ -13,7 +26,11 @@ export interface GitOptions {
 /** A git command, or a pipeline of them (`git a | git b`), as argument lists. */
 export type GitQuery = readonly (readonly string[])[];
 
-const queryKey = (q: GitQuery): string => JSON.stringify(q);
+/**
+ * A query as text: each argument ended by \x1f, the commands of a pipeline
+ * apart by \x1e. The pre-receive shim writes its questions the same way.
+ */
+export const queryKey = (q: GitQuery): string => q.map((args) => args.map((a) => `${a}\x1f`).join("")).join("\x1e");
 
 export interface GitResult {
   status: number;
@@ -32,9 +49,10 @@ export interface GitResult {
  * push refs/replace/<sha>, and a replaced commit would make prodgate judge
  * history that is not the history production-stable would really hold.
  */
+/** Processes this program has started to run git, for PRODGATE_TRACE. */
+export const gitProcesses = { started: 0 };
+
 export class Git {
-  /** Number of git processes started, for benchmarks and tests. */
-  calls = 0;
   /** Answers fetched ahead by prefetch(), each given out once. */
   private readonly prefetched = new Map<string, GitResult>();
 
@@ -57,7 +75,7 @@ export class Git {
     const script = unique
       .map((q, i) => `${q.map((args) => `git ${args.map(quote).join(" ")} 2>/dev/null`).join(" | ")}; printf '\\0%s ${i} %d\\0' "$1" $?`)
       .join("\n");
-    this.calls++;
+    gitProcesses.started++;
     const result = spawnSync("/bin/sh", ["-c", script, "sh", token], {
       cwd: this.cwd,
       encoding: "utf8",
@@ -78,6 +96,11 @@ export class Git {
     });
   }
 
+  /** Answers asked by someone else (the pre-receive shim), keyed by queryKey. */
+  preload(answers: ReadonlyMap<string, GitResult>): void {
+    for (const [key, answer] of answers) if (answer.status === 0 || answer.status === 1) this.prefetched.set(key, answer);
+  }
+
   /** The prefetched answer to a query, if there is one (given out once). */
   take(query: GitQuery, okStatuses: readonly number[] = []): GitResult | undefined {
     const key = queryKey(query);
@@ -92,7 +115,7 @@ export class Git {
       const hit = this.take([args], opts.okStatuses);
       if (hit) return hit;
     }
-    this.calls++;
+    gitProcesses.started++;
     const result = spawnSync("git", args, {
       cwd: this.cwd,
       input: opts.input,

@@ -1,9 +1,10 @@
 import { type Config, readConfigCached, rolesOf } from "../config";
 import { dirname } from "node:path";
 import { FactGatherer } from "../engine/facts";
-import { quietAfterPush, quietPlan, writeQuietNote } from "../engine/quiet";
+import { quietAfterPush, quietPlan, updateQuietNote } from "../engine/quiet";
 import type { Engine } from "../engine/state";
 import { UserError } from "../errors";
+import { takeShimAnswers } from "../git/answers";
 import { Repo } from "../git/repo";
 import { identify } from "../identity";
 import { decide, type Decision, type PushContext } from "../policy/decide";
@@ -35,6 +36,7 @@ export function preReceive(io: HookIO): number {
   let configProblem: string | null = null;
   try {
     repo = Repo.forHook(io.cwd, io.env);
+    repo.git.preload(takeShimAnswers(io.env.PRODGATE_PREFETCH, repo.gitDir));
     const read = readConfigCached(repo.git, repo.gitDir);
     config = read.config;
     if (read.errors.length > 0) {
@@ -126,8 +128,13 @@ export function preReceive(io: HookIO): number {
  */
 function noteIfQuiet(engine: Engine, input: HookInput, io: HookIO): void {
   try {
-    if (quietAfterPush(engine, input.updates)) writeQuietNote(dirname(engine.store.path), input.updates);
+    updateQuietNote(dirname(engine.store.path), input.updates, quietAfterPush(engine, input.updates));
   } catch (err) {
+    try {
+      updateQuietNote(dirname(engine.store.path), input.updates, false);
+    } catch {
+      // Nothing more to do: the shim compares the note with its input anyway.
+    }
     if (io.env.PRODGATE_DEBUG) io.write(`prodgate: (post-receive will run in full: ${describeFailure(err)})`);
   }
 }

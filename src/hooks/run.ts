@@ -1,5 +1,6 @@
-import { appendFileSync } from "node:fs";
+import { appendFileSync, writeSync } from "node:fs";
 import { UserError } from "../errors";
+import { gitProcesses } from "../git/run";
 import { readStdin } from "./input";
 import { postReceive } from "./post-receive";
 import { preReceive } from "./pre-receive";
@@ -7,10 +8,12 @@ import { preReceive } from "./pre-receive";
 /**
  * `hook <name>`: runs one git hook with git's input on stdin. With
  * PRODGATE_TRACE=<file> in the hook's environment, each run appends
- * "<hook> <ms>" (time since Node started) to that file.
+ * "<hook> <ms>ms git=<n>" (time since Node started, git processes it
+ * started) to that file.
  */
 export function runHook(name: string | undefined): number {
-  const io = { stdin: readStdin(), env: process.env, cwd: process.cwd(), write: (l: string) => process.stderr.write(`${l}\n`) };
+  // Written straight to the descriptor: setting up process.stderr as a stream costs a few ms.
+  const io = { stdin: readStdin(), env: process.env, cwd: process.cwd(), write: (l: string) => writeLine(`${l}\n`) };
   let status: number;
   if (name === "pre-receive") status = preReceive(io);
   else if (name === "post-receive") status = postReceive(io);
@@ -18,10 +21,18 @@ export function runHook(name: string | undefined): number {
   const trace = process.env.PRODGATE_TRACE;
   if (trace) {
     try {
-      appendFileSync(trace, `${name} ${Math.round(performance.now())}\n`);
+      appendFileSync(trace, `${name} ${Math.round(performance.now())}ms git=${gitProcesses.started}\n`);
     } catch {
       // Tracing never changes what a hook does.
     }
   }
   return status;
+}
+
+function writeLine(text: string): void {
+  try {
+    writeSync(2, text);
+  } catch {
+    // git stopped listening (the client went away): nothing to tell.
+  }
 }

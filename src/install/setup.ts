@@ -1,7 +1,8 @@
 import { shortSha } from "../policy/types";
-import { chmodSync, existsSync, rmSync } from "node:fs";
+import { chmodSync, existsSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import type { Repo } from "../git/repo";
+import { markFixesPending } from "../engine/mergeback";
 import { branchTips, type Engine, openEngine, type Tips } from "../engine/state";
 import { databasePath, now, Store } from "../store/store";
 import { installHooks, uninstallHooks } from "./hooks";
@@ -39,8 +40,7 @@ export function setup(repo: Repo, projectDir: string, nodePath: string): string[
   try {
     const tips = branchTips(engine);
     done.push(...recordInstallState(engine, tips, fresh));
-    // Earlier versions kept this hint for the post-receive shim; quiet notes replaced it.
-    rmSync(join(dirname(dbPath), "fixes-pending"), { force: true });
+    markFixesPending(engine);
     // Count today's revision numbers once, so pushes count only their own commits.
     for (const tip of Object.values(tips)) if (tip) engine.repo.revno(tip);
     if (writeCommitGraph(repo)) done.push("wrote a commit-graph (git keeps it current when it runs gc)");
