@@ -3,16 +3,18 @@
 #
 # Sets: names (branch names that may be governed: the defaults plus every
 # configured name, so an invalid or empty value cannot hide a default branch),
-# develname, stablename, extra (prodgate.governed patterns exist), report (a report path is
-# configured), input (the hook's stdin), governed (the push touches a governed
+# develname, stablename, prodname, pdevname, extra (prodgate.governed patterns
+# exist), report (a report path is configured), input (the hook's stdin), governed (the push touches a governed
 # ref), other (it touches a governed ref other than devel).
-names='devel stable production-stable production-devel' develname=devel stablename=stable governed= other= extra= report= included=
+names='devel stable production-stable production-devel' governed= other= extra= report= included=
+develname=devel stablename=stable prodname=production-stable pdevname=production-devel
 read_config() {
 	while read -r key value; do
 		case "$key" in
 		prodgate.develbranch) names="$names $value" develname=$value ;;
 		prodgate.stablebranch) names="$names $value" stablename=$value ;;
-		prodgate.productionstablebranch | prodgate.productiondevelbranch) names="$names $value" ;;
+		prodgate.productionstablebranch) names="$names $value" prodname=$value ;;
+		prodgate.productiondevelbranch) names="$names $value" pdevname=$value ;;
 		prodgate.governed) extra=yes ;;
 		prodgate.reportpath) report=yes ;;
 		include.* | includeif.*) included=yes ;;
@@ -63,3 +65,25 @@ while read -r old new ref || [ -n "$old" ]; do
 	esac
 done
 
+
+# While Node starts (about 50 ms), a hook can ask git, on the other core, what
+# the engine is going to ask. Each answer is three files in a folder of the
+# hook's own: N.q (the question: git's arguments, each ended by \037, the
+# commands of a pipeline apart by \036), N.out and N.status. The questions are
+# those of src/git/repo.ts (queries); the engine asks again whatever is missing.
+format='--format=%m%H%x1f%P%x1f%B'
+answers="$gd/prodgate/prefetch.$$"
+n=0
+ask() {
+	n=$((n + 1))
+	printf '%s\037' "$@" >"$answers/$n.q"
+	git "$@" >"$answers/$n.out" 2>/dev/null
+	echo $? >"$answers/$n.status"
+}
+# The branches' tips, and stable's mainline that production-stable lacks.
+ask_mainline() {
+	baseline=
+	if [ -f "$gd/prodgate/baseline" ]; then read -r baseline <"$gd/prodgate/baseline" || :; fi
+	ask for-each-ref '--format=%(refname)%00%(objectname)' -- "refs/heads/$develname" "refs/heads/$stablename" "refs/heads/$prodname" "refs/heads/$pdevname"
+	ask log -z --first-parent --boundary "$format" "refs/heads/$stablename" --not "refs/heads/$prodname" ${baseline:+"$baseline"} --
+}

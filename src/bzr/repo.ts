@@ -118,6 +118,10 @@ export class BzrRepo extends Repo {
   /** The whole history is already in memory: nothing to ask ahead. */
   override prefetchUpdates(): void {}
 
+  override prefetchMainline(): boolean {
+    return false;
+  }
+
   override mainlineCommit(sha: string, ref: string): MainlineCommit | null {
     const tip = this.refTips([ref]).get(ref);
     if (!tip || !this.onMainline(sha, tip)) return null;

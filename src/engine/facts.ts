@@ -4,9 +4,9 @@ import { branchRef, type RefClass } from "../policy/refs";
 import { isZeroSha, type MainlineCommit } from "../policy/types";
 import { queries } from "../git/repo";
 import type { GitQuery } from "../git/run";
-import { branchTipRefs, branchTips, type DeployState, deployState, type Engine, type Tips } from "./state";
+import { branchTips, type DeployState, deployState, deployStateQueries, type Engine, type Tips } from "./state";
 
-/** The kinds of update whose facts depend on where the branches are. */
+/** The kinds of update whose facts depend on where the branches are and what is deployable. */
 const NEEDS_TIPS = new Set<RefClass["kind"]>(["productionStable"]);
 
 export interface RefUpdate {
@@ -38,7 +38,9 @@ export class FactGatherer {
   }
 
   private deployState(): DeployState {
-    this.deploy ??= deployState(this.engine, this.tips);
+    // Without tips read yet, deployState asks for them and the mainline together.
+    this.deploy ??= deployState(this.engine, this.knownTips ?? undefined);
+    this.knownTips ??= this.deploy.tips;
     return this.deploy;
   }
 
@@ -61,15 +63,19 @@ export class FactGatherer {
   prefetch(updates: readonly { update: RefUpdate; cls: RefClass }[], extra: readonly GitQuery[] = []): void {
     const { repo, config } = this.engine;
     const planned: GitQuery[] = [...extra];
-    if (!this.knownTips && updates.some(({ cls }) => NEEDS_TIPS.has(cls.kind))) planned.push(queries.refTips(branchTipRefs(config)));
+    if (!this.knownTips && updates.some(({ cls }) => NEEDS_TIPS.has(cls.kind))) planned.push(...deployStateQueries(this.engine));
+    const settled: RefUpdate[] = [];
     for (const { update, cls } of updates) {
       if (isZeroSha(update.new)) continue;
       if (cls.kind === "stable") planned.push(queries.isAncestor(update.new, branchRef(config.branches.devel)));
-      if (isZeroSha(update.old)) planned.push(queries.objectType(update.new));
+      // devel and stable get one log that also lists what they add (the quiet
+      // note needs it); any other branch may add thousands of commits nobody lists.
+      if (!isZeroSha(update.old) && (cls.kind === "devel" || cls.kind === "stable")) settled.push(update);
+      else planned.push(queries.objectType(update.new));
+      if (!isZeroSha(update.old) && cls.kind !== "devel" && cls.kind !== "stable") planned.push(queries.isAncestor(update.old, update.new));
       // Asked as if the tag names a commit, which a verdict tag usually does.
       if (cls.kind === "verdictTag") planned.push(queries.mainlineTo(update.new, branchRef(config.branches.stable)));
     }
-    const settled = updates.map((x) => x.update).filter((u) => !isZeroSha(u.old) && !isZeroSha(u.new));
     repo.prefetchUpdates(settled, planned);
   }
 

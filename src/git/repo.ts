@@ -21,6 +21,9 @@ export const queries = {
   refTips: (refs: readonly string[]): GitQuery => [["for-each-ref", "--format=%(refname)%00%(objectname)", "--", ...refs]],
   objectType: (sha: string): GitQuery => [["cat-file", "-t", sha]],
   isAncestor: (ancestor: string, descendant: string): GitQuery => [["merge-base", "--is-ancestor", ancestor, descendant]],
+  mainline: (tip: string, exclude: readonly string[]): GitQuery => [
+    ["log", "-z", "--first-parent", "--boundary", COMMIT_FORMAT, tip, "--not", ...exclude, "--"],
+  ],
   mainlineTo: (sha: string, ref: string): GitQuery => [["log", "-z", "--first-parent", COMMIT_FORMAT, ref, "--not", `${sha}^@`, "--"]],
   leftRight: (old: string, now: string): GitQuery => [["log", "-z", "--left-right", COMMIT_FORMAT, `${old}...${now}`, "--"]],
   commits: (include: readonly string[], exclude: readonly string[], opts: { limit?: number; noMerges?: boolean } = {}): GitQuery => {
@@ -138,6 +141,16 @@ export class Repo {
   mergeBase(a: string, b: string): string | null {
     const r = this.git.run(["merge-base", a, b], { okStatuses: [1] });
     return r.status === 0 ? r.stdout.trim() || null : null;
+  }
+
+  /**
+   * Ask git, in one process, for the tips of `refs` and for the mainline of
+   * `tipRef` not in `exclude` (names), which refTips() and mainline() with
+   * those same names then answer. False when this history cannot.
+   */
+  prefetchMainline(refs: readonly string[], tipRef: string, exclude: readonly string[]): boolean {
+    this.git.prefetch([queries.refTips(refs), queries.mainline(tipRef, exclude)]);
+    return true;
   }
 
   /** Tips of the given refs (absent refs are left out), in one process. */
@@ -284,14 +297,14 @@ export class Repo {
    * with revnos; plus the mainline commit just before it (the boundary).
    */
   mainline(tip: string, exclude: readonly string[]): { segment: MainlineCommit[]; boundary: MainlineCommit | null } {
-    const tipRevno = this.revno(tip);
-    const parsed = parseCommits(this.git.out(["log", "-z", "--first-parent", "--boundary", COMMIT_FORMAT, tip, "--not", ...exclude, "--"]));
+    const parsed = parseCommits(this.git.out(queries.mainline(tip, exclude)[0]!));
     const chain = parsed.filter((c) => c.mark !== "-");
-    const segment: MainlineCommit[] = chain.map(({ mark: _m, ...c }, i) => ({ ...c, revno: tipRevno - i })).reverse();
-    if (segment.length === 0) {
+    if (chain.length === 0) {
       const tipCommit = this.commit(tip);
-      return { segment, boundary: tipCommit ? { ...tipCommit, revno: tipRevno } : null };
+      return { segment: [], boundary: tipCommit ? { ...tipCommit, revno: this.revno(tipCommit.sha) } : null };
     }
+    const tipRevno = this.revno(chain[0]!.sha);
+    const segment: MainlineCommit[] = chain.map(({ mark: _m, ...c }, i) => ({ ...c, revno: tipRevno - i })).reverse();
     const oldest = segment[0]!;
     const parentSha = oldest.parents[0];
     const boundaryCommit = parentSha ? parsed.find((c) => c.mark === "-" && c.sha === parentSha) : undefined;

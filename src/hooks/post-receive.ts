@@ -1,6 +1,7 @@
 import { afterPush } from "../engine/after-push";
 import { openEngine } from "../engine/state";
 import { UserError } from "../errors";
+import { takeShimAnswers } from "../git/answers";
 import { Repo } from "../git/repo";
 import { identify } from "../identity";
 import { classifyRef } from "../policy/refs";
@@ -16,6 +17,7 @@ export function postReceive(io: HookIO): number {
   const input = parseHookInput(io.stdin);
   try {
     const repo = Repo.forHook(io.cwd, io.env);
+    repo.git.preload(takeShimAnswers(io.env.PRODGATE_PREFETCH, repo.gitDir));
     const read = readConfigCached(repo.git, repo.gitDir);
     const { config } = read;
     const governed = input.updates.filter((u) => classifyRef(u.ref, config.branches, config.governed).kind !== "ungoverned");

@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { UserError } from "../errors";
 import type { FixHow } from "../policy/fixes";
@@ -333,6 +333,16 @@ export class Store {
           .run(key, value);
       this.audit([audit]);
     });
+    // The post-receive shim reads it to ask git for stable's mainline while Node starts.
+    if (key === "baseline") {
+      try {
+        const file = join(dirname(this.path), "baseline");
+        if (value === null) rmSync(file, { force: true });
+        else writeFileSync(file, `${value}\n`);
+      } catch {
+        // Only a hint for the shim.
+      }
+    }
   }
 
   // --- mirror runs ---------------------------------------------------------
