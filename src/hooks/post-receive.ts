@@ -27,7 +27,7 @@ export function postReceive(io: HookIO): number {
       const user = identify(io.env, engine.config);
       for (const line of afterPush(engine, governed, user, input.pushId)) io.write(line);
     } finally {
-      engine.store.close();
+      engine.store.release();
     }
   } catch (err) {
     const why = err instanceof UserError ? err.message : `internal error: ${(err as Error)?.message ?? String(err)}`;

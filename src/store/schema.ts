@@ -80,6 +80,12 @@ export const MIGRATIONS: readonly string[] = [
   -- its id), so a push counts only the commits since the nearest known one, not the whole history.
   CREATE TABLE revnos (sha TEXT PRIMARY KEY, revno INTEGER NOT NULL) WITHOUT ROWID;
   `,
+  `
+  -- A verdict or CI tag is recorded once: post-receive looks its source up on every such push,
+  -- which without these read every verdict ever recorded.
+  CREATE INDEX verdicts_source ON verdicts(source);
+  CREATE INDEX ci_results_source ON ci_results(source);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
