@@ -1,0 +1,73 @@
+// The answers the hook shims hand the engine: where they may come from, and how a query finds its answer.
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { takeShimAnswers } from "../../src/git/answers";
+import { queries } from "../../src/git/repo";
+import { queryKey } from "../../src/git/run";
+import { pushIdOf } from "../../src/hooks/input";
+
+let gitDir: string;
+beforeEach(() => {
+  gitDir = mkdtempSync(join(tmpdir(), "prodgate-answers-"));
+  mkdirSync(join(gitDir, "prodgate"));
+});
+afterEach(() => rmSync(gitDir, { recursive: true, force: true }));
+
+function answerFolder(path: string, answers: [string, number, string][]): void {
+  mkdirSync(path, { recursive: true });
+  answers.forEach(([key, status, out], i) => {
+    writeFileSync(join(path, `${i + 1}.q`), key);
+    writeFileSync(join(path, `${i + 1}.status`), `${status}\n`);
+    writeFileSync(join(path, `${i + 1}.out`), out);
+  });
+}
+
+describe("takeShimAnswers", () => {
+  it("reads the shim's folder by query, then removes it", () => {
+    const dir = join(gitDir, "prodgate", "prefetch.4242");
+    const key = queryKey(queries.objectType("a".repeat(40)));
+    answerFolder(dir, [[key, 0, "commit\n"]]);
+    const answers = takeShimAnswers(dir, gitDir);
+    expect(answers.get(key)).toEqual({ status: 0, stdout: "commit\n", stderr: "" });
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it.each([
+    ["a folder outside the repository", (root: string) => join(root, "elsewhere", "prefetch.1")],
+    ["a folder of another name", (root: string) => join(root, "prodgate", "quiet")],
+    ["a path that climbs out", (root: string) => join(root, "prodgate", "..", "prefetch.7")],
+  ])("ignores %s and leaves it alone", (_name, where) => {
+    const dir = where(gitDir);
+    answerFolder(dir, [[queryKey(queries.objectType("b".repeat(40))), 0, "commit\n"]]);
+    expect(takeShimAnswers(dir, gitDir).size).toBe(0);
+    expect(existsSync(join(dir, "1.q"))).toBe(true);
+  });
+
+  it("skips an answer the shim did not finish", () => {
+    const dir = join(gitDir, "prodgate", "prefetch.9");
+    answerFolder(dir, [[queryKey(queries.objectType("c".repeat(40))), 0, "commit\n"]]);
+    rmSync(join(dir, "1.status"));
+    expect(takeShimAnswers(dir, gitDir).size).toBe(0);
+  });
+});
+
+describe("queryKey", () => {
+  it.each([
+    [queries.objectType("abc"), "cat-file\x1f-t\x1fabc\x1f"],
+    [
+      queries.patchIds(["n"], ["o"]),
+      "log\x1f-p\x1f--no-merges\x1f--format=commit %H\x1fn\x1f--not\x1fo\x1f--\x1f\x1epatch-id\x1f--stable\x1f",
+    ],
+  ])("writes %j as the shims do", (query, key) => expect(queryKey(query)).toBe(key));
+});
+
+describe("pushIdOf", () => {
+  it("is 12 hex digits, the same for the same input, different for another", () => {
+    const a = pushIdOf("0 1 refs/heads/devel\n");
+    expect(a).toMatch(/^[0-9a-f]{12}$/);
+    expect(pushIdOf("0 1 refs/heads/devel\n")).toBe(a);
+    expect(pushIdOf("0 2 refs/heads/devel\n")).not.toBe(a);
+  });
+});
