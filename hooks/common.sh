@@ -67,18 +67,20 @@ done
 
 
 # While Node starts (about 50 ms), a hook can ask git, on the other core, what
-# the engine is going to ask. Each answer is three files in a folder of the
-# hook's own: N.q (the question: git's arguments, each ended by \037, the
-# commands of a pipeline apart by \036), N.out and N.status. The questions are
-# those of src/git/repo.ts (queries); the engine asks again whatever is missing.
+# the engine is going to ask. Each answer is three files in prodgate/prefetch/,
+# named after the hook's process: <pid>.N.q (the question: git's arguments,
+# each ended by \037, the commands of a pipeline apart by \036), <pid>.N.out
+# and <pid>.N.status. The questions are those of src/git/repo.ts (queries); the
+# engine asks again whatever is missing, and removes the files.
 format='--format=%m%H%x1f%P%x1f%B'
-answers="$gd/prodgate/prefetch.$$"
+answers="$gd/prodgate/prefetch/$$"
+[ -d "$gd/prodgate/prefetch" ] || answers=
 n=0
 ask() {
 	n=$((n + 1))
-	printf '%s\037' "$@" >"$answers/$n.q"
-	git "$@" >"$answers/$n.out" 2>/dev/null
-	echo $? >"$answers/$n.status"
+	printf '%s\037' "$@" >"$answers.$n.q"
+	git "$@" >"$answers.$n.out" 2>/dev/null
+	echo $? >"$answers.$n.status"
 }
 # The branches' tips, and stable's mainline that production-stable lacks.
 ask_mainline() {

@@ -5,7 +5,11 @@ import { UserError } from "./errors";
 import { runHook } from "./hooks/run";
 
 const argv = process.argv.slice(2);
-process.exitCode = withBoundary(() => {
+const status = withBoundary(() => {
   if (argv[0] !== "hook") throw new UserError("this file only runs git hooks (hook pre-receive|post-receive); use bin/prodgate", 2);
   return runHook(argv[1]);
 });
+// Everything is written (synchronously) and committed: exit at once. A normal
+// exit would close the database, which checkpoints the write-ahead log on
+// every push; SQLite's automatic checkpoints keep the log short.
+process.exit(status);

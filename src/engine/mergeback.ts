@@ -71,8 +71,7 @@ export function scanMergeBack(engine: Engine, branch: FixBranch, tip: string, us
 export function markFixesPending(engine: Engine): void {
   const path = join(dirname(engine.store.path), "fixes-pending");
   try {
-    if (engine.store.fixes().some((f) => f.devel === null || f.stable === null))
-      writeFileSync(path, "security fixes are waiting to come back\n");
+    if (engine.store.hasFixPending()) writeFileSync(path, "security fixes are waiting to come back\n");
     else rmSync(path, { force: true });
   } catch {
     // Only a hint.

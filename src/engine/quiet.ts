@@ -1,4 +1,5 @@
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { ownDir } from "../store/dirs";
 import { join } from "node:path";
 import { queries } from "../git/repo";
 import type { GitQuery } from "../git/run";
@@ -76,10 +77,11 @@ export function updateQuietNote(prodgateDir: string, updates: readonly RefUpdate
     rmSync(path, { force: true });
     return;
   }
-  mkdirSync(dir, { recursive: true });
+  ownDir(dir);
   pruneStale(dir, () => true);
-  // Answer folders of pre-receive shims whose Node never read them.
-  pruneStale(prodgateDir, (name) => name.startsWith("prefetch."));
+  // Answers of hook shims whose Node never read them.
+  const answers = join(prodgateDir, "prefetch");
+  if (existsSync(answers)) pruneStale(answers, () => true);
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, quietNoteText(updates));
   renameSync(tmp, path);

@@ -3,6 +3,8 @@ import { chmodSync, existsSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import type { Repo } from "../git/repo";
 import { markFixesPending } from "../engine/mergeback";
+import { answersDir } from "../git/answers";
+import { ownDir } from "../store/dirs";
 import { branchTips, type Engine, openEngine, type Tips } from "../engine/state";
 import { databasePath, now, Store } from "../store/store";
 import { installHooks, uninstallHooks } from "./hooks";
@@ -35,6 +37,7 @@ export function setup(repo: Repo, projectDir: string, nodePath: string): string[
   Store.open(dbPath, { create: true }).close();
   chmodSync(dbPath, 0o644);
   chmodSync(dirname(dbPath), 0o755);
+  ownDir(answersDir(repo.gitDir));
   if (fresh) done.push(`created ${dbPath}`);
   const engine = openEngine(repo);
   try {

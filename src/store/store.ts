@@ -149,12 +149,18 @@ export class Store {
   }
 
   /**
-   * For a hook that is about to exit: leave the connection to the exit.
-   * Closing the last connection checkpoints the write-ahead log, which costs
-   * a push about 10 ms; SQLite's own automatic checkpoints keep it short.
+   * For a hook that is about to exit: leave the connection to the exit
+   * (dist/hook.cjs exits at once). Closing the last connection checkpoints
+   * the write-ahead log, which costs a push several milliseconds; SQLite's
+   * own automatic checkpoints keep the log short.
    */
   release(): void {
     // Nothing to do: the process ends with no transaction open.
+  }
+
+  /** Is any security fix not yet back in devel or stable? */
+  hasFixPending(): boolean {
+    return this.db.prepare("SELECT 1 FROM fixes WHERE devel_sha IS NULL OR stable_sha IS NULL LIMIT 1").get() !== undefined;
   }
 
   schemaVersion(): number {

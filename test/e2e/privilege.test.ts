@@ -172,7 +172,8 @@ describe("the files that hold the rules", () => {
     const r = sb.run("sh", ["-c", `umask 000 && bash '${join(PROJECT, "install.sh")}' '${sb.bare}'`]);
     expect(r.status, r.stdout + r.stderr).toBe(0);
     const db = join(sb.bare, "prodgate", "state.db");
-    for (const path of [join(sb.bare, "hooks", "pre-receive"), join(sb.bare, "hooks", "post-receive"), db, join(sb.bare, "prodgate")]) {
+    const trusted = [join(sb.bare, "prodgate"), join(sb.bare, "prodgate", "prefetch")];
+    for (const path of [join(sb.bare, "hooks", "pre-receive"), join(sb.bare, "hooks", "post-receive"), db, ...trusted]) {
       expect(others(path), path).toBe(0);
     }
     const clean = sb.prodgate(["doctor"]);

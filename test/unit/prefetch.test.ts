@@ -1,5 +1,5 @@
 // The answers the hook shims hand the engine: where they may come from, and how a query finds its answer.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -15,41 +15,48 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(gitDir, { recursive: true, force: true }));
 
-function answerFolder(path: string, answers: [string, number, string][]): void {
-  mkdirSync(path, { recursive: true });
+/** Answers as a shim leaves them: <dir>/<pid>.N.{q,status,out}. */
+function answerFiles(dir: string, pid: string, answers: [string, number, string][]): void {
+  mkdirSync(dir, { recursive: true });
   answers.forEach(([key, status, out], i) => {
-    writeFileSync(join(path, `${i + 1}.q`), key);
-    writeFileSync(join(path, `${i + 1}.status`), `${status}\n`);
-    writeFileSync(join(path, `${i + 1}.out`), out);
+    writeFileSync(join(dir, `${pid}.${i + 1}.q`), key);
+    writeFileSync(join(dir, `${pid}.${i + 1}.status`), `${status}\n`);
+    writeFileSync(join(dir, `${pid}.${i + 1}.out`), out);
   });
 }
 
 describe("takeShimAnswers", () => {
-  it("reads the shim's folder by query, then removes it", () => {
-    const dir = join(gitDir, "prodgate", "prefetch.4242");
+  it("reads the shim's answers by query, then removes them, leaving other hooks' answers", () => {
+    const dir = join(gitDir, "prodgate", "prefetch");
     const key = queryKey(queries.objectType("a".repeat(40)));
-    answerFolder(dir, [[key, 0, "commit\n"]]);
-    const answers = takeShimAnswers(dir, gitDir);
+    answerFiles(dir, "4242", [[key, 0, "commit\n"]]);
+    answerFiles(dir, "77", [[key, 0, "tag\n"]]);
+    const answers = takeShimAnswers(join(dir, "4242"), gitDir);
     expect(answers.get(key)).toEqual({ status: 0, stdout: "commit\n", stderr: "" });
-    expect(existsSync(dir)).toBe(false);
+    expect(readdirSync(dir).sort()).toEqual(["77.1.out", "77.1.q", "77.1.status"]);
   });
 
   it.each([
-    ["a folder outside the repository", (root: string) => join(root, "elsewhere", "prefetch.1")],
-    ["a folder of another name", (root: string) => join(root, "prodgate", "quiet")],
-    ["a path that climbs out", (root: string) => join(root, "prodgate", "..", "prefetch.7")],
+    ["a folder outside the repository", (root: string) => join(root, "elsewhere")],
+    ["another folder of the repository", (root: string) => join(root, "prodgate", "quiet")],
+    ["a path that climbs out", (root: string) => join(root, "prodgate", "prefetch", "..", "..")],
   ])("ignores %s and leaves it alone", (_name, where) => {
     const dir = where(gitDir);
-    answerFolder(dir, [[queryKey(queries.objectType("b".repeat(40))), 0, "commit\n"]]);
-    expect(takeShimAnswers(dir, gitDir).size).toBe(0);
-    expect(existsSync(join(dir, "1.q"))).toBe(true);
+    answerFiles(dir, "7", [[queryKey(queries.objectType("b".repeat(40))), 0, "commit\n"]]);
+    expect(takeShimAnswers(join(dir, "7"), gitDir).size).toBe(0);
+    expect(existsSync(join(dir, "7.1.q"))).toBe(true);
   });
 
   it("skips an answer the shim did not finish", () => {
-    const dir = join(gitDir, "prodgate", "prefetch.9");
-    answerFolder(dir, [[queryKey(queries.objectType("c".repeat(40))), 0, "commit\n"]]);
-    rmSync(join(dir, "1.status"));
-    expect(takeShimAnswers(dir, gitDir).size).toBe(0);
+    const dir = join(gitDir, "prodgate", "prefetch");
+    answerFiles(dir, "9", [[queryKey(queries.objectType("c".repeat(40))), 0, "commit\n"]]);
+    rmSync(join(dir, "9.1.status"));
+    expect(takeShimAnswers(join(dir, "9"), gitDir).size).toBe(0);
+  });
+
+  it("makes the folder, owner-writable only, when a shim found none", () => {
+    expect(takeShimAnswers(undefined, gitDir).size).toBe(0);
+    expect(statSync(join(gitDir, "prodgate", "prefetch")).mode & 0o777).toBe(0o755);
   });
 });
 
