@@ -1,4 +1,4 @@
-import { type Config, readConfig } from "../config";
+import { type Config, readConfig, readConfigCached } from "../config";
 import { UserError } from "../errors";
 import { queries, Repo } from "../git/repo";
 import type { GitQuery } from "../git/run";
@@ -18,7 +18,7 @@ export interface Engine {
 
 /** `read` is a configuration the caller already read (saves a git process per hook). */
 export function openEngine(repo: Repo, opts: { create?: boolean; read?: ReturnType<typeof readConfig> } = {}): Engine {
-  const { config, errors } = opts.read ?? readConfig(repo.git);
+  const { config, errors } = opts.read ?? readConfigCached(repo.git, repo.gitDir);
   if (errors.length > 0) {
     const e = errors[0]!;
     throw new UserError(

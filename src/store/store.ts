@@ -234,18 +234,17 @@ export class Store {
 
   // --- verdicts and CI results --------------------------------------------
 
+  /** The latest verdict of each of these commits that has one: one statement, one index seek per commit. */
   latestVerdicts(shas: readonly string[]): Map<string, VerdictRecord> {
     const result = new Map<string, VerdictRecord>();
-    for (let i = 0; i < shas.length; i += 500) {
-      const chunk = shas.slice(i, i + 500);
-      const rows = this.db
-        .prepare(
-          `SELECT sha, verdict, user, at, note FROM verdicts WHERE id IN
-             (SELECT max(id) FROM verdicts WHERE sha IN (${chunk.map(() => "?").join(",")}) GROUP BY sha)`,
-        )
-        .all(...chunk) as VerdictRecord[];
-      for (const row of rows) result.set(row.sha, row);
-    }
+    if (shas.length === 0) return result;
+    const rows = this.db
+      .prepare(
+        `SELECT v.sha, v.verdict, v.user, v.at, v.note FROM json_each(?) AS wanted
+           JOIN verdicts AS v ON v.id = (SELECT max(id) FROM verdicts WHERE sha = wanted.value)`,
+      )
+      .all(JSON.stringify(shas)) as VerdictRecord[];
+    for (const row of rows) result.set(row.sha, row);
     return result;
   }
 
