@@ -89,3 +89,17 @@ ask_mainline() {
 	ask for-each-ref '--format=%(refname)%00%(objectname)' -- "refs/heads/$develname" "refs/heads/$stablename" "refs/heads/$prodname" "refs/heads/$pdevname"
 	ask log -z --first-parent --boundary "$format" "refs/heads/$stablename" --not "refs/heads/$prodname" ${baseline:+"$baseline"} --
 }
+
+# Start the engine for hook $1 with the push on its stdin, followed by the
+# answers function $2 asks git for while Node starts; Node reads until it is
+# done. What the shim and the engine write from here is theirs alone to read.
+# The hooks make no TLS connection, and Node reads NODE_EXTRA_CA_CERTS at every
+# start (about 40 ms on a system bundle): it is dropped for prodgate alone.
+run_engine() {
+	umask 077
+	unset NODE_EXTRA_CA_CERTS
+	{
+		printf '%s\n' "$input"
+		if [ -n "$answers" ]; then "$2" >/dev/null 2>&1; fi
+	} | PRODGATE_PREFETCH=$answers "$PRODGATE_NODE" "$PRODGATE_MAIN" hook "$1"
+}

@@ -1,5 +1,5 @@
-import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileStamp, readStamped, writeStamped } from "./files";
 import type { Git } from "./git/run";
 import { type BranchNames, type Role, ROLES } from "./policy/types";
 
@@ -164,16 +164,9 @@ export function readConfig(git: Git): { config: Config; errors: ConfigError[] } 
  */
 export function readConfigCached(git: Git, gitDir: string): { config: Config; errors: ConfigError[] } {
   const cache = join(gitDir, "prodgate", "config.cache");
-  let key: string | null = null;
-  try {
-    const st = statSync(join(gitDir, "config"), { bigint: true });
-    key = `config ${st.ino} ${st.size} ${st.mtimeNs}`;
-    const text = readFileSync(cache, "utf8");
-    const nl = text.indexOf("\n");
-    if (text.slice(0, nl) === key) return configFromValues(parseConfigOutput(text.slice(nl + 1)));
-  } catch {
-    // No cache yet (or no config file): ask git.
-  }
+  const stamp = fileStamp(join(gitDir, "config"));
+  const cached = readStamped(cache, stamp);
+  if (cached !== null) return configFromValues(parseConfigOutput(cached));
   const r = git.run(["config", "--local", "--includes", "-z", "--get-regexp", "^(prodgate|include|includeif)\\."], { okStatuses: [1] });
   const values = parseConfigOutput(r.stdout);
   let included = false;
@@ -182,19 +175,13 @@ export function readConfigCached(git: Git, gitDir: string): { config: Config; er
     included = true;
     values.delete(k);
   }
-  if (key && !included) {
+  if (stamp && !included) {
     const own = r.stdout
       .split("\0")
       .filter((e) => e.toLowerCase().startsWith("prodgate."))
       .map((e) => `${e}\0`)
       .join("");
-    try {
-      const tmp = `${cache}.${process.pid}`;
-      writeFileSync(tmp, `${key}\n${own}`);
-      renameSync(tmp, cache);
-    } catch {
-      // Only a cache: the next push asks git again.
-    }
+    writeStamped(cache, stamp, own);
   }
   return configFromValues(values);
 }

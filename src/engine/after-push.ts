@@ -2,7 +2,7 @@ import { branchRef, classifyRef } from "../policy/refs";
 import { isZeroSha, type Verdict } from "../policy/types";
 import type { RefUpdate } from "./facts";
 import { faultPoint } from "./fault";
-import { markFixesPending, patchIds, scanMergeBack } from "./mergeback";
+import { markFixesPending, scanMergeBack } from "./mergeback";
 import { runMirror } from "./mirror";
 import { branchTips, type Engine, type Tips } from "./state";
 
@@ -75,7 +75,7 @@ export function recordPromotedFixes(engine: Engine, u: RefUpdate, stableTip: str
   const exclude = [u.old, stableTip].filter((x): x is string => !!x && !isZeroSha(x));
   const fixes = repo.commits([u.new], exclude, { noMerges: true });
   if (fixes.length === 0) return 0;
-  const ids = patchIds(repo, [u.new], exclude);
+  const ids = repo.patchIds([u.new], exclude);
   return store.addFixes(
     fixes.map((c) => ({ sha: c.sha, subject: c.subject, patchId: ids.get(c.sha) ?? null })),
     user,

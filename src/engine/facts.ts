@@ -68,11 +68,11 @@ export class FactGatherer {
     for (const { update, cls } of updates) {
       if (isZeroSha(update.new)) continue;
       if (cls.kind === "stable") planned.push(queries.isAncestor(update.new, branchRef(config.branches.devel)));
+      const isCreate = isZeroSha(update.old);
       // devel and stable get one log that also lists what they add (the quiet
       // note needs it); any other branch may add thousands of commits nobody lists.
-      if (!isZeroSha(update.old) && (cls.kind === "devel" || cls.kind === "stable")) settled.push(update);
-      else planned.push(queries.objectType(update.new));
-      if (!isZeroSha(update.old) && cls.kind !== "devel" && cls.kind !== "stable") planned.push(queries.isAncestor(update.old, update.new));
+      if (!isCreate && (cls.kind === "devel" || cls.kind === "stable")) settled.push(update);
+      else planned.push(queries.objectType(update.new), ...(isCreate ? [] : [queries.isAncestor(update.old, update.new)]));
       // Asked as if the tag names a commit, which a verdict tag usually does.
       if (cls.kind === "verdictTag") planned.push(queries.mainlineTo(update.new, branchRef(config.branches.stable)));
     }

@@ -6,11 +6,6 @@ import type { CommitInfo } from "../policy/types";
 import { type FixBranch, now, type SecurityFix } from "../store/store";
 import type { Engine } from "./state";
 
-/** patch-id (git patch-id --stable) of every non-merge commit in include ^exclude. */
-export function patchIds(repo: Repo, include: readonly string[], exclude: readonly string[]): Map<string, string> {
-  return repo.patchIds(include, exclude);
-}
-
 /** The security fixes not yet recorded as back in `branch`. */
 export function pendingIn(engine: Engine, branch: FixBranch): SecurityFix[] {
   return engine.store.fixes().filter((f) => f[branch] === null);
@@ -26,7 +21,7 @@ export function fixReturnsIn(
   const exclude = from ? [from] : [];
   const commits = repo.commits([tip], exclude);
   if (pending.length === 0) return { commits, returns: [] };
-  const ids = pending.some((f) => f.patchId) ? patchIds(repo, [tip], exclude) : new Map<string, string>();
+  const ids = pending.some((f) => f.patchId) ? repo.patchIds([tip], exclude) : new Map<string, string>();
   return { commits, returns: findFixReturns(pending, commits, ids) };
 }
 

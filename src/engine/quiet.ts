@@ -1,6 +1,8 @@
-import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { ownDir } from "../store/dirs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { writeFileAtomic } from "../files";
+import { answersDir } from "../git/answers";
 import { queries } from "../git/repo";
 import type { GitQuery } from "../git/run";
 import { couldChangeDeployable } from "../policy/deployable";
@@ -20,7 +22,7 @@ import type { Engine } from "./state";
  * that never landed are pruned after an hour. A wrong skip could only delay
  * bookkeeping: `prodgate sync` redoes all of it from the database's marks.
  */
-export const QUIET_DIR = "quiet";
+const QUIET_DIR = "quiet";
 const STALE_NOTE_MS = 60 * 60 * 1000;
 
 /**
@@ -28,17 +30,17 @@ const STALE_NOTE_MS = 60 * 60 * 1000;
  * That holds when every governed update is a fast-forward of devel or stable
  * that brings back no pending security fix and, for stable, adds no revision
  * that counts as tested or rolls one back (so what is deployable, and the
- * mirror, cannot change). The
- * merge-back scan of such an update is done here, and its mark moved past it.
+ * mirror, cannot change). The merge-back scan of such an update is done here,
+ * and its mark moved past it.
  */
 export function quietAfterPush(engine: Engine, updates: readonly RefUpdate[]): boolean {
   const { repo, store, config } = engine;
   if (config.reportPath) return false;
   let quiet = true;
   for (const u of updates) {
-    const kind = classifyRef(u.ref, config.branches, config.governed).kind;
+    const kind = quietKind(engine, u);
     if (kind === "ungoverned") continue;
-    if ((kind !== "devel" && kind !== "stable") || isZeroSha(u.old) || isZeroSha(u.new)) return false;
+    if (kind === null) return false;
     const { commits, returns } = fixReturnsIn(repo, pendingIn(engine, kind), u.new, u.old);
     if (returns.length > 0) return false;
     // Keeps revision numbers counted for the verdicts that will follow.
@@ -52,19 +54,27 @@ export function quietAfterPush(engine: Engine, updates: readonly RefUpdate[]): b
 
 /** The git questions quietAfterPush() will ask beyond the updates' own commits, for Git.prefetch(). */
 export function quietPlan(engine: Engine, updates: readonly RefUpdate[]): GitQuery[] {
-  const { config } = engine;
-  if (config.reportPath) return [];
+  if (engine.config.reportPath) return [];
   const planned: GitQuery[] = [];
   for (const u of updates) {
-    const kind = classifyRef(u.ref, config.branches, config.governed).kind;
-    if ((kind !== "devel" && kind !== "stable") || isZeroSha(u.old) || isZeroSha(u.new)) continue;
-    if (pendingIn(engine, kind).some((f) => f.patchId)) planned.push(queries.patchIds([u.new], [u.old]));
+    const kind = quietKind(engine, u);
+    if ((kind === "devel" || kind === "stable") && pendingIn(engine, kind).some((f) => f.patchId)) {
+      planned.push(queries.patchIds([u.new], [u.old]));
+    }
   }
   return planned;
 }
 
+/** What an update is to a quiet push: a fast-forward candidate of devel or stable, not governed, or (null) neither. */
+function quietKind(engine: Engine, u: RefUpdate): "devel" | "stable" | "ungoverned" | null {
+  const { config } = engine;
+  const kind = classifyRef(u.ref, config.branches, config.governed).kind;
+  if (kind === "ungoverned") return kind;
+  return (kind === "devel" || kind === "stable") && !isZeroSha(u.old) && !isZeroSha(u.new) ? kind : null;
+}
+
 /** The note's text: the push's lines as the shim reads them back. */
-export function quietNoteText(updates: readonly RefUpdate[]): string {
+function quietNoteText(updates: readonly RefUpdate[]): string {
   return updates.map((u) => `${u.old} ${u.new} ${u.ref}\n`).join("");
 }
 
@@ -78,20 +88,17 @@ export function updateQuietNote(prodgateDir: string, updates: readonly RefUpdate
     return;
   }
   ownDir(dir);
-  pruneStale(dir, () => true);
+  pruneStale(dir);
   // Answers of hook shims whose Node never read them.
-  const answers = join(prodgateDir, "prefetch");
-  if (existsSync(answers)) pruneStale(answers, () => true);
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, quietNoteText(updates));
-  renameSync(tmp, path);
+  const answers = answersDir(dirname(prodgateDir));
+  if (existsSync(answers)) pruneStale(answers);
+  writeFileAtomic(path, quietNoteText(updates));
 }
 
-/** Notes of pushes that never landed, or were already read by post-receive; older than an hour. */
-function pruneStale(dir: string, wanted: (name: string) => boolean): void {
+/** Files older than an hour: notes of pushes that never landed or were already read, answers nobody took. */
+function pruneStale(dir: string): void {
   const cutoff = Date.now() - STALE_NOTE_MS;
   for (const name of readdirSync(dir)) {
-    if (!wanted(name)) continue;
     const path = join(dir, name);
     try {
       if (statSync(path).mtimeMs < cutoff) rmSync(path, { recursive: true, force: true });

@@ -76,7 +76,6 @@ export function deployStateQueries(engine: Engine): GitQuery[] {
 export function deployState(engine: Engine, known?: Tips): DeployState {
   const { repo, store } = engine;
   const baseline = store.getSetting("baseline");
-  store.noteBaseline(baseline);
   const { refs, stableRef, exclude: excludeByName } = mainlineByName(engine, baseline);
   const byName = !known && repo.prefetchMainline(refs, stableRef, excludeByName);
   const tips = known ?? branchTips(engine);

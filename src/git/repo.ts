@@ -1,7 +1,7 @@
-import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { fileStamp, readStamped, writeStamped } from "../files";
 import { delimiter, join, resolve } from "node:path";
 import type { CommitInfo, MainlineCommit } from "../policy/types";
-import { COMMIT_FORMAT, parseCommits, parsePatchIds, parseRefTips } from "./parse";
+import { COMMIT_FORMAT, type ParsedCommit, parseCommits, parsePatchIds, parseRefTips } from "./parse";
 import { Git, type GitQuery } from "./run";
 
 /** Revision numbers already counted, keyed by commit (see Store). */
@@ -107,33 +107,12 @@ export class Repo {
    */
   private gitVersion(): string {
     const cache = join(this.gitDir, "prodgate", "git-version");
-    let key: string | null = null;
-    for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-      try {
-        const st = statSync(join(dir || ".", "git"), { bigint: true });
-        if (!st.isFile()) continue;
-        key = `${join(dir || ".", "git")} ${st.ino} ${st.size} ${st.mtimeNs}`;
-        break;
-      } catch {
-        // Not in this directory.
-      }
-    }
-    try {
-      const [cachedKey, version] = readFileSync(cache, "utf8").split("\n");
-      if (key && cachedKey === key && version) return version;
-    } catch {
-      // Not known yet.
-    }
+    const dirs = (process.env.PATH ?? "").split(delimiter);
+    const stamp = dirs.map((dir) => fileStamp(join(dir || ".", "git"))).find((s) => s !== null) ?? null;
+    const cached = readStamped(cache, stamp)?.trim();
+    if (cached) return cached;
     const out = this.git.run(["--version"], { okStatuses: [1, 128, 129] }).stdout.trim();
-    if (key && /^git version /.test(out)) {
-      try {
-        const tmp = `${cache}.${process.pid}`;
-        writeFileSync(tmp, `${key}\n${out}\n`);
-        renameSync(tmp, cache);
-      } catch {
-        // Only a cache.
-      }
-    }
+    if (stamp && /^git version /.test(out)) writeStamped(cache, stamp, `${out}\n`);
     return out;
   }
 
@@ -319,11 +298,9 @@ export class Repo {
    * and counts nothing when the tip's revno is known.
    */
   mainlineCommit(sha: string, ref: string): MainlineCommit | null {
-    const r = this.git.run(queries.mainlineTo(sha, ref)[0]!, { okStatuses: [128] });
-    if (r.status !== 0) return null;
-    const chain = parseCommits(r.stdout);
-    const last = chain[chain.length - 1];
-    if (!last || last.sha !== sha) return null;
+    const chain = this.chainDownTo(sha, ref);
+    if (!chain) return null;
+    const last = chain[chain.length - 1]!;
     const revno = this.revno(chain[0]!.sha) - (chain.length - 1);
     this.revnoCache?.rememberRevno(sha, revno);
     const { mark: _m, ...c } = last;
@@ -332,9 +309,14 @@ export class Repo {
 
   /** Is `sha` on the first-parent chain of `tip`? Costs the distance from tip to sha. */
   onMainline(sha: string, tip: string): boolean {
-    const c = this.commit(sha);
-    if (!c) return false;
-    const out = this.git.out(["rev-list", "--first-parent", tip, "--not", ...c.parents, "--"]);
-    return out.split("\n").includes(sha);
+    return this.chainDownTo(sha, tip) !== null;
+  }
+
+  /** The first-parent chain of `ref` down to `sha`, newest first, or null when `sha` is not on it. */
+  private chainDownTo(sha: string, ref: string): ParsedCommit[] | null {
+    const r = this.git.run(queries.mainlineTo(sha, ref)[0]!, { okStatuses: [128] });
+    if (r.status !== 0) return null;
+    const chain = parseCommits(r.stdout);
+    return chain.length > 0 && chain[chain.length - 1]!.sha === sha ? chain : null;
   }
 }

@@ -22,13 +22,10 @@ export function postReceive(io: HookIO): number {
     const { config } = read;
     const governed = input.updates.filter((u) => classifyRef(u.ref, config.branches, config.governed).kind !== "ungoverned");
     if (governed.length === 0) return 0;
+    // Left open: dist/hook.cjs exits right after (see pre-receive).
     const engine = openEngine(repo, { read });
-    try {
-      const user = identify(io.env, engine.config);
-      for (const line of afterPush(engine, governed, user, input.pushId)) io.write(line);
-    } finally {
-      engine.store.release();
-    }
+    const user = identify(io.env, engine.config);
+    for (const line of afterPush(engine, governed, user, input.pushId)) io.write(line);
   } catch (err) {
     const why = err instanceof UserError ? err.message : `internal error: ${(err as Error)?.message ?? String(err)}`;
     io.write(`prodgate: the push landed, but recording it failed: ${why}`);

@@ -111,12 +111,12 @@ export function preReceive(io: HookIO): number {
     if (!rejected) {
       // An accepted push that cannot be recorded is refused: the audit log is part of the guarantee.
       io.write(`prodgate: rejected: the audit log cannot be written (${describeFailure(err)}); tell the repository's admin`);
-      store?.release();
       return 1;
     }
   }
   if (!rejected && engine) noteIfQuiet(engine, input, io);
-  store?.release();
+  // The database is left open: dist/hook.cjs exits right after, without the
+  // write-ahead-log checkpoint a close would run on every push.
   for (const line of formatPushResult(decisions)) io.write(line);
   return rejected ? 1 : 0;
 }

@@ -44,6 +44,7 @@ export function setup(repo: Repo, projectDir: string, nodePath: string): string[
     const tips = branchTips(engine);
     done.push(...recordInstallState(engine, tips, fresh));
     markFixesPending(engine);
+    engine.store.noteBaseline();
     // Count today's revision numbers once, so pushes count only their own commits.
     for (const tip of Object.values(tips)) if (tip) engine.repo.revno(tip);
     if (writeCommitGraph(repo)) done.push("wrote a commit-graph (git keeps it current when it runs gc)");

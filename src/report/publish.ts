@@ -1,8 +1,8 @@
 // The report's edge: gather what the page shows, write it atomically, and
 // keep `prodgate.reportPath` up to date after pushes and syncs.
-import { renameSync, unlinkSync, writeFileSync } from "node:fs";
-import { basename, dirname, isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, resolve } from "node:path";
 import { buildStatus, type StatusReport } from "../engine/status";
+import { writeFileAtomic } from "../files";
 import type { Engine } from "../engine/state";
 import { renderReport, type ReportExtra } from "./render";
 
@@ -27,22 +27,6 @@ export function gatherReport(
 export function reportHtml(engine: Engine, opts: Pick<ReportExtra, "refreshSeconds" | "servedBy"> = {}): string {
   const { status, extra } = gatherReport(engine, opts);
   return renderReport(status, extra);
-}
-
-/** Write then rename in the same directory, so a reader sees the old page or the new one, never half of one. */
-export function writeFileAtomic(path: string, content: string): void {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`);
-  try {
-    writeFileSync(temp, content, { mode: 0o644 });
-    renameSync(temp, path);
-  } catch (err) {
-    try {
-      unlinkSync(temp);
-    } catch {
-      // the temporary file was never made
-    }
-    throw err;
-  }
 }
 
 /** A relative `prodgate.reportPath` is taken from the repository's git directory, wherever the command runs. */

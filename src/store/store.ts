@@ -148,16 +148,6 @@ export class Store {
     this.db.close();
   }
 
-  /**
-   * For a hook that is about to exit: leave the connection to the exit
-   * (dist/hook.cjs exits at once). Closing the last connection checkpoints
-   * the write-ahead log, which costs a push several milliseconds; SQLite's
-   * own automatic checkpoints keep the log short.
-   */
-  release(): void {
-    // Nothing to do: the process ends with no transaction open.
-  }
-
   /** Is any security fix not yet back in devel or stable? */
   hasFixPending(): boolean {
     return this.db.prepare("SELECT 1 FROM fixes WHERE devel_sha IS NULL OR stable_sha IS NULL LIMIT 1").get() !== undefined;
@@ -347,7 +337,7 @@ export class Store {
           .run(key, value);
       this.audit([audit]);
     });
-    if (key === "baseline") this.noteBaseline(value, true);
+    if (key === "baseline") this.noteBaseline();
   }
 
   /**
@@ -355,11 +345,12 @@ export class Store {
    * shim reads it to ask git for stable's mainline while Node starts. Only a
    * hint: a stale one costs a git process, never a wrong answer.
    */
-  noteBaseline(value: string | null, changed = false): void {
+  noteBaseline(): void {
+    const value = this.getSetting("baseline");
     const file = join(dirname(this.path), "baseline");
     try {
       if (value === null) rmSync(file, { force: true });
-      else if (changed || !existsSync(file)) writeFileSync(file, `${value}\n`);
+      else writeFileSync(file, `${value}\n`);
     } catch {
       // Only a hint.
     }

@@ -2,7 +2,8 @@ import { resolve } from "node:path";
 import { UserError } from "../../errors";
 import { openEngine } from "../../engine/state";
 import type { Repo } from "../../git/repo";
-import { publishReport, reportHtml, writeFileAtomic } from "../../report/publish";
+import { writeFileAtomic } from "../../files";
+import { publishReport, reportHtml } from "../../report/publish";
 import { openReadOnlyEngine, startReportServer } from "../../report/serve";
 import { type CommandContext, plainValue } from "../context";
 
