@@ -69,16 +69,14 @@ describe("post-receive after a push that leaves it nothing to do", () => {
   const scanMark = (branch: string) =>
     query<{ sha: string } | undefined>(`SELECT sha FROM scan_marks WHERE branch = '${branch}'`)?.sha ?? null;
   const mirrorRuns = () => query<{ n: number }>("SELECT count(*) AS n FROM mirror_runs").n;
-  // Each hook run by Node appends "<hook> <ms>" here.
+  // Each hook run by Node appends "<hook> <ms>ms git=<processes it started>" here.
   let traceFile: string;
+  let traced: string[] = [];
   const hooksRun = (): string[] => {
     if (!existsSync(traceFile)) return [];
-    const hooks = readFileSync(traceFile, "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => l.split(" ")[0]!);
+    traced = readFileSync(traceFile, "utf8").trim().split("\n");
     rmSync(traceFile);
-    return hooks;
+    return traced.map((l) => l.split(" ")[0]!);
   };
   beforeEach(() => {
     traceFile = join(sb.root, "hook-trace.txt");
@@ -90,18 +88,21 @@ describe("post-receive after a push that leaves it nothing to do", () => {
     work.commit("r2");
     expect(work.push(["origin", "HEAD:devel"], "dev", trace()).status).toBe(0);
     expect(hooksRun()).toEqual(["pre-receive"]);
+    expect(traced[0]).toMatch(/ git=0$/); // the shim asked git everything while Node started
     // pre-receive looked at the new commits for fixes and moved the scan mark itself.
     expect(scanMark("devel")).toBe(work.sha("HEAD"));
 
     const runs = mirrorRuns();
     expect(work.push(["origin", "HEAD:stable"], "dev", trace()).status).toBe(0);
     expect(hooksRun()).toEqual(["pre-receive"]);
+    expect(traced[0]).toMatch(/ git=0$/);
     expect(scanMark("stable")).toBe(work.sha("HEAD"));
     expect(mirrorRuns()).toBe(runs); // nothing new is deployable: no mirror run
 
     // A verdict changes what is deployable: post-receive records it and mirrors.
     expect(work.push(["origin", "HEAD:refs/tags/qa/ok/r2"], "quinn", trace()).status).toBe(0);
     expect(hooksRun()).toEqual(["pre-receive", "post-receive"]);
+    expect(traced[0]).toMatch(/ git=0$/); // the shim asked for the tag's target
     expect(sb.tip("production-stable")).toBe(work.sha("HEAD"));
 
     // A promoted fix that comes back into devel is recorded by post-receive.
@@ -121,6 +122,14 @@ describe("post-receive after a push that leaves it nothing to do", () => {
     expect(back.output).toContain("back in devel");
     expect(hooksRun()).toEqual(["pre-receive", "post-receive"]);
     expect(scanMark("devel")).toBe(work.sha("HEAD"));
+  });
+
+  it("starts Node without NODE_EXTRA_CA_CERTS, which the hooks never need", () => {
+    work.commit("r2");
+    // Node reads this file at every start, and warns when it cannot.
+    const r = work.push(["origin", "HEAD:devel"], "dev", { NODE_EXTRA_CA_CERTS: join(sb.root, "no-such-bundle.pem") });
+    expect(r.status, r.output).toBe(0);
+    expect(r.output).not.toContain("extra certs");
   });
 
   it("runs post-receive for a stable push whose commit counts as tested by its message", () => {
