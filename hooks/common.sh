@@ -1,6 +1,23 @@
 # Shared by both prodgate hooks; install.sh copies it into each, so an
 # installed hook needs no other file to decide that a push is not governed.
-#
+
+# Every git process the shims start runs hardened: replace refs and grafts
+# off, only the repository's own configuration. These two lines must agree
+# with src/git/env.ts, the engine's definition (test/unit/git-env.test.ts
+# compares them). A chained earlier hook still gets the environment it had
+# (see unharden).
+hardened_saved=
+for v in GIT_NO_REPLACE_OBJECTS GIT_GRAFT_FILE GIT_CONFIG_NOSYSTEM GIT_CONFIG_GLOBAL GIT_CONFIG_PARAMETERS GIT_CONFIG_COUNT GIT_CONFIG; do
+	eval "[ -z \"\${$v+set}\" ] || hardened_saved=\"\$hardened_saved $v\" hardened_was_$v=\$$v"
+done
+export GIT_NO_REPLACE_OBJECTS=1 GIT_GRAFT_FILE=/nonexistent/prodgate-no-grafts GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
+unset GIT_CONFIG_PARAMETERS GIT_CONFIG_COUNT GIT_CONFIG
+# Back to the environment the hook was started with (in a subshell, for a chained hook).
+unharden() {
+	unset GIT_NO_REPLACE_OBJECTS GIT_GRAFT_FILE GIT_CONFIG_NOSYSTEM GIT_CONFIG_GLOBAL
+	for v in $hardened_saved; do eval "$v=\$hardened_was_$v; export $v"; done
+}
+
 # Sets: names (branch names that may be governed: the defaults plus every
 # configured name, so an invalid or empty value cannot hide a default branch),
 # develname, stablename, prodname, pdevname, extra (prodgate.governed patterns
@@ -23,28 +40,51 @@ read_config() {
 }
 
 # Only the repository's own configuration counts (never global or system
-# files). `git config` output is kept in prodgate/hook-config and reused while
-# it is newer than the repository's config file, so a change there makes the
-# next push read the configuration again.
+# files). `git config`'s answer is kept in prodgate/hook-config.v3 together
+# with a copy of the config file's text it was read from, and reused only
+# while the file's text is exactly that copy: reading the file is a shell
+# builtin, so the usual push still starts no process. The text is taken
+# before git reads the file, so a change made meanwhile is read again next
+# time. Included files are not copied: with an include, git config runs every
+# time. When git config fails, the engine decides (and fails closed).
 gd=${GIT_DIR:-.}
-stamp="$gd/prodgate/hook-config.v2"
-if [ -f "$stamp" ] && [ "$stamp" -nt "$gd/config" ] && [ -z "${GIT_CONFIG_PARAMETERS-}${GIT_CONFIG_COUNT-}" ]; then
-	read_config <"$stamp"
-else
-	# The mark's time is taken before git reads the files: one changed meanwhile
-	# is not older than the stamp, so it is read again next time.
-	mark="$stamp.$$"
-	{ true >"$mark"; } 2>/dev/null || mark=
+stamp="$gd/prodgate/hook-config.v3"
+# The config file's text, each line behind a "|" (so no line of it reads as
+# the "=" that ends the copy in the cache), or nothing when it cannot be read.
+text=
+{
+	while IFS= read -r line || [ -n "$line" ]; do
+		text="$text|$line
+"
+	done <"$gd/config"
+} 2>/dev/null || text=
+fresh=
+if [ -n "$text" ] && [ -f "$stamp" ]; then
+	{
+		copy=
+		while IFS= read -r line; do
+			[ "$line" != "=" ] || break
+			copy="$copy$line
+"
+		done
+		if [ "$copy" = "$text" ]; then
+			read_config
+			fresh=yes
+		fi
+	} <"$stamp" 2>/dev/null
+fi
+if [ -z "$fresh" ]; then
 	config=$(git config --local --includes --get-regexp '^(prodgate\.(develbranch|stablebranch|productionstablebranch|productiondevelbranch|governed|reportpath)|include\..*|includeif\..*)$' 2>/dev/null)
+	case $? in
+	0 | 1) unread= ;;
+	*) unread=yes extra=yes ;;
+	esac
 	read_config <<CONFIG
 $config
 CONFIG
-	if [ -n "$mark" ]; then
-		# Included files are not watched: with includes, git config runs every time.
-		if [ -z "$included" ] && printf '%s\n' "$config" >"$mark.v" && touch -r "$mark" "$mark.v"; then
-			mv -f "$mark.v" "$stamp"
-		fi
-		rm -f "$mark" "$mark.v"
+	# Included files are not copied: with includes, git config runs every time.
+	if [ -n "$text" ] && [ -z "$included" ] && [ -z "$unread" ] && { printf '%s=\n%s\n' "$text" "$config" >"$stamp.$$"; } 2>/dev/null; then
+		mv -f "$stamp.$$" "$stamp" 2>/dev/null || rm -f "$stamp.$$"
 	fi
 fi
 
@@ -70,17 +110,34 @@ done
 # the engine is going to ask. Each answer is three files in prodgate/prefetch/,
 # named after the hook's process: <pid>.N.q (the question: git's arguments,
 # each ended by \037, the commands of a pipeline apart by \036), <pid>.N.out
-# and <pid>.N.status. The questions are those of src/git/repo.ts (queries); the
-# engine asks again whatever is missing, and removes the files.
+# and <pid>.N.status; <pid>.n, written last, says how many answers this run
+# finished (answers 1..n), so files left by an earlier process of the same
+# pid are never taken. The questions are those of src/git/repo.ts (queries),
+# asked in the same hardened environment as the engine's; the engine takes
+# an answer only for exactly its question, and asks again whatever is
+# missing, and removes the files. An answer whose files cannot all be
+# written ends the run: it and any later one are asked again by the engine.
 format='--format=%m%H%x1f%P%x1f%B'
 answers="$gd/prodgate/prefetch/$$"
 [ -d "$gd/prodgate/prefetch" ] || answers=
-n=0
+n=0 unanswered=
 ask() {
-	n=$((n + 1))
-	printf '%s\037' "$@" >"$answers.$n.q"
-	git "$@" >"$answers.$n.out" 2>/dev/null
-	echo $? >"$answers.$n.status"
+	[ -z "$unanswered" ] || return 0
+	asked=
+	{ printf '%s\037' "$@" >"$answers.$((n + 1)).q" && { git "$@" 2>/dev/null; asked=$?; } >"$answers.$((n + 1)).out"; } 2>/dev/null
+	answered
+}
+# The end of an answer whose git finished with status $asked (empty: it never ran).
+answered() {
+	if [ -n "$asked" ] && { echo "$asked" >"$answers.$((n + 1)).status"; } 2>/dev/null; then
+		n=$((n + 1))
+	else
+		unanswered=yes
+	fi
+}
+# How many answers this run finished: the engine reads it once its input ends.
+answers_done() {
+	{ echo "$n" >"$answers.n"; } 2>/dev/null
 }
 # The branches' tips, and stable's mainline that production-stable lacks.
 ask_mainline() {
@@ -98,8 +155,14 @@ ask_mainline() {
 run_engine() {
 	umask 077
 	unset NODE_EXTRA_CA_CERTS
+	# No count until this run's answers are done: one left by an earlier
+	# process of this pid must not vouch for them.
+	if [ -n "$answers" ]; then { echo 0 >"$answers.n"; } 2>/dev/null || answers=; fi
 	{
 		printf '%s\n' "$input"
-		if [ -n "$answers" ]; then "$2" >/dev/null 2>&1; fi
+		if [ -n "$answers" ]; then
+			"$2" >/dev/null 2>&1
+			answers_done
+		fi
 	} | PRODGATE_PREFETCH=$answers "$PRODGATE_NODE" "$PRODGATE_MAIN" hook "$1"
 }

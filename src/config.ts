@@ -1,5 +1,6 @@
 import { join } from "node:path";
-import { fileStamp, readStamped, writeStamped } from "./files";
+import { readFileSync } from "node:fs";
+import { readCopied, writeCopied } from "./files";
 import type { Git } from "./git/run";
 import { type BranchNames, type Role, ROLES } from "./policy/types";
 
@@ -156,16 +157,22 @@ export function readConfig(git: Git): { config: Config; errors: ConfigError[] } 
 
 /**
  * readConfig for the hooks, which run on every push: git config's answer is
- * kept in prodgate/config.cache and reused while the repository's config file
- * is the same file (inode, size and modification time: `git config` replaces
- * the file on every change). The file's identity is taken before git reads it,
- * so a change made meanwhile is read again next time. Included files are not
- * watched: with an include, git config runs every time.
+ * kept in prodgate/config.cache.v2 with a copy of the repository's config
+ * file it was read from, and reused only while the file is byte for byte that
+ * copy (a file's time or inode can stay the same across a change). The file
+ * is read before git reads it, so a change made meanwhile is read again next
+ * time. Included files are not copied: with an include, git config runs every
+ * time.
  */
 export function readConfigCached(git: Git, gitDir: string): { config: Config; errors: ConfigError[] } {
-  const cache = join(gitDir, "prodgate", "config.cache");
-  const stamp = fileStamp(join(gitDir, "config"));
-  const cached = readStamped(cache, stamp);
+  const cache = join(gitDir, "prodgate", "config.cache.v2");
+  let source: Buffer | null = null;
+  try {
+    source = readFileSync(join(gitDir, "config"));
+  } catch {
+    // git config says what is wrong.
+  }
+  const cached = source ? readCopied(cache, source) : null;
   if (cached !== null) return configFromValues(parseConfigOutput(cached));
   const r = git.run(["config", "--local", "--includes", "-z", "--get-regexp", "^(prodgate|include|includeif)\\."], { okStatuses: [1] });
   const values = parseConfigOutput(r.stdout);
@@ -175,13 +182,13 @@ export function readConfigCached(git: Git, gitDir: string): { config: Config; er
     included = true;
     values.delete(k);
   }
-  if (stamp && !included) {
+  if (source && !included) {
     const own = r.stdout
       .split("\0")
       .filter((e) => e.toLowerCase().startsWith("prodgate."))
       .map((e) => `${e}\0`)
       .join("");
-    writeStamped(cache, stamp, own);
+    writeCopied(cache, source, own);
   }
   return configFromValues(values);
 }

@@ -11,10 +11,14 @@ export function answersDir(gitDir: string): string {
 /**
  * The answers a hook shim got from git while Node started: files
  * <pid>.N.q (the query, as queryKey writes it), <pid>.N.out and
- * <pid>.N.status in prodgate/prefetch/, where `prefix` is .../prefetch/<pid>.
- * The files are removed once read. Anything else (another place, a missing
- * file) is ignored: the engine then asks git itself. Creates the folder when
- * it is missing, so the next push's shim can use it.
+ * <pid>.N.status in prodgate/prefetch/, where `prefix` is .../prefetch/<pid>,
+ * for N from 1 to the count in <pid>.n, which the shim writes once it has
+ * finished them (files of a higher N were left by an earlier process of that
+ * pid). The shim asked them in the same hardened environment (hooks/common.sh,
+ * ./env.ts), and Git takes each only for exactly its query. The files are
+ * removed once read. Anything else (another place, a missing file, no count)
+ * is ignored: the engine then asks git itself. Creates the folder when it is
+ * missing, so the next push's shim can use it.
  */
 export function takeShimAnswers(prefix: string | undefined, gitDir: string): Map<string, GitResult> {
   const answers = new Map<string, GitResult>();
@@ -36,11 +40,20 @@ export function takeShimAnswers(prefix: string | undefined, gitDir: string): Map
   } catch {
     return answers;
   }
+  let finished = 0;
+  try {
+    const text = readFileSync(join(dir, `${pid}.n`), "utf8");
+    if (/^[0-9]+\n$/.test(text)) finished = Number(text);
+  } catch {
+    // No count: no answer is taken.
+  }
   for (const name of names) {
-    const m = /^[0-9]+\.([0-9]+)\.q$/.exec(name);
-    if (!m) continue;
+    const m = /^[0-9]+\.([1-9][0-9]*)\.q$/.exec(name);
+    if (!m || Number(m[1]) > finished) continue;
     try {
-      const status = Number(readFileSync(join(dir, `${pid}.${m[1]}.status`), "utf8").trim());
+      const statusText = readFileSync(join(dir, `${pid}.${m[1]}.status`), "utf8");
+      if (!/^[0-9]+\n$/.test(statusText)) continue;
+      const status = Number(statusText);
       const stdout = readFileSync(join(dir, `${pid}.${m[1]}.out`), "utf8");
       answers.set(readFileSync(join(dir, name), "utf8"), { status, stdout, stderr: "" });
     } catch {

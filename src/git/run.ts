@@ -1,5 +1,6 @@
 import type * as ChildProcess from "node:child_process";
 import { GitError } from "../errors";
+import { gitEnv } from "./env";
 
 /**
  * node:child_process, loaded at the first git process: loading it costs a
@@ -38,20 +39,17 @@ export interface GitResult {
   stderr: string;
 }
 
-/**
- * Runs git as a child process. The whole environment is inherited on purpose:
- * inside pre-receive it carries GIT_DIR and the quarantine variables
- * (GIT_QUARANTINE_PATH, GIT_OBJECT_DIRECTORY, GIT_ALTERNATE_OBJECT_DIRECTORIES)
- * without which git cannot see the pushed objects. Arguments go to git as argv
- * entries, never through a shell.
- *
- * Replace refs are switched off for every call: anyone with push access can
- * push refs/replace/<sha>, and a replaced commit would make prodgate judge
- * history that is not the history production-stable would really hold.
- */
 /** Processes this program has started to run git, for PRODGATE_TRACE. */
 export const gitProcesses = { started: 0 };
 
+/**
+ * Runs git as a child process, always in the hardened environment of
+ * ./env.ts (replace refs and grafts off, only the repository's own
+ * configuration), which otherwise inherits the whole environment: inside
+ * pre-receive it carries GIT_DIR and the quarantine variables without which
+ * git cannot see the pushed objects. Arguments go to git as argv entries,
+ * never through a shell.
+ */
 export class Git {
   /** Answers fetched ahead by prefetch(), each given out once. */
   private readonly prefetched = new Map<string, GitResult>();
@@ -65,23 +63,25 @@ export class Git {
    * pays that on every push. Only answers with status 0 or 1 are kept; any
    * other is asked again directly, so its error reads as usual. Meant for
    * questions about objects (which never change), asked once: each answer is
-   * given out once.
+   * given out once. Pipelines are not asked ahead: a shell pipeline's status
+   * is its last command's, so a failure of the first would pass for an empty
+   * answer.
    */
   prefetch(queries: readonly GitQuery[]): void {
-    const unique = [...new Map(queries.map((q) => [queryKey(q), q])).values()].filter((q) => !this.prefetched.has(queryKey(q)));
+    const unique = [...new Map(queries.map((q) => [queryKey(q), q])).values()].filter(
+      (q) => q.length === 1 && !this.prefetched.has(queryKey(q)),
+    );
     if (unique.length < 2) return;
     const token = `prodgate-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
     const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
-    const script = unique
-      .map((q, i) => `${q.map((args) => `git ${args.map(quote).join(" ")} 2>/dev/null`).join(" | ")}; printf '\\0%s ${i} %d\\0' "$1" $?`)
-      .join("\n");
+    const script = unique.map((q, i) => `git ${q[0]!.map(quote).join(" ")} 2>/dev/null; printf '\\0%s ${i} %d\\0' "$1" $?`).join("\n");
     gitProcesses.started++;
     const result = spawnSync("/bin/sh", ["-c", script, "sh", token], {
       cwd: this.cwd,
       encoding: "utf8",
       stdio: ["ignore", "pipe", "ignore"],
       maxBuffer: 1024 * 1024 * 1024,
-      env: { ...process.env, GIT_NO_REPLACE_OBJECTS: "1" },
+      env: gitEnv(),
     });
     if (result.error || result.status !== 0) return;
     let at = 0;
@@ -121,7 +121,7 @@ export class Git {
       input: opts.input,
       encoding: "utf8",
       maxBuffer: 1024 * 1024 * 1024,
-      env: { ...process.env, ...opts.env, GIT_NO_REPLACE_OBJECTS: "1" },
+      env: gitEnv(opts.env),
     });
     if (result.error) throw new GitError(args, null, result.error.message);
     const status = result.status ?? -1;

@@ -15,14 +15,15 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(gitDir, { recursive: true, force: true }));
 
-/** Answers as a shim leaves them: <dir>/<pid>.N.{q,status,out}. */
-function answerFiles(dir: string, pid: string, answers: [string, number, string][]): void {
+/** Answers as a shim leaves them: <dir>/<pid>.N.{q,status,out}, and their count in <dir>/<pid>.n. */
+function answerFiles(dir: string, pid: string, answers: [string, number, string][], count = answers.length): void {
   mkdirSync(dir, { recursive: true });
   answers.forEach(([key, status, out], i) => {
     writeFileSync(join(dir, `${pid}.${i + 1}.q`), key);
     writeFileSync(join(dir, `${pid}.${i + 1}.status`), `${status}\n`);
     writeFileSync(join(dir, `${pid}.${i + 1}.out`), out);
   });
+  writeFileSync(join(dir, `${pid}.n`), `${count}\n`);
 }
 
 describe("takeShimAnswers", () => {
@@ -33,7 +34,32 @@ describe("takeShimAnswers", () => {
     answerFiles(dir, "77", [[key, 0, "tag\n"]]);
     const answers = takeShimAnswers(join(dir, "4242"), gitDir);
     expect(answers.get(key)).toEqual({ status: 0, stdout: "commit\n", stderr: "" });
-    expect(readdirSync(dir).sort()).toEqual(["77.1.out", "77.1.q", "77.1.status"]);
+    expect(readdirSync(dir).sort()).toEqual(["77.1.out", "77.1.q", "77.1.status", "77.n"]);
+  });
+
+  it("takes only the answers the shim's count vouches for: files beyond it are an earlier process's", () => {
+    const dir = join(gitDir, "prodgate", "prefetch");
+    const fresh = queryKey(queries.objectType("d".repeat(40)));
+    const stale = queryKey(queries.refTips(["refs/heads/stable"]));
+    answerFiles(
+      dir,
+      "55",
+      [
+        [fresh, 0, "commit\n"],
+        [stale, 0, "refs/heads/stable\0" + "e".repeat(40) + "\n"],
+      ],
+      1,
+    );
+    const answers = takeShimAnswers(join(dir, "55"), gitDir);
+    expect([...answers.keys()]).toEqual([fresh]);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("takes nothing without a count", () => {
+    const dir = join(gitDir, "prodgate", "prefetch");
+    answerFiles(dir, "56", [[queryKey(queries.objectType("f".repeat(40))), 0, "commit\n"]]);
+    rmSync(join(dir, "56.n"));
+    expect(takeShimAnswers(join(dir, "56"), gitDir).size).toBe(0);
   });
 
   it.each([
