@@ -4,8 +4,9 @@
 # Every git process the shims start runs hardened: replace refs and grafts
 # off, only the repository's own configuration. These two lines must agree
 # with src/git/env.ts, the engine's definition (test/unit/git-env.test.ts
-# compares them). A chained earlier hook still gets the environment it had
-# (see unharden).
+# compares them; GIT_CONFIG_KEY_<n>/VALUE_<n>, which the engine drops too,
+# mean nothing without GIT_CONFIG_COUNT). A chained earlier hook still gets
+# the environment it had (see unharden).
 hardened_saved=
 for v in GIT_NO_REPLACE_OBJECTS GIT_GRAFT_FILE GIT_CONFIG_NOSYSTEM GIT_CONFIG_GLOBAL GIT_CONFIG_PARAMETERS GIT_CONFIG_COUNT GIT_CONFIG; do
 	eval "[ -z \"\${$v+set}\" ] || hardened_saved=\"\$hardened_saved $v\" hardened_was_$v=\$$v"
