@@ -48,8 +48,13 @@ exec '${join(real, "git")}' "$@"
 });
 afterEach(() => sb.cleanup());
 
-/** What a client might send along to the server's hooks: every variable the hardening overrides or drops. */
+/**
+ * What a client might send along to the server's hooks: every variable the
+ * hardening overrides or drops. (A local push strips some of them itself on
+ * the way to the server; the prodgate command gets them all.)
+ */
 const HOSTILE = {
+  GIT_CONFIG: "/tmp/prodgate-test-gitconfig",
   GIT_NO_REPLACE_OBJECTS: "0",
   GIT_GRAFT_FILE: "/tmp/prodgate-test-grafts",
   GIT_CONFIG_NOSYSTEM: "0",
@@ -139,5 +144,32 @@ describe("the git environment of every git process prodgate starts", () => {
     expect(seen.some((a) => a.startsWith("patch-id --stable"))).toBe(true);
     expect(seen.some((a) => a.startsWith("log -z --left-right"))).toBe(true);
     expect(seen.some((a) => a.startsWith("merge-tree") || a.startsWith("for-each-ref"))).toBe(true);
+  });
+
+  it("is not forced on a chained earlier hook, which gets the environment it was started with", () => {
+    const seen = join(sb.root, "chained.env");
+    const vars = WATCHED.map((v) => `"${v}=\${${v}-unset}"`).join(" ");
+    writeFileSync(
+      join(sb.bare, "hooks", "pre-receive.prodgate-chained"),
+      `#!/bin/sh\nprintf '%s\\n' ${vars} >'${seen}'\ncat >/dev/null\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    work.commit("r2");
+    const r = work.push(["origin", "HEAD:devel"], "dev", HOSTILE);
+    expect(r.status, r.output).toBe(0);
+    const got = Object.fromEntries(
+      readFileSync(seen, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+    );
+    // What a local push lets through to the server's hooks comes back as it was sent; the rest stays unset.
+    const through = ["GIT_CONFIG_GLOBAL", "GIT_CONFIG_NOSYSTEM"] as const;
+    expect(got).toEqual({
+      ...Object.fromEntries(WATCHED.map((v) => [v, "unset"])),
+      ...Object.fromEntries(through.map((v) => [v, HOSTILE[v]])),
+    });
   });
 });
