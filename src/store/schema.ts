@@ -86,6 +86,11 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX verdicts_source ON verdicts(source);
   CREATE INDEX ci_results_source ON ci_results(source);
   `,
+  `
+  -- Revision numbers counted before every git process ran with replace refs off could come
+  -- from a pushed refs/replace/* rather than the real history: count them all again.
+  DELETE FROM revnos;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

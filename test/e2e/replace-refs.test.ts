@@ -6,6 +6,7 @@
 import Database from "better-sqlite3";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { SCHEMA_VERSION } from "../../src/store/schema";
 import { type Clone, type Sandbox, standardSandbox } from "../helpers/repo";
 
 let sb: Sandbox;
@@ -141,5 +142,20 @@ describe("a pushed replace ref", () => {
     }
     const status = sb.json<{ branches: { stable: { sha: string; revno: number } } }>(["status"]);
     expect(status.branches.stable).toMatchObject({ sha: r3, revno: 3 });
+  });
+
+  it("leaves no revision number counted before the hardening: a database from before counts them again", () => {
+    const r2 = work.commit("r2");
+    work.land();
+    expect(sb.json<{ branches: { stable: { revno: number } } }>(["status"]).branches.stable.revno).toBe(2);
+    // As a replace ref could have left it: r2 stored as r7, in a database of the schema before.
+    const db = new Database(join(sb.bare, "prodgate", "state.db"));
+    try {
+      db.prepare("INSERT OR REPLACE INTO revnos (sha, revno) VALUES (?, 7)").run(r2);
+      db.pragma(`user_version = ${SCHEMA_VERSION - 1}`);
+    } finally {
+      db.close();
+    }
+    expect(sb.json<{ branches: { stable: { revno: number } } }>(["status"]).branches.stable.revno).toBe(2);
   });
 });
