@@ -11,7 +11,7 @@ hardened_saved=
 for v in GIT_NO_REPLACE_OBJECTS GIT_GRAFT_FILE GIT_CONFIG_NOSYSTEM GIT_CONFIG_GLOBAL GIT_CONFIG_PARAMETERS GIT_CONFIG_COUNT GIT_CONFIG; do
 	eval "[ -z \"\${$v+set}\" ] || hardened_saved=\"\$hardened_saved $v\" hardened_was_$v=\$$v"
 done
-export GIT_NO_REPLACE_OBJECTS=1 GIT_GRAFT_FILE=/nonexistent/prodgate-no-grafts GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
+export GIT_NO_REPLACE_OBJECTS=1 GIT_GRAFT_FILE=/dev/null/prodgate-no-grafts GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
 unset GIT_CONFIG_PARAMETERS GIT_CONFIG_COUNT GIT_CONFIG
 # Back to the environment the hook was started with (in a subshell, for a chained hook).
 unharden() {

@@ -6,8 +6,9 @@
  * - Replace refs off: anyone with push access can push refs/replace/<sha>, and
  *   a replaced commit would make prodgate judge a history that is not the one
  *   production-stable would really hold.
- * - Grafts off: GIT_GRAFT_FILE names a file that never exists, so no
- *   info/grafts file rewrites parents either.
+ * - Grafts off: GIT_GRAFT_FILE names a file that cannot exist (below
+ *   /dev/null, which is no directory), so no info/grafts file rewrites
+ *   parents either.
  * - Only the repository's own configuration: no system or global file, and no
  *   configuration injected through the environment (GIT_CONFIG_PARAMETERS,
  *   GIT_CONFIG_COUNT/KEY_n/VALUE_n, and GIT_CONFIG, which makes `git config`
@@ -20,7 +21,7 @@
  */
 export const HARDENED_GIT_ENV: Readonly<Record<string, string>> = {
   GIT_NO_REPLACE_OBJECTS: "1",
-  GIT_GRAFT_FILE: "/nonexistent/prodgate-no-grafts",
+  GIT_GRAFT_FILE: "/dev/null/prodgate-no-grafts",
   GIT_CONFIG_NOSYSTEM: "1",
   GIT_CONFIG_GLOBAL: "/dev/null",
 };
