@@ -3,7 +3,7 @@ import { userInfo } from "node:os";
 import { rolesOf } from "../config";
 import { isBzrRepository, openBzrEngine } from "../bzr/engine";
 import { openEngine, type Engine } from "../engine/state";
-import { UserError } from "../errors";
+import { GitError, UserError } from "../errors";
 import { Repo } from "../git/repo";
 import { identify } from "../identity";
 import type { Role } from "../policy/types";
@@ -29,7 +29,11 @@ export function openRepo(opts: GlobalOptions): Repo {
   const dir = repoDir(opts);
   try {
     return Repo.discover(dir);
-  } catch {
+  } catch (err) {
+    // git refuses a repository another user owns; prodgate reads no global or system git config, so safe.directory there does not apply.
+    if (err instanceof GitError && /dubious ownership/.test(err.stderr)) {
+      throw new UserError(`${dir} belongs to another user: run prodgate as the repository's owner`, 2);
+    }
     throw new UserError(`${dir} is not a git repository (give --repo <path-to-bare-repo>)`, 2);
   }
 }

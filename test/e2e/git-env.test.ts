@@ -172,4 +172,16 @@ describe("the git environment of every git process prodgate starts", () => {
       ...Object.fromEntries(through.map((v) => [v, HOSTILE[v]])),
     });
   });
+
+  // Only root can give the repository to another user.
+  it.runIf(process.getuid?.() === 0)(
+    "ignores safe.directory in the global config, and says to run prodgate as the repository's owner",
+    () => {
+      writeFileSync(join(sb.home, ".gitconfig"), `[safe]\n\tdirectory = ${sb.bare}\n\tdirectory = *\n`);
+      expect(sb.run("chown", ["-R", "nobody", sb.bare]).status).toBe(0);
+      const r = sb.prodgate(["status"]);
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim()).toBe(`prodgate: ${sb.bare} belongs to another user: run prodgate as the repository's owner`);
+    },
+  );
 });
