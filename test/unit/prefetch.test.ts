@@ -4,8 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { takeShimAnswers } from "../../src/git/answers";
-import { queries } from "../../src/git/repo";
-import { queryKey } from "../../src/git/run";
+import { spawnSync } from "node:child_process";
+import { queries, Repo } from "../../src/git/repo";
+import { Git, queryKey } from "../../src/git/run";
 import { pushIdOf } from "../../src/hooks/input";
 
 let gitDir: string;
@@ -83,6 +84,17 @@ describe("takeShimAnswers", () => {
   it("makes the folder, owner-writable only, when a shim found none", () => {
     expect(takeShimAnswers(undefined, gitDir).size).toBe(0);
     expect(statSync(join(gitDir, "prodgate", "prefetch")).mode & 0o777).toBe(0o755);
+  });
+});
+
+describe("Git.prefetch", () => {
+  it("never takes a failed pipeline for an empty answer: patch-ids of a missing commit fail as asked directly", () => {
+    const repoDir = join(gitDir, "repo.git");
+    expect(spawnSync("git", ["init", "--quiet", "--bare", repoDir], { env: { ...process.env, GIT_CONFIG_NOSYSTEM: "1" } }).status).toBe(0);
+    const repo = new Repo(repoDir, new Git(repoDir));
+    const missing = "1".repeat(40);
+    repo.git.prefetch([queries.objectType(missing), queries.patchIds([missing], ["2".repeat(40)])]);
+    expect(() => repo.patchIds([missing], ["2".repeat(40)])).toThrow(/git log/);
   });
 });
 
