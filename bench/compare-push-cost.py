@@ -5,7 +5,7 @@
 # interleaved old/new so machine load hits both alike. Per push: wall time and CPU time (user+sys of
 # every process the push started, which load disturbs less than wall time).
 import os, resource, statistics, subprocess, sys, tempfile, time
-old, new = sys.argv[1], sys.argv[2]; N = int(sys.argv[3]) if len(sys.argv) > 3 else 20
+old, new = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2]); N = int(sys.argv[3]) if len(sys.argv) > 3 else 20
 root = tempfile.mkdtemp()
 env = dict(os.environ, HOME=f"{root}/home", GIT_CONFIG_NOSYSTEM="1", GIT_AUTHOR_NAME="A", GIT_AUTHOR_EMAIL="a@x",
            GIT_COMMITTER_NAME="A", GIT_COMMITTER_EMAIL="a@x")
