@@ -86,6 +86,19 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX verdicts_source ON verdicts(source);
   CREATE INDEX ci_results_source ON ci_results(source);
   `,
+  `
+  -- Commits carrying [no-qa] or [testfix] that a holder of the trusted role (prodgate.markers.trust)
+  -- pushed onto devel or stable: only their markers count. The first push is kept.
+  CREATE TABLE trusted_markers (
+    sha TEXT NOT NULL,
+    role TEXT NOT NULL,
+    user TEXT NOT NULL,
+    at TEXT NOT NULL,
+    push_id TEXT,
+    ref TEXT,
+    PRIMARY KEY (sha, role)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
