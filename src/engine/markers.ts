@@ -3,7 +3,7 @@
 import type { Decision } from "../policy/decide";
 import { carriesNoQaMarker, type MarkerTrust } from "../policy/deployable";
 import { branchRef, type RefClass } from "../policy/refs";
-import { isZeroSha, type MainlineCommit, type Role } from "../policy/types";
+import { type CommitInfo, isZeroSha, type MainlineCommit, type Role } from "../policy/types";
 import type { RefUpdate } from "./facts";
 import type { Engine } from "./state";
 
@@ -20,7 +20,9 @@ export function markerTrust(engine: Pick<Engine, "config" | "store">, segment: r
  * marker-carrying commits it brings onto devel or stable that neither had
  * before. A commit someone else first put on devel keeps an untrusted marker
  * even when the trusted user later advances stable to it, so a landing
- * robot that only moves stable never vouches for what others wrote.
+ * robot that only moves stable never vouches for what others wrote. Only
+ * the commits the push puts on the branch's first-parent chain are vouched
+ * for: a developer's commit that a landing merges in beside it is not.
  */
 export function recordTrustedMarkers(
   engine: Engine,
@@ -43,7 +45,7 @@ export function recordTrustedMarkers(
       if (decisions[i]!.code !== "override") return;
       exclude.push(develRef);
     }
-    const added = repo.commits([update.new], exclude).filter((c) => carriesNoQaMarker(c.message));
+    const added = mainlineOf(repo.commits([update.new], exclude), update.new).filter((c) => carriesNoQaMarker(c.message));
     store.recordTrustedMarkers(
       added.map((c) => c.sha),
       role,
@@ -54,4 +56,12 @@ export function recordTrustedMarkers(
     recorded += added.length;
   });
   return recorded;
+}
+
+/** The commits of `added` on `tip`'s first-parent chain, newest first, as far as the chain stays inside `added`. */
+export function mainlineOf(added: readonly CommitInfo[], tip: string): CommitInfo[] {
+  const bySha = new Map(added.map((c) => [c.sha, c]));
+  const chain: CommitInfo[] = [];
+  for (let c = bySha.get(tip); c && chain.length < added.length; c = bySha.get(c.parents[0] ?? "")) chain.push(c);
+  return chain;
 }

@@ -252,6 +252,20 @@ describe("markers count only when the trusted role brought the commit (prodgate.
     expect(sb.json<Explain>(["explain", "r3"], "dev").verdict).toMatchObject({ source: "message-tag", markerBy: "cid" });
   });
 
+  it("ci vouches only for what it puts on devel's mainline, not for a developer's commit merged beside it", () => {
+    const r1 = work.sha("HEAD");
+    work.git(["checkout", "--quiet", "-b", "feature"]);
+    const x = work.commit("Sneak past QA [no-qa]", { "x.txt": "x\n" });
+    work.git(["checkout", "--quiet", "devel"]);
+    work.git(["merge", "--quiet", "--no-ff", "--no-edit", "feature"]);
+    expect(work.push(["origin", "HEAD:devel"], "cid").status).toBe(0);
+    // The side commit is on devel, and its parent is stable's tip: stable may take it as r2.
+    expect(work.push(["origin", `${x}:refs/heads/stable`], "dev").status).toBe(0);
+    expect(sb.tip("production-stable")).toBe(r1);
+    const st = sb.json<Status>(["status"]);
+    expect(st.pending.map((p) => p.sha)).toEqual([x]);
+  });
+
   it("trust = anyone keeps every developer's markers counting", () => {
     sb.git(["config", "prodgate.markers.trust", "anyone"], { cwd: sb.bare });
     const docs = work.commit("Docs [no-qa]", { "docs.txt": "x\n" });
