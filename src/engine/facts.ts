@@ -116,7 +116,6 @@ export class FactGatherer {
       isFastForward: isCreate || isDelete || newType !== "commit" ? isCreate : repo.isAncestor(update.old, update.new),
       keepsFirstParent: isCreate,
     };
-    if (!isCreate && facts.isFastForward) facts.keepsFirstParent = this.keepsFirstParent(update, cls);
     switch (cls.kind) {
       case "stable":
         // By name: where devel is now, before this push, like every other fact.
@@ -132,6 +131,8 @@ export class FactGatherer {
         facts.ciTarget = isDelete ? null : repo.resolveCommit(update.new);
         break;
     }
+    // After the production facts, whose deploy state can answer it for production-stable.
+    if (!isCreate && facts.isFastForward) facts.keepsFirstParent = this.keepsFirstParent(update, cls);
     return facts;
   }
 
@@ -148,6 +149,11 @@ export class FactGatherer {
     const { repo } = this.engine;
     if (cls.kind === "devel" || cls.kind === "stable")
       return firstParentReaches(repo.commits([update.new], [update.old]), update.new, update.old);
+    if (cls.kind === "productionStable" && this.deploy) {
+      // The segment is stable's first-parent chain down to its base: a tip in it reaches the base.
+      const { base, walk } = this.deploy;
+      if (base?.sha === update.old && walk.entries.some((e) => e.commit.sha === update.new)) return true;
+    }
     return repo.onMainline(update.old, update.new);
   }
 

@@ -102,6 +102,33 @@ describe("revision numbers never change", () => {
   });
 });
 
+describe("revision numbers never change on the production branches", () => {
+  it("a foxtrot merge to production-devel is refused, and so is a promotion that puts another history first", () => {
+    expect(sb.prodgate(["qa", "ok", "r1"], "quinn").status).toBe(0);
+    work.git(["fetch", "--quiet", "origin"]);
+    work.git(["checkout", "--quiet", "-B", "secfix", "origin/production-stable"]);
+    work.commit("Fix one", { "one.c": "1\n" });
+    expect(work.push(["origin", "HEAD:production-devel"], "sam").status).toBe(0);
+    const pdev = work.sha("HEAD");
+    work.git(["checkout", "--quiet", "-B", "mine", "origin/production-stable"]);
+    work.commit("Fix two", { "two.c": "2\n" });
+    work.git(["merge", "--quiet", "--no-edit", pdev]);
+    const r = work.push(["origin", "HEAD:production-devel"], "sam");
+    expect(r.output).toContain("rejected refs/heads/production-devel [renumbers]");
+    expect(sb.tip("production-devel")).toBe(pdev);
+
+    // production-stable at r1; a promotion whose first parent is another history, r1 second.
+    const r1 = work.sha("origin/production-stable");
+    work.git(["checkout", "--quiet", "--orphan", "side"]);
+    work.commit("Unrelated root", { "root.txt": "r\n" });
+    work.git(["merge", "--quiet", "--no-edit", "--allow-unrelated-histories", r1]);
+    const odd = work.sha("HEAD");
+    const promote = work.push(["origin", `${odd}:refs/heads/production-stable`], "sam");
+    expect(promote.output).toContain("rejected refs/heads/production-stable [renumbers]");
+    expect(sb.tip("production-stable")).toBe(r1);
+  });
+});
+
 describe("production-stable takes only revisions that are or were deployable", () => {
   it("refuses a side-branch commit that stable merged later, then takes the merge itself", () => {
     expect(sb.prodgate(["qa", "ok", "r1"], "quinn").status).toBe(0);
