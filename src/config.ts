@@ -9,6 +9,8 @@ export interface Config {
   /** Extra refs prodgate governs (globs): fast-forward only, never deleted. */
   governed: string[];
   stableWriters: "anyone" | "ci";
+  /** Whose [no-qa]/[testfix] markers count: everyone's, or only on commits a holder of this role pushed onto devel or stable. */
+  markersTrust: "anyone" | Role;
   requireCi: boolean;
   identityVars: string[];
   identityFallback: "os" | "none";
@@ -32,6 +34,11 @@ export const CONFIG_KEYS: Record<string, { default: string; meaning: string }> =
   "prodgate.productionDevelBranch": { default: "production-devel", meaning: "where security fixes are prepared" },
   "prodgate.governed": { default: "", meaning: "extra ref globs to protect (multi-valued): fast-forward only, never deleted" },
   "prodgate.stableWriters": { default: "anyone", meaning: "`anyone` or `ci`: who may advance stable" },
+  "prodgate.markers.trust": {
+    default: "ci",
+    meaning:
+      "`anyone` or a role: whose `[no-qa]`/`[testfix]` markers count — only on commits a holder of the role pushed onto devel (or stable)",
+  },
   "prodgate.requireCi": { default: "true", meaning: "security promotions need a recorded CI pass" },
   "prodgate.identityVars": {
     default: DEFAULT_IDENTITY_VARS.join(","),
@@ -135,6 +142,7 @@ export function configFromValues(values: Map<string, string[]>): { config: Confi
     branches,
     governed,
     stableWriters: oneOf("prodgate.stableWriters", ["anyone", "ci"] as const, "anyone"),
+    markersTrust: oneOf("prodgate.markers.trust", ["anyone", ...ROLES] as const, "ci"),
     requireCi,
     identityVars,
     identityFallback: oneOf("prodgate.identityFallback", ["os", "none"] as const, "os"),

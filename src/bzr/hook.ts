@@ -5,6 +5,8 @@ import { createHash } from "node:crypto";
 import { rolesOf } from "../config";
 import { afterPush } from "../engine/after-push";
 import { FactGatherer, type RefUpdate } from "../engine/facts";
+import { recordTrustedMarkers } from "../engine/markers";
+import { currentFreeze } from "../engine/mirror";
 import type { Engine } from "../engine/state";
 import { UserError } from "../errors";
 import { identify } from "../identity";
@@ -93,13 +95,14 @@ export function bzrPreChange(input: BzrHookInput, env: NodeJS.ProcessEnv): BzrHo
       overrideReason: null,
       requireCi: config.requireCi,
       stableWriters: config.stableWriters,
+      freeze: currentFreeze(engine),
     };
     let decision: Decision;
     try {
       decision = decide(
         user
           ? new FactGatherer(engine).gather(update, cls)
-          : { ...update, class: cls, isCreate: false, isDelete: false, newType: null, isFastForward: false },
+          : { ...update, class: cls, isCreate: false, isDelete: false, newType: null, isFastForward: false, keepsFirstParent: false },
         ctx,
       );
     } catch (err) {
@@ -118,6 +121,11 @@ export function bzrPreChange(input: BzrHookInput, env: NodeJS.ProcessEnv): BzrHo
         reason: decision.reason,
       },
     ]);
+    try {
+      recordTrustedMarkers(engine, [{ update, cls }], [decision], user, ctx.roles, pushId);
+    } catch {
+      // Unrecorded markers only stay uncounted.
+    }
     return { accepted: decision.accepted, lines: formatPushResult([decision]), moves: [] };
   } finally {
     engine.store.close();

@@ -21,3 +21,20 @@ export function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ")).join("\n");
 }
+
+/** A verdict and where it comes from, never confusing a message marker with QA's judgement. */
+export function describeVerdict(p: {
+  verdict: string;
+  source: string;
+  by: string | null;
+  markerBy: string | null;
+  markerRole: string | null;
+  markerIgnored: boolean;
+}): string {
+  if (p.source === "message-tag") {
+    const who = p.markerBy ? ` (pushed by ${printable(p.markerBy)}, role ${p.markerRole})` : " (prodgate.markers.trust = anyone)";
+    return `${p.verdict} by its message${who}, not judged by QA`;
+  }
+  if (p.source === "recorded" && p.by) return `${p.verdict} by QA (${printable(p.by)})`;
+  return p.markerIgnored ? `${p.verdict} (its [no-qa]/[testfix] marker does not count: see prodgate.markers.trust)` : p.verdict;
+}

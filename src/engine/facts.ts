@@ -1,10 +1,30 @@
 import type { CommitList, ListedCommit, ProductionFacts, UpdateFacts } from "../policy/decide";
 import { MAX_LISTED_COMMITS } from "../policy/message";
 import { branchRef, type RefClass } from "../policy/refs";
-import { isZeroSha, type MainlineCommit } from "../policy/types";
+import { type CommitInfo, isZeroSha, type MainlineCommit } from "../policy/types";
 import { queries } from "../git/repo";
 import type { GitQuery } from "../git/run";
 import { branchTips, type DeployState, deployState, deployStateQueries, type Engine, type Tips } from "./state";
+
+/** The branches whose old tip must stay on the new tip's first-parent chain. */
+const FIRST_PARENT_KINDS = new Set<RefClass["kind"]>(["devel", "stable", "productionStable", "productionDevel"]);
+
+/**
+ * Given `added`, the commits of `now` ^`old` (old an ancestor of now), does
+ * the first-parent chain of `now` pass through `old`? Each step stays inside
+ * `added` until it leaves it; the first commit outside is `old` exactly when
+ * old is on the chain (any other commit outside is an ancestor of old, from
+ * which old cannot be reached).
+ */
+export function firstParentReaches(added: readonly CommitInfo[], now: string, old: string): boolean {
+  const bySha = new Map(added.map((c) => [c.sha, c]));
+  let at: string | undefined = now;
+  for (let steps = 0; at !== undefined && steps <= added.length; steps++) {
+    if (at === old) return true;
+    at = bySha.get(at)?.parents[0];
+  }
+  return false;
+}
 
 /** The kinds of update whose facts depend on where the branches are and what is deployable. */
 const NEEDS_TIPS = new Set<RefClass["kind"]>(["productionStable"]);
@@ -24,11 +44,14 @@ export class FactGatherer {
   private deploy: DeployState | null = null;
   private knownTips: Tips | null;
 
+  /** `deploy`: a deploy state the caller already computed (explain), so the decision reads the same snapshot. */
   constructor(
     private readonly engine: Engine,
     tips: Tips | null = null,
+    deploy: DeployState | null = null,
   ) {
-    this.knownTips = tips;
+    this.knownTips = tips ?? deploy?.tips ?? null;
+    this.deploy = deploy;
   }
 
   /** Read on first use: a push to devel alone never needs them. */
@@ -91,6 +114,7 @@ export class FactGatherer {
       isDelete,
       newType,
       isFastForward: isCreate || isDelete || newType !== "commit" ? isCreate : repo.isAncestor(update.old, update.new),
+      keepsFirstParent: isCreate,
     };
     switch (cls.kind) {
       case "stable":
@@ -107,24 +131,53 @@ export class FactGatherer {
         facts.ciTarget = isDelete ? null : repo.resolveCommit(update.new);
         break;
     }
+    // After the production facts, whose deploy state can answer it for production-stable.
+    if (!isCreate && facts.isFastForward) facts.keepsFirstParent = this.keepsFirstParent(update, cls);
     return facts;
+  }
+
+  /**
+   * Is the old tip on the new tip's first-parent chain (old is an ancestor)?
+   * For devel and stable the commits of new ^old are already known from the
+   * push's prefetched log: walking first parents from new through them
+   * reaches old exactly when old is on the chain. Other branches ask git for
+   * the chain from new down to old.
+   */
+  private keepsFirstParent(update: RefUpdate, cls: RefClass): boolean {
+    if (!FIRST_PARENT_KINDS.has(cls.kind)) return true;
+    if (update.old === update.new) return true;
+    const { repo } = this.engine;
+    if (cls.kind === "devel" || cls.kind === "stable")
+      return firstParentReaches(repo.commits([update.new], [update.old]), update.new, update.old);
+    if (cls.kind === "productionStable" && this.deploy) {
+      // The segment is stable's first-parent chain down to its base: a tip in it reaches the base.
+      const { base, walk } = this.deploy;
+      if (base?.sha === update.old && walk.entries.some((e) => e.commit.sha === update.new)) return true;
+    }
+    return repo.onMainline(update.old, update.new);
   }
 
   private production(update: RefUpdate): ProductionFacts {
     const { repo, store, config } = this.engine;
-    const deployable = this.deployState().walk.deployable;
+    const { walk } = this.deployState();
+    const deployable = walk.deployable;
     const exclude = [update.old, deployable?.sha].filter((x): x is string => !!x && !isZeroSha(x));
     const label = (c: ListedCommit) => this.labelFromSegment(c);
     const unapproved = this.listCommits([update.new], exclude, label);
+    let tipIsApproved = walk.candidates.some((c) => c.sha === update.new);
+    if (!tipIsApproved && unapproved.total === 0 && this.tips.stable && !walk.entries.some((e) => e.commit.sha === update.new)) {
+      // A mainline commit outside the segment is in production already or at/behind the baseline.
+      tipIsApproved = repo.onMainline(update.new, this.tips.stable);
+    }
     let onProductionDevel = false;
     let outsideBoth: CommitList = { commits: [], total: 0 };
     let ciPassed = false;
-    if (unapproved.total > 0 && this.tips.productionDevel) {
+    if ((unapproved.total > 0 || !tipIsApproved) && this.tips.productionDevel) {
       onProductionDevel = repo.isAncestor(update.new, this.tips.productionDevel);
       outsideBoth = this.listCommits([update.new], [...exclude, this.tips.productionDevel], label);
       ciPassed = !config.requireCi || store.latestCi(update.new)?.result === "pass";
     }
-    return { deployable, unapproved, onProductionDevel, outsideBoth, ciPassed };
+    return { deployable, tipIsApproved, unapproved, onProductionDevel, outsideBoth, ciPassed };
   }
 
   /** The mainline commit of stable that `target` (a commit or a tag) names, or null. */

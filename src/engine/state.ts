@@ -6,6 +6,7 @@ import { type DeployableResult, deployableRevision } from "../policy/deployable"
 import { branchRef } from "../policy/refs";
 import type { BranchKind, MainlineCommit } from "../policy/types";
 import { databasePath, Store } from "../store/store";
+import { markerTrust } from "./markers";
 
 export const BRANCH_KINDS: readonly BranchKind[] = ["devel", "stable", "productionStable", "productionDevel"];
 
@@ -80,12 +81,12 @@ export function deployState(engine: Engine, known?: Tips): DeployState {
   const byName = !known && repo.prefetchMainline(refs, stableRef, excludeByName);
   const tips = known ?? branchTips(engine);
   if (!tips.stable) {
-    return { tips, baseline, segment: [], base: null, walk: { deployable: null, blocker: null, entries: [] } };
+    return { tips, baseline, segment: [], base: null, walk: { deployable: null, candidates: [], blocker: null, entries: [] } };
   }
   const exclude = [tips.productionStable, baseline].filter((x): x is string => !!x);
   const { segment, boundary } =
     byName && tips.productionStable ? repo.mainline(stableRef, excludeByName) : repo.mainline(tips.stable, exclude);
   const verdicts = engine.store.latestVerdicts(segment.map((c) => c.sha));
-  const walk = deployableRevision({ segment, base: boundary, verdicts });
+  const walk = deployableRevision({ segment, base: boundary, verdicts, markers: markerTrust(engine, segment) });
   return { tips, baseline, segment, base: boundary, walk };
 }

@@ -16,9 +16,15 @@ export interface PendingCommit {
   revno: number;
   subject: string;
   verdict: string;
-  /** recorded | message-tag | default */
+  /** recorded (by QA) | message-tag (untestable by its message) | default */
   source: string;
+  /** Who recorded the verdict (source "recorded"). */
   by: string | null;
+  /** For source "message-tag": who pushed the commit, holding `markerRole`; null when everyone's markers count. */
+  markerBy: string | null;
+  markerRole: string | null;
+  /** The message carries [no-qa]/[testfix] that does not count (untrusted pusher, or a rollback). */
+  markerIgnored: boolean;
   at: string | null;
   note: string | null;
   heldForRollback: boolean;
@@ -56,7 +62,10 @@ export function pendingCommit(e: PendingEntry): PendingCommit {
     subject: e.commit.subject,
     verdict: e.verdict,
     source: e.source,
-    by: e.record?.user ?? null,
+    by: e.source === "recorded" ? (e.record?.user ?? null) : null,
+    markerBy: e.vouchedBy?.user ?? null,
+    markerRole: e.vouchedBy?.role ?? null,
+    markerIgnored: e.markerIgnored ?? false,
     at: e.record?.at ?? null,
     note: e.record?.note ?? null,
     heldForRollback: e.heldForRollback ?? false,

@@ -1,13 +1,15 @@
 import { type Config, readConfigCached, rolesOf } from "../config";
 import { dirname } from "node:path";
 import { FactGatherer } from "../engine/facts";
+import { recordTrustedMarkers } from "../engine/markers";
+import { currentFreeze } from "../engine/mirror";
 import { quietAfterPush, quietPlan, updateQuietNote } from "../engine/quiet";
 import type { Engine } from "../engine/state";
 import { UserError } from "../errors";
 import { takeShimAnswers } from "../git/answers";
 import { Repo } from "../git/repo";
 import { identify } from "../identity";
-import { decide, type Decision, type PushContext } from "../policy/decide";
+import { decide, type Decision, decideWithoutFacts, type PushContext } from "../policy/decide";
 import { formatPushResult } from "../policy/message";
 import { classifyRef, type RefClass } from "../policy/refs";
 import { databasePath, now, Store } from "../store/store";
@@ -65,6 +67,7 @@ export function preReceive(io: HookIO): number {
     overrideReason: overrideReason(pushOptions(io.env)),
     requireCi: config.requireCi,
     stableWriters: config.stableWriters,
+    freeze: null,
   };
 
   let decisions: Decision[];
@@ -77,10 +80,16 @@ export function preReceive(io: HookIO): number {
     store = Store.open(databasePath(repo.gitDir));
     repo.revnoCache = store;
     engine = { repo, config, store };
+    ctx.freeze = currentFreeze(engine);
+    // Updates refused on the pusher alone (a verdict tag without the qa role) cost no git at all.
+    const early = classified.map(({ update, cls }) => decideWithoutFacts({ ...update, class: cls }, ctx));
     const gatherer = new FactGatherer(engine);
     // Everything the decisions and the quiet note will ask git, in one process.
-    gatherer.prefetch(classified, quietPlan(engine, input.updates));
-    decisions = classified.map(({ update, cls }) => decideOne(gatherer, update, cls, ctx));
+    gatherer.prefetch(
+      classified.filter((_, i) => !early[i]),
+      quietPlan(engine, input.updates),
+    );
+    decisions = classified.map(({ update, cls }, i) => early[i] ?? decide(gatherer.gather(update, cls), ctx));
   } catch (err) {
     const reason = describeFailure(err);
     decisions = classified.map(({ update }) => ({
@@ -115,6 +124,7 @@ export function preReceive(io: HookIO): number {
     }
   }
   if (!rejected && engine) noteIfQuiet(engine, input, io);
+  if (!rejected && engine) trustMarkers(engine, classified, decisions, ctx, input.pushId, io);
   // The database is left open: dist/hook.cjs exits right after, without the
   // write-ahead-log checkpoint a close would run on every push.
   for (const line of formatPushResult(decisions)) io.write(line);
@@ -139,7 +149,18 @@ function noteIfQuiet(engine: Engine, input: HookInput, io: HookIO): void {
   }
 }
 
-function decideOne(gatherer: FactGatherer, update: { old: string; new: string; ref: string }, cls: RefClass, ctx: PushContext): Decision {
-  if (!ctx.user) return decide({ ...update, class: cls, isCreate: false, isDelete: false, newType: null, isFastForward: false }, ctx);
-  return decide(gatherer.gather(update, cls), ctx);
+/** Remember the marker commits a trusted user brought (engine/markers.ts); a failure only leaves their markers uncounted. */
+function trustMarkers(
+  engine: Engine,
+  classified: { update: { old: string; new: string; ref: string }; cls: RefClass }[],
+  decisions: Decision[],
+  ctx: PushContext,
+  pushId: string,
+  io: HookIO,
+): void {
+  try {
+    recordTrustedMarkers(engine, classified, decisions, ctx.user, ctx.roles, pushId);
+  } catch (err) {
+    if (io.env.PRODGATE_DEBUG) io.write(`prodgate: (markers of this push not recorded: ${describeFailure(err)})`);
+  }
 }

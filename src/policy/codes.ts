@@ -26,8 +26,18 @@ export const REJECTION_CODES = {
     remedy: "push a commit (for an annotated tag, the tag must point at a commit)",
   },
   unapproved: {
-    rule: "production-stable only takes stable revisions that QA approved",
-    remedy: "push the deployable revision or an older stable revision, or ask QA for verdicts (prodgate qa ok <rev>)",
+    rule: "production-stable only takes stable revisions that are, or were, deployable: each approved by QA, with everything before it",
+    remedy:
+      "push the deployable revision or an earlier approved stable revision (prodgate explain <rev>), or ask QA for verdicts (prodgate qa ok <rev>)",
+  },
+  renumbers: {
+    rule: "a branch's old tip must stay on its new tip's first-parent chain, so no revision number ever changes",
+    remedy:
+      "your merge put your own side first: rebase your commits onto the branch (git rebase origin/<branch>), or check out the branch you are pushing to at its tip and git merge your work into it, then push",
+  },
+  frozen: {
+    rule: "while production-stable is frozen, only a security promotion or an admin's override moves it",
+    remedy: "wait for prodgate thaw (role admin or security); see prodgate status for who froze it and why",
   },
   "not-on-devel": {
     rule: "stable only advances to commits already on devel",

@@ -1,6 +1,6 @@
 import type { AcceptCode, DecisionCode, RejectionCode } from "./codes";
 import type { RefClass } from "./refs";
-import { shortSha, type CommitInfo, type MainlineCommit, type Role } from "./types";
+import { isZeroSha, shortSha, type CommitInfo, type MainlineCommit, type Role } from "./types";
 
 /** A commit named in a decision, with the verdict QA gave it if it has one. */
 export interface ListedCommit extends CommitInfo {
@@ -15,6 +15,11 @@ export interface CommitList {
 /** Facts about a push to production-stable, all measured before the push. */
 export interface ProductionFacts {
   deployable: MainlineCommit | null;
+  /**
+   * The new tip is a mainline commit of stable that is, or was, a deployable
+   * revision (deployableRevision's candidates), or is at or behind the base.
+   */
+  tipIsApproved: boolean;
   /** New commits not in the deployable revision's history. */
   unapproved: CommitList;
   /** The new tip is on production-devel. */
@@ -35,6 +40,11 @@ export interface UpdateFacts {
   newType: string | null;
   /** old is an ancestor of new (true on create). */
   isFastForward: boolean;
+  /**
+   * The old tip is on the new tip's first-parent chain (true on create): false
+   * for a "foxtrot" merge, whose first parent is the pusher's own side.
+   */
+  keepsFirstParent: boolean;
   /** stable: the new tip is already on devel. */
   onDevel?: boolean;
   production?: ProductionFacts;
@@ -51,6 +61,8 @@ export interface PushContext {
   overrideReason: string | null;
   requireCi: boolean;
   stableWriters: "anyone" | "ci";
+  /** Set while production-stable is frozen (prodgate freeze). */
+  freeze: { by: string; reason: string } | null;
 }
 
 export interface Decision {
@@ -86,45 +98,75 @@ function branchShape(f: UpdateFacts): Decision | null {
   if (f.isDelete) return reject(f, "delete-protected", `${f.ref} is never deleted`);
   if (f.newType !== "commit") return reject(f, "not-a-commit", `${f.ref} would point at a ${f.newType}, not a commit`);
   if (!f.isFastForward) return reject(f, "non-fast-forward", `${f.ref} would lose commits: the new tip does not contain the old one`);
+  if (RENUMBERED_KINDS.has(f.class.kind) && !f.isCreate && !f.keepsFirstParent) {
+    return reject(
+      f,
+      "renumbers",
+      `${f.ref} would renumber its revisions: ${shortSha(f.old)} is not on the first-parent chain of ${shortSha(f.new)} (a merge that put the pusher's own side first)`,
+    );
+  }
   return null;
 }
+
+/** The branches whose first-parent chain gives revision numbers, or is compared by them. */
+const RENUMBERED_KINDS = new Set<RefClass["kind"]>(["devel", "stable", "productionStable", "productionDevel"]);
 
 function decideProduction(f: UpdateFacts, ctx: PushContext): Decision {
   const p = f.production!;
   const d = p.deployable;
   const deployableLine = d ? `deployable now: r${d.revno} ${shortSha(d.sha)} ${d.subject}` : "nothing on stable is deployable yet";
-  if (p.unapproved.total === 0) return accept(f, "approved", "approved stable content");
-  // Not all approved stable content: only a security promotion can carry it.
-  if (!ctx.roles.has("security")) {
-    return reject(f, "unapproved", `${p.unapproved.total} new commit(s) not approved by QA`, {
-      commits: p.unapproved,
-      details: [deployableLine],
-    });
+  const freezeLine = ctx.freeze ? [`production-stable is frozen by ${ctx.freeze.by}: ${ctx.freeze.reason}`] : [];
+  if (p.unapproved.total === 0 && p.tipIsApproved) {
+    if (ctx.freeze) {
+      return reject(f, "frozen", `production-stable is frozen by ${ctx.freeze.by} (${ctx.freeze.reason})`, { details: [deployableLine] });
+    }
+    return accept(f, "approved", "approved stable content");
   }
-  if (!p.onProductionDevel || p.outsideBoth.total > 0) {
+  // Not an approved stable revision: only a security promotion can carry it.
+  const security = ctx.roles.has("security");
+  if (security && p.onProductionDevel && p.outsideBoth.total === 0) {
+    if (ctx.requireCi && !p.ciPassed) {
+      return reject(f, "no-ci-pass", `no CI pass is recorded for ${shortSha(f.new)}`, { details: freezeLine });
+    }
+    return accept(f, "promotion", `security promotion of ${p.unapproved.total} commit(s)`);
+  }
+  if (security && p.unapproved.total > 0) {
     return reject(
       f,
       "not-on-production-devel",
       `${p.outsideBoth.total || p.unapproved.total} new commit(s) on neither production-devel nor approved stable`,
-      { commits: p.outsideBoth.total > 0 ? p.outsideBoth : p.unapproved, details: [deployableLine] },
+      { commits: p.outsideBoth.total > 0 ? p.outsideBoth : p.unapproved, details: [deployableLine, ...freezeLine] },
     );
   }
-  if (ctx.requireCi && !p.ciPassed) {
-    return reject(f, "no-ci-pass", `no CI pass is recorded for ${shortSha(f.new)}`);
+  if (p.unapproved.total > 0) {
+    return reject(f, "unapproved", `${p.unapproved.total} new commit(s) not approved by QA`, {
+      commits: p.unapproved,
+      details: [deployableLine, ...freezeLine],
+    });
   }
-  return accept(f, "promotion", `security promotion of ${p.unapproved.total} commit(s)`);
+  return reject(f, "unapproved", `${shortSha(f.new)} is not a stable revision that is or was deployable`, {
+    details: [deployableLine, ...freezeLine],
+  });
+}
+
+/** The checks of a verdict or CI tag that need no fact from git: its name, its shape, the pusher's role. */
+function tagPrecheck(f: Pick<UpdateFacts, "ref" | "old" | "new" | "class" | "isCreate" | "isDelete">, ctx: PushContext): Decision | null {
+  const tag = f.class.tag!;
+  const isQa = tag.namespace === "qa";
+  const facts = f as UpdateFacts;
+  if (!tag.valid) {
+    return reject(facts, "bad-tag-name", `${f.ref} is not qa/<ok|bad|untestable|needstesting>/<label> or ci/<pass|fail>/<label>`);
+  }
+  if (f.isDelete) return reject(facts, "tag-immutable", `${f.ref} records a ${isQa ? "verdict" : "CI result"}; it is never deleted`);
+  if (!f.isCreate) return reject(facts, "tag-immutable", `${f.ref} already exists; verdict and CI tags never move`);
+  return needsRole(facts, ctx, isQa ? "qa" : "ci", isQa ? "a QA verdict" : "a CI result");
 }
 
 function decideTag(f: UpdateFacts, ctx: PushContext): Decision {
   const tag = f.class.tag!;
   const isQa = tag.namespace === "qa";
-  if (!tag.valid) {
-    return reject(f, "bad-tag-name", `${f.ref} is not qa/<ok|bad|untestable|needstesting>/<label> or ci/<pass|fail>/<label>`);
-  }
-  if (f.isDelete) return reject(f, "tag-immutable", `${f.ref} records a ${isQa ? "verdict" : "CI result"}; it is never deleted`);
-  if (!f.isCreate) return reject(f, "tag-immutable", `${f.ref} already exists; verdict and CI tags never move`);
-  const roleProblem = needsRole(f, ctx, isQa ? "qa" : "ci", isQa ? "a QA verdict" : "a CI result");
-  if (roleProblem) return roleProblem;
+  const early = tagPrecheck(f, ctx);
+  if (early) return early;
   if (isQa) {
     if (!f.verdictTarget) {
       return reject(f, "verdict-target", `${f.ref} points at ${shortSha(f.new)}, which is not a mainline commit of stable`);
@@ -184,4 +226,25 @@ export function applyOverride(decision: Decision, ctx: PushContext): Decision {
 
 export function decide(f: UpdateFacts, ctx: PushContext): Decision {
   return applyOverride(decideUpdate(f, ctx), ctx);
+}
+
+/**
+ * The decision of an update that needs no fact from git — no identity, or a
+ * verdict or CI tag its pusher may not push (bad name, moved, deleted,
+ * missing role) — else null. Lets a hook refuse such updates, however many,
+ * before it asks git anything; it is the answer decide() gives them.
+ */
+export function decideWithoutFacts(u: { ref: string; old: string; new: string; class: RefClass }, ctx: PushContext): Decision | null {
+  const f: UpdateFacts = {
+    ...u,
+    isCreate: isZeroSha(u.old),
+    isDelete: isZeroSha(u.new),
+    newType: null,
+    isFastForward: false,
+    keepsFirstParent: false,
+  };
+  if (!ctx.user) return decide(f, ctx);
+  if (u.class.kind !== "verdictTag" && u.class.kind !== "ciTag") return null;
+  const early = tagPrecheck(f, ctx);
+  return early ? applyOverride(early, ctx) : null;
 }

@@ -3,14 +3,32 @@ import type { MainlineCommit, Verdict, VerdictRecord } from "./types";
 /** Message tags that make a commit count as untestable without a verdict. */
 const NO_QA_TAG = /\[(no-qa|testfix)\]/i;
 const ROLLBACK_TAG = /\[rollback=\s*r?([0-9a-f]+)\s*\]/gi;
+/** How many [rollback=…] targets of one commit count: the rest are ignored, so no message can make the walk slow. */
+export const MAX_ROLLBACK_TARGETS = 16;
 
 export type VerdictSource = "recorded" | "message-tag" | "default";
+
+/** Who vouched for a commit's [no-qa]/[testfix] marker: the user who pushed it onto devel or stable, and the role that made it count. */
+export interface MarkerVouch {
+  user: string;
+  role: string;
+}
+
+/**
+ * Whose markers count: every commit's ("anyone"), or only those of the
+ * commits in the map (sha → who pushed it there holding the trusted role).
+ */
+export type MarkerTrust = "anyone" | ReadonlyMap<string, MarkerVouch>;
 
 export interface PendingEntry {
   commit: MainlineCommit;
   verdict: Verdict;
   source: VerdictSource;
   record?: VerdictRecord;
+  /** For an untestable-by-message commit: who pushed it (absent when everyone's markers count). */
+  vouchedBy?: MarkerVouch;
+  /** The message carries [no-qa] or [testfix] that does not count (nobody trusted pushed it, or it is a rollback). */
+  markerIgnored?: boolean;
   /** For a bad commit: the later mainline commit that rolls it back. */
   rolledBackBy?: MainlineCommit;
   /** True when the commit lies between a bad commit and its rollback. */
@@ -27,6 +45,13 @@ export interface Blocker {
 export interface DeployableResult {
   /** Newest deployable mainline commit; `base` when nothing new is; null on an empty stable. */
   deployable: MainlineCommit | null;
+  /**
+   * Every mainline commit after the base, up to and including the deployable
+   * revision, that is itself ok or untestable and not held between a bad
+   * commit and its rollback, oldest first: the revisions that are, or were, a
+   * deployable revision, and so the only new tips production-stable takes.
+   */
+  candidates: MainlineCommit[];
   /** First commit that stops the walk, if any. */
   blocker: Blocker | null;
   /** Every commit of the segment with its effective verdict, oldest first. */
@@ -39,19 +64,40 @@ export interface DeployableInput {
   /** The mainline commit just before the segment (already in production or at the baseline). */
   base: MainlineCommit | null;
   verdicts: ReadonlyMap<string, VerdictRecord>;
+  /** Whose [no-qa]/[testfix] markers count (prodgate.markers.trust). */
+  markers: MarkerTrust;
+}
+
+/** Does the message carry [no-qa] or [testfix]? A rollback never counts as untestable by its message. */
+export function carriesNoQaMarker(message: string): boolean {
+  return NO_QA_TAG.test(message) && !hasRollbackMarker(message);
+}
+
+function hasRollbackMarker(message: string): boolean {
+  ROLLBACK_TAG.lastIndex = 0;
+  const found = ROLLBACK_TAG.test(message);
+  ROLLBACK_TAG.lastIndex = 0;
+  return found;
 }
 
 export function effectiveVerdict(
   commit: MainlineCommit,
   verdicts: ReadonlyMap<string, VerdictRecord>,
-): { verdict: Verdict; source: VerdictSource; record?: VerdictRecord } {
+  markers: MarkerTrust,
+): { verdict: Verdict; source: VerdictSource; record?: VerdictRecord; vouchedBy?: MarkerVouch; markerIgnored?: boolean } {
   const record = verdicts.get(commit.sha);
   // A recorded verdict other than "needstesting" always wins; setting a commit
   // back to needstesting restores what its message says.
   if (record && record.verdict !== "needstesting") {
     return { verdict: record.verdict, source: "recorded", record };
   }
-  if (NO_QA_TAG.test(commit.message)) return { verdict: "untestable", source: "message-tag", record };
+  if (NO_QA_TAG.test(commit.message)) {
+    const vouch = markers === "anyone" ? null : markers.get(commit.sha);
+    if (vouch !== undefined && !hasRollbackMarker(commit.message)) {
+      return { verdict: "untestable", source: "message-tag", record, ...(vouch ? { vouchedBy: vouch } : {}) };
+    }
+    return { verdict: "needstesting", source: record ? "recorded" : "default", record, markerIgnored: true };
+  }
   return { verdict: "needstesting", source: record ? "recorded" : "default", record };
 }
 
@@ -59,7 +105,8 @@ export function effectiveVerdict(
  * Can commits added on top of stable change what is deployable? Only when one
  * of them counts as tested (a recorded verdict, or a [no-qa]/[testfix] tag)
  * or rolls a revision back: commits still needing testing only ever wait
- * behind what is already there.
+ * behind what is already there. Markers are taken as counting whoever pushed
+ * them (the cautious answer).
  */
 export function couldChangeDeployable(
   added: readonly { sha: string; message: string }[],
@@ -68,21 +115,61 @@ export function couldChangeDeployable(
   return added.some((c) => {
     const record = verdicts.get(c.sha);
     if (record && record.verdict !== "needstesting") return true;
-    return NO_QA_TAG.test(c.message) || rollbackTargets(c.message).length > 0;
+    return NO_QA_TAG.test(c.message) || hasRollbackMarker(c.message);
   });
 }
 
-/** The revisions a commit's message says it rolls back: revnos or sha prefixes. */
+/** The revisions a commit's message says it rolls back: revnos or sha prefixes, at most MAX_ROLLBACK_TARGETS. */
 export function rollbackTargets(message: string): string[] {
-  return [...message.matchAll(ROLLBACK_TAG)].map((m) => m[1]!.toLowerCase());
+  const targets: string[] = [];
+  for (const m of message.matchAll(ROLLBACK_TAG)) {
+    targets.push(m[1]!.toLowerCase());
+    if (targets.length >= MAX_ROLLBACK_TARGETS) break;
+  }
+  return targets;
 }
 
-function matchesTarget(commit: MainlineCommit, target: string): boolean {
-  const isNumber = /^[0-9]+$/.test(target);
-  if (isNumber && Number(target) === commit.revno) return true;
-  // An all-digit target is a revno unless it is long enough to be a sha prefix.
-  const minPrefix = isNumber ? 7 : 4;
-  return target.length >= minPrefix && commit.sha.startsWith(target);
+/**
+ * Finds the segment positions a rollback target names, in time linear in the
+ * segment: a revno by a map, a sha prefix by a map per prefix length in use.
+ * An all-digit target is a revno, and also a sha prefix when it is at least
+ * seven digits long; other sha prefixes need four. A prefix naming more than
+ * one commit of the segment is ambiguous and names none.
+ */
+class TargetIndex {
+  private readonly byRevno = new Map<number, number>();
+  private readonly byPrefix = new Map<number, Map<string, number>>();
+
+  constructor(private readonly segment: readonly MainlineCommit[]) {
+    segment.forEach((c, i) => this.byRevno.set(c.revno, i));
+  }
+
+  private prefixMap(length: number): Map<string, number> {
+    let map = this.byPrefix.get(length);
+    if (!map) {
+      map = new Map();
+      for (let i = 0; i < this.segment.length; i++) {
+        const key = this.segment[i]!.sha.slice(0, length);
+        map.set(key, map.has(key) ? -1 : i);
+      }
+      this.byPrefix.set(length, map);
+    }
+    return map;
+  }
+
+  positions(target: string): number[] {
+    const found = new Set<number>();
+    const isNumber = /^[0-9]+$/.test(target);
+    if (isNumber && target.length <= 15) {
+      const at = this.byRevno.get(Number(target));
+      if (at !== undefined) found.add(at);
+    }
+    if (target.length >= (isNumber ? 7 : 4) && target.length <= 64) {
+      const at = this.prefixMap(target.length).get(target);
+      if (at !== undefined && at >= 0) found.add(at);
+    }
+    return [...found];
+  }
 }
 
 /**
@@ -92,15 +179,16 @@ function matchesTarget(commit: MainlineCommit, target: string): boolean {
  * and its rollback can be D.
  */
 export function deployableRevision(input: DeployableInput): DeployableResult {
-  const { segment, verdicts } = input;
-  const entries: PendingEntry[] = segment.map((commit) => ({ commit, ...effectiveVerdict(commit, verdicts) }));
+  const { segment, verdicts, markers } = input;
+  const entries: PendingEntry[] = segment.map((commit) => ({ commit, ...effectiveVerdict(commit, verdicts, markers) }));
 
   // Index of the first later commit rolling back each commit, by position.
   const rollbackAt = new Map<number, number>();
+  const index = new TargetIndex(segment);
   segment.forEach((commit, j) => {
     for (const target of rollbackTargets(commit.message)) {
-      for (let i = 0; i < j; i++) {
-        if (matchesTarget(segment[i]!, target) && !rollbackAt.has(i)) rollbackAt.set(i, j);
+      for (const i of index.positions(target)) {
+        if (i < j && !rollbackAt.has(i)) rollbackAt.set(i, j);
       }
     }
   });
@@ -108,6 +196,7 @@ export function deployableRevision(input: DeployableInput): DeployableResult {
   let deployable = input.base;
   let blocker: Blocker | null = null;
   let holdUntil = -1;
+  const approved: number[] = [];
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!;
     const rollback = rollbackAt.get(i);
@@ -121,7 +210,10 @@ export function deployableRevision(input: DeployableInput): DeployableResult {
       else holdUntil = Math.max(holdUntil, rollback);
     } else if (i >= holdUntil) {
       deployable = entry.commit;
+      approved.push(i);
     }
   }
-  return { deployable, blocker, entries };
+  // Everything approved so far lies at or before D: the walk only moves D forward.
+  const candidates = approved.map((i) => segment[i]!);
+  return { deployable, candidates, blocker, entries };
 }

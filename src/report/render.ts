@@ -119,7 +119,13 @@ function td(label: string, html: string, cls = ""): string {
 
 function verdictCell(p: PendingCommit): string {
   const tags: string[] = [];
-  if (p.source === "message-tag") tags.push("by message tag");
+  if (p.source === "message-tag")
+    tags.push(
+      p.markerBy
+        ? `untestable by its message (pushed by ${esc(p.markerBy)}, role ${esc(p.markerRole)}), not by QA`
+        : "untestable by its message, not by QA",
+    );
+  if (p.markerIgnored) tags.push("its message marker does not count");
   if (p.heldForRollback) tags.push("held until its rollback");
   if (p.rolledBackBy !== null) tags.push(`rolled back by r${esc(p.rolledBackBy)}`);
   return verdictBadge(p.verdict) + tags.map((t) => ` <span class="tag">${t}</span>`).join("");

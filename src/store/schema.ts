@@ -91,6 +91,19 @@ export const MIGRATIONS: readonly string[] = [
   -- from a pushed refs/replace/* rather than the real history: count them all again.
   DELETE FROM revnos;
   `,
+  `
+  -- Commits carrying [no-qa] or [testfix] that a holder of the trusted role (prodgate.markers.trust)
+  -- pushed onto devel or stable: only their markers count. The first push is kept.
+  CREATE TABLE IF NOT EXISTS trusted_markers (
+    sha TEXT NOT NULL,
+    role TEXT NOT NULL,
+    user TEXT NOT NULL,
+    at TEXT NOT NULL,
+    push_id TEXT,
+    ref TEXT,
+    PRIMARY KEY (sha, role)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

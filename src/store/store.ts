@@ -454,6 +454,32 @@ export class Store {
     });
   }
 
+  // --- trusted message markers ---------------------------------------------
+
+  /** Remember that `user`, holding `role`, pushed these marker-carrying commits onto `ref`; a commit already vouched for keeps its first row. */
+  recordTrustedMarkers(shas: readonly string[], role: string, user: string, ref: string, pushId: string | null): void {
+    if (shas.length === 0) return;
+    const at = now();
+    const insert = this.db.prepare("INSERT OR IGNORE INTO trusted_markers (sha, role, user, at, push_id, ref) VALUES (?, ?, ?, ?, ?, ?)");
+    this.write(() => {
+      for (const sha of shas) insert.run(sha, role, user, at, pushId, ref);
+    });
+  }
+
+  /** Of these commits, those whose markers a holder of `role` vouched for, with who pushed them. */
+  trustedMarkers(shas: readonly string[], role: string): Map<string, { user: string; role: string }> {
+    const result = new Map<string, { user: string; role: string }>();
+    if (shas.length === 0) return result;
+    const rows = this.db
+      .prepare(
+        `SELECT t.sha, t.user, t.role FROM json_each(?) AS wanted
+           JOIN trusted_markers AS t ON t.sha = wanted.value AND t.role = ?`,
+      )
+      .all(JSON.stringify(shas), role) as { sha: string; user: string; role: string }[];
+    for (const row of rows) result.set(row.sha, { user: row.user, role: row.role });
+    return result;
+  }
+
   // --- revision numbers (a cache: losing a write costs a recount, never a wrong answer) ---
 
   knownRevnos(shas: readonly string[]): Map<string, number> {

@@ -134,8 +134,10 @@ describe("post-receive after a push that leaves it nothing to do", () => {
 
   it("runs post-receive for a stable push whose commit counts as tested by its message", () => {
     work.commit("docs only [no-qa]");
-    expect(work.push(["origin", "HEAD:devel"], "dev", trace()).status).toBe(0);
+    // Landed by the trusted role: recording its marker costs no git process either.
+    expect(work.push(["origin", "HEAD:devel"], "cid", trace()).status).toBe(0);
     expect(hooksRun()).toEqual(["pre-receive"]);
+    expect(traced[0]).toMatch(/ git=0$/);
     const r = work.push(["origin", "HEAD:stable"], "dev", trace());
     expect(r.status).toBe(0);
     expect(hooksRun()).toEqual(["pre-receive", "post-receive"]);

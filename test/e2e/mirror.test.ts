@@ -104,7 +104,7 @@ describe("mirror", () => {
     const ex2 = sb.json<{ deployable: boolean; notes: string[]; push: { code: string } }>(["explain", "r1"], "dev");
     expect(ex2.deployable).toBe(true);
     expect(ex2.notes.join()).toContain("frozen");
-    expect(ex2.push.code).toBe("approved");
+    expect(ex2.push.code).toBe("frozen"); // what the hook would say: a freeze stops pushes too
     expect(sb.json<unknown[]>(["log"]).length).toBeGreaterThan(logBefore);
     const after = sb.json<unknown[]>(["log"]).length;
     sb.prodgate(["explain", "r1"], "dev");

@@ -94,10 +94,10 @@ describe("verdicts", () => {
     expect(sb.tip("production-stable")).toBe(sha[7]);
   });
 
-  it("[no-qa] landing on stable is mirrored with no verdict", () => {
+  it("[no-qa] landed by the trusted role (ci) is mirrored with no verdict", () => {
     expect(sb.prodgate(["qa", "ok", "r1"], "quinn").status).toBe(0);
     const docs = work.commit("Fix a typo in the docs [no-qa]");
-    work.push(["origin", "HEAD:devel"], "dev");
+    work.push(["origin", "HEAD:devel"], "cid");
     const r = work.push(["origin", "HEAD:stable"], "dev");
     expect(r.output).toContain("production-stable moved to r2");
     expect(sb.tip("production-stable")).toBe(docs);
@@ -107,7 +107,7 @@ describe("verdicts", () => {
     work.commit("r2");
     work.commit("r3 [testfix]");
     work.commit("r4");
-    work.land();
+    work.land("cid");
     const pending = sb.json<{ revno: number }[]>(["qa", "pending"]);
     expect(pending.map((p) => p.revno)).toEqual([1, 2, 4]);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decide, type PushContext, type UpdateFacts } from "../../src/policy/decide";
+import { decide, decideWithoutFacts, type PushContext, type UpdateFacts } from "../../src/policy/decide";
 import { classifyRef } from "../../src/policy/refs";
 import type { MainlineCommit, Role } from "../../src/policy/types";
 
@@ -19,18 +19,20 @@ function facts(ref: string, over: Partial<UpdateFacts> = {}): UpdateFacts {
     isDelete: false,
     newType: "commit",
     isFastForward: true,
+    keepsFirstParent: true,
     ...over,
   };
 }
 
 function ctx(roles: Role[] = [], over: Partial<PushContext> = {}): PushContext {
-  return { user: "dev", roles: new Set(roles), overrideReason: null, requireCi: true, stableWriters: "anyone", ...over };
+  return { user: "dev", roles: new Set(roles), overrideReason: null, requireCi: true, stableWriters: "anyone", freeze: null, ...over };
 }
 
 const none = { commits: [], total: 0 };
 const two = { commits: [{ sha: NEW, parents: [], subject: "x", message: "x" }], total: 2 };
 const production = (over = {}) => ({
   deployable: D,
+  tipIsApproved: true,
   unapproved: none,
   onProductionDevel: false,
   outsideBoth: none,
@@ -138,6 +140,90 @@ describe("decide", () => {
       c: ctx(["admin", "security"]),
       code: "non-fast-forward",
       accepted: false,
+    },
+    {
+      name: "production-stable: an ancestor of D that is not an approved stable revision",
+      f: facts(PS, { production: production({ tipIsApproved: false }) }),
+      c: ctx(),
+      code: "unapproved",
+      accepted: false,
+    },
+    {
+      name: "production-stable: a security user pushing a non-candidate off production-devel",
+      f: facts(PS, { production: production({ tipIsApproved: false }) }),
+      c: ctx(["security"]),
+      code: "unapproved",
+      accepted: false,
+    },
+    {
+      name: "production-stable: a tested promotion of a tip that is on production-devel",
+      f: facts(PS, { production: production({ tipIsApproved: false, onProductionDevel: true, ciPassed: true }) }),
+      c: ctx(["security"]),
+      code: "promotion",
+      accepted: true,
+    },
+    {
+      name: "production-stable frozen: approved content is refused",
+      f: facts(PS, { production: production() }),
+      c: ctx([], { freeze: { by: "ada", reason: "incident 42" } }),
+      code: "frozen",
+      accepted: false,
+    },
+    {
+      name: "production-stable frozen: the qa and security roles are refused too",
+      f: facts(PS, { production: production() }),
+      c: ctx(["qa", "security"], { freeze: { by: "ada", reason: "incident 42" } }),
+      code: "frozen",
+      accepted: false,
+    },
+    {
+      name: "production-stable frozen: a tested security promotion passes",
+      f: facts(PS, { production: production({ unapproved: two, onProductionDevel: true, ciPassed: true }) }),
+      c: ctx(["security"], { freeze: { by: "ada", reason: "incident 42" } }),
+      code: "promotion",
+      accepted: true,
+    },
+    {
+      name: "production-stable frozen: an admin's override passes",
+      f: facts(PS, { production: production() }),
+      c: ctx(["admin"], { freeze: { by: "ada", reason: "incident 42" }, overrideReason: "ship the fix" }),
+      code: "override",
+      accepted: true,
+    },
+    {
+      name: "production-stable frozen: unapproved content keeps its own code",
+      f: facts(PS, { production: production({ unapproved: two }) }),
+      c: ctx([], { freeze: { by: "ada", reason: "incident 42" } }),
+      code: "unapproved",
+      accepted: false,
+    },
+    {
+      name: "a freeze does not touch devel",
+      f: facts("refs/heads/devel"),
+      c: ctx([], { freeze: { by: "ada", reason: "incident 42" } }),
+      code: "fast-forward",
+      accepted: true,
+    },
+    ...(["devel", "stable", "production-devel", "production-stable"] as const).map((branch) => ({
+      name: `a foxtrot merge to ${branch}`,
+      f: facts(`refs/heads/${branch}`, { keepsFirstParent: false, onDevel: true, production: production() }),
+      c: ctx(["security", "ci"]),
+      code: "renumbers",
+      accepted: false,
+    })),
+    {
+      name: "creating a branch keeps its (empty) first-parent chain",
+      f: facts("refs/heads/devel", { old: ZERO, isCreate: true, keepsFirstParent: true }),
+      c: ctx(),
+      code: "created",
+      accepted: true,
+    },
+    {
+      name: "a configured governed ref has no revision numbers to keep",
+      f: facts("refs/heads/release/1.0", { keepsFirstParent: false }),
+      c: ctx(),
+      code: "fast-forward",
+      accepted: true,
     },
     {
       name: "verdict tag by qa on mainline",
@@ -254,5 +340,61 @@ describe("decide", () => {
     const d = decide(facts(PS, { production: production({ unapproved: two }) }), ctx());
     expect(d.commits?.total).toBe(2);
     expect(d.details?.[0]).toContain("r42");
+  });
+
+  it("a renumbering rejection says the pusher's merge put their own side first", () => {
+    const d = decide(facts("refs/heads/devel", { keepsFirstParent: false }), ctx());
+    expect(d.reason).toContain("put the pusher's own side first");
+  });
+
+  it("a frozen rejection says who froze it and why", () => {
+    const d = decide(facts(PS, { production: production() }), ctx([], { freeze: { by: "ada", reason: "incident 42" } }));
+    expect(d.reason).toBe("production-stable is frozen by ada (incident 42)");
+  });
+});
+
+describe("decideWithoutFacts", () => {
+  const tag = (ref: string, over: { old?: string; new?: string } = {}) => ({
+    ref,
+    old: over.old ?? ZERO,
+    new: over.new ?? NEW,
+    class: classifyRef(ref, BRANCHES, []),
+  });
+  const cases: { name: string; u: ReturnType<typeof tag>; c: PushContext; code: string | null }[] = [
+    { name: "a verdict tag without the qa role", u: tag("refs/tags/qa/ok/x"), c: ctx(), code: "role-required" },
+    { name: "a CI tag without the ci role", u: tag("refs/tags/ci/pass/x"), c: ctx(["qa"]), code: "role-required" },
+    { name: "a badly named tag", u: tag("refs/tags/qa/great/x"), c: ctx(), code: "bad-tag-name" },
+    { name: "a moved verdict tag", u: tag("refs/tags/qa/ok/x", { old: OLD }), c: ctx(["qa"]), code: "tag-immutable" },
+    { name: "no identity", u: tag("refs/heads/devel", { old: OLD }), c: ctx([], { user: null }), code: "no-identity" },
+    { name: "a verdict tag by qa needs its target", u: tag("refs/tags/qa/ok/x"), c: ctx(["qa"]), code: null },
+    { name: "a branch needs its facts", u: tag("refs/heads/devel", { old: OLD }), c: ctx(), code: null },
+    {
+      name: "an admin's override still applies",
+      u: tag("refs/tags/qa/ok/x"),
+      c: ctx(["admin"], { overrideReason: "why" }),
+      code: "override",
+    },
+  ];
+  it.each(cases)("$name → $code", ({ u, c, code }) => {
+    expect(decideWithoutFacts(u, c)?.code ?? null).toBe(code);
+  });
+
+  it("gives the answer decide() gives with every fact", () => {
+    for (const { u, c, code } of cases) {
+      if (code === null) continue;
+      const full = decide(
+        {
+          ...u,
+          isCreate: u.old === ZERO,
+          isDelete: false,
+          newType: "commit",
+          isFastForward: true,
+          keepsFirstParent: true,
+          verdictTarget: D,
+        },
+        c,
+      );
+      expect(full.code).toBe(code);
+    }
   });
 });

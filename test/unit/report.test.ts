@@ -16,6 +16,9 @@ function pending(revno: number, c: string, verdict: string, more: Partial<Pendin
     verdict,
     source: "recorded",
     by: null,
+    markerBy: null,
+    markerRole: null,
+    markerIgnored: false,
     at: null,
     note: null,
     heldForRollback: false,
@@ -28,7 +31,7 @@ function status(more: Partial<StatusReport> = {}): StatusReport {
   const undeployed = [
     pending(2, "b", "ok", { by: "quinn", at: "2025-03-01T10:00:00.000Z" }),
     pending(3, "c", "needstesting"),
-    pending(4, "d", "untestable", { source: "message-tag", subject: "r4: docs [no-qa]" }),
+    pending(4, "d", "untestable", { source: "message-tag", subject: "r4: docs [no-qa]", markerBy: "cid", markerRole: "ci" }),
   ];
   return {
     repository: "/srv/git/shop.git",
@@ -144,7 +147,7 @@ describe("renderReport", () => {
     expect(html.indexOf(`data-sha="${sha("b")}"`)).toBeGreaterThan(0);
     const text = visibleText(html);
     expect(text).toMatch(/quinn\s+2025-03-01 10:00 UTC/);
-    expect(text).toContain("by message tag");
+    expect(text).toContain("untestable by its message (pushed by cid, role ci), not by QA");
   });
 
   it("draws the flow devel → stable → QA → production-stable with each tip's revno", () => {

@@ -8,7 +8,8 @@ import { formatRejection } from "../../policy/message";
 import { branchRef, classifyRef } from "../../policy/refs";
 import { parseRevSpec } from "../../policy/revspec";
 import { type CommandContext } from "../context";
-import { rev } from "../format";
+import { describeVerdict, rev } from "../format";
+import { pendingCommit } from "../../engine/status";
 
 /** Why a revision is or is not deployable, and what a push of it would get. Changes nothing. */
 export function explainCommand(ctx: CommandContext, revText: string): number {
@@ -26,6 +27,8 @@ export function explainCommand(ctx: CommandContext, revText: string): number {
   const freeze = currentFreeze(engine);
   const lastRun = store.lastMirrorRun();
 
+  // The same answer a push of it would get: a candidate of the walk, or at/behind the base.
+  const candidate = state.walk.candidates.some((c) => c.sha === sha);
   let deployable = false;
   let why: string;
   let stoppedBy: { sha: string; revno: number; subject: string; reason: string } | null = null;
@@ -34,22 +37,26 @@ export function explainCommand(ctx: CommandContext, revText: string): number {
     why = "already in production-stable";
   } else if (!onStable) {
     why = `not a mainline commit of ${config.branches.stable}`;
-  } else if (!entry || (d && revno !== undefined && revno <= d.revno && !entry.heldForRollback)) {
+  } else if (!entry) {
     deployable = true;
-    why = entry ? "approved: every revision up to it is ok or untestable" : "at or behind the baseline";
+    why = "at or behind the baseline";
+  } else if (candidate) {
+    deployable = true;
+    why = d?.sha === sha ? "it is the deployable revision" : "approved: it and every revision before it are ok or untestable";
   } else {
     const b = state.walk.blocker;
+    const bad = state.walk.entries.find(
+      (e) => e.verdict === "bad" && e.rolledBackBy && e.commit.revno <= entry.commit.revno && e.rolledBackBy.revno > entry.commit.revno,
+    );
     if (b && b.commit.revno <= entry.commit.revno) {
       stoppedBy = { sha: b.commit.sha, revno: b.commit.revno, subject: b.commit.subject, reason: b.reason };
       why = b.reason === "bad" ? `r${b.commit.revno} is bad and no later revision rolls it back` : `r${b.commit.revno} awaits a QA verdict`;
-    } else if (entry.heldForRollback || entry.verdict === "bad") {
-      const bad = state.walk.entries.find(
-        (e) => e.verdict === "bad" && e.rolledBackBy && e.commit.revno <= entry.commit.revno && e.rolledBackBy.revno > entry.commit.revno,
-      );
-      why = bad
-        ? `r${bad.commit.revno} is bad; it only goes out together with its rollback r${bad.rolledBackBy!.revno}`
-        : `it is ${entry.verdict}`;
-      if (bad) stoppedBy = { sha: bad.commit.sha, revno: bad.commit.revno, subject: bad.commit.subject, reason: "bad" };
+    } else if (bad) {
+      why =
+        bad.commit.sha === sha
+          ? `it is bad; it only goes out together with its rollback r${bad.rolledBackBy!.revno}`
+          : `r${bad.commit.revno} is bad; it only goes out together with its rollback r${bad.rolledBackBy!.revno}`;
+      stoppedBy = { sha: bad.commit.sha, revno: bad.commit.revno, subject: bad.commit.subject, reason: "bad" };
     } else {
       why = `it is ${entry.verdict}`;
     }
@@ -63,7 +70,7 @@ export function explainCommand(ctx: CommandContext, revText: string): number {
   const ref = branchRef(config.branches.productionStable);
   const zero = "0".repeat(sha.length);
   const roles = rolesOf(config, ctx.user);
-  const facts = new FactGatherer(engine, state.tips).gather(
+  const facts = new FactGatherer(engine, null, state).gather(
     { ref, old: prod ?? zero, new: sha },
     classifyRef(ref, config.branches, config.governed),
   );
@@ -73,10 +80,12 @@ export function explainCommand(ctx: CommandContext, revText: string): number {
     overrideReason: null,
     requireCi: config.requireCi,
     stableWriters: config.stableWriters,
+    freeze,
   });
 
   const report = {
     rev: { sha, revno: revno ?? null, subject: commit.subject },
+    verdict: entry ? verdictOf(pendingCommit(entry)) : null,
     onStable,
     inProduction,
     deployable,
@@ -89,8 +98,9 @@ export function explainCommand(ctx: CommandContext, revText: string): number {
   if (ctx.json) {
     ctx.print(JSON.stringify(report, null, 2));
   } else {
-    ctx.print(`${rev({ sha, revno, subject: commit.subject })}`);
     ctx.print(`deployable: ${deployable ? "yes" : "no"} — ${why}`);
+    ctx.print(`${rev({ sha, revno, subject: commit.subject })}`);
+    if (entry) ctx.print(`verdict: ${describeVerdict(pendingCommit(entry))}`);
     if (stoppedBy) ctx.print(`stopped by: ${rev(stoppedBy)} (${stoppedBy.reason})`);
     for (const n of notes) ctx.print(`note: ${n}`);
     if (decision.accepted)
@@ -99,4 +109,8 @@ export function explainCommand(ctx: CommandContext, revText: string): number {
       ctx.print([`a push of it to ${config.branches.productionStable} by ${ctx.user} would be:`, ...formatRejection(decision)].join("\n"));
   }
   return 0;
+}
+
+function verdictOf(p: ReturnType<typeof pendingCommit>) {
+  return { value: p.verdict, source: p.source, by: p.by, markerBy: p.markerBy, markerRole: p.markerRole, markerIgnored: p.markerIgnored };
 }

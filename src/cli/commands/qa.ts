@@ -4,7 +4,7 @@ import { buildStatus } from "../../engine/status";
 import { UserError } from "../../errors";
 import { isVerdict, VERDICTS } from "../../policy/types";
 import { type CommandContext, plainValue, requireRole } from "../context";
-import { rev } from "../format";
+import { describeVerdict, rev } from "../format";
 
 export function qaCommand(ctx: CommandContext, verdict: string, revs: string[], note: string | undefined): number {
   if (verdict === "pending") {
@@ -35,6 +35,6 @@ function qaPending(ctx: CommandContext): number {
   const { pending } = buildStatus(ctx.engine);
   if (ctx.json) ctx.print(JSON.stringify(pending, null, 2));
   else if (pending.length === 0) ctx.print("nothing awaits QA");
-  else for (const p of pending) ctx.print(rev(p));
+  else for (const p of pending) ctx.print(`${rev(p)}${p.markerIgnored ? `  (${describeVerdict(p)})` : ""}`);
   return 0;
 }

@@ -1,6 +1,6 @@
 import { buildStatus } from "../../engine/status";
 import { type CommandContext } from "../context";
-import { age, rev, short } from "../format";
+import { age, describeVerdict, rev, short } from "../format";
 import { printable } from "../../policy/message";
 
 export function statusCommand(ctx: CommandContext): number {
@@ -28,8 +28,14 @@ export function statusCommand(ctx: CommandContext): number {
   }
   lines.push("");
   lines.push(s.pending.length ? `awaiting QA (${s.pending.length}):` : "awaiting QA: nothing");
-  for (const p of s.pending.slice(0, 20)) lines.push(`  ${rev(p)}`);
+  for (const p of s.pending.slice(0, 20)) lines.push(`  ${rev(p)}${p.markerIgnored ? `  (${describeVerdict(p)})` : ""}`);
   if (s.pending.length > 20) lines.push(`  … and ${s.pending.length - 20} more (prodgate qa pending)`);
+  const byMessage = s.undeployed.filter((p) => p.source === "message-tag");
+  if (byMessage.length) {
+    lines.push(`untestable by their message, not judged by QA (${byMessage.length}):`);
+    for (const p of byMessage.slice(0, 20)) lines.push(`  ${rev(p)}  (${describeVerdict(p)})`);
+    if (byMessage.length > 20) lines.push(`  … and ${byMessage.length - 20} more (prodgate status --json)`);
+  }
   if (s.securityPending.length) {
     const oldest = s.securityPending[0]!;
     lines.push("");
