@@ -1,6 +1,6 @@
+import { describeFailure } from "../boundary";
 import { afterPush } from "../engine/after-push";
 import { openEngine } from "../engine/state";
-import { UserError } from "../errors";
 import { takeShimAnswers } from "../git/answers";
 import { Repo } from "../git/repo";
 import { identify } from "../identity";
@@ -27,7 +27,7 @@ export function postReceive(io: HookIO): number {
     const user = identify(io.env, engine.config);
     for (const line of afterPush(engine, governed, user, input.pushId)) io.write(line);
   } catch (err) {
-    const why = err instanceof UserError ? err.message : `internal error: ${(err as Error)?.message ?? String(err)}`;
+    const why = describeFailure(err);
     io.write(`prodgate: the push landed, but recording it failed: ${why}`);
     io.write("prodgate: an admin should run `prodgate sync` once the problem is fixed");
   }

@@ -1,3 +1,4 @@
+import { describeFailure } from "../boundary";
 import { type Config, readConfigCached, rolesOf } from "../config";
 import { dirname } from "node:path";
 import { FactGatherer } from "../engine/facts";
@@ -6,7 +7,7 @@ import type { Engine } from "../engine/state";
 import { UserError } from "../errors";
 import { takeShimAnswers } from "../git/answers";
 import { Repo } from "../git/repo";
-import { identify } from "../identity";
+import { identify, identityProblem } from "../identity";
 import { decide, type Decision, type PushContext } from "../policy/decide";
 import { formatPushResult } from "../policy/message";
 import { classifyRef, type RefClass } from "../policy/refs";
@@ -18,11 +19,6 @@ export interface HookIO {
   env: NodeJS.ProcessEnv;
   cwd: string;
   write: (line: string) => void;
-}
-
-function describeFailure(err: unknown): string {
-  if (err instanceof UserError) return err.message;
-  return `internal error: ${(err as Error)?.message ?? String(err)}`;
 }
 
 /**
@@ -90,6 +86,9 @@ export function preReceive(io: HookIO): number {
       reason,
     }));
   }
+
+  const badIdentity = identityProblem(io.env, config);
+  if (badIdentity) decisions = decisions.map((d) => (d.code === "no-identity" ? { ...d, reason: badIdentity } : d));
 
   const rejected = decisions.some((d) => !d.accepted);
   try {

@@ -1,6 +1,7 @@
 import type { AcceptCode, DecisionCode, RejectionCode } from "./codes";
 import type { RefClass } from "./refs";
 import { shortSha, type CommitInfo, type MainlineCommit, type Role } from "./types";
+import { clip, USER_TEXT_MAX } from "./message";
 
 /** A commit named in a decision, with the verdict QA gave it if it has one. */
 export interface ListedCommit extends CommitInfo {
@@ -92,7 +93,9 @@ function branchShape(f: UpdateFacts): Decision | null {
 function decideProduction(f: UpdateFacts, ctx: PushContext): Decision {
   const p = f.production!;
   const d = p.deployable;
-  const deployableLine = d ? `deployable now: r${d.revno} ${shortSha(d.sha)} ${d.subject}` : "nothing on stable is deployable yet";
+  const deployableLine = d
+    ? `deployable now: r${d.revno} ${shortSha(d.sha)} ${clip(d.subject, USER_TEXT_MAX)}`
+    : "nothing on stable is deployable yet";
   if (p.unapproved.total === 0) return accept(f, "approved", "approved stable content");
   // Not all approved stable content: only a security promotion can carry it.
   if (!ctx.roles.has("security")) {

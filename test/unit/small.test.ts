@@ -104,7 +104,8 @@ describe("identify", () => {
   it.each([
     [{ GL_USERNAME: "a", GL_USER: "b" }, "os", "a"],
     [{ GL_USERNAME: "", GL_USER: "b" }, "os", "b"],
-    [{ GL_USERNAME: "  ", REMOTE_USER: "r" }, "os", "r"],
+    // Set and non-empty, so it is the identity, and a refused one: no falling through to the next.
+    [{ GL_USERNAME: "  ", REMOTE_USER: "r" }, "os", null],
     [{ GITEA_PUSHER_NAME: "g" }, "os", "g"],
     [{}, "os", "osuser"],
     [{}, "none", null],

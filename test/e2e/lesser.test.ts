@@ -1,0 +1,197 @@
+// Lesser faults: a damaged database, role removal, exact identities, what is
+// printed from user text, a closed output, symbolic refs and fix tracking.
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, statSync, truncateSync, writeFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type Clone, MAIN, type RunResult, type Sandbox, standardSandbox } from "../helpers/repo";
+
+let sb: Sandbox;
+let work: Clone;
+
+beforeEach(() => {
+  ({ sb, work } = standardSandbox());
+});
+afterEach(() => sb.cleanup());
+
+const dbPath = () => join(sb.bare, "prodgate", "state.db");
+
+/** No stack trace, no internal error: one clear line. */
+function expectClear(r: RunResult): void {
+  expect(r.stdout + r.stderr).not.toMatch(/internal error|\n\s+at .*:\d+:\d+|TypeError|SqliteError/);
+}
+
+describe("a damaged database", () => {
+  function damage(content: string): void {
+    // The hooks leave the write-ahead log for SQLite to fold in later: damage all of it.
+    for (const extra of ["-wal", "-shm"]) rmSync(dbPath() + extra, { force: true });
+    if (content === "") truncateSync(dbPath(), 0);
+    else writeFileSync(dbPath(), content);
+  }
+
+  for (const [what, content] of [
+    ["empty (0 bytes)", ""],
+    ["not a database", "this is not a SQLite database, just some text that is long enough\n".repeat(20)],
+  ] as const) {
+    it(`${what}: a governed push, every command, doctor and install refuse it, and nothing is recreated`, () => {
+      expect(sb.prodgate(["qa", "ok", "r1"], "quinn").status).toBe(0);
+      work.commit("r2: next");
+      work.land();
+      const prod = sb.tip("production-stable");
+      damage(content);
+      const size = statSync(dbPath()).size;
+      const push = work.push(["origin", "HEAD:production-stable"], "dev");
+      expectClear(push);
+      expect(push.status).not.toBe(0);
+      expect(push.output).toMatch(/prodgate's database \(.*state\.db\) is damaged/);
+      for (const args of [["status"], ["log"], ["security"]]) {
+        const r = sb.prodgate(args, "ada");
+        expectClear(r);
+        expect(r.status, args.join(" ")).toBe(1);
+        expect(r.stderr).toMatch(/is damaged/);
+      }
+      const doctor = sb.prodgate(["doctor"], "ada");
+      expect(doctor.status).toBe(1);
+      expect(doctor.stdout).toMatch(/FAIL\s+database: .*damaged/);
+      const install = sb.install();
+      expect(install.status).not.toBe(0);
+      expect(install.stdout + install.stderr).toMatch(/is damaged/);
+      expect(statSync(dbPath()).size).toBe(size);
+      if (content !== "") expect(readFileSync(dbPath(), "utf8")).toBe(content);
+      expect(sb.tip("production-stable")).toBe(prod);
+    });
+  }
+});
+
+describe("role remove", () => {
+  const roles = () => sb.json<Record<string, string[]>>(["role", "list"]);
+
+  it("a grant in an included file: refused, naming the file, and the grant is still counted", () => {
+    const inc = join(sb.root, "roles.inc");
+    writeFileSync(inc, '[prodgate "roles"]\n\tqa = rita\n');
+    sb.git(["config", "include.path", inc], { cwd: sb.bare });
+    expect(roles().qa).toContain("rita");
+    const r = sb.prodgate(["role", "remove", "qa", "rita"], "ada");
+    expectClear(r);
+    expect(r.status).toBe(1);
+    expect(r.stdout).not.toMatch(/removed/);
+    expect(r.stderr).toContain(inc);
+    expect(r.stderr).toMatch(/nothing was removed/);
+    expect(roles().qa).toContain("rita");
+  });
+
+  it("a grant under a differently-cased prodgate.Roles.qa is really removed, and the role no longer counts", () => {
+    sb.git(["config", "prodgate.Roles.qa", "rita"], { cwd: sb.bare });
+    sb.git(["config", "--add", "prodgate.roles.qa", "rita"], { cwd: sb.bare });
+    expect(roles().qa).toContain("rita");
+    work.git(["tag", "qa/ok/by-rita", "HEAD"]);
+    const r = sb.prodgate(["role", "remove", "qa", "rita"], "ada");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("removed: rita no longer holds qa");
+    expect(roles().qa).not.toContain("rita");
+    expect(sb.git(["config", "--list"], { cwd: sb.bare })).not.toMatch(/roles\.qa=rita/i);
+    const push = work.push(["origin", "qa/ok/by-rita"], "rita");
+    expect(push.status).not.toBe(0);
+    expect(push.output).toContain("[role-required]");
+  });
+});
+
+describe("identities are taken exactly", () => {
+  for (const [what, name] of [
+    ["surrounding spaces", " quinn "],
+    ["an ideographic space", "\u3000quinn"],
+    ["a trailing tab", "quinn\t"],
+    ["a bidi override", "quinn\u202e"],
+    ["a C1 control", "quinn\u0085"],
+  ] as const) {
+    it(`${what}: a governed push is refused with one clear line, and the admin command too`, () => {
+      work.git(["tag", "qa/ok/spaced", "HEAD"]);
+      const r = work.push(["origin", "qa/ok/spaced"], name);
+      expectClear(r);
+      expect(r.status).not.toBe(0);
+      expect(r.output).toContain("[no-identity]");
+      expect(r.output).toContain("the user name in GL_USER holds whitespace or control characters");
+      expect(sb.tip("refs/tags/qa/ok/spaced")).toBeNull();
+      const cli = sb.prodgate(["qa", "ok", "r1"], name);
+      expect(cli.status).toBe(2);
+      expect(cli.stderr).toContain("holds whitespace or control characters");
+      // The exact name still works.
+      expect(work.push(["origin", "qa/ok/spaced"], "quinn").status).toBe(0);
+    });
+  }
+});
+
+describe("what prodgate prints from user text", () => {
+  // U+009B is a CSI on many terminals; U+202E reverses what follows; U+2028 breaks a line.
+  const HOSTILE = "pwn\u009b2J\u001b[31m\u202eevil\u2066x\u2069\u2028line\u0085end";
+  // What the admin command accepts in a --reason or --note (it refuses C0 controls).
+  const HOSTILE_TEXT = "pwn\u009b2J\u202eevil\u2066x\u2069\u2028line\u0085end";
+  // eslint-disable-next-line no-control-regex
+  const RAW = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029]/;
+
+  function expectSafe(text: string, cut = true): void {
+    expect(text).not.toMatch(RAW);
+    if (cut) for (const line of text.split("\n")) expect(line.length).toBeLessThanOrEqual(2000);
+  }
+
+  it("a hostile 1 MB subject and freeze reason reach no terminal raw, and are cut", () => {
+    const subject = `${HOSTILE} ${"A".repeat(1024 * 1024)}`;
+    const msg = join(sb.root, "msg");
+    writeFileSync(msg, `${subject}\n`);
+    work.git(["commit", "--quiet", "--allow-empty", "-F", msg]);
+    work.land();
+    // Refused, listing the unapproved commit with its subject.
+    const push = work.push(["origin", "HEAD:production-stable"], "dev");
+    expect(push.status).not.toBe(0);
+    expect(push.output).toContain("[unapproved]");
+    expectSafe(push.output);
+    expect(push.output).toMatch(/pwn\?2J\?\[31m\?evil\?x\?\?line\?end A+…/);
+    expect(sb.prodgate(["freeze", "--reason", `incident ${HOSTILE_TEXT}`], "ada").status).toBe(0);
+    expect(sb.prodgate(["qa", "ok", "r2", "--note", `note ${HOSTILE_TEXT}`], "quinn").status).toBe(0);
+    for (const args of [["status"], ["log"], ["qa", "pending"], ["explain", "r2"], ["role", "list"]]) {
+      const r = sb.prodgate(args, "ada");
+      expectClear(r);
+      expectSafe(r.stdout + r.stderr);
+      const json = sb.prodgate([...args, "--json"], "ada");
+      // JSON carries the whole text, escaped.
+      expectSafe(json.stdout, false);
+      JSON.parse(json.stdout);
+    }
+    const status = sb.prodgate(["status", "--json"], "ada").stdout;
+    expect(status).toContain("\\u009b");
+    expect(status).toContain("\\u202e");
+    // Escaped, not changed: the document still says what was written.
+    expect(JSON.parse(status).freeze.reason).toBe(`incident ${HOSTILE_TEXT}`);
+    const human = sb.prodgate(["status"], "ada").stdout;
+    expect(human).toContain("incident pwn?2J?evil?x??line?end");
+    const frozen = work.push(["origin", "HEAD:production-stable"], "dev");
+    expectSafe(frozen.output);
+  });
+});
+
+describe("a reader that stops reading", () => {
+  /** Run the admin command with its stdout a pipe closed before it writes: what it says on stderr, and its status. */
+  function closedStdout(args: string[]): Promise<{ status: number | null; stderr: string }> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [MAIN, "--repo", sb.bare, ...args], {
+        env: sb.env({ GL_USER: "ada" }),
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      child.stdout.destroy();
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      child.on("close", (status) => resolve({ status, stderr }));
+    });
+  }
+
+  for (const args of [["log"], ["explain", "r1"], ["role", "list"], ["status", "--json"]]) {
+    it(`prodgate ${args.join(" ")} | head -1 exits quietly`, async () => {
+      const r = await closedStdout(args);
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+    });
+  }
+});
+
+// Used by later sections.
+export { existsSync };
