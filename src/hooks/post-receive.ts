@@ -3,6 +3,7 @@ import { afterPush } from "../engine/after-push";
 import { openEngine } from "../engine/state";
 import { takeShimAnswers } from "../git/answers";
 import { Repo } from "../git/repo";
+import { resolveAliases } from "../git/symrefs";
 import { identify } from "../identity";
 import { classifyRef } from "../policy/refs";
 import { readConfigCached } from "../config";
@@ -20,7 +21,7 @@ export function postReceive(io: HookIO): number {
     repo.git.preload(takeShimAnswers(io.env.PRODGATE_PREFETCH, repo.gitDir));
     const read = readConfigCached(repo.git, repo.gitDir);
     const { config } = read;
-    const governed = input.updates.filter((u) => classifyRef(u.ref, config.branches, config.governed).kind !== "ungoverned");
+    const governed = resolveAliases(repo.gitDir, input.updates).filter((u) => classifyRef(u.ref, config.branches, config.governed).kind !== "ungoverned");
     if (governed.length === 0) return 0;
     // Left open: dist/hook.cjs exits right after (see pre-receive).
     const engine = openEngine(repo, { read });

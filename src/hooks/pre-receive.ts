@@ -1,12 +1,13 @@
 import { describeFailure } from "../boundary";
 import { type Config, readConfigCached, rolesOf } from "../config";
 import { dirname } from "node:path";
-import { FactGatherer } from "../engine/facts";
+import { FactGatherer, type RefUpdate } from "../engine/facts";
 import { quietAfterPush, quietPlan, updateQuietNote } from "../engine/quiet";
 import type { Engine } from "../engine/state";
 import { UserError } from "../errors";
 import { takeShimAnswers } from "../git/answers";
 import { Repo } from "../git/repo";
+import { resolveAliases } from "../git/symrefs";
 import { identify, identityProblem } from "../identity";
 import { decide, type Decision, type PushContext } from "../policy/decide";
 import { formatPushResult } from "../policy/message";
@@ -45,7 +46,9 @@ export function preReceive(io: HookIO): number {
     return 1;
   }
 
-  const classified = input.updates
+  // A push to a symbolic ref moves the ref it points at: judged as that ref.
+  const updates = resolveAliases(repo.gitDir, input.updates);
+  const classified = updates
     .map((u) => ({ update: u, cls: classifyRef(u.ref, config.branches, config.governed) }))
     .filter((x) => x.cls.kind !== "ungoverned");
   if (input.malformed.length > 0) {
@@ -75,7 +78,7 @@ export function preReceive(io: HookIO): number {
     engine = { repo, config, store };
     const gatherer = new FactGatherer(engine);
     // Everything the decisions and the quiet note will ask git, in one process.
-    gatherer.prefetch(classified, quietPlan(engine, input.updates));
+    gatherer.prefetch(classified, quietPlan(engine, updates));
     decisions = classified.map(({ update, cls }) => decideOne(gatherer, update, cls, ctx));
   } catch (err) {
     const reason = describeFailure(err);
@@ -87,6 +90,10 @@ export function preReceive(io: HookIO): number {
     }));
   }
 
+  decisions = decisions.map((d, i) => {
+    const alias = classified[i]!.update.alias;
+    return alias ? { ...d, reason: `${d.reason} (pushed as ${alias}, a symbolic ref to ${d.ref})` } : d;
+  });
   const badIdentity = identityProblem(io.env, config);
   if (badIdentity) decisions = decisions.map((d) => (d.code === "no-identity" ? { ...d, reason: badIdentity } : d));
 
@@ -113,7 +120,7 @@ export function preReceive(io: HookIO): number {
       return 1;
     }
   }
-  if (!rejected && engine) noteIfQuiet(engine, input, io);
+  if (!rejected && engine) noteIfQuiet(engine, input, updates, io);
   // The database is left open: dist/hook.cjs exits right after, without the
   // write-ahead-log checkpoint a close would run on every push.
   for (const line of formatPushResult(decisions)) io.write(line);
@@ -125,9 +132,9 @@ export function preReceive(io: HookIO): number {
  * so it does not start Node again (see engine/quiet.ts). Never fails the
  * push: without a note post-receive simply does its usual work.
  */
-function noteIfQuiet(engine: Engine, input: HookInput, io: HookIO): void {
+function noteIfQuiet(engine: Engine, input: HookInput, updates: readonly RefUpdate[], io: HookIO): void {
   try {
-    updateQuietNote(dirname(engine.store.path), input.updates, quietAfterPush(engine, input.updates));
+    updateQuietNote(dirname(engine.store.path), input.updates, quietAfterPush(engine, updates));
   } catch (err) {
     try {
       updateQuietNote(dirname(engine.store.path), input.updates, false);

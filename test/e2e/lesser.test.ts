@@ -1,7 +1,7 @@
 // Lesser faults: a damaged database, role removal, exact identities, what is
 // printed from user text, a closed output, symbolic refs and fix tracking.
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, statSync, truncateSync, writeFileSync, rmSync } from "node:fs";
+import { readFileSync, statSync, truncateSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Clone, MAIN, type RunResult, type Sandbox, standardSandbox } from "../helpers/repo";
@@ -193,5 +193,52 @@ describe("a reader that stops reading", () => {
   }
 });
 
-// Used by later sections.
-export { existsSync };
+describe("a symbolic ref aliasing a governed ref", () => {
+  const alias = (name: string, target: string) => sb.git(["symbolic-ref", name, target], { cwd: sb.bare });
+
+  for (const name of ["refs/heads/prod", "refs/deploy/prod"]) {
+    it(`a push to ${name} -> production-stable is judged as production-stable`, () => {
+      alias(name, "refs/heads/production-stable");
+      const before = sb.tip("production-stable");
+      work.commit("unapproved work");
+      const r = work.push(["origin", `HEAD:${name}`], "dev");
+      expectClear(r);
+      expect(r.status).not.toBe(0);
+      expect(r.output).toContain("rejected refs/heads/production-stable [unapproved]");
+      expect(r.output).toContain(`pushed as ${name}, a symbolic ref to refs/heads/production-stable`);
+      expect(sb.tip("production-stable")).toBe(before);
+      const rows = sb.json<{ ref: string; decision: string; code: string }[]>(["log", "--limit", "5"]);
+      expect(rows[0]).toMatchObject({ ref: "refs/heads/production-stable", decision: "rejected", code: "unapproved" });
+    });
+  }
+
+  it("a chain of symbolic refs to a verdict tag: the tag never moves", () => {
+    sb.prodgate(["qa", "ok", "r1"], "quinn");
+    work.git(["tag", "qa/ok/first", "HEAD"]);
+    expect(work.push(["origin", "qa/ok/first"], "quinn").status).toBe(0);
+    alias("refs/heads/b", "refs/tags/qa/ok/first");
+    alias("refs/heads/a", "refs/heads/b");
+    const tag = sb.tip("refs/tags/qa/ok/first");
+    work.commit("moves the verdict");
+    const r = work.push(["origin", "HEAD:refs/heads/a"], "quinn");
+    expect(r.status).not.toBe(0);
+    expect(r.output).toContain("[tag-immutable]");
+    expect(sb.tip("refs/tags/qa/ok/first")).toBe(tag);
+  });
+
+  it("an accepted security promotion through the alias is recorded as one, and doctor names the alias", () => {
+    alias("refs/heads/prod", "refs/heads/production-stable");
+    expect(sb.prodgate(["qa", "ok", "r1"], "quinn").status).toBe(0);
+    work.git(["fetch", "--quiet", "origin"]);
+    work.git(["checkout", "--quiet", "-B", "secfix", "origin/production-stable"]);
+    const fix = work.commit("Fix auth bypass", { "auth.c": "check\n" });
+    expect(work.push(["origin", "HEAD:production-devel"], "sam").status).toBe(0);
+    expect(sb.prodgate(["ci", "pass", fix], "cid").status).toBe(0);
+    const r = work.push(["origin", "HEAD:refs/heads/prod"], "sam");
+    expect(r.status, r.output).toBe(0);
+    expect(r.output).toContain("recorded 1 security fix");
+    expect(sb.tip("production-stable")).toBe(fix);
+    const doctor = sb.prodgate(["doctor"], "ada");
+    expect(doctor.stdout).toMatch(/WARN\s+symbolic refs: refs\/heads\/prod is a symbolic ref to refs\/heads\/production-stable/);
+  });
+});

@@ -1,7 +1,9 @@
 import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
 import Database from "better-sqlite3";
 import { dirname, join } from "node:path";
-import { readConfig } from "../../config";
+import { type Config, readConfig } from "../../config";
+import { symrefTarget } from "../../git/symrefs";
+import { classifyRef } from "../../policy/refs";
 import type { Repo } from "../../git/repo";
 import { HOOK_NAMES, hooksDir, isProdgateHook } from "../../install/hooks";
 import { SCHEMA_VERSION } from "../../store/schema";
@@ -108,7 +110,31 @@ export function doctorChecks(repo: Repo): Check[] {
     );
   }
 
+  checks.push(...symrefChecks(repo, errors.length === 0 ? readConfig(repo.git).config : null));
   checks.push(...databaseChecks(databasePath(repo.gitDir), "install.sh on this repository"));
+  return checks;
+}
+
+/**
+ * Symbolic refs that end at a governed ref: a push to one moves the governed
+ * ref. The hooks judge such a push as the ref it moves; doctor names them so
+ * an admin can remove the ones nobody needs.
+ */
+function symrefChecks(repo: Repo, config: Config | null): Check[] {
+  if (!config) return [];
+  const out = repo.git.run(["for-each-ref", "--format=%(refname)%00%(symref)"]).stdout;
+  const checks: Check[] = [];
+  for (const line of out.split("\n")) {
+    const [ref, points] = line.split("\0");
+    if (!ref || !points) continue;
+    const target = symrefTarget(repo.gitDir, ref);
+    if (classifyRef(target, config.branches, config.governed).kind === "ungoverned") continue;
+    checks.push({
+      name: "symbolic refs",
+      status: "warn",
+      message: `${ref} is a symbolic ref to ${target}, which prodgate governs: a push to it moves ${target} and is judged as that (remove it if nobody needs it: git symbolic-ref --delete ${ref})`,
+    });
+  }
   return checks;
 }
 
