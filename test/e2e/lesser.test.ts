@@ -242,3 +242,101 @@ describe("a symbolic ref aliasing a governed ref", () => {
     expect(doctor.stdout).toMatch(/WARN\s+symbolic refs: refs\/heads\/prod is a symbolic ref to refs\/heads\/production-stable/);
   });
 });
+
+describe("security fixes: a trailer is a claim, and a fix picked before its promotion counts", () => {
+  interface Fix {
+    sha: string;
+    devel: { sha: string; how: string } | null;
+    stable: { sha: string; how: string } | null;
+  }
+  const fixes = () => sb.json<Fix[]>(["security"]);
+
+  beforeEach(() => {
+    expect(sb.prodgate(["qa", "ok", "r1"], "quinn").status).toBe(0);
+  });
+
+  /** A fix on production-devel with a CI pass, not yet promoted. */
+  function prepareFix(): string {
+    work.git(["fetch", "--quiet", "origin"]);
+    work.git(["checkout", "--quiet", "-B", "secfix", "origin/production-stable"]);
+    const fix = work.commit("Fix auth bypass", { "auth.c": "check the password\n" });
+    expect(work.push(["origin", "HEAD:production-devel"], "sam").status).toBe(0);
+    expect(sb.prodgate(["ci", "pass", fix], "cid").status).toBe(0);
+    return fix;
+  }
+  function promote(): RunResult & { output: string } {
+    const r = work.push(["origin", "secfix:production-stable"], "sam");
+    expect(r.status, r.output).toBe(0);
+    return r;
+  }
+  function onDevel(): void {
+    work.git(["checkout", "--quiet", "devel"]);
+    work.git(["pull", "--quiet", "--ff-only", "origin", "devel"]);
+  }
+  const fake = (fix: string) =>
+    work.commit(`Unrelated tidy-up\n\n(cherry picked from commit ${fix})`, { "other.c": "nothing to do with auth\n" });
+
+  it("a fake cherry-pick trailer does not bring a fix back, and the disagreement is said and logged", () => {
+    const fix = prepareFix();
+    promote();
+    onDevel();
+    const liar = fake(fix);
+    const r = work.push(["origin", "HEAD:devel"], "dev");
+    expect(r.status, r.output).toBe(0);
+    expect(r.output).toContain(`${liar.slice(0, 7)} says it is a cherry-pick of security fix ${fix.slice(0, 7)}`);
+    expect(r.output).toMatch(/devel does not hold the fix's change/);
+    expect(fixes()[0]).toMatchObject({ sha: fix, devel: null });
+    const rows = sb.json<{ decision: string; code: string; new: string; old: string; reason: string }[]>(["log", "--limit", "10"]);
+    expect(rows.find((e) => e.code === "disputed")).toMatchObject({ decision: "merge-back", new: liar, old: fix });
+    // The real thing is recognised.
+    work.git(["cherry-pick", "-x", fix]);
+    expect(work.push(["origin", "HEAD:devel"], "dev").status).toBe(0);
+    expect(fixes()[0]!.devel).toMatchObject({ how: "cherry-pick" });
+  });
+
+  it("picked into devel and stable before the promotion (cherry-pick -x): back in both once promoted", () => {
+    const fix = prepareFix();
+    onDevel();
+    work.git(["cherry-pick", "-x", fix]);
+    const pick = work.sha("HEAD");
+    work.land();
+    const r = promote();
+    expect(r.output).toContain("recorded 1 security fix");
+    expect(r.output).toContain("already back in devel or stable");
+    expect(fixes()[0]).toMatchObject({ sha: fix, devel: { sha: pick, how: "cherry-pick" }, stable: { sha: pick, how: "cherry-pick" } });
+  });
+
+  it("picked into devel before the promotion without a trailer (patch-id), then into stable later", () => {
+    const fix = prepareFix();
+    onDevel();
+    work.commit("r2: feature", { "feature.c": "f\n" });
+    work.land();
+    work.git(["cherry-pick", fix]);
+    work.git(["commit", "--quiet", "--amend", "-m", "Port the auth fix"]);
+    const pick = work.sha("HEAD");
+    expect(work.push(["origin", "HEAD:devel"], "dev").status).toBe(0);
+    promote();
+    expect(fixes()[0]).toMatchObject({ devel: { sha: pick, how: "patch-id" }, stable: null });
+    expect(work.push(["origin", "HEAD:stable"], "dev").status).toBe(0);
+    expect(fixes()[0]!.stable).toMatchObject({ sha: pick, how: "patch-id" });
+  });
+
+  it("merged into devel before the promotion (ancestry)", () => {
+    const fix = prepareFix();
+    onDevel();
+    work.git(["merge", "--quiet", "--no-edit", "secfix"]);
+    expect(work.push(["origin", "HEAD:devel"], "dev").status).toBe(0);
+    promote();
+    expect(fixes()[0]).toMatchObject({ sha: fix, devel: { how: "ancestry" }, stable: null });
+  });
+
+  it("a fake trailer on devel before the promotion is disputed at the promotion, not counted", () => {
+    const fix = prepareFix();
+    onDevel();
+    fake(fix);
+    expect(work.push(["origin", "HEAD:devel"], "dev").status).toBe(0);
+    const r = promote();
+    expect(r.output).toMatch(/devel does not hold the fix's change/);
+    expect(fixes()[0]).toMatchObject({ sha: fix, devel: null, stable: null });
+  });
+});
