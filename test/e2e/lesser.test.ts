@@ -212,6 +212,17 @@ describe("a symbolic ref aliasing a governed ref", () => {
     });
   }
 
+  it("deleting the alias deletes its target in git: refused as a deletion of production-stable", () => {
+    expect(sb.prodgate(["qa", "ok", "r1"], "quinn").status).toBe(0);
+    alias("refs/heads/prod", "refs/heads/production-stable");
+    const before = sb.tip("production-stable");
+    expect(before).not.toBeNull();
+    const r = work.push(["origin", ":refs/heads/prod"], "dev");
+    expect(r.status).not.toBe(0);
+    expect(r.output).toContain("[delete-protected]");
+    expect(sb.tip("production-stable")).toBe(before);
+  });
+
   it("a chain of symbolic refs to a verdict tag: the tag never moves", () => {
     sb.prodgate(["qa", "ok", "r1"], "quinn");
     work.git(["tag", "qa/ok/first", "HEAD"]);
@@ -238,8 +249,12 @@ describe("a symbolic ref aliasing a governed ref", () => {
     expect(r.status, r.output).toBe(0);
     expect(r.output).toContain("recorded 1 security fix");
     expect(sb.tip("production-stable")).toBe(fix);
+    // One whose target does not exist yet: a push to it would create the target.
+    alias("refs/heads/later", "refs/heads/renamed-production");
+    sb.git(["config", "prodgate.governed", "refs/heads/renamed-*"], { cwd: sb.bare });
     const doctor = sb.prodgate(["doctor"], "ada");
     expect(doctor.stdout).toMatch(/WARN\s+symbolic refs: refs\/heads\/prod is a symbolic ref to refs\/heads\/production-stable/);
+    expect(doctor.stdout).toMatch(/WARN\s+symbolic refs: refs\/heads\/later is a symbolic ref to refs\/heads\/renamed-production/);
   });
 });
 
