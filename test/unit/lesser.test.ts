@@ -9,6 +9,7 @@ import { knownFailure } from "../../src/boundary";
 import { withMirrorLock } from "../../src/engine/lock";
 import { identify, identityProblem } from "../../src/identity";
 import { clip, jsonSafe, LINE_MAX, printable, printableLine, printableLines, USER_TEXT_MAX } from "../../src/policy/message";
+import { esc } from "../../src/report/html";
 import { databaseProblem } from "../../src/store/store";
 import { nativeBinding } from "../../src/store/native";
 
@@ -49,6 +50,18 @@ describe("printable", () => {
   it("a line is cut at LINE_MAX, and text of several lines line by line", () => {
     expect(printableLine("x".repeat(LINE_MAX * 3))).toHaveLength(LINE_MAX);
     expect(printableLines("one\u009b\ntwo\u202e")).toBe("one?\ntwo?");
+  });
+});
+
+describe("the report's esc", () => {
+  it.each([
+    ["markup", "<b>&'\"", "&lt;b&gt;&amp;&#39;&quot;"],
+    ["C1 control", "a\u009bb", "a?b"],
+    ["bidi override and isolate", "a\u202eb\u2066c", "a?b?c"],
+    ["separators", "a\u2028b", "a?b"],
+    ["tab and newline stay", "a\tb\nc", "a\tb\nc"],
+  ])("%s", (_what, input, expected) => {
+    expect(esc(input)).toBe(expected);
   });
 });
 
