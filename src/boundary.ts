@@ -33,7 +33,11 @@ function closedOutput(err: unknown): boolean {
 }
 
 let watching = false;
-/** Exit quietly when the reader of stdout or stderr closes it, instead of dying with a stack trace. */
+/**
+ * Exit quietly when the reader of stdout or stderr closes it, instead of
+ * dying with a stack trace. For the admin command: the hooks write to the
+ * descriptor directly (setting up the streams costs them a few ms).
+ */
 export function exitQuietlyWhenOutputCloses(): void {
   if (watching) return;
   watching = true;
@@ -47,7 +51,6 @@ export function exitQuietlyWhenOutputCloses(): void {
 
 /** The one error boundary: known failures print one line; anything else is a bug to report. */
 export function withBoundary(run: () => number): number {
-  exitQuietlyWhenOutputCloses();
   try {
     return run();
   } catch (err) {

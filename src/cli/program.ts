@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { bzrDoctorChecks, registerBzrCommands } from "../bzr/commands";
+import { exitQuietlyWhenOutputCloses } from "../boundary";
 import { isBzrRepository } from "../bzr/engine";
 import { setup, teardown } from "../install/setup";
 import { jsonSafe, printableLine } from "../policy/message";
@@ -164,6 +165,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
 }
 
 export function runProgram(argv: string[]): number {
+  exitQuietlyWhenOutputCloses();
   let code = 0;
   const program = buildProgram((c) => (code = c));
   try {
