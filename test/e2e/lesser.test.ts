@@ -303,6 +303,9 @@ describe("security fixes: a trailer is a claim, and a fix picked before its prom
     expect(fixes()[0]).toMatchObject({ sha: fix, devel: null });
     const rows = sb.json<{ decision: string; code: string; new: string; old: string; reason: string }[]>(["log", "--limit", "10"]);
     expect(rows.find((e) => e.code === "disputed")).toMatchObject({ decision: "merge-back", new: liar, old: fix });
+    expect(sb.prodgate(["security"], "ada").stdout).toContain(
+      `${liar.slice(0, 7)} on devel says it is a cherry-pick of this fix, but devel did not hold its change`,
+    );
     // The real thing is recognised.
     work.git(["cherry-pick", "-x", fix]);
     expect(work.push(["origin", "HEAD:devel"], "dev").status).toBe(0);
