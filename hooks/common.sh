@@ -104,6 +104,14 @@ while read -r old new ref || [ -n "$old" ]; do
 		done
 		;;
 	esac
+	# A push to a symbolic ref moves the ref it points at, and the hooks see
+	# only the alias's name: the engine judges it as its target. A symbolic
+	# ref is a loose file "ref: <target>" (packed-refs cannot hold one).
+	if [ -f "$gd/$ref" ]; then
+		sym=
+		{ read -r sym || :; } 2>/dev/null <"$gd/$ref"
+		case "$sym" in "ref:"*) governed=yes other=yes ;; esac
+	fi
 done
 
 

@@ -1,16 +1,67 @@
 import { UserError } from "./errors";
+import { printableLine } from "./policy/message";
+
+/**
+ * Failures of the machine rather than of prodgate, as one line saying what
+ * happened and what to do; null for anything else.
+ */
+export function knownFailure(err: unknown): UserError | null {
+  if (err instanceof UserError) return err;
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code !== "string") return null;
+  if (code === "ENOSPC" || code === "EDQUOT" || code === "SQLITE_FULL") {
+    return new UserError(
+      "the disk holding the repository is full (or over quota), so prodgate could not write; free space there and run it again (what failed was not recorded)",
+      1,
+    );
+  }
+  if (code === "EROFS") return new UserError("the repository is on a read-only file system; prodgate needs to write there", 1);
+  if (code.startsWith("SQLITE_IOERR")) {
+    return new UserError(`a disk read or write failed (${code}); check the disk and the system log, then run it again`, 1);
+  }
+  return null;
+}
+
+/** What a failure says in one line: a known failure's message, else an internal error. */
+export function describeFailure(err: unknown): string {
+  return knownFailure(err)?.message ?? `internal error: ${(err as Error)?.message ?? String(err)}`;
+}
+
+/** A reader that went away (`prodgate log | head -1`): nothing more to say, and no error. */
+function closedOutput(err: unknown): boolean {
+  return (err as { code?: unknown })?.code === "EPIPE";
+}
+
+let watching = false;
+/**
+ * Exit quietly when the reader of stdout or stderr closes it, instead of
+ * dying with a stack trace. For the admin command: the hooks write to the
+ * descriptor directly (setting up the streams costs them a few ms).
+ */
+export function exitQuietlyWhenOutputCloses(): void {
+  if (watching) return;
+  watching = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err) => {
+      if (closedOutput(err)) process.exit(0);
+      throw err;
+    });
+  }
+}
 
 /** The one error boundary: known failures print one line; anything else is a bug to report. */
 export function withBoundary(run: () => number): number {
   try {
     return run();
   } catch (err) {
-    if (err instanceof UserError) {
-      process.stderr.write(`prodgate: ${err.message}\n`);
-      return err.exitCode;
+    if (closedOutput(err)) return 0;
+    const known = knownFailure(err);
+    if (known) {
+      process.stderr.write(`${printableLine(`prodgate: ${known.message}`)}\n`);
+      return known.exitCode;
     }
     const e = err as Error;
-    process.stderr.write(`prodgate: internal error: ${e?.message ?? String(err)}\n`);
+    process.stderr.write(`${printableLine(`prodgate: internal error: ${e?.message ?? String(err)}`)}\n`);
     if (process.env.PRODGATE_DEBUG) process.stderr.write(`${e?.stack ?? ""}\n`);
     else process.stderr.write("prodgate: this is a bug; run again with PRODGATE_DEBUG=1 and report the output\n");
     return 1;

@@ -2,6 +2,7 @@
 // gathered (a snapshot and the tip change), the same decision core as the git
 // hooks judges it, and the answer goes back as one JSON document.
 import { createHash } from "node:crypto";
+import { describeFailure as failureLine } from "../boundary";
 import { rolesOf } from "../config";
 import { afterPush } from "../engine/after-push";
 import { FactGatherer, type RefUpdate } from "../engine/facts";
@@ -70,7 +71,7 @@ function pushIdOf(input: BzrHookInput): string {
 }
 
 function describeFailure(err: unknown): string {
-  return err instanceof UserError ? err.message : `internal error: ${(err as Error)?.message ?? String(err)}`;
+  return failureLine(err);
 }
 
 /** Before a tip change: decide it. Fails closed on a governed branch. */

@@ -171,7 +171,15 @@ export class BzrRepo extends Repo {
     return a === b;
   }
 
-  /** Bazaar has no patch-id; fixes come back through ancestry or a cherry-pick's message. */
+  /**
+   * Bazaar's trees are not read here, so a cherry-pick's message, a claim
+   * anyone can write, is never confirmed: a fix comes back through ancestry.
+   */
+  override changeContained(): boolean {
+    return false;
+  }
+
+  /** Bazaar has no patch-id; fixes come back through ancestry. */
   override patchIds(): Map<string, string> {
     return new Map();
   }

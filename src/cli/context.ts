@@ -5,7 +5,8 @@ import { isBzrRepository, openBzrEngine } from "../bzr/engine";
 import { openEngine, type Engine } from "../engine/state";
 import { GitError, UserError } from "../errors";
 import { Repo } from "../git/repo";
-import { identify } from "../identity";
+import { identify, identityProblem } from "../identity";
+import { jsonSafe, printableLines } from "../policy/message";
 import type { Role } from "../policy/types";
 
 export interface GlobalOptions {
@@ -17,6 +18,8 @@ export interface CommandContext {
   engine: Engine;
   user: string | null;
   roles: Set<Role>;
+  /** Why the given user name was refused (whitespace or control characters), when it was. */
+  identityProblem?: string | null;
   json: boolean;
   print: (text: string) => void;
 }
@@ -57,10 +60,18 @@ export function commandContext(opts: GlobalOptions): CommandContext {
   const user = identify(process.env, engine.config);
   const roles = rolesOf(engine.config, user);
   if (isOwner(engine.repo.gitDir, user)) roles.add("admin");
-  return { engine, user, roles, json: !!opts.json, print: (text) => process.stdout.write(`${text}\n`) };
+  return {
+    engine,
+    user,
+    roles,
+    identityProblem: identityProblem(process.env, engine.config),
+    json: !!opts.json,
+    print: (text) => process.stdout.write(`${opts.json ? jsonSafe(text) : printableLines(text)}\n`),
+  };
 }
 
 export function requireRole(ctx: CommandContext, allowed: readonly Role[], what: string): string {
+  if (!ctx.user && ctx.identityProblem) throw new UserError(`${what} needs a known user, and ${ctx.identityProblem}`, 2);
   if (!ctx.user) throw new UserError(`${what} needs a known user, and none was found (set one of prodgate.identityVars)`, 2);
   if (!allowed.some((r) => ctx.roles.has(r))) {
     throw new UserError(

@@ -1,7 +1,9 @@
 import { Command, CommanderError } from "commander";
 import { bzrDoctorChecks, registerBzrCommands } from "../bzr/commands";
+import { exitQuietlyWhenOutputCloses } from "../boundary";
 import { isBzrRepository } from "../bzr/engine";
 import { setup, teardown } from "../install/setup";
+import { jsonSafe, printableLine } from "../policy/message";
 import { baselineCommand } from "./commands/baseline";
 import { ciCommand } from "./commands/ci";
 import { doctorChecks } from "./commands/doctor";
@@ -24,7 +26,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option("--json", "print one JSON document")
     .configureOutput({
       // Bad usage is one line: what is wrong and where to look.
-      outputError: (text, write) => write(`prodgate: ${text.replace(/^error: /, "").trim()} (see prodgate --help)\n`),
+      outputError: (text, write) => write(`${printableLine(`prodgate: ${text.replace(/^error: /, "").trim()} (see prodgate --help)`)}\n`),
     })
     .exitOverride();
 
@@ -135,8 +137,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(() => {
       const dir = repoDir(globals());
       const checks = isBzrRepository(dir) ? bzrDoctorChecks(dir) : doctorChecks(openRepo(globals()));
-      if (globals().json) process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
-      else for (const c of checks) process.stdout.write(`${c.status.toUpperCase().padEnd(4)}  ${c.name}: ${c.message}\n`);
+      if (globals().json) process.stdout.write(`${jsonSafe(JSON.stringify(checks, null, 2))}\n`);
+      else
+        for (const c of checks) process.stdout.write(`${printableLine(`${c.status.toUpperCase().padEnd(4)}  ${c.name}: ${c.message}`)}\n`);
       setExit(checks.some((c) => c.status === "fail") ? 1 : 0);
     });
 
@@ -148,20 +151,21 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .requiredOption("--project <dir>")
     .requiredOption("--node <path>")
     .action((opts: { project: string; node: string }) => {
-      for (const line of setup(openRepo(globals()), opts.project, opts.node)) process.stdout.write(`${line}\n`);
+      for (const line of setup(openRepo(globals()), opts.project, opts.node)) process.stdout.write(`${printableLine(line)}\n`);
     });
 
   program
     .command("teardown", { hidden: true })
     .description("remove prodgate's hooks and restore earlier ones (used by install.sh --uninstall)")
     .action(() => {
-      for (const line of teardown(openRepo(globals()))) process.stdout.write(`${line}\n`);
+      for (const line of teardown(openRepo(globals()))) process.stdout.write(`${printableLine(line)}\n`);
     });
 
   return program;
 }
 
 export function runProgram(argv: string[]): number {
+  exitQuietlyWhenOutputCloses();
   let code = 0;
   const program = buildProgram((c) => (code = c));
   try {

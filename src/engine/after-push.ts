@@ -2,7 +2,7 @@ import { branchRef, classifyRef } from "../policy/refs";
 import { isZeroSha, type Verdict } from "../policy/types";
 import type { RefUpdate } from "./facts";
 import { faultPoint } from "./fault";
-import { markFixesPending, scanMergeBack } from "./mergeback";
+import { findEarlierReturns, markFixesPending, scanMergeBack } from "./mergeback";
 import { runMirror } from "./mirror";
 import { branchTips, type Engine, type Tips } from "./state";
 
@@ -40,8 +40,10 @@ export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: s
       if (sha) store.recordCi(sha, cls.tag.value as "pass" | "fail", user ?? "unknown", `tag ${u.ref}`, pushId, u.ref);
     } else if (cls.kind === "productionStable") {
       faultPoint("before-fixes-recorded");
-      const added = recordPromotedFixes(engine, u, stableTip(), user ?? "unknown", pushId);
+      const notes: string[] = [];
+      const added = recordPromotedFixes(engine, u, stableTip(), user ?? "unknown", pushId, notes);
       if (added > 0) lines.push(`prodgate: recorded ${added} security fix(es); they are tracked until they are back in devel and stable`);
+      lines.push(...notes);
       mirrorNeeded = true;
     } else if (cls.kind === "stable") {
       mirrorNeeded = true;
@@ -53,7 +55,7 @@ export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: s
     // Where this push left the branch: a later push scans on from there.
     const tip = updates.find((u) => u.ref === ref && !isZeroSha(u.new))?.new;
     if (tip) {
-      const found = scanMergeBack(engine, branch, tip, user, pushId);
+      const found = scanMergeBack(engine, branch, tip, user, pushId, lines);
       if (found > 0) lines.push(`prodgate: ${found} security fix(es) recorded as back in ${branch}`);
     }
   }
@@ -69,16 +71,39 @@ export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: s
   return lines;
 }
 
-/** Record as security fixes the commits an update of production-stable brought that stable lacks. */
-export function recordPromotedFixes(engine: Engine, u: RefUpdate, stableTip: string | null, user: string, pushId: string | null): number {
-  const { repo, store } = engine;
+/**
+ * Record as security fixes the commits an update of production-stable brought
+ * that stable lacks, and which of them devel and stable hold already (a fix
+ * picked there before it was promoted). `notes` collects lines for the pusher.
+ */
+export function recordPromotedFixes(
+  engine: Engine,
+  u: RefUpdate,
+  stableTip: string | null,
+  user: string,
+  pushId: string | null,
+  notes?: string[],
+): number {
+  const { repo, store, config } = engine;
   const exclude = [u.old, stableTip].filter((x): x is string => !!x && !isZeroSha(x));
   const fixes = repo.commits([u.new], exclude, { noMerges: true });
   if (fixes.length === 0) return 0;
   const ids = repo.patchIds([u.new], exclude);
-  return store.addFixes(
+  const added = store.addFixes(
     fixes.map((c) => ({ sha: c.sha, subject: c.subject, patchId: ids.get(c.sha) ?? null })),
     user,
     pushId,
   );
+  const develRef = branchRef(config.branches.devel);
+  const develTip = repo.refTips([develRef]).get(develRef) ?? null;
+  const already = findEarlierReturns(
+    engine,
+    fixes.map((c) => c.sha),
+    { devel: develTip, stable: stableTip },
+    pushId,
+    notes,
+  );
+  if (already > 0)
+    notes?.push(`prodgate: ${already} of them already back in devel or stable (picked or merged there before the promotion)`);
+  return added;
 }

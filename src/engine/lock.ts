@@ -1,5 +1,6 @@
 import Database from "better-sqlite3";
 import { join } from "node:path";
+import { UserError } from "../errors";
 import { nativeBinding } from "../store/native";
 
 /**
@@ -8,9 +9,18 @@ import { nativeBinding } from "../store/native";
  * so a killed process can never leave it held.
  */
 export function withMirrorLock<T>(gitDir: string, fn: () => T, timeoutMs = 60_000): T {
-  const db = new Database(join(gitDir, "prodgate", "mirror.lock"), { timeout: timeoutMs, nativeBinding: nativeBinding() });
+  const path = join(gitDir, "prodgate", "mirror.lock");
+  const db = new Database(path, { timeout: timeoutMs, nativeBinding: nativeBinding() });
   try {
-    db.exec("BEGIN EXCLUSIVE");
+    try {
+      db.exec("BEGIN EXCLUSIVE");
+    } catch (err) {
+      if (!String((err as { code?: unknown }).code).startsWith("SQLITE_BUSY")) throw err;
+      throw new UserError(
+        `another mirror run held the mirror lock (${path}) for ${timeoutMs / 1000} s, so the mirror did not run; run prodgate sync later, and if it lasts find the holder with: fuser ${path}`,
+        1,
+      );
+    }
     try {
       return fn();
     } finally {

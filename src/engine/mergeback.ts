@@ -1,8 +1,8 @@
 import { rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Repo } from "../git/repo";
-import { type FixReturn, findFixReturns } from "../policy/fixes";
-import type { CommitInfo } from "../policy/types";
+import { cherryPickClaims, type FixClaim, type FixReturn, findFixReturns } from "../policy/fixes";
+import { type CommitInfo, shortSha } from "../policy/types";
 import { type FixBranch, now, type SecurityFix } from "../store/store";
 import type { Engine } from "./state";
 
@@ -11,18 +11,105 @@ export function pendingIn(engine: Engine, branch: FixBranch): SecurityFix[] {
   return engine.store.fixes().filter((f) => f[branch] === null);
 }
 
-/** Which of `pending` come back through the commits of tip ^from (all of tip's history when from is null). */
+/**
+ * Which of `pending` come back through the commits of tip ^from (all of tip's
+ * history when from is null; from may name several commits). A cherry-pick
+ * trailer is a claim: it counts only when the fix's change is in the tip's
+ * tree, and a claim it is not is returned as disputed.
+ */
 export function fixReturnsIn(
   repo: Repo,
   pending: readonly SecurityFix[],
   tip: string,
-  from: string | null,
-): { commits: CommitInfo[]; returns: FixReturn[] } {
-  const exclude = from ? [from] : [];
+  from: string | readonly string[] | null,
+): { commits: CommitInfo[]; returns: FixReturn[]; disputed: FixClaim[] } {
+  const exclude = from === null ? [] : typeof from === "string" ? [from] : [...from];
   const commits = repo.commits([tip], exclude);
-  if (pending.length === 0) return { commits, returns: [] };
+  if (pending.length === 0) return { commits, returns: [], disputed: [] };
   const ids = pending.some((f) => f.patchId) ? repo.patchIds([tip], exclude) : new Map<string, string>();
-  return { commits, returns: findFixReturns(pending, commits, ids) };
+  const contained = new Set<string>();
+  const unconfirmed: FixClaim[] = [];
+  for (const claim of cherryPickClaims(pending, commits)) {
+    if (repo.changeContained(claim.fix, tip)) contained.add(claim.fix);
+    else unconfirmed.push(claim);
+  }
+  const returns = findFixReturns(pending, commits, ids, contained);
+  const back = new Set(returns.map((r) => r.fix));
+  return { commits, returns, disputed: unconfirmed.filter((c) => !back.has(c.fix)) };
+}
+
+/** Record claims the content does not bear out: an audit row each, and a line for whoever is told. */
+function recordDisputed(
+  engine: Engine,
+  branch: FixBranch,
+  tip: string,
+  disputed: readonly FixClaim[],
+  user: string | null,
+  pushId: string | null,
+  notes?: string[],
+): void {
+  if (disputed.length === 0) return;
+  const at = now();
+  engine.store.audit(
+    disputed.map((d) => ({
+      at,
+      pushId,
+      user,
+      ref: branch,
+      old: d.fix,
+      new: d.commit,
+      decision: "merge-back",
+      code: "disputed",
+      reason: `${shortSha(d.commit)} says it is a cherry-pick of security fix ${shortSha(d.fix)}, but the fix's change is not in ${branch} at ${shortSha(tip)}; the fix stays pending`,
+    })),
+  );
+  for (const d of disputed) {
+    notes?.push(
+      `prodgate: ${shortSha(d.commit)} says it is a cherry-pick of security fix ${shortSha(d.fix)}, but ${branch} does not hold the fix's change: it stays pending`,
+    );
+  }
+}
+
+/**
+ * For fixes a promotion has just recorded: which are back in devel and stable
+ * already, picked or merged there before the promotion (a later scan starts
+ * at the branch's scan mark and would never see them). Looks at ancestry,
+ * then at the commits each branch holds that the fixes do not (from their
+ * merge base on), never at the whole history.
+ */
+export function findEarlierReturns(
+  engine: Engine,
+  fixShas: readonly string[],
+  tips: Record<FixBranch, string | null>,
+  pushId: string | null,
+  notes?: string[],
+): number {
+  const { repo, store } = engine;
+  const wanted = new Set(fixShas);
+  let found = 0;
+  for (const branch of ["devel", "stable"] as const) {
+    const tip = tips[branch];
+    if (!tip) continue;
+    const pending = pendingIn(engine, branch).filter((f) => wanted.has(f.sha));
+    if (pending.length === 0) continue;
+    const at = now();
+    const rest: SecurityFix[] = [];
+    for (const f of pending) {
+      if (repo.isAncestor(f.sha, tip)) {
+        if (store.markFixReached(branch, f.sha, { sha: tip, at, how: "ancestry", by: null }, pushId)) found++;
+      } else rest.push(f);
+    }
+    if (rest.length === 0) continue;
+    const { returns, disputed } = fixReturnsIn(
+      repo,
+      rest,
+      tip,
+      rest.map((f) => f.sha),
+    );
+    for (const r of returns) if (store.markFixReached(branch, r.fix, { sha: r.commit, at, how: r.how, by: null }, pushId)) found++;
+    recordDisputed(engine, branch, tip, disputed, null, pushId, notes);
+  }
+  return found;
 }
 
 /**
@@ -41,17 +128,25 @@ function scanFrom(repo: Repo, mark: string | null, tip: string): string | null {
  * Record which pending security fixes have come back into `branch` through
  * the commits it gained since the last scan. Costs the new commits, not the history.
  */
-export function scanMergeBack(engine: Engine, branch: FixBranch, tip: string, user: string | null, pushId: string | null): number {
+export function scanMergeBack(
+  engine: Engine,
+  branch: FixBranch,
+  tip: string,
+  user: string | null,
+  pushId: string | null,
+  notes?: string[],
+): number {
   const { repo, store } = engine;
   const pending = pendingIn(engine, branch);
   const mark = store.scanMark(branch);
   let found = 0;
   if (pending.length > 0 && mark !== tip) {
-    const { returns } = fixReturnsIn(repo, pending, tip, scanFrom(repo, mark, tip));
+    const { returns, disputed } = fixReturnsIn(repo, pending, tip, scanFrom(repo, mark, tip));
     const at = now();
     for (const r of returns) {
       if (store.markFixReached(branch, r.fix, { sha: r.how === "ancestry" ? tip : r.commit, at, how: r.how, by: user }, pushId)) found++;
     }
+    recordDisputed(engine, branch, tip, disputed, user, pushId, notes);
   }
   store.setScanMark(branch, tip);
   return found;

@@ -1,4 +1,6 @@
 import { fileStamp, readStamped, writeStamped } from "../files";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import type { CommitInfo, MainlineCommit } from "../policy/types";
 import { COMMIT_FORMAT, type ParsedCommit, parseCommits, parsePatchIds, parseRefTips } from "./parse";
@@ -66,6 +68,26 @@ export class Repo {
   sameTree(a: string, b: string): boolean {
     const trees = this.git.out(["rev-parse", `${a}^{tree}`, `${b}^{tree}`]).split("\n");
     return trees[0] === trees[1];
+  }
+
+  /**
+   * Does the tree of `tip` hold the change `fix` made? It does when the fix's
+   * diff applies in reverse to that tree: a scratch index read from the tip
+   * (a temporary file, so it works in a bare repository and inside
+   * pre-receive's quarantine) and `git apply --cached --check -R`, which
+   * changes nothing.
+   */
+  changeContained(fix: string, tip: string): boolean {
+    const diff = this.git.run(["diff-tree", "-p", "--binary", "--no-commit-id", "--root", fix]).stdout;
+    if (diff.trim() === "") return true;
+    const dir = mkdtempSync(join(tmpdir(), "prodgate-apply-"));
+    try {
+      const env = { GIT_INDEX_FILE: join(dir, "index") };
+      this.git.run(["read-tree", tip], { env });
+      return this.git.run(["apply", "--cached", "--check", "-R"], { env, input: diff, okStatuses: [1, 128] }).status === 0;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   /** patch-id (git patch-id --stable) of every non-merge commit in include ^exclude. */

@@ -1,8 +1,9 @@
+import { describeFailure } from "../boundary";
 import { afterPush } from "../engine/after-push";
 import { openEngine } from "../engine/state";
-import { UserError } from "../errors";
 import { takeShimAnswers } from "../git/answers";
 import { Repo } from "../git/repo";
+import { resolveAliases } from "../git/symrefs";
 import { identify } from "../identity";
 import { classifyRef } from "../policy/refs";
 import { readConfigCached } from "../config";
@@ -20,14 +21,14 @@ export function postReceive(io: HookIO): number {
     repo.git.preload(takeShimAnswers(io.env.PRODGATE_PREFETCH, repo.gitDir));
     const read = readConfigCached(repo.git, repo.gitDir);
     const { config } = read;
-    const governed = input.updates.filter((u) => classifyRef(u.ref, config.branches, config.governed).kind !== "ungoverned");
+    const governed = resolveAliases(repo.gitDir, input.updates).filter((u) => classifyRef(u.ref, config.branches, config.governed).kind !== "ungoverned");
     if (governed.length === 0) return 0;
     // Left open: dist/hook.cjs exits right after (see pre-receive).
     const engine = openEngine(repo, { read });
     const user = identify(io.env, engine.config);
     for (const line of afterPush(engine, governed, user, input.pushId)) io.write(line);
   } catch (err) {
-    const why = err instanceof UserError ? err.message : `internal error: ${(err as Error)?.message ?? String(err)}`;
+    const why = describeFailure(err);
     io.write(`prodgate: the push landed, but recording it failed: ${why}`);
     io.write("prodgate: an admin should run `prodgate sync` once the problem is fixed");
   }

@@ -1,6 +1,7 @@
+import { describeFailure } from "../boundary";
 import { type Config, readConfigCached, rolesOf } from "../config";
 import { dirname } from "node:path";
-import { FactGatherer } from "../engine/facts";
+import { FactGatherer, type RefUpdate } from "../engine/facts";
 import { recordTrustedMarkers } from "../engine/markers";
 import { currentFreeze } from "../engine/mirror";
 import { quietAfterPush, quietPlan, updateQuietNote } from "../engine/quiet";
@@ -8,7 +9,8 @@ import type { Engine } from "../engine/state";
 import { UserError } from "../errors";
 import { takeShimAnswers } from "../git/answers";
 import { Repo } from "../git/repo";
-import { identify } from "../identity";
+import { resolveAliases } from "../git/symrefs";
+import { identify, identityProblem } from "../identity";
 import { decide, type Decision, decideWithoutFacts, type PushContext } from "../policy/decide";
 import { formatPushResult } from "../policy/message";
 import { classifyRef, type RefClass } from "../policy/refs";
@@ -20,11 +22,6 @@ export interface HookIO {
   env: NodeJS.ProcessEnv;
   cwd: string;
   write: (line: string) => void;
-}
-
-function describeFailure(err: unknown): string {
-  if (err instanceof UserError) return err.message;
-  return `internal error: ${(err as Error)?.message ?? String(err)}`;
 }
 
 /**
@@ -51,7 +48,9 @@ export function preReceive(io: HookIO): number {
     return 1;
   }
 
-  const classified = input.updates
+  // A push to a symbolic ref moves the ref it points at: judged as that ref.
+  const updates = resolveAliases(repo.gitDir, input.updates);
+  const classified = updates
     .map((u) => ({ update: u, cls: classifyRef(u.ref, config.branches, config.governed) }))
     .filter((x) => x.cls.kind !== "ungoverned");
   if (input.malformed.length > 0) {
@@ -87,7 +86,7 @@ export function preReceive(io: HookIO): number {
     // Everything the decisions and the quiet note will ask git, in one process.
     gatherer.prefetch(
       classified.filter((_, i) => !early[i]),
-      quietPlan(engine, input.updates),
+      quietPlan(engine, updates),
     );
     decisions = classified.map(({ update, cls }, i) => early[i] ?? decide(gatherer.gather(update, cls), ctx));
   } catch (err) {
@@ -99,6 +98,13 @@ export function preReceive(io: HookIO): number {
       reason,
     }));
   }
+
+  decisions = decisions.map((d, i) => {
+    const alias = classified[i]!.update.alias;
+    return alias ? { ...d, reason: `${d.reason} (pushed as ${alias}, a symbolic ref to ${d.ref})` } : d;
+  });
+  const badIdentity = identityProblem(io.env, config);
+  if (badIdentity) decisions = decisions.map((d) => (d.code === "no-identity" ? { ...d, reason: badIdentity } : d));
 
   const rejected = decisions.some((d) => !d.accepted);
   try {
@@ -123,7 +129,7 @@ export function preReceive(io: HookIO): number {
       return 1;
     }
   }
-  if (!rejected && engine) noteIfQuiet(engine, input, io);
+  if (!rejected && engine) noteIfQuiet(engine, input, updates, io);
   if (!rejected && engine) trustMarkers(engine, classified, decisions, ctx, input.pushId, io);
   // The database is left open: dist/hook.cjs exits right after, without the
   // write-ahead-log checkpoint a close would run on every push.
@@ -136,9 +142,9 @@ export function preReceive(io: HookIO): number {
  * so it does not start Node again (see engine/quiet.ts). Never fails the
  * push: without a note post-receive simply does its usual work.
  */
-function noteIfQuiet(engine: Engine, input: HookInput, io: HookIO): void {
+function noteIfQuiet(engine: Engine, input: HookInput, updates: readonly RefUpdate[], io: HookIO): void {
   try {
-    updateQuietNote(dirname(engine.store.path), input.updates, quietAfterPush(engine, input.updates));
+    updateQuietNote(dirname(engine.store.path), input.updates, quietAfterPush(engine, updates));
   } catch (err) {
     try {
       updateQuietNote(dirname(engine.store.path), input.updates, false);

@@ -1,6 +1,7 @@
 import { appendFileSync, writeSync } from "node:fs";
 import { UserError } from "../errors";
 import { gitProcesses } from "../git/run";
+import { printableLine } from "../policy/message";
 import { readStdin } from "./input";
 import { postReceive } from "./post-receive";
 import { preReceive } from "./pre-receive";
@@ -13,7 +14,7 @@ import { preReceive } from "./pre-receive";
  */
 export function runHook(name: string | undefined): number {
   // Written straight to the descriptor: setting up process.stderr as a stream costs a few ms.
-  const io = { stdin: readStdin(), env: process.env, cwd: process.cwd(), write: (l: string) => writeLine(`${l}\n`) };
+  const io = { stdin: readStdin(), env: process.env, cwd: process.cwd(), write: (l: string) => writeLine(`${printableLine(l)}\n`) };
   let status: number;
   if (name === "pre-receive") status = preReceive(io);
   else if (name === "post-receive") status = postReceive(io);

@@ -1,6 +1,7 @@
 import type { AcceptCode, DecisionCode, RejectionCode } from "./codes";
 import type { RefClass } from "./refs";
 import { isZeroSha, shortSha, type CommitInfo, type MainlineCommit, type Role } from "./types";
+import { clip, USER_TEXT_MAX } from "./message";
 
 /** A commit named in a decision, with the verdict QA gave it if it has one. */
 export interface ListedCommit extends CommitInfo {
@@ -114,7 +115,9 @@ const RENUMBERED_KINDS = new Set<RefClass["kind"]>(["devel", "stable", "producti
 function decideProduction(f: UpdateFacts, ctx: PushContext): Decision {
   const p = f.production!;
   const d = p.deployable;
-  const deployableLine = d ? `deployable now: r${d.revno} ${shortSha(d.sha)} ${d.subject}` : "nothing on stable is deployable yet";
+  const deployableLine = d
+    ? `deployable now: r${d.revno} ${shortSha(d.sha)} ${clip(d.subject, USER_TEXT_MAX)}`
+    : "nothing on stable is deployable yet";
   const freezeLine = ctx.freeze ? [`production-stable is frozen by ${ctx.freeze.by}: ${ctx.freeze.reason}`] : [];
   if (p.unapproved.total === 0 && p.tipIsApproved) {
     if (ctx.freeze) {

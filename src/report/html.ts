@@ -4,9 +4,13 @@ import { shortSha } from "../policy/types";
 
 const ENTITIES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
-/** Control characters are not allowed in HTML text; they show as "?" (tab and newline stay). */
+/**
+ * Control characters are not allowed in HTML text, and bidi controls and
+ * separators would reorder or break what a reader sees: they show as "?" (tab
+ * and newline stay). The same set as the terminal's (policy/message.ts).
+ */
 // eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/g;
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g;
 
 /** Text made safe for element content and quoted attribute values. */
 export function esc(value: string | number | null | undefined): string {

@@ -7,6 +7,7 @@ import { buildStatus } from "../engine/status";
 import type { Engine } from "../engine/state";
 import { UserError } from "../errors";
 import { Repo } from "../git/repo";
+import { jsonSafe } from "../policy/message";
 import { databasePath, Store } from "../store/store";
 import { reportHtml } from "./publish";
 import { REPORT_CSP } from "./render";
@@ -61,7 +62,7 @@ export function reportRequestHandler(opts: ServeOptions, origin: () => string): 
         const html = withEngine(opts.gitDir, (engine) => reportHtml(engine, { refreshSeconds: opts.refreshSeconds, servedBy: origin() }));
         send(res, method, 200, "text/html; charset=utf-8", html, { "Content-Security-Policy": REPORT_CSP });
       } else if (path === "/status.json") {
-        const json = withEngine(opts.gitDir, (engine) => JSON.stringify(buildStatus(engine), null, 2));
+        const json = withEngine(opts.gitDir, (engine) => jsonSafe(JSON.stringify(buildStatus(engine), null, 2)));
         send(res, method, 200, "application/json; charset=utf-8", `${json}\n`);
       } else {
         send(res, method, 404, "text/plain; charset=utf-8", "not found: try / or /status.json\n");

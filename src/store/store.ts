@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { UserError } from "../errors";
 import type { FixHow } from "../policy/fixes";
@@ -95,7 +95,28 @@ export function databaseProblem(err: unknown, path: string, waitedMs = BUSY_TIME
       1,
     );
   }
+  if (code === "SQLITE_FULL") {
+    return new UserError(
+      `prodgate's database (${path}) cannot grow: the disk is full; free space there and try again (what failed was not recorded)`,
+      1,
+    );
+  }
   return null;
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return -1;
+  }
+}
+
+function damaged(path: string, why: string): UserError {
+  return new UserError(
+    `prodgate's database (${path}) is damaged: ${why}; restore it from a backup (prodgate never recreates it over an existing file; only if it never held anything, remove it and run install.sh again)`,
+    1,
+  );
 }
 
 export function now(): string {
@@ -115,9 +136,14 @@ export class Store {
    * closed instead of being silently replaced.
    */
   static open(path: string, opts: { create?: boolean; readonly?: boolean } = {}): Store {
-    if (!opts.create && !existsSync(path)) {
+    const existed = existsSync(path);
+    if (!opts.create && !existed) {
       throw new UserError(`prodgate's database is missing (${path}); run install.sh on this repository again`, 1);
     }
+    // SQLite takes an empty file for an empty database and prodgate would fill
+    // it with a fresh schema: the freeze, verdicts and audit log gone unnoticed.
+    // Only a database that does not exist yet is ever created.
+    if (existed && fileSize(path) === 0) throw damaged(path, "it is empty");
     if (opts.create) mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
     let db: Database.Database;
     try {
@@ -135,6 +161,7 @@ export class Store {
     }
     const store = new Store(db, path);
     try {
+      if (existed && store.schemaVersion() === 0) throw damaged(path, "it holds no prodgate schema");
       store.migrate(opts.readonly ?? false);
     } catch (err) {
       db.close();
@@ -410,6 +437,16 @@ export class Store {
       }
     });
     return added;
+  }
+
+  /** Cherry-pick trailers whose fix's change the branch did not hold (audit rows merge-back/disputed), oldest first. */
+  disputedClaims(): { fix: string; commit: string; branch: FixBranch }[] {
+    const rows = this.db
+      .prepare("SELECT old, new, ref FROM audit WHERE decision = 'merge-back' AND code = 'disputed' ORDER BY id")
+      .all() as { old: string; new: string; ref: string }[];
+    return rows
+      .filter((r) => r.ref === "devel" || r.ref === "stable")
+      .map((r) => ({ fix: r.old, commit: r.new, branch: r.ref as FixBranch }));
   }
 
   fixes(): SecurityFix[] {

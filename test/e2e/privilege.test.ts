@@ -30,7 +30,9 @@ describe("identity comes from the server's variables, in order, then the OS user
     expect(tagPush("qa/ok/a", "devel", { GL_USERNAME: "quinn", GL_USER: "mallory" }).status).toBe(0);
     const wrongFirst = tagPush("qa/ok/b", "devel", { GL_USERNAME: "mallory", GL_USER: "quinn" });
     expect(wrongFirst.output).toContain("which mallory does not hold");
-    expect(tagPush("qa/ok/c", "devel", { GL_USERNAME: "", GL_USER: "  ", GITEA_PUSHER_NAME: "quinn" }).status).toBe(0);
+    expect(tagPush("qa/ok/c", "devel", { GL_USERNAME: "", GITEA_PUSHER_NAME: "quinn" }).status).toBe(0);
+    // Set and non-empty, so it names the pusher: all blanks is no name, and no fall-through to the next variable.
+    expect(tagPush("qa/ok/e", "devel", { GL_USER: "  ", GITEA_PUSHER_NAME: "quinn" }).output).toContain("[no-identity]");
     expect(tagPush("qa/ok/d", "devel", { REMOTE_USER: "quinn" }).status).toBe(0);
     const users = new Map(logRows().map((e) => [e.ref, e.user]));
     expect(users.get("refs/tags/qa/ok/a")).toBe("quinn");

@@ -5,7 +5,7 @@ import { UserError } from "../../src/errors";
 import { parseCommits, parseMergeTreeConflicts, parsePatchIds } from "../../src/git/parse";
 import { overrideReason, parseHookInput } from "../../src/hooks/input";
 import { identify } from "../../src/identity";
-import { cherryPickedFrom, findFixReturns } from "../../src/policy/fixes";
+import { cherryPickClaims, cherryPickedFrom, findFixReturns } from "../../src/policy/fixes";
 import { formatRejection, printable } from "../../src/policy/message";
 import { classifyRef, refGlobMatch } from "../../src/policy/refs";
 import { shortSha } from "../../src/policy/types";
@@ -104,7 +104,8 @@ describe("identify", () => {
   it.each([
     [{ GL_USERNAME: "a", GL_USER: "b" }, "os", "a"],
     [{ GL_USERNAME: "", GL_USER: "b" }, "os", "b"],
-    [{ GL_USERNAME: "  ", REMOTE_USER: "r" }, "os", "r"],
+    // Set and non-empty, so it is the identity, and a refused one: no falling through to the next.
+    [{ GL_USERNAME: "  ", REMOTE_USER: "r" }, "os", null],
     [{ GITEA_PUSHER_NAME: "g" }, "os", "g"],
     [{}, "os", "osuser"],
     [{}, "none", null],
@@ -180,7 +181,36 @@ describe("fix matching", () => {
       "2".repeat(40),
     ],
   ])("recognises %s", (how, commits, ids, commit) => {
-    expect(findFixReturns([{ sha: fix, patchId: "PID" }], commits, ids)).toEqual([{ fix, commit, how }]);
+    expect(findFixReturns([{ sha: fix, patchId: "PID" }], commits, ids, new Set([fix]))).toEqual([{ fix, commit, how }]);
+  });
+  it.each([
+    ["its change is not in the branch, and no patch-id matches: not back", new Map<string, string>(), []],
+    [
+      "its change is not in the branch, but a commit has the fix's patch-id: back by patch-id",
+      new Map([["1".repeat(40), "PID"]]),
+      ["patch-id"],
+    ],
+  ])("a cherry-pick trailer is a claim: %s", (_what, ids, hows) => {
+    const commits = [{ sha: "1".repeat(40), parents: [], subject: "", message: `(cherry picked from commit ${fix})` }];
+    expect(findFixReturns([{ sha: fix, patchId: "PID" }], commits, ids, new Set()).map((r) => r.how)).toEqual(hows);
+  });
+  it.each([
+    ["the fix itself is there: no claim to check", [{ sha: fix, parents: [], subject: "", message: "" }], []],
+    [
+      "the oldest of two claims",
+      [
+        { sha: "2".repeat(40), parents: [], subject: "", message: `(cherry picked from commit ${fix})` },
+        { sha: "1".repeat(40), parents: [], subject: "", message: `(cherry picked from commit ${fix})` },
+      ],
+      [{ fix, commit: "1".repeat(40) }],
+    ],
+    [
+      "a claim naming another commit",
+      [{ sha: "1".repeat(40), parents: [], subject: "", message: `(cherry picked from commit ${"e".repeat(40)})` }],
+      [],
+    ],
+  ])("cherryPickClaims: %s", (_what, commits, claims) => {
+    expect(cherryPickClaims([{ sha: fix }], commits)).toEqual(claims);
   });
   it("finds nothing in unrelated commits", () => {
     expect(
@@ -188,6 +218,7 @@ describe("fix matching", () => {
         [{ sha: fix, patchId: "PID" }],
         [{ sha: "3".repeat(40), parents: [], subject: "", message: "x" }],
         new Map([["3".repeat(40), "OTHER"]]),
+        new Set([fix]),
       ),
     ).toEqual([]);
   });

@@ -1,7 +1,9 @@
-import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, type Dirent, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import Database from "better-sqlite3";
 import { dirname, join } from "node:path";
-import { readConfig } from "../../config";
+import { type Config, readConfig } from "../../config";
+import { symrefTarget } from "../../git/symrefs";
+import { classifyRef } from "../../policy/refs";
 import type { Repo } from "../../git/repo";
 import { HOOK_NAMES, hooksDir, isProdgateHook } from "../../install/hooks";
 import { SCHEMA_VERSION } from "../../store/schema";
@@ -108,7 +110,59 @@ export function doctorChecks(repo: Repo): Check[] {
     );
   }
 
+  checks.push(...symrefChecks(repo, errors.length === 0 ? readConfig(repo.git).config : null));
   checks.push(...databaseChecks(databasePath(repo.gitDir), "install.sh on this repository"));
+  return checks;
+}
+
+/**
+ * Every symbolic ref of the repository: loose files under refs/ that start
+ * with "ref:" (packed-refs cannot hold one). Read from the files rather than
+ * asked of for-each-ref, which leaves out one whose target does not exist
+ * yet, though a push to it creates the target.
+ */
+function looseSymrefs(gitDir: string): string[] {
+  const found: string[] = [];
+  const walk = (rel: string): void => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(join(gitDir, rel), { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const ref = `${rel}/${e.name}`;
+      if (e.isDirectory()) walk(ref);
+      else if (e.isFile()) {
+        try {
+          if (readFileSync(join(gitDir, ref), "utf8").startsWith("ref:")) found.push(ref);
+        } catch {
+          // Unreadable: git cannot follow it either.
+        }
+      }
+    }
+  };
+  walk("refs");
+  return found.sort();
+}
+
+/**
+ * Symbolic refs that end at a governed ref: a push to one moves the governed
+ * ref. The hooks judge such a push as the ref it moves; doctor names them so
+ * an admin can remove the ones nobody needs.
+ */
+function symrefChecks(repo: Repo, config: Config | null): Check[] {
+  if (!config) return [];
+  const checks: Check[] = [];
+  for (const ref of looseSymrefs(repo.gitDir)) {
+    const target = symrefTarget(repo.gitDir, ref);
+    if (classifyRef(target, config.branches, config.governed).kind === "ungoverned") continue;
+    checks.push({
+      name: "symbolic refs",
+      status: "warn",
+      message: `${ref} is a symbolic ref to ${target}, which prodgate governs: a push to it moves ${target} and is judged as that (remove it if nobody needs it: git symbolic-ref --delete ${ref})`,
+    });
+  }
   return checks;
 }
 

@@ -13,6 +13,7 @@ export function securityCommand(ctx: CommandContext, opts: { pending?: boolean; 
     if (!Number.isFinite(maxAgeDays) || maxAgeDays < 0) throw new UserError(`--max-age takes a number of days, not "${opts.maxAge}"`, 2);
   }
   const all = ctx.engine.store.fixes();
+  const disputed = ctx.json ? [] : ctx.engine.store.disputedClaims();
   const isPending = (f: SecurityFix) => !f.devel || !f.stable;
   // Oldest pending first, then those already home.
   const fixes = opts.pending ? all.filter(isPending) : [...all.filter(isPending), ...all.filter((f) => !isPending(f))];
@@ -41,6 +42,9 @@ export function securityCommand(ctx: CommandContext, opts: { pending?: boolean; 
       ctx.print(
         `${short(f.sha)} ${printable(f.subject)}\n  promoted by ${f.promotedBy} ${age(f.promotedAt)} ago; devel: ${at(f.devel)}; stable: ${at(f.stable)}`,
       );
+      for (const c of disputed.filter((d) => d.fix === f.sha && !f[d.branch])) {
+        ctx.print(`  ${short(c.commit)} on ${c.branch} says it is a cherry-pick of this fix, but ${c.branch} did not hold its change`);
+      }
     }
   }
   if (tooOld.length > 0) {
