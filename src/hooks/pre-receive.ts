@@ -10,7 +10,8 @@ import { identify } from "../identity";
 import { decide, type Decision, type PushContext } from "../policy/decide";
 import { formatPushResult } from "../policy/message";
 import { classifyRef, type RefClass } from "../policy/refs";
-import { databasePath, now, Store } from "../store/store";
+import { faultPoint } from "../engine/fault";
+import { databasePath, Store } from "../store/store";
 import { type HookInput, overrideReason, parseHookInput, pushOptions } from "./input";
 
 export interface HookIO {
@@ -30,7 +31,7 @@ function describeFailure(err: unknown): string {
  * before it. Returns the exit status: non-zero rejects the whole push.
  */
 export function preReceive(io: HookIO): number {
-  const input: HookInput = parseHookInput(io.stdin);
+  const input: HookInput = parseHookInput(io.stdin, io.env.PRODGATE_RECEIVE);
   let repo: Repo;
   let config: Config;
   let configProblem: string | null = null;
@@ -93,9 +94,9 @@ export function preReceive(io: HookIO): number {
 
   const rejected = decisions.some((d) => !d.accepted);
   try {
+    // Stamped inside the write; each accepted row waits for post-receive (or sync) to say it landed.
     store?.audit(
       decisions.map((d) => ({
-        at: now(),
         pushId: input.pushId,
         user,
         ref: d.ref,
@@ -106,6 +107,7 @@ export function preReceive(io: HookIO): number {
         reason: d.accepted && rejected ? `${d.reason} (but another update of the push was refused)` : d.reason,
         detail: d.overrode ? `overrode ${d.overrode.code}: ${d.overrode.reason}` : null,
       })),
+      { receive: io.env.PRODGATE_RECEIVE || null },
     );
   } catch (err) {
     if (!rejected) {
@@ -115,6 +117,7 @@ export function preReceive(io: HookIO): number {
     }
   }
   if (!rejected && engine) noteIfQuiet(engine, input, io);
+  faultPoint("after-pre-receive");
   // The database is left open: dist/hook.cjs exits right after, without the
   // write-ahead-log checkpoint a close would run on every push.
   for (const line of formatPushResult(decisions)) io.write(line);

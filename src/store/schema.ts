@@ -86,6 +86,26 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX verdicts_source ON verdicts(source);
   CREATE INDEX ci_results_source ON ci_results(source);
   `,
+  `
+  -- Whether an accepted update of a governed ref really landed: the audit log records the
+  -- decision (pre-receive), this table what git then did (post-receive, or sync from the refs).
+  -- One row per accepted or overridden audit row; landed stays NULL until known, then never changes.
+  CREATE TABLE landing (
+    audit_id INTEGER PRIMARY KEY REFERENCES audit(id),
+    receive TEXT,
+    landed INTEGER CHECK (landed IN (0, 1)),
+    settled_at TEXT,
+    how TEXT
+  );
+  CREATE INDEX landing_unsettled ON landing(audit_id) WHERE landed IS NULL;
+  CREATE TRIGGER landing_settled_once BEFORE UPDATE ON landing WHEN OLD.landed IS NOT NULL
+    BEGIN SELECT RAISE(ABORT, 'a settled landing never changes'); END;
+  CREATE TRIGGER landing_no_delete BEFORE DELETE ON landing BEGIN SELECT RAISE(ABORT, 'landings are never deleted'); END;
+
+  -- The scan mark before the last advance: a mark that names a commit that never landed
+  -- (its push died after pre-receive) falls back to it.
+  ALTER TABLE scan_marks ADD COLUMN prev TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
