@@ -350,3 +350,19 @@ describe("the audit log says what landed", () => {
     expect(rows.map((e) => e.landed).sort()).toEqual([false, true]);
   });
 });
+
+describe("the post-receive shim's prefetch", () => {
+  it("asks stable's mainline by the tips it read, exactly as the engine asks it", () => {
+    ({ sb, work } = standardSandbox());
+    expect(sb.prodgate(["qa", "ok", "r1"], "quinn").status).toBe(0);
+    work.commit("r2");
+    work.land();
+    const trace = join(sb.root, "trace");
+    work.git(["tag", "qa/ok/first", "HEAD~1"]);
+    const push = work.push(["origin", "refs/tags/qa/ok/first"], "quinn", { PRODGATE_TRACE: trace });
+    expect(push.status, push.output).toBe(0);
+    expect(push.output).toContain("already contains the deployable revision");
+    // Every git question the engine had was answered by the shim (the tips, then the mainline by sha).
+    expect(readFileSync(trace, "utf8")).toMatch(/^post-receive \d+ms git=0$/m);
+  });
+});
