@@ -244,7 +244,8 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
 function moveRefused(engine: Engine, prod: string | null, target: string, d: string): string | null {
   const { git } = engine.repo;
   if (target === d) {
-    if (prod && git.run(["merge-base", "--is-ancestor", prod, d], { okStatuses: [1] }).status !== 0) {
+    // A question of its own (not the --is-ancestor the decision asked): prod is an ancestor of d exactly when it is their merge base.
+    if (prod && git.run(["merge-base", prod, d], { okStatuses: [1] }).stdout.trim() !== prod) {
       return `the deployable revision ${shortSha(d)} does not contain production-stable's tip ${shortSha(prod)}`;
     }
     return null;

@@ -33,18 +33,21 @@ const REAL_GIT = spawnSync("sh", ["-c", "command -v git"], { encoding: "utf8" })
  * A directory holding a `git` that runs the real one, except that it stops at
  * the invocation `mode` names: it creates <dir>/held and waits for <dir>/go.
  * - "after-mainline": after the first list of stable's mainline (log --first-parent --boundary) has run;
- * - "before-update-ref": before the first update-ref of production-stable.
+ * - "before-update-ref": before the first update-ref of production-stable;
+ * - "lie-is-ancestor": answers every `merge-base --is-ancestor` with yes (a hint gone wrong).
  */
-function gitWrapper(mode: "after-mainline" | "before-update-ref"): string {
+function gitWrapper(mode: "after-mainline" | "before-update-ref" | "lie-is-ancestor"): string {
   const dir = join(sb.root, `wrapper-${mode}`);
   mkdirSync(dir, { recursive: true });
   const wait = `: >"${dir}/held"; while [ ! -e "${dir}/go" ]; do sleep 0.01; done`;
   const body =
-    mode === "after-mainline"
-      ? `case " $* " in *" --first-parent "*"--boundary "*)
+    mode === "lie-is-ancestor"
+      ? `case " $* " in *" merge-base --is-ancestor "*) exit 0 ;; esac`
+      : mode === "after-mainline"
+        ? `case " $* " in *" --first-parent "*"--boundary "*)
   if [ ! -e "${dir}/held" ]; then "${REAL_GIT}" "$@"; st=$?; ${wait}; exit $st; fi ;;
 esac`
-      : `case " $* " in *" update-ref "*"refs/heads/production-stable "*)
+        : `case " $* " in *" update-ref "*"refs/heads/production-stable "*)
   if [ ! -e "${dir}/held" ]; then ${wait}; fi ;;
 esac`;
   writeFileSync(join(dir, "git"), `#!/bin/sh\necho "$*" >>"${dir}/calls"\n${body}\nexec "${REAL_GIT}" "$@"\n`);
@@ -364,5 +367,20 @@ describe("the post-receive shim's prefetch", () => {
     expect(push.output).toContain("already contains the deployable revision");
     // Every git question the engine had was answered by the shim (the tips, then the mainline by sha).
     expect(readFileSync(trace, "utf8")).toMatch(/^post-receive \d+ms git=0$/m);
+  });
+});
+
+describe("the mirror checks its move with git just before it", () => {
+  it("refuses to fast-forward over a security fix even when its own ancestry answer says it may", () => {
+    ({ sb, work } = standardSandbox());
+    const fix = withSecurityFix();
+    work.commit("r2");
+    work.land();
+    const prod = sb.tip("production-stable")!;
+    const wrapper = gitWrapper("lie-is-ancestor");
+    const ok = sb.prodgate(["qa", "ok", "r2"], "quinn", withPath(wrapper));
+    expect(ok.stdout + ok.stderr).toContain("blocked");
+    expect(sb.tip("production-stable")).toBe(prod);
+    expect(sb.git(["merge-base", "--is-ancestor", fix, "production-stable"], { cwd: sb.bare })).toBe("");
   });
 });
