@@ -249,6 +249,7 @@ describe("marks only name objects that exist", () => {
 
     const sync = sb.prodgate(["sync"]);
     expect(sync.status, sync.stderr).toBe(0);
+    expect(log().find((e) => e.new === lost)).toMatchObject({ decision: "accepted", landed: false });
     work.git(["reset", "--quiet", "--hard", "HEAD~1"]);
     work.commit("r3: lands");
     const again = work.push(["origin", "HEAD:devel"], "dev");
@@ -325,6 +326,23 @@ describe("the audit log says what landed", () => {
     expect(work.push(["origin", "HEAD:devel"], "dev").status).not.toBe(0);
     const row = log().find((e) => e.ref === "refs/heads/devel" && e.new === r2);
     expect(row).toMatchObject({ decision: "accepted", landed: false });
+  });
+
+  it("a push still in flight is left unsettled by sync, and settled once it lands", { timeout: 120_000 }, async () => {
+    ({ sb, work } = standardSandbox());
+    const r2 = work.commit("r2");
+    const gate = join(sb.root, "gate");
+    mkdirSync(gate);
+    const hook = join(sb.bare, "hooks", "update");
+    writeFileSync(hook, `#!/bin/sh\n: >"${gate}/reached"\nwhile [ ! -e "${gate}/go" ]; do sleep 0.01; done\n`);
+    chmodSync(hook, 0o755);
+    const push = start("git", ["push", "origin", "HEAD:devel"], work.dir, { GL_USER: "dev" });
+    await until(() => existsSync(join(gate, "reached")) || push.exited, "the push to pass pre-receive");
+    expect(sb.prodgate(["sync"]).status).toBe(0);
+    expect(log().find((e) => e.new === r2)).toMatchObject({ decision: "accepted", landed: null });
+    writeFileSync(join(gate, "go"), "");
+    expect((await push.done).status).toBe(0);
+    expect(log().find((e) => e.new === r2)).toMatchObject({ decision: "accepted", landed: true });
   });
 
   it("two identical pushes at the same moment get their own push ids, and only one lands", { timeout: 120_000 }, async () => {
