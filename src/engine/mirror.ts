@@ -76,8 +76,9 @@ function recoverUnfinished(engine: Engine): void {
     else {
       const reflog = reflogShows(engine, prodRef, run.fromSha, to);
       if (reflog !== null) proven = reflog;
-      else if (prod === to) {
-        // The mirror put it there unless an accepted push of the same tip landed.
+      else if (prod === to || store.rowFrom(prodRef, to)) {
+        // production-stable was at the run's target (now, or when a later change of it was decided):
+        // the mirror put it there unless an accepted push of the same tip landed.
         const pushes = store.acceptedUpdates(prodRef, to);
         if (pushes === "none") proven = true;
         else if (pushes.includes(true)) proven = false;
@@ -212,7 +213,12 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
   if (refused) return finish("blocked", prod, refused, `production-stable cannot take ${rev(d)}: blocked: ${refused}`);
   const runId = store.startMirrorRun({ trigger, fromSha: prod, toSha: target, deployableSha: d.sha, deployableRevno: d.revno });
   faultPoint("before-update-ref");
-  if (!repo.updateRef(prodRef, target, prod ?? "", `${MIRROR_MESSAGE} r${d.revno}`)) {
+  // With a reflog of production-stable (created by the first move, kept by git for every later one),
+  // recovery can prove which moves were the mirror's.
+  const cas = repo.git.run(["update-ref", "--create-reflog", "-m", `${MIRROR_MESSAGE} r${d.revno}`, prodRef, target, prod ?? ""], {
+    okStatuses: [1, 128],
+  });
+  if (cas.status !== 0) {
     store.finishMirrorRun(runId, "lost-race", `${prodRef} moved while the mirror ran`, null, null);
     return "retry";
   }

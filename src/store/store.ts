@@ -266,6 +266,11 @@ export class Store {
     );
   }
 
+  /** Did any row of `ref` (a push's decision or a mirror run) find it at `sha`? */
+  rowFrom(ref: string, sha: string): boolean {
+    return this.laterRowFrom(0, ref, sha);
+  }
+
   /** Did a later row of `ref` (a push's decision or a mirror run) find it at `sha`? */
   laterRowFrom(auditId: number, ref: string, sha: string): boolean {
     return this.db.prepare("SELECT 1 FROM audit WHERE id > ? AND ref = ? AND old = ? LIMIT 1").get(auditId, ref, sha) !== undefined;

@@ -402,3 +402,22 @@ describe("the mirror checks its move with git just before it", () => {
     expect(sb.git(["merge-base", "--is-ancestor", fix, "production-stable"], { cwd: sb.bare })).toBe("");
   });
 });
+
+describe("crash recovery after production-stable moved on", () => {
+  it("still records the interrupted mirror's move, proved by production-stable's reflog", () => {
+    const r2 = r1InProductionR2OnStable();
+    expect(sb.prodgate(["qa", "ok", "r2"], "quinn", { PRODGATE_FAULT: "after-update-ref" }).status).not.toBe(0);
+    expect(sb.tip("production-stable")).toBe(r2);
+    // A revision that needs no verdict, pushed to production-stable by hand before any mirror runs again.
+    const r3 = work.commit("r3: docs [no-qa]");
+    work.land();
+    const push = work.push(["origin", "HEAD:production-stable"], "dev");
+    expect(push.status, push.output).toBe(0);
+    expect(sb.tip("production-stable")).toBe(r3);
+    expect(sb.prodgate(["sync"]).status).toBe(0);
+    const moves = log().filter((e) => e.decision === "mirror" && e.new === r2 && e.code !== "up-to-date");
+    expect(moves.map((e) => e.code)).toEqual(["moved"]);
+    expect(moves[0]!.reason).toContain("recovered");
+    expect(existsSync(join(sb.bare, "logs", "refs", "heads", "production-stable"))).toBe(true);
+  });
+});
