@@ -148,12 +148,28 @@ answered() {
 answers_done() {
 	{ echo "$n" >"$answers.n"; } 2>/dev/null
 }
-# The branches' tips, and stable's mainline that production-stable lacks.
+# The branches' tips, then stable's mainline that production-stable lacks,
+# asked by the shas just read (never by a branch name again), exactly as the
+# engine asks it: one snapshot of the refs per decision.
+sha_of() {
+	case $1 in *[!0-9a-f]* | '') return 1 ;; esac
+	[ ${#1} -eq 40 ] || [ ${#1} -eq 64 ]
+}
 ask_mainline() {
-	baseline=
+	baseline= stable= prod= st=
 	if [ -f "$gd/prodgate/baseline" ]; then read -r baseline <"$gd/prodgate/baseline" || :; fi
 	ask for-each-ref '--format=%(refname)%00%(objectname)' -- "refs/heads/$develname" "refs/heads/$stablename" "refs/heads/$prodname" "refs/heads/$pdevname"
-	ask log -z --first-parent --boundary "$format" "refs/heads/$stablename" --not "refs/heads/$prodname" ${baseline:+"$baseline"} --
+	[ -z "$unanswered" ] || return 0
+	read -r st <"$answers.$n.status" || return 0
+	[ "$st" = 0 ] || return 0
+	# Each line is <ref>NUL<sha>; the shell's read drops the NUL.
+	while IFS= read -r line || [ -n "$line" ]; do
+		case $line in "refs/heads/$stablename"*) ! sha_of "${line#"refs/heads/$stablename"}" || stable=${line#"refs/heads/$stablename"} ;; esac
+		case $line in "refs/heads/$prodname"*) ! sha_of "${line#"refs/heads/$prodname"}" || prod=${line#"refs/heads/$prodname"} ;; esac
+	done <"$answers.$n.out"
+	[ -n "$stable" ] || return 0
+	sha_of "$baseline" || baseline=
+	ask log -z --first-parent --boundary "$format" "$stable" --not ${prod:+"$prod"} ${baseline:+"$baseline"} --
 }
 
 # Start the engine for hook $1 with the push on its stdin, followed by the
@@ -173,5 +189,22 @@ run_engine() {
 			"$2" >/dev/null 2>&1
 			answers_done
 		fi
-	} | PRODGATE_PREFETCH=$answers "$PRODGATE_NODE" "$PRODGATE_MAIN" hook "$1"
+	} | PRODGATE_PREFETCH=$answers PRODGATE_RECEIVE=$receive "$PRODGATE_NODE" "$PRODGATE_MAIN" hook "$1"
 }
+
+# The receive-pack process that runs both hooks of one push, as
+# "<pid>-<start time>" (/proc/<pid>/stat, field 22), with shell builtins only:
+# it tells the push's audit rows apart from those of any other push, even one
+# with the same lines. Empty where there is no /proc.
+receive_of() {
+	rstat=
+	{ read -r rstat <"/proc/$PPID/stat"; } 2>/dev/null || return 0
+	rstat=${rstat##*) }
+	# shellcheck disable=SC2086 # split on purpose (set -f is on)
+	set -- $rstat
+	[ $# -ge 20 ] || return 0
+	case "$PPID${20}" in *[!0-9]*) return 0 ;; esac
+	receive="$PPID-${20}"
+}
+receive=
+receive_of

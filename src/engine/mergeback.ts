@@ -116,12 +116,21 @@ export function findEarlierReturns(
  * Where the scan of `branch` starts: everything reachable from the scan mark
  * has been looked at. The mark is normally an ancestor of the tip; pre-receive
  * may have set it to a push that then did not land, and then the part both
- * share is what was looked at.
+ * share is what was looked at. When that push died before git kept its
+ * objects, the mark names a commit that does not exist: the previous mark
+ * (the tip that push started from) is used instead, and without one the
+ * whole history is scanned again. Never fatal.
  */
-function scanFrom(repo: Repo, mark: string | null, tip: string): string | null {
-  if (!mark) return null;
-  if (mark === tip || repo.isAncestor(mark, tip)) return mark;
-  return repo.mergeBase(mark, tip);
+function scanFrom(repo: Repo, marks: readonly (string | null)[], tip: string): string | null {
+  for (const mark of marks) {
+    if (!mark) continue;
+    if (mark === tip) return mark;
+    // 128: git cannot read the mark (a commit that never landed).
+    const status = repo.git.run(["merge-base", "--is-ancestor", mark, tip], { okStatuses: [1, 128] }).status;
+    if (status === 0) return mark;
+    if (status === 1) return repo.mergeBase(mark, tip);
+  }
+  return null;
 }
 
 /**
@@ -141,7 +150,7 @@ export function scanMergeBack(
   const mark = store.scanMark(branch);
   let found = 0;
   if (pending.length > 0 && mark !== tip) {
-    const { returns, disputed } = fixReturnsIn(repo, pending, tip, scanFrom(repo, mark, tip));
+    const { returns, disputed } = fixReturnsIn(repo, pending, tip, scanFrom(repo, [mark, store.previousScanMark(branch)], tip));
     const at = now();
     for (const r of returns) {
       if (store.markFixReached(branch, r.fix, { sha: r.how === "ancestry" ? tip : r.commit, at, how: r.how, by: user }, pushId)) found++;

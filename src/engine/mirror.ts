@@ -1,7 +1,9 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseMergeTreeConflicts } from "../git/parse";
 import { branchRef } from "../policy/refs";
 import { shortSha, type MainlineCommit } from "../policy/types";
-import { now } from "../store/store";
+import type { AuditRow } from "../store/store";
 import { faultPoint } from "./fault";
 import { withMirrorLock } from "./lock";
 import { branchTips, deployState, type Engine } from "./state";
@@ -30,36 +32,87 @@ export function currentFreeze(engine: Engine): Freeze | null {
   return raw ? (JSON.parse(raw) as Freeze) : null;
 }
 
+/** How every reflog entry of a mirror move begins. */
+const MIRROR_MESSAGE = "prodgate mirror:";
+
 const rev = (c: MainlineCommit) => `r${c.revno} ${shortSha(c.sha)}`;
 
-/** Finish runs left 'running' by a killed mirror: the ref either moved or it did not. */
+/** What production-stable's reflog, when the repository keeps one, says about a move from `from` to `to`. */
+function reflogShows(engine: Engine, ref: string, from: string | null, to: string): boolean | null {
+  let text: string;
+  try {
+    text = readFileSync(join(engine.repo.gitDir, "logs", ref), "utf8");
+  } catch {
+    return null; // no reflog: the refs alone must prove it
+  }
+  const old = from ?? "0".repeat(to.length);
+  return text.split("\n").some((line) => {
+    const [head, message] = line.split("\t");
+    const [o, n] = (head ?? "").split(" ");
+    return o === old && n === to && (message ?? "").startsWith(MIRROR_MESSAGE);
+  });
+}
+
+/**
+ * Finish runs left 'running' by a killed mirror. A row of the move is written
+ * only when the refs (and the reflog, where the repository keeps one) prove
+ * that the interrupted mirror made it: production-stable is at the run's
+ * target, which no accepted push named, or the reflog has the mirror's entry.
+ * A run that cannot have moved anything is 'abandoned'; one whose fate the
+ * refs cannot tell is 'unknown', and its row says what is known.
+ */
 function recoverUnfinished(engine: Engine): void {
-  const { store, repo } = engine;
+  const { store, config } = engine;
   const runs = store.unfinishedMirrorRuns();
   if (runs.length === 0) return;
+  const prodRef = branchRef(config.branches.productionStable);
   const prod = branchTips(engine).productionStable;
   for (const run of runs) {
-    const landed = !!prod && !!run.toSha && repo.isAncestor(run.toSha, prod);
-    // The killed mirror may have moved production-stable without production-devel.
-    if (landed) advanceProductionDevel(engine, prod);
-    store.finishMirrorRun(
-      run.id,
-      landed ? "moved" : "abandoned",
-      landed ? "recovered after the mirror was interrupted" : "interrupted before production-stable moved",
-      null,
-      landed
-        ? {
-            at: now(),
-            user: "prodgate",
-            ref: branchRef(engine.config.branches.productionStable),
-            old: run.fromSha,
-            new: run.toSha,
-            decision: "mirror",
-            code: "moved",
-            reason: "recovered: an interrupted mirror had moved production-stable",
-          }
-        : null,
-    );
+    const to = run.toSha;
+    const code = to && run.deployableSha && to !== run.deployableSha ? "merged" : "moved";
+    let proven: boolean | null;
+    if (!to || to === run.fromSha)
+      proven = false; // it had nothing to move
+    else {
+      const reflog = reflogShows(engine, prodRef, run.fromSha, to);
+      if (reflog !== null) proven = reflog;
+      else if (prod === to || store.rowFrom(prodRef, to)) {
+        // production-stable was at the run's target (now, or when a later change of it was decided):
+        // the mirror put it there unless an accepted push of the same tip landed.
+        const pushes = store.acceptedUpdates(prodRef, to);
+        if (pushes === "none") proven = true;
+        else if (pushes.includes(true)) proven = false;
+        else proven = pushes.every((landed) => landed === false) ? true : null;
+      } else if (prod === run.fromSha) proven = false;
+      else proven = null;
+    }
+    if (proven) {
+      // The killed mirror may have moved production-stable without production-devel.
+      const follow = prod && prod === to ? advanceProductionDevel(engine, prod, "prodgate") : null;
+      store.finishMirrorRun(run.id, code, "recovered after the mirror was interrupted", null, {
+        user: "prodgate",
+        ref: prodRef,
+        old: run.fromSha,
+        new: to,
+        decision: "mirror",
+        code,
+        reason: `recovered: an interrupted mirror had ${code === "merged" ? "merged into" : "moved"} production-stable`,
+      });
+      if (follow) store.audit([follow]);
+    } else if (proven === false) {
+      store.finishMirrorRun(run.id, "abandoned", "interrupted before production-stable moved", null, null);
+    } else {
+      const known = `it was at ${shortSha(run.fromSha ?? "")}, the mirror meant to move it to ${shortSha(to ?? "")}, and it is now at ${shortSha(prod ?? "")}`;
+      store.finishMirrorRun(run.id, "unknown", known, null, {
+        user: "prodgate",
+        ref: prodRef,
+        old: run.fromSha,
+        new: to,
+        decision: "mirror",
+        code: "unknown",
+        reason: `an interrupted mirror's move of production-stable cannot be proved or ruled out: ${known}`,
+      });
+    }
   }
 }
 
@@ -89,22 +142,25 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
   const stops = blocker ? `; r${blocker.commit.revno} ${shortSha(blocker.commit.sha)} is ${blocker.reason}` : "";
 
   const finish = (outcome: MirrorOutcomeKind, to: string | null, detail: string | null, line: string): MirrorOutcome => {
-    const previous = store.lastMirrorRun();
-    const id = store.startMirrorRun({
-      trigger,
-      fromSha: prod,
-      toSha: to,
-      deployableSha: d?.sha ?? null,
-      deployableRevno: d?.revno ?? null,
+    // Started and finished in one transaction: a run that moved nothing is never left 'running'.
+    store.write(() => {
+      const previous = store.lastMirrorRun();
+      const id = store.startMirrorRun({
+        trigger,
+        fromSha: prod,
+        toSha: to,
+        deployableSha: d?.sha ?? null,
+        deployableRevno: d?.revno ?? null,
+      });
+      // Repeated identical outcomes (a cron sync finding nothing to do) are kept in
+      // the run history but not repeated in the audit log.
+      const changed = !previous || previous.outcome !== outcome || previous.deployableSha !== (d?.sha ?? null) || previous.fromSha !== prod;
+      const audit =
+        outcome === "moved" || outcome === "merged" || changed
+          ? { user: user ?? "prodgate", ref: prodRef, old: prod, new: to, decision: "mirror", code: outcome, reason: line, detail }
+          : null;
+      store.finishMirrorRun(id, outcome, detail, to, audit);
     });
-    // Repeated identical outcomes (a cron sync finding nothing to do) are kept in
-    // the run history but not repeated in the audit log.
-    const changed = !previous || previous.outcome !== outcome || previous.deployableSha !== (d?.sha ?? null) || previous.fromSha !== prod;
-    const audit =
-      outcome === "moved" || outcome === "merged" || changed
-        ? { at: now(), user: user ?? "prodgate", ref: prodRef, old: prod, new: to, decision: "mirror", code: outcome, reason: line, detail }
-        : null;
-    store.finishMirrorRun(id, outcome, detail, to, audit);
     return { outcome, from: prod, to, deployable: d, detail, line };
   };
 
@@ -153,19 +209,25 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
     outcome = "merged";
   }
 
+  const refused = moveRefused(engine, prod, target, d.sha);
+  if (refused) return finish("blocked", prod, refused, `production-stable cannot take ${rev(d)}: blocked: ${refused}`);
   const runId = store.startMirrorRun({ trigger, fromSha: prod, toSha: target, deployableSha: d.sha, deployableRevno: d.revno });
   faultPoint("before-update-ref");
-  if (!repo.updateRef(prodRef, target, prod ?? "", `prodgate mirror: r${d.revno}`)) {
+  // With a reflog of production-stable (created by the first move, kept by git for every later one),
+  // recovery can prove which moves were the mirror's.
+  const cas = repo.git.run(["update-ref", "--create-reflog", "-m", `${MIRROR_MESSAGE} r${d.revno}`, prodRef, target, prod ?? ""], {
+    okStatuses: [1, 128],
+  });
+  if (cas.status !== 0) {
     store.finishMirrorRun(runId, "lost-race", `${prodRef} moved while the mirror ran`, null, null);
     return "retry";
   }
   faultPoint("after-update-ref");
-  advanceProductionDevel(engine, target, { prod, pdev: state.tips.productionDevel });
+  const follow = advanceProductionDevel(engine, target, user ?? "prodgate", { prod, pdev: state.tips.productionDevel });
   const how = outcome === "merged" ? "by a merge that keeps its own commits" : "fast-forward";
   const line = `production-stable moved to ${rev(d)} (${how})`;
   faultPoint("before-db-write");
   store.finishMirrorRun(runId, outcome, null, target, {
-    at: now(),
     user: user ?? "prodgate",
     ref: prodRef,
     old: prod,
@@ -174,23 +236,60 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
     code: outcome,
     reason: line,
   });
+  if (follow) store.audit([follow]);
   faultPoint("after-db-write");
   return { outcome, from: prod, to: target, deployable: d, detail: null, line };
+}
+
+/**
+ * Defence in depth, asked of git directly just before production-stable
+ * moves from `prod` to `target`: the old tip must be an ancestor of the new
+ * one, and the new tip must be the deployable revision `d` itself or a merge
+ * whose parents are exactly the old tip and `d`. Returns why not, or null.
+ */
+function moveRefused(engine: Engine, prod: string | null, target: string, d: string): string | null {
+  const { git } = engine.repo;
+  if (target === d) {
+    // A question of its own (not the --is-ancestor the decision asked): prod is an ancestor of d exactly when it is their merge base.
+    if (prod && git.run(["merge-base", prod, d], { okStatuses: [1] }).stdout.trim() !== prod) {
+      return `the deployable revision ${shortSha(d)} does not contain production-stable's tip ${shortSha(prod)}`;
+    }
+    return null;
+  }
+  const parents = git.out(["rev-list", "--no-walk", "--parents", target]).split(/\s+/).slice(1);
+  if (!prod || parents.length !== 2 || parents[0] !== prod || parents[1] !== d) {
+    return `the mirror's merge ${shortSha(target)} is not a merge of production-stable's tip and the deployable revision`;
+  }
+  return null;
 }
 
 /**
  * production-devel follows production-stable when it holds nothing unpromoted.
  * `known` is what the mirror read before moving production-stable from `prod`:
  * a production-devel that was at `prod` is an ancestor of the new tip, which
- * saves asking git; if it moved meanwhile, it is read again.
+ * saves asking git; if it moved meanwhile, it is read again. Each move is audited.
  */
-function advanceProductionDevel(engine: Engine, prodTip: string, known?: { prod: string | null; pdev: string | null }): void {
+function advanceProductionDevel(
+  engine: Engine,
+  prodTip: string,
+  user: string,
+  known?: { prod: string | null; pdev: string | null },
+): AuditRow | null {
   const { repo, config } = engine;
   const ref = branchRef(config.branches.productionDevel);
-  const message = "prodgate mirror: follow production-stable";
-  if (known && !known.pdev) return; // there is no production-devel
-  if (known?.pdev && known.pdev === known.prod && repo.updateRef(ref, prodTip, known.pdev, message)) return;
+  const message = `${MIRROR_MESSAGE} follow production-stable`;
+  const moved = (old: string): AuditRow => ({
+    user,
+    ref,
+    old,
+    new: prodTip,
+    decision: "mirror",
+    code: "follow",
+    reason: `production-devel fast-forwarded to production-stable's tip ${shortSha(prodTip)}`,
+  });
+  if (known && !known.pdev) return null; // there is no production-devel
+  if (known?.pdev && known.pdev === known.prod && repo.updateRef(ref, prodTip, known.pdev, message)) return moved(known.pdev);
   const pdev = repo.refTips([ref]).get(ref);
-  if (!pdev || pdev === prodTip || !repo.isAncestor(pdev, prodTip)) return;
-  repo.updateRef(ref, prodTip, pdev, message);
+  if (!pdev || pdev === prodTip || !repo.isAncestor(pdev, prodTip)) return null;
+  return repo.updateRef(ref, prodTip, pdev, message) ? moved(pdev) : null;
 }

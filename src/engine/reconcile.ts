@@ -1,5 +1,8 @@
+import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { parseHookInput, pushIdOfReceive } from "../hooks/input";
 import { branchRef, classifyRef } from "../policy/refs";
-import type { CiResult, Verdict } from "../policy/types";
+import { type CiResult, isZeroSha, type Verdict } from "../policy/types";
 import { recordPromotedFixes } from "./after-push";
 import { branchTips, type Engine } from "./state";
 
@@ -49,4 +52,68 @@ export function reconcileFixes(engine: Engine): number {
     recorded += recordPromotedFixes(engine, { ref: a.ref!, old: a.old, new: a.new }, tips.stable, a.user ?? "unknown", a.pushId ?? null);
   }
   return recorded;
+}
+
+/** Accepted updates without a receive-pack to ask about are settled from the refs once this old. */
+const UNSETTLED_GRACE_MS = 10 * 60 * 1000;
+
+/** Is receive-pack "<pid>-<start time>" still running (the push may still land)? */
+function receiveAlive(receive: string): boolean {
+  const [pid, start] = receive.split("-");
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] === start;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Say for every accepted update of a governed ref whether it landed. First
+ * what the post-receive shim left when it had nothing else to do (the
+ * updates git said landed, under the push's receive-pack); then, for a push
+ * that is over (its receive-pack is gone) and that no post-receive settled,
+ * the refs decide: it landed when the ref is at its new value and no other
+ * push of the same update landed, or when a later decision found the ref
+ * there; otherwise it did not (governed branches never lose commits, and
+ * every later move of them is in the log). Returns how many were settled.
+ */
+export function reconcileLandings(engine: Engine): number {
+  const { repo, store } = engine;
+  let settled = 0;
+  const dir = join(dirname(store.path), "quiet");
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir).filter((n) => /^landed-[0-9]+-[0-9]+$/.test(n));
+  } catch {
+    // No quiet push yet.
+  }
+  for (const name of names) {
+    const path = join(dir, name);
+    try {
+      const { updates } = parseHookInput(readFileSync(path, "utf8"));
+      settled += store.settlePush(pushIdOfReceive(name.slice("landed-".length)), updates, "post-receive");
+      rmSync(path, { force: true });
+    } catch {
+      // Read again next time.
+    }
+  }
+  const open = store
+    .unsettledLandings()
+    .filter((r) => (r.receive ? !receiveAlive(r.receive) : Date.now() - Date.parse(r.at) > UNSETTLED_GRACE_MS));
+  if (open.length === 0) return settled;
+  const tips = repo.refTips([...new Set(open.map((r) => r.ref!))]);
+  store.write(() => {
+    for (const r of open) {
+      const ref = r.ref!;
+      const tip = tips.get(ref) ?? null;
+      const to = r.new && !isZeroSha(r.new) ? r.new : null;
+      const landed =
+        !store.landedElsewhere(r.id, ref, r.old ?? null, r.new ?? null) &&
+        (tip === to || (!!r.new && store.laterRowFrom(r.id, ref, r.new)));
+      store.settleLanding(r.id, landed, "sync");
+      settled++;
+    }
+  });
+  return settled;
 }

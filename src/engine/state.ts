@@ -54,38 +54,28 @@ export interface DeployState {
   walk: DeployableResult;
 }
 
-function mainlineByName(engine: Engine, baseline: string | null) {
-  const { config } = engine;
-  const stableRef = branchRef(config.branches.stable);
-  const prodRef = branchRef(config.branches.productionStable);
-  return { refs: branchTipRefs(config), stableRef, exclude: [prodRef, ...(baseline ? [baseline] : [])] };
-}
-
 /** The git queries deployState() starts with, for a caller to ask them ahead with others. */
 export function deployStateQueries(engine: Engine): GitQuery[] {
-  const { refs, stableRef, exclude } = mainlineByName(engine, engine.store.getSetting("baseline"));
-  return [queries.refTips(refs), queries.mainline(stableRef, exclude)];
+  return [queries.refTips(branchTipRefs(engine.config))];
 }
 
 /**
- * The deployable revision as the repository and the database stand now.
- * Without `tips`, the tips and stable's mainline are asked of git together,
- * in one process, by branch name; production-stable's tip read there is what
- * any move of it is compared against, so a branch that moves in between only
- * means computing again.
+ * The deployable revision as the repository and the database stand now,
+ * computed from one snapshot of the refs: the tips are read once (or given
+ * as `known`), and everything after asks git by those shas only, never by a
+ * branch name again. production-stable's tip in the snapshot is what any move
+ * of it is compared against, so a branch that moves meanwhile only means
+ * computing again.
  */
 export function deployState(engine: Engine, known?: Tips): DeployState {
   const { repo, store } = engine;
   const baseline = store.getSetting("baseline");
-  const { refs, stableRef, exclude: excludeByName } = mainlineByName(engine, baseline);
-  const byName = !known && repo.prefetchMainline(refs, stableRef, excludeByName);
   const tips = known ?? branchTips(engine);
   if (!tips.stable) {
     return { tips, baseline, segment: [], base: null, walk: { deployable: null, candidates: [], blocker: null, entries: [] } };
   }
   const exclude = [tips.productionStable, baseline].filter((x): x is string => !!x);
-  const { segment, boundary } =
-    byName && tips.productionStable ? repo.mainline(stableRef, excludeByName) : repo.mainline(tips.stable, exclude);
+  const { segment, boundary } = repo.mainline(tips.stable, exclude);
   const verdicts = engine.store.latestVerdicts(segment.map((c) => c.sha));
   const walk = deployableRevision({ segment, base: boundary, verdicts, markers: markerTrust(engine, segment) });
   return { tips, baseline, segment, base: boundary, walk };

@@ -1,7 +1,8 @@
 import { branchRef } from "../policy/refs";
+import { withMirrorLock } from "./lock";
 import { markFixesPending, scanMergeBack } from "./mergeback";
 import { type MirrorOutcome, runMirror } from "./mirror";
-import { reconcileFixes, reconcileTags } from "./reconcile";
+import { reconcileFixes, reconcileLandings, reconcileTags } from "./reconcile";
 import { branchTips, type Engine } from "./state";
 import { publishReport } from "../report/publish";
 
@@ -19,6 +20,7 @@ export interface SyncResult {
 export function syncAll(engine: Engine, user: string | null): SyncResult {
   // Before the merge-back scan, so a fix recorded late is looked for in the commits the scan sees.
   const fixesRecorded = reconcileFixes(engine);
+  reconcileLandings(engine);
   const tips = branchTips(engine);
   const fixesBack = { devel: 0, stable: 0 };
   for (const branch of ["devel", "stable"] as const) {
@@ -26,8 +28,11 @@ export function syncAll(engine: Engine, user: string | null): SyncResult {
     if (tip) fixesBack[branch] = engine.store.write(() => scanMergeBack(engine, branch, tip, user, null));
   }
   markFixesPending(engine);
-  const tagsRecorded = reconcileTags(engine);
-  const mirror = runMirror(engine, "sync", user);
+  // Tags recorded late change what is deployable: serialised with the mirror, like any verdict.
+  const { tagsRecorded, mirror } = withMirrorLock(engine.repo.gitDir, () => ({
+    tagsRecorded: reconcileTags(engine),
+    mirror: runMirror(engine, "sync", user),
+  }));
   const lines = [mirror.line];
   if (fixesRecorded > 0) lines.unshift(`recorded ${fixesRecorded} security fix(es) of a promotion that were never recorded`);
   if (tagsRecorded > 0) lines.unshift(`recorded ${tagsRecorded} verdict or CI tag(s) that were accepted but never recorded`);

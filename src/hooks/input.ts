@@ -13,7 +13,14 @@ export interface HookInput {
 // eslint-disable-next-line no-control-regex
 const LINE = /^([0-9a-f]{40}|[0-9a-f]{64}) ([0-9a-f]{40}|[0-9a-f]{64}) (refs\/[^\s\u0000-\u001f\u007f]+)$/;
 
-export function parseHookInput(text: string): HookInput {
+/**
+ * `receive` is the receive-pack process both hooks of one push run under
+ * ("<pid>-<start time>", PRODGATE_RECEIVE from the shims): two pushes with the
+ * same lines, even at the same moment, get different ids, and both hooks of
+ * one push get the same id even when git hands post-receive only the refs
+ * that landed. Without it (Bazaar, a shim that cannot tell), the lines decide.
+ */
+export function parseHookInput(text: string, receive?: string): HookInput {
   const updates: RefUpdate[] = [];
   const malformed: string[] = [];
   for (const line of text.split("\n")) {
@@ -22,7 +29,14 @@ export function parseHookInput(text: string): HookInput {
     if (m && m[1]!.length === m[2]!.length) updates.push({ old: m[1]!, new: m[2]!, ref: m[3]! });
     else malformed.push(line);
   }
-  return { updates, malformed, pushId: pushIdOf(text) };
+  return { updates, malformed, pushId: receive && RECEIVE.test(receive) ? pushIdOfReceive(receive) : pushIdOf(text) };
+}
+
+const RECEIVE = /^[0-9]+-[0-9]+$/;
+
+/** The push id of the push run by receive-pack `receive` ("<pid>-<start time>"). */
+export function pushIdOfReceive(receive: string): string {
+  return pushIdOf(`receive-pack ${receive}\n`);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { describeFailure } from "../boundary";
 import { afterPush } from "../engine/after-push";
+import { withMirrorLock } from "../engine/lock";
 import { openEngine } from "../engine/state";
 import { takeShimAnswers } from "../git/answers";
 import { Repo } from "../git/repo";
@@ -15,7 +16,7 @@ import type { HookIO } from "./pre-receive";
  * failure here is reported to the pusher and left for `prodgate sync`.
  */
 export function postReceive(io: HookIO): number {
-  const input = parseHookInput(io.stdin);
+  const input = parseHookInput(io.stdin, io.env.PRODGATE_RECEIVE);
   try {
     const repo = Repo.forHook(io.cwd, io.env);
     repo.git.preload(takeShimAnswers(io.env.PRODGATE_PREFETCH, repo.gitDir));
@@ -26,7 +27,17 @@ export function postReceive(io: HookIO): number {
     // Left open: dist/hook.cjs exits right after (see pre-receive).
     const engine = openEngine(repo, { read });
     const user = identify(io.env, engine.config);
-    for (const line of afterPush(engine, governed, user, input.pushId)) io.write(line);
+    // git hands post-receive exactly the updates that landed: settle this push's accepted rows.
+    engine.store.settlePush(input.pushId, governed, "post-receive");
+    // Verdict and CI tags change what is deployable, and stable or
+    // production-stable updates run the mirror: all of that is done under the
+    // mirror's lock, so it is serialised with every other mirror and verdict.
+    // A push of devel alone never waits for it.
+    const develRef = `refs/heads/${config.branches.devel}`;
+    const lines = governed.every((u) => u.ref === develRef)
+      ? afterPush(engine, governed, user, input.pushId)
+      : withMirrorLock(repo.gitDir, () => afterPush(engine, governed, user, input.pushId));
+    for (const line of lines) io.write(line);
   } catch (err) {
     const why = describeFailure(err);
     io.write(`prodgate: the push landed, but recording it failed: ${why}`);

@@ -14,7 +14,8 @@ import { identify, identityProblem } from "../identity";
 import { decide, type Decision, decideWithoutFacts, type PushContext } from "../policy/decide";
 import { formatPushResult } from "../policy/message";
 import { classifyRef, type RefClass } from "../policy/refs";
-import { databasePath, now, Store } from "../store/store";
+import { faultPoint } from "../engine/fault";
+import { databasePath, Store } from "../store/store";
 import { type HookInput, overrideReason, parseHookInput, pushOptions } from "./input";
 
 export interface HookIO {
@@ -29,7 +30,7 @@ export interface HookIO {
  * before it. Returns the exit status: non-zero rejects the whole push.
  */
 export function preReceive(io: HookIO): number {
-  const input: HookInput = parseHookInput(io.stdin);
+  const input: HookInput = parseHookInput(io.stdin, io.env.PRODGATE_RECEIVE);
   let repo: Repo;
   let config: Config;
   let configProblem: string | null = null;
@@ -108,9 +109,9 @@ export function preReceive(io: HookIO): number {
 
   const rejected = decisions.some((d) => !d.accepted);
   try {
+    // Stamped inside the write; each accepted row waits for post-receive (or sync) to say it landed.
     store?.audit(
       decisions.map((d) => ({
-        at: now(),
         pushId: input.pushId,
         user,
         ref: d.ref,
@@ -121,6 +122,7 @@ export function preReceive(io: HookIO): number {
         reason: d.accepted && rejected ? `${d.reason} (but another update of the push was refused)` : d.reason,
         detail: d.overrode ? `overrode ${d.overrode.code}: ${d.overrode.reason}` : null,
       })),
+      { receive: io.env.PRODGATE_RECEIVE || null },
     );
   } catch (err) {
     if (!rejected) {
@@ -131,6 +133,7 @@ export function preReceive(io: HookIO): number {
   }
   if (!rejected && engine) noteIfQuiet(engine, input, updates, io);
   if (!rejected && engine) trustMarkers(engine, classified, decisions, ctx, input.pushId, io);
+  faultPoint("after-pre-receive");
   // The database is left open: dist/hook.cjs exits right after, without the
   // write-ahead-log checkpoint a close would run on every push.
   for (const line of formatPushResult(decisions)) io.write(line);

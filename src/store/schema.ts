@@ -94,7 +94,7 @@ export const MIGRATIONS: readonly string[] = [
   `
   -- Commits carrying [no-qa] or [testfix] that a holder of the trusted role (prodgate.markers.trust)
   -- pushed onto devel or stable: only their markers count. The first push is kept.
-  CREATE TABLE IF NOT EXISTS trusted_markers (
+  CREATE TABLE trusted_markers (
     sha TEXT NOT NULL,
     role TEXT NOT NULL,
     user TEXT NOT NULL,
@@ -103,6 +103,26 @@ export const MIGRATIONS: readonly string[] = [
     ref TEXT,
     PRIMARY KEY (sha, role)
   ) WITHOUT ROWID;
+  `,
+  `
+  -- Whether an accepted update of a governed ref really landed: the audit log records the
+  -- decision (pre-receive), this table what git then did (post-receive, or sync from the refs).
+  -- One row per accepted or overridden audit row; landed stays NULL until known, then never changes.
+  CREATE TABLE landing (
+    audit_id INTEGER PRIMARY KEY REFERENCES audit(id),
+    receive TEXT,
+    landed INTEGER CHECK (landed IN (0, 1)),
+    settled_at TEXT,
+    how TEXT
+  );
+  CREATE INDEX landing_unsettled ON landing(audit_id) WHERE landed IS NULL;
+  CREATE TRIGGER landing_settled_once BEFORE UPDATE ON landing WHEN OLD.landed IS NOT NULL
+    BEGIN SELECT RAISE(ABORT, 'a settled landing never changes'); END;
+  CREATE TRIGGER landing_no_delete BEFORE DELETE ON landing BEGIN SELECT RAISE(ABORT, 'landings are never deleted'); END;
+
+  -- The scan mark before the last advance: a mark that names a commit that never landed
+  -- (its push died after pre-receive) falls back to it.
+  ALTER TABLE scan_marks ADD COLUMN prev TEXT;
   `,
 ];
 

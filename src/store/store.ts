@@ -12,7 +12,8 @@ export function databasePath(gitDir: string): string {
 }
 
 export interface AuditRow {
-  at: string;
+  /** Ignored when written: the store stamps each row inside its write transaction. */
+  at?: string;
   pushId?: string | null;
   user: string | null;
   ref?: string | null;
@@ -27,6 +28,9 @@ export interface AuditRow {
 
 export interface AuditEntry extends AuditRow {
   id: number;
+  at: string;
+  /** Whether an accepted update really changed the ref: null while unknown, or for other rows. */
+  landed?: boolean | null;
 }
 
 export interface LogFilter {
@@ -211,14 +215,20 @@ export class Store {
 
   // --- audit -------------------------------------------------------------
 
-  audit(rows: readonly AuditRow[]): void {
+  /**
+   * Append audit rows. With `landing`, the rows are a push's decisions: each
+   * accepted or overridden one also gets a landing row, unsettled until
+   * post-receive or sync says whether the update really landed.
+   */
+  audit(rows: readonly AuditRow[], landing?: { receive: string | null }): void {
     const insert = this.db.prepare(
       `INSERT INTO audit (at, push_id, user, ref, old, new, decision, code, reason, detail)
        VALUES (@at, @pushId, @user, @ref, @old, @new, @decision, @code, @reason, @detail)`,
     );
+    const pending = landing && this.db.prepare("INSERT INTO landing (audit_id, receive) VALUES (?, ?)");
     this.write(() => {
       for (const r of rows) {
-        insert.run({
+        const info = insert.run({
           pushId: null,
           ref: null,
           old: null,
@@ -227,9 +237,82 @@ export class Store {
           reason: null,
           detail: null,
           ...r,
+          at: this.stamp(),
         });
+        if (pending && (r.decision === "accepted" || r.decision === "override")) pending.run(info.lastInsertRowid, landing.receive);
       }
     });
+  }
+
+  /**
+   * Settle the landing rows of push `pushId` from the updates git says landed
+   * (post-receive's input): each of its accepted updates landed exactly when
+   * it is among them. Returns how many rows were settled.
+   */
+  settlePush(pushId: string, landed: readonly { ref: string; old: string; new: string }[], how: string): number {
+    const key = (u: { ref: string | null | undefined; old: string | null | undefined; new: string | null | undefined }) =>
+      `${u.ref} ${u.old} ${u.new}`;
+    const keys = new Set(landed.map(key));
+    return this.write(() => {
+      const rows = this.db
+        .prepare(
+          `SELECT a.id, a.ref, a.old, a.new FROM landing l JOIN audit a ON a.id = l.audit_id
+           WHERE a.push_id = ? AND l.landed IS NULL`,
+        )
+        .all(pushId) as { id: number; ref: string; old: string; new: string }[];
+      for (const r of rows) this.settleLanding(r.id, keys.has(key(r)), how);
+      return rows.length;
+    });
+  }
+
+  settleLanding(auditId: number, landed: boolean, how: string): void {
+    this.db
+      .prepare("UPDATE landing SET landed = ?, settled_at = ?, how = ? WHERE audit_id = ? AND landed IS NULL")
+      .run(landed ? 1 : 0, now(), how, auditId);
+  }
+
+  /** Accepted updates not yet known to have landed or not, oldest first. */
+  unsettledLandings(): (AuditEntry & { receive: string | null })[] {
+    return this.db
+      .prepare(
+        `SELECT a.id, a.at, a.push_id AS pushId, a.user, a.ref, a.old, a.new, a.decision, a.code, a.reason, a.detail, l.receive
+         FROM landing l JOIN audit a ON a.id = l.audit_id WHERE l.landed IS NULL ORDER BY a.id`,
+      )
+      .all() as (AuditEntry & { receive: string | null })[];
+  }
+
+  /** Has another accepted update of `ref` from `old` to `new` been found to land? */
+  landedElsewhere(auditId: number, ref: string, old: string | null, to: string | null): boolean {
+    return (
+      this.db
+        .prepare(
+          `SELECT 1 FROM landing l JOIN audit a ON a.id = l.audit_id
+           WHERE l.landed = 1 AND a.id != ? AND a.ref = ? AND a.old IS ? AND a.new IS ? LIMIT 1`,
+        )
+        .get(auditId, ref, old, to) !== undefined
+    );
+  }
+
+  /** Did any row of `ref` (a push's decision or a mirror run) find it at `sha`? */
+  rowFrom(ref: string, sha: string): boolean {
+    return this.laterRowFrom(0, ref, sha);
+  }
+
+  /** Did a later row of `ref` (a push's decision or a mirror run) find it at `sha`? */
+  laterRowFrom(auditId: number, ref: string, sha: string): boolean {
+    return this.db.prepare("SELECT 1 FROM audit WHERE id > ? AND ref = ? AND old = ? LIMIT 1").get(auditId, ref, sha) !== undefined;
+  }
+
+  /**
+   * The time for an audit row, taken inside the write transaction (the
+   * database's write lock is held, so rows are stamped in the order they are
+   * written), and never earlier than the previous row's: a clock stepped
+   * back cannot make the log go back in time.
+   */
+  private stamp(): string {
+    const t = now();
+    const last = this.db.prepare("SELECT at FROM audit ORDER BY id DESC LIMIT 1").pluck().get() as string | undefined;
+    return last !== undefined && last > t ? last : t;
   }
 
   log(filter: LogFilter): AuditEntry[] {
@@ -244,9 +327,13 @@ export class Store {
       params.user = filter.user;
     }
     if (filter.rejected) where.push("decision = 'rejected'");
-    const sql = `SELECT id, at, push_id AS pushId, user, ref, old, new, decision, code, reason, detail FROM audit
+    const sql = `SELECT id, at, push_id AS pushId, user, ref, old, new, decision, code, reason, detail,
+      (SELECT landed FROM landing WHERE audit_id = audit.id) AS landed FROM audit
       ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT @limit`;
-    return this.db.prepare(sql).all(params) as AuditEntry[];
+    return (this.db.prepare(sql).all(params) as (AuditEntry & { landed: number | null })[]).map((r) => ({
+      ...r,
+      landed: r.landed === null ? null : r.landed === 1,
+    }));
   }
 
   // --- verdicts and CI results --------------------------------------------
@@ -276,7 +363,6 @@ export class Store {
     source: string,
     pushId: string | null = null,
   ): number {
-    const at = now();
     const insert = this.db.prepare("INSERT INTO verdicts (sha, verdict, user, at, note, source) VALUES (?, ?, ?, ?, ?, ?)");
     const audit = this.db.prepare(
       `INSERT INTO audit (at, push_id, user, ref, new, decision, code, reason, detail)
@@ -285,6 +371,7 @@ export class Store {
     const seen = this.db.prepare("SELECT 1 FROM verdicts WHERE source = ? LIMIT 1");
     return this.write(() => {
       if (source.startsWith("tag ") && seen.get(source)) return 0;
+      const at = this.stamp();
       for (const r of records) {
         insert.run(r.sha, r.verdict, user, at, r.note ?? null, source);
         const what = r.revno !== undefined ? `r${r.revno} ${shortSha(r.sha)}` : shortSha(r.sha);
@@ -296,9 +383,9 @@ export class Store {
 
   /** Record a CI result; like verdicts, a tag records once. Returns whether it was recorded. */
   recordCi(sha: string, result: CiResult, user: string, source: string, pushId: string | null = null, ref: string | null = null): boolean {
-    const at = now();
     return this.write(() => {
       if (source.startsWith("tag ") && this.db.prepare("SELECT 1 FROM ci_results WHERE source = ? LIMIT 1").get(source)) return false;
+      const at = this.stamp();
       this.db.prepare("INSERT INTO ci_results (sha, result, user, at, source) VALUES (?, ?, ?, ?, ?)").run(sha, result, user, at, source);
       this.db
         .prepare(`INSERT INTO audit (at, push_id, user, ref, new, decision, code, reason, detail) VALUES (?, ?, ?, ?, ?, 'ci', ?, ?, ?)`)
@@ -321,6 +408,20 @@ export class Store {
            AND NOT EXISTS (SELECT 1 FROM audit f WHERE f.decision = 'fix' AND f.push_id = a.push_id) ORDER BY id`,
       )
       .all(ref) as AuditEntry[];
+  }
+
+  /**
+   * Accepted (or overridden) pushes that moved `ref` to `to`, and whether
+   * each landed (null: not known): "none" when there was no such push.
+   */
+  acceptedUpdates(ref: string, to: string): "none" | (boolean | null)[] {
+    const rows = this.db
+      .prepare(
+        `SELECT (SELECT landed FROM landing WHERE audit_id = a.id) AS landed FROM audit a
+         WHERE a.ref = ? AND a.new = ? AND a.decision IN ('accepted', 'override')`,
+      )
+      .all(ref, to) as { landed: number | null }[];
+    return rows.length === 0 ? "none" : rows.map((r) => (r.landed === null ? null : r.landed === 1));
   }
 
   unrecordedTagAcceptances(): AuditEntry[] {
@@ -421,7 +522,6 @@ export class Store {
   // --- security fixes ------------------------------------------------------
 
   addFixes(fixes: readonly { sha: string; subject: string; patchId: string | null }[], promotedBy: string, pushId: string | null): number {
-    const at = now();
     let added = 0;
     const insert = this.db.prepare(
       `INSERT INTO fixes (sha, subject, patch_id, promoted_by, promoted_at, push_id) VALUES (?, ?, ?, ?, ?, ?)
@@ -429,6 +529,7 @@ export class Store {
     );
     const audit = this.db.prepare(`INSERT INTO audit (at, push_id, user, new, decision, reason) VALUES (?, ?, ?, ?, 'fix', ?)`);
     this.write(() => {
+      const at = this.stamp();
       for (const f of fixes) {
         if (insert.run(f.sha, f.subject, f.patchId, promotedBy, at, pushId).changes > 0) {
           added++;
@@ -544,6 +645,13 @@ export class Store {
     return (this.db.prepare("SELECT sha FROM scan_marks WHERE branch = ?").get(branch) as { sha: string } | undefined)?.sha ?? null;
   }
 
+  /** The mark before the last advance (see setScanMark), or null. */
+  previousScanMark(branch: string): string | null {
+    return (
+      (this.db.prepare("SELECT prev FROM scan_marks WHERE branch = ?").get(branch) as { prev: string | null } | undefined)?.prev ?? null
+    );
+  }
+
   /** Move the scan mark from `from` to `to` only if it is still at `from`; false when it is elsewhere or unset. */
   advanceScanMark(branch: string, from: string, to: string): boolean {
     return this.write(() => {
@@ -553,9 +661,13 @@ export class Store {
     });
   }
 
+  /** Set the mark, keeping the one it replaces as the previous mark (unless it is the same). */
   setScanMark(branch: string, sha: string): void {
     this.db
-      .prepare("INSERT INTO scan_marks (branch, sha) VALUES (?, ?) ON CONFLICT(branch) DO UPDATE SET sha = excluded.sha")
+      .prepare(
+        `INSERT INTO scan_marks (branch, sha) VALUES (?, ?) ON CONFLICT(branch) DO UPDATE
+         SET prev = CASE WHEN scan_marks.sha = excluded.sha THEN scan_marks.prev ELSE scan_marks.sha END, sha = excluded.sha`,
+      )
       .run(branch, sha);
   }
 }

@@ -4,6 +4,7 @@
 // it really is: each test here pushes a replace ref first, then makes the
 // push or verdict the replacement would have misjudged.
 import Database from "better-sqlite3";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MIGRATIONS } from "../../src/store/schema";
@@ -149,12 +150,14 @@ describe("a pushed replace ref", () => {
     work.land();
     expect(sb.json<{ branches: { stable: { revno: number } } }>(["status"]).branches.stable.revno).toBe(2);
     // As a replace ref could have left it: r2 stored as r7, in a database of the schema before.
-    const db = new Database(join(sb.bare, "prodgate", "state.db"));
+    const before = MIGRATIONS.findIndex((m) => m.includes("DELETE FROM revnos"));
+    const path = join(sb.bare, "prodgate", "state.db");
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
+    const db = new Database(path);
     try {
+      for (const m of MIGRATIONS.slice(0, before)) db.exec(m);
+      db.pragma(`user_version = ${before}`);
       db.prepare("INSERT OR REPLACE INTO revnos (sha, revno) VALUES (?, 7)").run(r2);
-      db.pragma(`user_version = ${MIGRATIONS.findIndex((m) => m.includes("DELETE FROM revnos"))}`);
-      // The migrations after it are applied again: undo what they made.
-      db.exec("DROP TABLE IF EXISTS trusted_markers");
     } finally {
       db.close();
     }

@@ -1,3 +1,4 @@
+import { withMirrorLock } from "../../engine/lock";
 import { currentFreeze, runMirror } from "../../engine/mirror";
 import { UserError } from "../../errors";
 import { now } from "../../store/store";
@@ -8,32 +9,37 @@ export function freezeCommand(ctx: CommandContext, reason: string | undefined): 
   if (!reason || reason.trim() === "") throw new UserError('say why: prodgate freeze --reason "<why>"', 2);
   plainValue(reason, "--reason");
   const freeze = { by: user, at: now(), reason: reason.trim() };
-  ctx.engine.store.setSetting("freeze", JSON.stringify(freeze), {
-    at: freeze.at,
-    user,
-    ref: `refs/heads/${ctx.engine.config.branches.productionStable}`,
-    decision: "freeze",
-    reason: freeze.reason,
-  });
+  // Under the mirror's lock: a mirror already deciding finishes first, and
+  // none that starts after this command returns moves production-stable.
+  withMirrorLock(ctx.engine.repo.gitDir, () =>
+    ctx.engine.store.setSetting("freeze", JSON.stringify(freeze), {
+      user,
+      ref: `refs/heads/${ctx.engine.config.branches.productionStable}`,
+      decision: "freeze",
+      reason: freeze.reason,
+    }),
+  );
   ctx.print(ctx.json ? JSON.stringify({ freeze }) : `production-stable frozen: nothing moves it automatically until prodgate thaw`);
   return 0;
 }
 
 export function thawCommand(ctx: CommandContext): number {
   const user = requireRole(ctx, ["admin", "security"], "thawing production-stable");
-  const was = currentFreeze(ctx.engine);
-  if (!was) {
+  const mirror = withMirrorLock(ctx.engine.repo.gitDir, () => {
+    const was = currentFreeze(ctx.engine);
+    if (!was) return null;
+    ctx.engine.store.setSetting("freeze", null, {
+      user,
+      ref: `refs/heads/${ctx.engine.config.branches.productionStable}`,
+      decision: "thaw",
+      reason: `thawed (frozen by ${was.by}: ${was.reason})`,
+    });
+    return runMirror(ctx.engine, "thaw", user);
+  });
+  if (!mirror) {
     ctx.print(ctx.json ? JSON.stringify({ freeze: null }) : "production-stable was not frozen");
     return 0;
   }
-  ctx.engine.store.setSetting("freeze", null, {
-    at: now(),
-    user,
-    ref: `refs/heads/${ctx.engine.config.branches.productionStable}`,
-    decision: "thaw",
-    reason: `thawed (frozen by ${was.by}: ${was.reason})`,
-  });
-  const mirror = runMirror(ctx.engine, "thaw", user);
   ctx.print(ctx.json ? JSON.stringify({ freeze: null, mirror }) : `thawed; ${mirror.line}`);
   return 0;
 }

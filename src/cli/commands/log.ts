@@ -1,4 +1,5 @@
 import { UserError } from "../../errors";
+import { reconcileLandings } from "../../engine/reconcile";
 import { printable } from "../../policy/message";
 import { type CommandContext, plainValue } from "../context";
 import { short } from "../format";
@@ -8,6 +9,12 @@ export function logCommand(ctx: CommandContext, opts: { limit?: string; ref?: st
   if (!Number.isInteger(limit) || limit < 1) throw new UserError(`--limit takes a whole number above 0, not "${opts.limit}"`, 2);
   if (opts.ref !== undefined) plainValue(opts.ref, "--ref");
   if (opts.user !== undefined) plainValue(opts.user, "--user");
+  try {
+    // Settle what can be settled now, so the log says what landed; reading never fails for it.
+    reconcileLandings(ctx.engine);
+  } catch {
+    // A read-only database or a busy one: shown as not yet known.
+  }
   const rows = ctx.engine.store.log({ limit, ref: opts.ref, user: opts.user, rejected: opts.rejected });
   if (ctx.json) {
     ctx.print(
@@ -23,6 +30,7 @@ export function logCommand(ctx: CommandContext, opts: { limit?: string; ref?: st
           code: r.code,
           detail: r.detail,
           pushId: r.pushId,
+          landed: r.landed ?? null,
         })),
         null,
         2,
@@ -32,9 +40,10 @@ export function logCommand(ctx: CommandContext, opts: { limit?: string; ref?: st
   }
   for (const r of rows) {
     const mark = r.decision === "override" ? "OVERRIDE " : "";
+    const landed = r.landed === true ? " (landed)" : r.landed === false ? " (did not land)" : "";
     const move = r.ref ? ` ${printable(r.ref)} ${short(r.old)}→${short(r.new)}` : "";
     ctx.print(
-      `${r.at} ${mark}${r.decision}${r.code ? ` [${r.code}]` : ""} ${printable(r.user ?? "-")}${move}: ${printable(r.reason ?? "")}`,
+      `${r.at} ${mark}${r.decision}${r.code ? ` [${r.code}]` : ""}${landed} ${printable(r.user ?? "-")}${move}: ${printable(r.reason ?? "")}`,
     );
     if (r.detail && r.decision === "override") ctx.print(`    ${printable(r.detail)}`);
   }

@@ -1,3 +1,4 @@
+import { withMirrorLock } from "../../engine/lock";
 import { runMirror } from "../../engine/mirror";
 import { resolveMainline } from "../../engine/revs";
 import { buildStatus } from "../../engine/status";
@@ -16,12 +17,17 @@ export function qaCommand(ctx: CommandContext, verdict: string, revs: string[], 
   if (note !== undefined) plainValue(note, "--note");
   const user = requireRole(ctx, ["qa"], "recording a QA verdict");
   const commits = resolveMainline(ctx.engine, revs);
-  ctx.engine.store.recordVerdicts(
-    commits.map((c) => ({ sha: c.sha, verdict, note: note ?? null, revno: c.revno })),
-    user,
-    "command",
-  );
-  const mirror = runMirror(ctx.engine, "qa command", user);
+  // Under the mirror's lock: no mirror is between reading what is deployable
+  // and moving production-stable while the verdict is written, so every move
+  // that starts after this command returns honours it.
+  const mirror = withMirrorLock(ctx.engine.repo.gitDir, () => {
+    ctx.engine.store.recordVerdicts(
+      commits.map((c) => ({ sha: c.sha, verdict, note: note ?? null, revno: c.revno })),
+      user,
+      "command",
+    );
+    return runMirror(ctx.engine, "qa command", user);
+  });
   if (ctx.json) {
     ctx.print(JSON.stringify({ recorded: commits.map((c) => ({ sha: c.sha, revno: c.revno, verdict })), mirror }, null, 2));
   } else {
