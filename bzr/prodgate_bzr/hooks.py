@@ -17,15 +17,46 @@ def _engine_command():
     return [node, main]
 
 
+def check_installed():
+    """Refuse to serve unless both branch hooks are in place."""
+    from breezy.branch import Branch
+
+    for point, name in (("pre_change_branch_tip", "prodgate gate"), ("post_change_branch_tip", "prodgate record and mirror")):
+        if not any(Branch.hooks.get_hook_name(h) == name for h in Branch.hooks[point]):
+            raise errors.CommandError("prodgate: the %s hook is not installed; refusing to serve" % point)
+
+
+def _served_root():
+    root = os.environ.get("PRODGATE_BZR_ROOT")
+    return os.path.realpath(root) if root else None
+
+
+def _find_root(path):
+    """The prodgate-managed shared repository holding `path` (a local push with the plugin loaded)."""
+    path = os.path.realpath(path)
+    while True:
+        if os.path.isfile(facts.config_path(path)):
+            return path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
+
+
 def _locate(branch):
     """(root, branch path relative to root) for a governed branch, else None."""
     path = facts.transport_local_path(branch.controldir.root_transport)
     if path is None:
         return None
-    root = facts.find_root(path)
-    if root is None or os.path.realpath(path) == os.path.realpath(root):
+    path = os.path.realpath(path)
+    root = _served_root() or _find_root(path)
+    if root is None or path == root or not path.startswith(root + os.sep):
         return None
-    return root, os.path.relpath(path, root).replace(os.sep, "/")
+    rel = os.path.relpath(path, root).replace(os.sep, "/")
+    names, globs = facts.governed_names(root)
+    if not facts.is_governed(rel, names, globs):
+        return None
+    return root, rel
 
 
 def _root_transport(branch, rel):
@@ -50,10 +81,9 @@ def _ask_engine(stage, document):
 
 def _consult(params, root, rel, stage, tip, extra=()):
     """Gather the repository's facts around this tip change and ask the engine."""
-    update = {"branch": rel, "old": _revid(params.old_revid), "new": _revid(params.new_revid)}
+    update = {"branch": rel, "old": _revid(params.old_revid), "new": _revid(params.new_revid), "revno": params.new_revno}
     snapshot = facts.gather(
         root,
-        repository=params.branch.repository,
         tips={rel: tip},
         extra=list(extra),
         root_transport=_root_transport(params.branch, rel),
