@@ -54,6 +54,8 @@ class GovernedBranchProtected(errors.BzrError):
 def protected_reason(root, rel, verb):
     """Why `verb` on `rel` (a path relative to the served root) is refused, or None."""
     rel = posixpath.normpath(rel or ".")
+    if ".bzr" in rel.split("/"):
+        return "%s is inside a control directory, which only Breezy's own operations change" % rel
     if rel in (".", ""):
         if verb.startswith(b"Branch."):
             return None
@@ -64,7 +66,7 @@ def protected_reason(root, rel, verb):
         prefix = "/".join(parts[:i])
         if facts.is_governed(prefix, names, globs):
             if prefix == rel:
-                return "%s is governed by prodgate: clients only move its tip (push, pull on the server, uncommit)" % rel
+                return "%s is governed by prodgate: clients may only move its tip (brz push, brz uncommit), and only as prodgate allows" % rel
             return "%s is inside %s, which is governed by prodgate" % (rel, prefix)
     return None
 
@@ -89,10 +91,35 @@ def _guard(root, verb, cls, path_index):
     return Guarded
 
 
+def _deny_files(verb, cls):
+    """A file-level verb answered with Permission denied, which every client
+    understands (`brz merge` and `brz pull` probe for a bundle file first and
+    then use the branch); Breezy's own DisabledMethod would stop them."""
+
+    class Denied(cls):
+        def execute(self, *args):
+            from breezy.bzr.smart.request import FailedSmartServerResponse
+
+            path = args[0] if args and isinstance(args[0], bytes) else b"."
+            message = b"prodgate: file-level access is off on this server; use branch operations (push, pull, branch, merge)"
+            return FailedSmartServerResponse((b"PermissionDenied", path, message))
+
+    Denied.__name__ = "Prodgate" + cls.__name__
+    return Denied
+
+
 def install_guards(root):
-    from breezy.bzr.smart import request
+    from breezy.bzr.smart import request, vfs
 
     handlers = request.request_handlers
+    for verb in list(handlers.keys()):
+        cls = handlers.get(verb)
+        if isinstance(cls, type) and issubclass(cls, vfs.VfsRequest) and not getattr(cls, "_prodgate_guarded", False):
+            info = handlers.get_info(verb)
+            handlers.remove(verb)
+            denied = _deny_files(verb, cls)
+            denied._prodgate_guarded = True
+            handlers.register(verb, denied, info=info)
     for verb, index in _GUARDED:
         cls = handlers.get(verb)
         if getattr(cls, "_prodgate_guarded", False):

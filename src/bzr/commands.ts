@@ -134,10 +134,23 @@ export function bzrDoctorChecks(dir: string): Check[] {
     checks.push({ name: "config", status: "fail", message: `${configPath(root)} is missing; run ./install.sh --bzr ${root}` });
     return checks;
   }
+  if (existsSync(legacyStateDir(root)))
+    checks.push({
+      name: "state",
+      status: "fail",
+      message: `${legacyStateDir(root)} is inside the served tree; run ./install.sh --bzr ${root} to move it out`,
+    });
   let repo: BzrRepo | null = null;
   try {
-    repo = new BzrRepo(root, readSnapshot(root));
+    const snapshot = readSnapshot(root);
+    repo = new BzrRepo(root, snapshot);
     checks.push({ name: "repository", status: "ok", message: `${root}: ${repo.history.tips.size} branch(es) read with Breezy` });
+    for (const [name, why] of Object.entries(snapshot.layout ?? {}))
+      checks.push({
+        name: `branch ${name}`,
+        status: "fail",
+        message: `${join(root, name)}: ${why}; every governed change is refused until it uses the shared repository again (brz reconfigure --use-shared / --unstacked)`,
+      });
   } catch (err) {
     checks.push({ name: "repository", status: "fail", message: (err as Error).message });
   }
