@@ -7,7 +7,7 @@ export const MAX_LISTED_COMMITS = 10;
 /** Strip control characters so nothing a client wrote can paint the pusher's terminal. */
 export function printable(text: string): string {
   // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g, "?");
 }
 
 export function formatCommitList(list: CommitList): string[] {

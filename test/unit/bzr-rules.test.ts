@@ -12,7 +12,9 @@ import {
   type TipChange,
 } from "../../src/bzr/hook";
 import type { Decision } from "../../src/policy/decide";
+import { printable } from "../../src/policy/message";
 import type { RefClass } from "../../src/policy/refs";
+import { shortSha } from "../../src/policy/types";
 
 const BRANCHES = { devel: "devel", stable: "stable", productionStable: "production-stable", productionDevel: "production-devel" };
 
@@ -131,4 +133,16 @@ describe("inBazaarWords", () => {
       "without --overwrite",
     );
   });
+});
+
+describe("printing revision ids and text", () => {
+  it.each(["evil\u001b]0;x\u0007", "a\u202eb-cdefgh", "line\u2028sep-id", "zero\u200bwidth"])(
+    "%j prints without control, bidi or line separators",
+    (id) => {
+      // eslint-disable-next-line no-control-regex
+      const hidden = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e]/;
+      expect(shortSha(`dev@example.com-${id}`)).not.toMatch(hidden);
+      expect(printable(`rejected ${id}`)).not.toMatch(hidden);
+    },
+  );
 });
