@@ -173,11 +173,16 @@ describe.skipIf(!hasBrz)("the Bazaar server is a gate (skipped where brz is abse
   it("does not let an ungoverned branch stacked outside the server stop pushes to governed ones", () => {
     expect(run("brz", ["init", "-q", join(root, "outside")]).status).toBe(0);
     expect(brz(["push", "-q", url("feature")]).status).toBe(0);
-    writeFileSync(join(srv, "feature", ".bzr", "branch", "branch.conf"), `stacked_on_location = file://${root}/outside\n`);
-    commit(join(root, "wt"), "c.txt", "third change");
-    const r = brz(["push", "-q", url("devel")]);
-    expect(r.status, r.stderr).toBe(0);
-    expect(revno("devel")).toBe("3");
+    const conf = join(srv, "feature", ".bzr", "branch", "branch.conf");
+    writeFileSync(conf, `stacked_on_location = file://${root}/outside\n`);
+    try {
+      commit(join(root, "wt"), "c.txt", "third change");
+      const r = brz(["push", "-q", url("devel")]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(revno("devel")).toBe("3");
+    } finally {
+      writeFileSync(conf, "");
+    }
   });
 
   it("says --overwrite, Bazaar's word, in the non-fast-forward hint", () => {
