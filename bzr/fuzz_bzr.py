@@ -114,10 +114,10 @@ class Fuzz:
 
         return Branch.open(self.url(rel))
 
-    def commit(self, message, tree=None, **kw):
+    def commit(self, message, tree=None, name=None, **kw):
         tree = tree or self.work
         self.counter += 1
-        name = "f%d.txt" % self.rng.randrange(5)
+        name = name or "f%d.txt" % self.rng.randrange(5)
         with open(os.path.join(tree.basedir, name), "a") as f:
             f.write("%s %d\n" % (message, self.counter))
         if not tree.is_versioned(name):
@@ -142,10 +142,10 @@ class Fuzz:
         from breezy.transport import get_transport
 
         kind = self.rng.choice(
-            [
-                "commit", "commit", "push", "push", "push", "overwrite", "uncommit", "set-revno", "pull-into",
-                "vfs", "structure", "qa", "foxtrot", "ungoverned", "reset-work", "ghost", "odd-id", "lock",
-            ]
+            ["commit"] * 4
+            + ["push"] * 5
+            + ["overwrite", "uncommit", "set-revno", "pull-into", "vfs", "structure", "qa", "qa", "foxtrot"]
+            + ["ungoverned", "reset-work", "ghost", "odd-id", "lock"]
         )
         self.steps_done[kind] = self.steps_done.get(kind, 0) + 1
         rel = self.rng.choice(("devel",) * 5 + ("stable",) * 3 + ("production-stable",) * 2 + ("production-devel",))
@@ -207,7 +207,7 @@ class Fuzz:
                 if revno >= 2:
                     path = os.path.join(self.root, "fox%d" % self.counter)
                     tree = src.controldir.sprout(path, revision_id=src.get_rev_id(self.rng.randrange(1, revno))).open_workingtree()
-                    self.commit("side", tree)
+                    self.commit("side", tree, name="side%d.txt" % self.counter)
                     tree.merge_from_branch(src)
                     self.commit("merge devel into side", tree)
                     self.push(tree.branch, "devel")
@@ -218,7 +218,7 @@ class Fuzz:
                 if self.rng.random() < 0.3:
                     self.remote(target).get_config_stack().set("stacked_on_location", "file:///nonexistent")
             elif kind == "reset-work":
-                src = Branch.open(os.path.join(self.srv, self.rng.choice(ORDERED)))
+                src = Branch.open(os.path.join(self.srv, self.rng.choice(("devel",) * 4 + ORDERED)))
                 shutil.rmtree(self.work_path)
                 self.work = src.controldir.sprout(self.work_path).open_workingtree()
             elif kind in ("ghost", "odd-id"):
@@ -334,7 +334,11 @@ def main(argv):
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = parser.parse_args(argv)
+    import signal
+
     import breezy
+
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
 
     root = tempfile.mkdtemp(prefix="prodgate-fuzz-bzr-")
     os.makedirs(os.path.join(root, "home"))
@@ -342,6 +346,9 @@ def main(argv):
     os.environ["BRZ_EMAIL"] = "Dev <dev@example.com>"
     with breezy.initialize(setup_ui=False):
         import breezy.bzr  # noqa: F401
+        from breezy import trace
+
+        trace.be_quiet(True)
 
         fuzz = Fuzz(args.seed, root)
         started = time.time()
@@ -350,6 +357,8 @@ def main(argv):
             for i in range(1, args.steps + 1):
                 kind = fuzz.step()
                 fuzz.check(i, kind)
+                if i % 100 == 0:
+                    sys.stderr.write("fuzz:bzr seed %d: %d steps clean\n" % (args.seed, i))
         except AssertionError as e:
             print("fuzz:bzr seed %d FAILED at %s (scratch kept in %s)" % (args.seed, e, root))
             fuzz.stop()
