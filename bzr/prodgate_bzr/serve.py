@@ -4,8 +4,10 @@ around the governed branches.
 A client may read anything a branch operation reads, create and change
 branches that prodgate does not govern, and move a governed branch's tip
 through Breezy's branch verbs, which run the branch hooks. It may not read or
-write files (the VFS verbs are off), and it may not remove, reconfigure,
-stack, unlock or reconfigure a governed branch or the shared repository.
+write files (the VFS verbs answer Permission denied), and it may not remove,
+reconfigure, stack, configure or unlock a governed branch or the shared
+repository, nor create anything inside a governed branch or a control
+directory.
 """
 
 import os
