@@ -293,6 +293,27 @@ describe.skipIf(!hasBrz)("the Bazaar server is a gate (skipped where brz is abse
     expect(revno("production-stable")).toBe("1");
   });
 
+  it("serves bzr+ssh through a forced command: the key's user is the pusher, and the same gate applies", () => {
+    const bin = join(root, "fakebin");
+    mkdirSync(bin, { recursive: true });
+    // what authorized_keys' command= does: whatever the client asks to run, it gets the gate
+    writeFileSync(
+      join(bin, "ssh"),
+      `#!/bin/sh\nexec env GL_USER=alice ${JSON.stringify(process.execPath)} ${JSON.stringify(MAIN)} --repo ${JSON.stringify(srv)} serve-bzr --inet\n`,
+      { mode: 0o755 },
+    );
+    const ssh = { PATH: `${bin}:${process.env.PATH}`, BRZ_SSH: "openssh" };
+    const viaSsh = (args: string[]) => run("brz", args, { cwd: join(root, "wt"), env: ssh });
+    commit(join(root, "wt"), "ssh.txt", "pushed over ssh");
+    const ok = viaSsh(["push", "-q", "bzr+ssh://bzr@example.invalid/devel"]);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(audit()[0]).toMatchObject({ ref: "refs/heads/devel", decision: "accepted" });
+    expect((JSON.parse(prodgate(["log", "--json"]).stdout) as { user: string }[])[0]!.user).toBe("alice");
+    const pull = viaSsh(["pull", "-d", "bzr+ssh://bzr@example.invalid/production-stable", "bzr+ssh://bzr@example.invalid/devel"]);
+    expect(pull.status).not.toBe(0);
+    expect(revno("production-stable")).toBe("1");
+  });
+
   it("keeps ungoverned branches working when the database is damaged, refuses governed changes, and will not start", () => {
     const db = `${srv}.prodgate/state.db`;
     renameSync(db, `${db}.saved`);
