@@ -346,3 +346,28 @@ describe.skipIf(!hasBrz)("the Bazaar server is a gate (skipped where brz is abse
     expect(doctor.stdout).toMatch(/production-stable.*shared repository/);
   });
 });
+
+describe.skipIf(!hasBrz)("moving prodgate's state out of the served tree", () => {
+  it("refuses to serve while the state is inside, and install.sh --bzr moves it out", () => {
+    const root = mkdtempSync(join(tmpdir(), "prodgate-bzr-legacy-"));
+    try {
+      const home = join(root, "home");
+      mkdirSync(home);
+      const env = cleanEnv(home, { BRZ_EMAIL: "Dev <dev@example.com>", BRZ_PLUGIN_PATH: undefined });
+      const srv = join(root, "srv");
+      const install = () => spawnSync("bash", [join(PROJECT, "install.sh"), "--bzr", srv], { env, encoding: "utf8" });
+      expect(install().status).toBe(0);
+      renameSync(`${srv}.prodgate`, join(srv, ".bzr", "prodgate"));
+      const serve = spawnSync(process.execPath, [MAIN, "--repo", srv, "serve-bzr", "--inet"], { env, encoding: "utf8", input: "" });
+      expect(serve.status).not.toBe(0);
+      expect(serve.stderr).toContain("inside the served tree");
+      const again = install();
+      expect(again.status, again.stdout + again.stderr).toBe(0);
+      expect(again.stdout).toContain("out of the served tree");
+      expect(existsSync(join(srv, ".bzr", "prodgate"))).toBe(false);
+      expect(existsSync(`${srv}.prodgate/state.db`)).toBe(true);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
