@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 
 from breezy import errors, trace
@@ -64,6 +65,13 @@ def _root_transport(branch, rel):
     return branch.controldir.root_transport.clone("/".join([".."] * len(rel.split("/"))))
 
 
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+
+
+def _printable(text):
+    return _UNPRINTABLE.sub("?", str(text))
+
+
 def _revid(revid):
     if not revid or revid == facts.NULL_REVISION:
         return None
@@ -100,7 +108,8 @@ def pre_change_branch_tip(params):
         answer = _consult(params, root, rel, "pre-change", tip=params.old_revid, extra=[params.new_revid])
     except Exception as e:  # fail closed: a governed branch is never changed unjudged
         raise errors.TipChangeRejected(
-            "prodgate: rejected %s [unavailable]: prodgate could not judge the change (%s); tell the repository's admin" % (rel, e)
+            "prodgate: rejected %s [unavailable]: prodgate could not judge the change (%s); tell the repository's admin"
+            % (rel, _printable(e))
         )
     if not answer.get("accepted"):
         raise errors.TipChangeRejected("\n".join(answer.get("lines") or ["prodgate: rejected"]))
@@ -116,7 +125,7 @@ def post_change_branch_tip(params):
     try:
         answer = _consult(params, root, rel, "post-change", tip=params.new_revid)
     except Exception as e:  # the change has landed; report and leave the rest to `prodgate sync`
-        trace.warning("prodgate: the change landed, but recording it failed (%s); an admin should run prodgate sync" % e)
+        trace.warning("prodgate: the change landed, but recording it failed (%s); an admin should run prodgate sync" % _printable(e))
         return
     # The engine cannot lock the branch this process is changing; it hands
     # moves of that branch back, and nobody else can move it while we hold it.
