@@ -72,7 +72,7 @@ if [ "$bzr" = yes ]; then
     echo "created Bazaar shared repository $repo"
   fi
   [ -d "$repo/.bzr/repository" ] && [ ! -d "$repo/.bzr/branch" ] || die "$repo is not a Bazaar shared repository"
-  cfg="$repo/.bzr/prodgate/config"
+  cfg="${repo%/}.prodgate/config"; [ -f "$cfg" ] || cfg="$repo/.bzr/prodgate/config"
   branch_name() { { [ -f "$cfg" ] && GIT_CONFIG="$cfg" git config --get "prodgate.$1"; } || echo "$2"; }
   for b in "$(branch_name develBranch devel)" "$(branch_name stableBranch stable)" \
     "$(branch_name productionStableBranch production-stable)" "$(branch_name productionDevelBranch production-devel)"; do

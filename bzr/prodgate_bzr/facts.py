@@ -5,23 +5,76 @@ plugin's branch-tip hooks, and by helper.py for the admin command. The result
 is one JSON-ready document that prodgate's engine reads.
 """
 
+import fnmatch
 import os
+import subprocess
 
-STATE_DIR = os.path.join(".bzr", "prodgate")
-CONFIG_NAME = "config"
 NULL_REVISION = b"null:"
+DEFAULT_BRANCHES = ("devel", "stable", "production-stable", "production-devel")
+_BRANCH_KEYS = ("prodgate.develbranch", "prodgate.stablebranch", "prodgate.productionstablebranch", "prodgate.productiondevelbranch")
 
 
-def find_root(path):
-    """The prodgate-managed shared repository holding `path`, or None."""
-    path = os.path.abspath(path)
-    while True:
-        if os.path.isfile(os.path.join(path, STATE_DIR, CONFIG_NAME)):
-            return path
-        parent = os.path.dirname(path)
-        if parent == path:
-            return None
-        path = parent
+def state_dir(root):
+    """prodgate's configuration and database: next to the served root, never inside it."""
+    return os.path.realpath(root).rstrip(os.sep) + ".prodgate"
+
+
+def config_path(root):
+    return os.path.join(state_dir(root), "config")
+
+
+_governed_cache = {}
+
+
+def governed_names(root):
+    """(branch paths, globs) prodgate governs in the shared repository at root.
+
+    Read from the configuration (cached while the file is unchanged), united
+    with what serve-bzr read when it started (PRODGATE_BZR_GOVERNED), so an
+    unreadable configuration never makes a governed branch ungoverned.
+    """
+    cfg = config_path(root)
+    try:
+        st = os.stat(cfg)
+        key = (cfg, st.st_mtime_ns, st.st_size)
+    except OSError:
+        key = (cfg, None, None)
+    cached = _governed_cache.get(key)
+    if cached is None:
+        names = set(DEFAULT_BRANCHES)
+        globs = set()
+        try:
+            proc = subprocess.run(
+                ["git", "config", "-z", "--file", cfg, "--get-regexp", r"^prodgate\."],
+                capture_output=True,
+                env=dict(os.environ, GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null"),
+            )
+            found = {}
+            for entry in proc.stdout.decode("utf-8", "replace").split("\0"):
+                if "\n" in entry:
+                    k, v = entry.split("\n", 1)
+                    found.setdefault(k, []).append(v)
+            for k in _BRANCH_KEYS:
+                if k in found:
+                    names.add(found[k][-1])
+            for g in found.get("prodgate.governed", []):
+                if g.startswith("refs/heads/"):
+                    globs.add(g[len("refs/heads/") :])
+        except OSError:
+            pass
+        for line in os.environ.get("PRODGATE_BZR_GOVERNED", "").split("\n"):
+            if line.startswith("glob:"):
+                globs.add(line[5:])
+            elif line:
+                names.add(line)
+        cached = (frozenset(names), frozenset(globs))
+        _governed_cache.clear()
+        _governed_cache[key] = cached
+    return cached
+
+
+def is_governed(rel, names, globs):
+    return rel in names or any(fnmatch.fnmatchcase(rel, g) for g in globs)
 
 
 def transport_local_path(transport):
@@ -52,36 +105,91 @@ def branch_paths(root):
     return found
 
 
+def governed_paths(root):
+    """The governed branch paths to read: the configured names, and branches matching a governed glob."""
+    names, globs = governed_names(root)
+    paths = set(names)
+    if globs:
+        paths.update(rel for rel in branch_paths(root) if is_governed(rel, names, globs))
+    return sorted(paths)
+
+
+def layout_problem(root, branch):
+    """Why a governed branch cannot be judged from the shared repository at root, or None."""
+    from breezy import errors
+    from breezy.branch import UnstackableBranchFormat
+
+    repo_path = transport_local_path(branch.repository.controldir.root_transport)
+    if repo_path is None or os.path.realpath(repo_path) != os.path.realpath(root):
+        return "it does not use the shared repository (standalone, or in a nested repository)"
+    try:
+        stacked = branch.get_stacked_on_url()
+    except (errors.NotStacked, UnstackableBranchFormat):
+        stacked = None
+    except errors.BzrError:
+        stacked = "?"
+    if stacked:
+        return "it is stacked on another branch"
+    return None
+
+
 def _text(revid):
     return revid.decode("utf-8") if isinstance(revid, bytes) else revid
 
 
-def gather(root, repository=None, tips=None, extra=(), root_transport=None):
-    """Branch tips and the ancestry of all of them (with messages).
+def _open_branch(root, rel, root_transport):
+    """The branch at rel, never following its stacking; None when there is none."""
+    from breezy import errors
+    from breezy.controldir import ControlDir
 
-    `tips` overrides what is read from disk (the hook knows the branch being
-    changed better than its file does); `extra` adds revisions whose ancestry
-    is wanted too (the proposed new tip). Inside the server, `root_transport`
-    reaches the sibling branches through the server's own jail.
-    """
-    from breezy.branch import Branch
-
-    branches = {}
-    for rel in branch_paths(root):
-        if tips and rel in tips:
-            continue
+    try:
         if root_transport is not None:
-            branch = Branch.open_from_transport(root_transport.clone(rel))
+            cd = ControlDir.open_from_transport(root_transport.clone(rel))
         else:
-            branch = Branch.open(os.path.join(root, rel))
-        branches[rel] = branch.last_revision()
-        if repository is None:
-            repository = branch.repository
+            cd = ControlDir.open(os.path.join(root, rel))
+        return cd.open_branch(ignore_fallbacks=True)
+    except errors.NotBranchError:
+        return None
+
+
+def open_repository(root, root_transport=None):
+    """The shared repository at root, opened by its path: the one source of history."""
+    from breezy.controldir import ControlDir
+
+    if root_transport is not None:
+        return ControlDir.open_from_transport(root_transport).open_repository()
+    return ControlDir.open(root).open_repository()
+
+
+def gather(root, repository=None, tips=None, extra=(), root_transport=None):
+    """The governed branches' tips and the ancestry of all of them (with messages).
+
+    History comes only from the shared repository at root (`repository`, when
+    the caller has it open already, must be that one). `tips` overrides what is
+    read from disk (the hook knows the branch being changed better than its
+    file does); `extra` adds revisions whose ancestry is wanted too (the
+    proposed new tip). Inside the server, `root_transport` reaches the sibling
+    branches through the server's own jail. Branches prodgate does not govern
+    are never opened: nothing a developer stores there can change the answer.
+    """
+    branches = {}
+    layout = {}
+    for rel in governed_paths(root):
+        branch = _open_branch(root, rel, root_transport)
+        if branch is None:
+            continue
+        problem = layout_problem(root, branch)
+        if problem:
+            layout[rel] = problem
+        if not (tips and rel in tips):
+            branches[rel] = branch.last_revision()
     for rel, revid in (tips or {}).items():
         branches[rel] = revid
+    if repository is None:
+        repository = open_repository(root, root_transport)
     wanted = [r for r in list(branches.values()) + list(extra) if r and r != NULL_REVISION]
     revisions = []
-    if repository is not None and wanted:
+    if wanted:
         with repository.lock_read():
             graph = repository.get_graph()
             ancestry = [(r, p) for r, p in graph.iter_ancestry(wanted) if p is not None and r != NULL_REVISION]
@@ -98,6 +206,7 @@ def gather(root, repository=None, tips=None, extra=(), root_transport=None):
         "root": root,
         "branches": {rel: (None if not r or r == NULL_REVISION else _text(r)) for rel, r in branches.items()},
         "revisions": revisions,
+        "layout": layout,
     }
 
 
@@ -105,29 +214,49 @@ class TipMoved(Exception):
     pass
 
 
-def set_tip(root, rel, new, old, revno, source_rel=None, wait=True):
-    """Compare-and-swap a branch's tip: refuse when it is no longer at `old`.
+class BranchLocked(Exception):
+    pass
 
-    The revisions come from `source_rel` when the branch's repository lacks
-    them (branches outside a shared repository).
+
+def lock_wait_seconds():
+    """How long an admin command waits for a branch lock (PRODGATE_BZR_LOCK_WAIT, default 10 s)."""
+    try:
+        return max(0.0, float(os.environ.get("PRODGATE_BZR_LOCK_WAIT", "10")))
+    except ValueError:
+        return 10.0
+
+
+def set_tip(root, rel, new, old, revno):
+    """Compare-and-swap a governed branch's tip: refuse when it is no longer at `old`.
+
+    The revision must already be in the shared repository, which the branch
+    must use. A lock held by someone else is waited on for a bounded time.
     """
-    from breezy import errors
-    from breezy.branch import Branch
+    from breezy import errors, lockdir
 
-    branch = Branch.open(os.path.join(root, rel))
+    lockdir._DEFAULT_TIMEOUT_SECONDS = lock_wait_seconds()
+    branch = _open_branch(root, rel, None)
+    if branch is None:
+        raise errors.NotBranchError(os.path.join(root, rel))
+    problem = layout_problem(root, branch)
+    if problem:
+        raise errors.BzrError("prodgate will not move %s: %s" % (rel, problem))
     new_id = new.encode("utf-8")
     old_id = old.encode("utf-8") if old else NULL_REVISION
     try:
         lock = branch.lock_write()
     except errors.LockContention as e:
-        raise TipMoved("%s is locked by another change (%s)" % (rel, e))
+        held = getattr(e, "lock", None)
+        raise BranchLocked(
+            "%s is locked%s and stayed locked for %gs; if no one is pushing to it, run brz break-lock %s"
+            % (rel, " (%s)" % held if held else "", lock_wait_seconds(), os.path.join(root, rel))
+        )
     try:
         current = branch.last_revision()
         if current != old_id:
             raise TipMoved("%s is at %s, not %s" % (rel, _text(current), _text(old_id)))
-        if not branch.repository.has_revision(new_id) and source_rel:
-            source = Branch.open(os.path.join(root, source_rel))
-            branch.repository.fetch(source.repository, revision_id=new_id)
+        if not branch.repository.has_revision(new_id):
+            raise errors.BzrError("prodgate will not move %s: %s is not in the shared repository" % (rel, new))
         branch.set_last_revision_info(revno, new_id)
     finally:
         lock.unlock()

@@ -1,10 +1,10 @@
 """prodgate's helper for the admin command: one process per command.
 
     helper.py snapshot <root>
-    helper.py set-tip <root> <branch> <new> <old|-> <revno> [<source-branch>]
+    helper.py set-tip <root> <branch> <new> <old|-> <revno>
 
-Prints one JSON document; exit 1 with a one-line message on stderr when the
-repository cannot be read or a tip has moved.
+Prints one JSON document; on stderr one line and exit 1 when the repository
+cannot be read, 3 when the tip has moved, 4 when the branch stayed locked.
 """
 
 import json
@@ -27,19 +27,21 @@ def main(argv):
         if argv[:1] == ["snapshot"] and len(argv) == 2:
             json.dump(facts.gather(os.path.abspath(argv[1])), sys.stdout)
             return 0
-        if argv[:1] == ["set-tip"] and len(argv) in (6, 7):
-            _, root, rel, new, old, revno = argv[:6]
-            source = argv[6] if len(argv) == 7 else None
-            facts.set_tip(os.path.abspath(root), rel, new, None if old == "-" else old, int(revno), source)
+        if argv[:1] == ["set-tip"] and len(argv) == 6:
+            _, root, rel, new, old, revno = argv
+            facts.set_tip(os.path.abspath(root), rel, new, None if old == "-" else old, int(revno))
             json.dump({"ok": True}, sys.stdout)
             return 0
     except facts.TipMoved as e:
         sys.stderr.write("moved: %s\n" % e)
         return 3
+    except facts.BranchLocked as e:
+        sys.stderr.write("%s\n" % e)
+        return 4
     except errors.BzrError as e:
         sys.stderr.write("%s\n" % e)
         return 1
-    sys.stderr.write("usage: helper.py snapshot <root> | set-tip <root> <branch> <new> <old|-> <revno> [<source>]\n")
+    sys.stderr.write("usage: helper.py snapshot <root> | set-tip <root> <branch> <new> <old|-> <revno>\n")
     return 2
 
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 
 from breezy import errors, trace
@@ -17,20 +18,58 @@ def _engine_command():
     return [node, main]
 
 
+def check_installed():
+    """Refuse to serve unless both branch hooks are in place."""
+    from breezy.branch import Branch
+
+    for point, name in (("pre_change_branch_tip", "prodgate gate"), ("post_change_branch_tip", "prodgate record and mirror")):
+        if not any(Branch.hooks.get_hook_name(h) == name for h in Branch.hooks[point]):
+            raise errors.CommandError("prodgate: the %s hook is not installed; refusing to serve" % point)
+
+
+def _served_root():
+    root = os.environ.get("PRODGATE_BZR_ROOT")
+    return os.path.realpath(root) if root else None
+
+
+def _find_root(path):
+    """The prodgate-managed shared repository holding `path` (a local push with the plugin loaded)."""
+    path = os.path.realpath(path)
+    while True:
+        if os.path.isfile(facts.config_path(path)):
+            return path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
+
+
 def _locate(branch):
     """(root, branch path relative to root) for a governed branch, else None."""
     path = facts.transport_local_path(branch.controldir.root_transport)
     if path is None:
         return None
-    root = facts.find_root(path)
-    if root is None or os.path.realpath(path) == os.path.realpath(root):
+    path = os.path.realpath(path)
+    root = _served_root() or _find_root(path)
+    if root is None or path == root or not path.startswith(root + os.sep):
         return None
-    return root, os.path.relpath(path, root).replace(os.sep, "/")
+    rel = os.path.relpath(path, root).replace(os.sep, "/")
+    names, globs = facts.governed_names(root)
+    if not facts.is_governed(rel, names, globs):
+        return None
+    return root, rel
 
 
 def _root_transport(branch, rel):
     """The shared repository's root, reached from the branch through the same (jailed) transport."""
     return branch.controldir.root_transport.clone("/".join([".."] * len(rel.split("/"))))
+
+
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+
+
+def _printable(text):
+    return _UNPRINTABLE.sub("?", str(text))
 
 
 def _revid(revid):
@@ -50,10 +89,9 @@ def _ask_engine(stage, document):
 
 def _consult(params, root, rel, stage, tip, extra=()):
     """Gather the repository's facts around this tip change and ask the engine."""
-    update = {"branch": rel, "old": _revid(params.old_revid), "new": _revid(params.new_revid)}
+    update = {"branch": rel, "old": _revid(params.old_revid), "new": _revid(params.new_revid), "revno": params.new_revno}
     snapshot = facts.gather(
         root,
-        repository=params.branch.repository,
         tips={rel: tip},
         extra=list(extra),
         root_transport=_root_transport(params.branch, rel),
@@ -70,7 +108,8 @@ def pre_change_branch_tip(params):
         answer = _consult(params, root, rel, "pre-change", tip=params.old_revid, extra=[params.new_revid])
     except Exception as e:  # fail closed: a governed branch is never changed unjudged
         raise errors.TipChangeRejected(
-            "prodgate: rejected %s [unavailable]: prodgate could not judge the change (%s); tell the repository's admin" % (rel, e)
+            "prodgate: rejected %s [unavailable]: prodgate could not judge the change (%s); tell the repository's admin"
+            % (rel, _printable(e))
         )
     if not answer.get("accepted"):
         raise errors.TipChangeRejected("\n".join(answer.get("lines") or ["prodgate: rejected"]))
@@ -86,7 +125,7 @@ def post_change_branch_tip(params):
     try:
         answer = _consult(params, root, rel, "post-change", tip=params.new_revid)
     except Exception as e:  # the change has landed; report and leave the rest to `prodgate sync`
-        trace.warning("prodgate: the change landed, but recording it failed (%s); an admin should run prodgate sync" % e)
+        trace.warning("prodgate: the change landed, but recording it failed (%s); an admin should run prodgate sync" % _printable(e))
         return
     # The engine cannot lock the branch this process is changing; it hands
     # moves of that branch back, and nobody else can move it while we hold it.

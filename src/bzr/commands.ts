@@ -1,6 +1,6 @@
 // The admin command's Bazaar-only parts: serve-bzr, setup-bzr, and doctor's checks.
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { type Check, databaseChecks } from "../cli/commands/doctor";
@@ -9,11 +9,15 @@ import { readConfig } from "../config";
 import { UserError } from "../errors";
 import { bzrDatabasePath, isBzrRepository, setupBzr } from "./engine";
 import { pluginPath, projectDir, readSnapshot } from "./helper";
-import { BzrRepo, configPath } from "./repo";
+import { BzrRepo, ConfigFileGit, configPath, legacyStateDir } from "./repo";
 
-/** The argv of `brz serve` for a repository, with prodgate's plugin to load. */
+/**
+ * The argv of brz for serving a repository: the plugin's own serve command, so
+ * nothing is served unless the plugin loaded (writes on, file-level verbs off,
+ * governed branches jailed; see bzr/prodgate_bzr/serve.py).
+ */
 export function serveArgs(root: string, opts: { listen?: string; port?: string; inet?: boolean }): string[] {
-  const args = ["serve", "--allow-writes", `--directory=${root}`];
+  const args = ["prodgate-serve", root];
   if (opts.inet) {
     if (opts.listen || opts.port) throw new UserError("--inet serves one connection on stdin/stdout; it takes no --listen or --port", 2);
     return [...args, "--inet"];
@@ -31,22 +35,58 @@ function requireBzr(dir: string): string {
   const root = resolve(dir);
   if (!isBzrRepository(root))
     throw new UserError(`${root} is not a Bazaar shared repository (create one with ./install.sh --bzr ${root})`, 2);
+  if (existsSync(legacyStateDir(root)))
+    throw new UserError(
+      `prodgate's state is inside the served tree (${legacyStateDir(root)}); run ./install.sh --bzr ${root} to move it out`,
+      2,
+    );
   if (!existsSync(configPath(root))) throw new UserError(`${root} has no prodgate configuration; run ./install.sh --bzr ${root}`, 2);
-  return root;
+  return realpathSync(root);
+}
+
+/** The environment brz serves with: the plugin on its path, the engine to ask, the governed names as read now. */
+function serveEnv(governed: string[]): NodeJS.ProcessEnv {
+  const plugins = [pluginPath(), process.env.BRZ_PLUGIN_PATH].filter(Boolean).join(":");
+  return {
+    ...process.env,
+    BRZ_PLUGIN_PATH: plugins,
+    BRZ_NO_SMART_VFS: "1",
+    PRODGATE_BZR_GOVERNED: governed.join("\n"),
+    PRODGATE_NODE: process.execPath,
+    PRODGATE_MAIN: join(projectDir(), "dist", "prodgate.cjs"),
+  };
+}
+
+/** Refuse to serve unless the configuration is valid, the database is sound and the plugin loads. */
+function preflight(root: string, env: NodeJS.ProcessEnv): void {
+  const { errors } = readConfig(new ConfigFileGit(root, configPath(root)));
+  if (errors.length > 0) {
+    const e = errors[0]!;
+    throw new UserError(`not serving: prodgate's configuration is invalid: ${e.key}: ${e.message} (fix ${configPath(root)})`, 1);
+  }
+  const bad = databaseChecks(bzrDatabasePath(root), `./install.sh --bzr ${root}`).find((c) => c.status === "fail");
+  if (bad) throw new UserError(`not serving: ${bad.message}`, 1);
+  const probe = spawnSync("brz", ["help", "prodgate-serve"], { env, encoding: "utf8" });
+  if (probe.error) throw new UserError(`cannot run brz: ${probe.error.message} (install it: apt-get install brz)`, 1);
+  if (probe.status !== 0) {
+    const why = env.BRZ_DISABLE_PLUGINS ? ` (BRZ_DISABLE_PLUGINS=${JSON.stringify(env.BRZ_DISABLE_PLUGINS)} is set)` : "";
+    throw new UserError(`not serving: prodgate's Breezy plugin did not load${why}; without it nothing would be checked`, 1);
+  }
+}
+
+function governedNames(root: string): string[] {
+  const { config } = readConfig(new ConfigFileGit(root, configPath(root)));
+  return [
+    ...Object.values(config.branches),
+    ...config.governed.filter((g) => g.startsWith("refs/heads/")).map((g) => `glob:${g.slice("refs/heads/".length)}`),
+  ];
 }
 
 function serve(root: string, opts: { listen?: string; port?: string; inet?: boolean }): number {
   const args = serveArgs(root, opts);
-  const plugins = [pluginPath(), process.env.BRZ_PLUGIN_PATH].filter(Boolean).join(":");
-  const r = spawnSync("brz", args, {
-    stdio: "inherit",
-    env: {
-      ...process.env,
-      BRZ_PLUGIN_PATH: plugins,
-      PRODGATE_NODE: process.execPath,
-      PRODGATE_MAIN: join(projectDir(), "dist", "prodgate.cjs"),
-    },
-  });
+  const env = serveEnv(governedNames(root));
+  preflight(root, env);
+  const r = spawnSync("brz", args, { stdio: "inherit", env });
   if (r.error) throw new UserError(`cannot run brz: ${r.error.message} (install it: apt-get install brz)`, 1);
   return r.status ?? 1;
 }
@@ -54,7 +94,7 @@ function serve(root: string, opts: { listen?: string; port?: string; inet?: bool
 export function registerBzrCommands(program: Command, repo: () => string, setExit: (code: number) => void): void {
   program
     .command("serve-bzr")
-    .description("serve the Bazaar repository with prodgate's checks (brz serve --allow-writes, plugin loaded)")
+    .description("serve the Bazaar repository through prodgate's gate (branch operations only, plugin required)")
     .option("--listen <addr>", "address to listen on (brz's default: all)")
     .option("--port <n>", "TCP port (brz's default: 4155)")
     .option("--inet", "serve one connection on stdin/stdout (bzr+ssh)")
@@ -94,10 +134,23 @@ export function bzrDoctorChecks(dir: string): Check[] {
     checks.push({ name: "config", status: "fail", message: `${configPath(root)} is missing; run ./install.sh --bzr ${root}` });
     return checks;
   }
+  if (existsSync(legacyStateDir(root)))
+    checks.push({
+      name: "state",
+      status: "fail",
+      message: `${legacyStateDir(root)} is inside the served tree; run ./install.sh --bzr ${root} to move it out`,
+    });
   let repo: BzrRepo | null = null;
   try {
-    repo = new BzrRepo(root, readSnapshot(root));
+    const snapshot = readSnapshot(root);
+    repo = new BzrRepo(root, snapshot);
     checks.push({ name: "repository", status: "ok", message: `${root}: ${repo.history.tips.size} branch(es) read with Breezy` });
+    for (const [name, why] of Object.entries(snapshot.layout ?? {}))
+      checks.push({
+        name: `branch ${name}`,
+        status: "fail",
+        message: `${join(root, name)}: ${why}; every governed change is refused until it uses the shared repository again (brz reconfigure --use-shared / --unstacked)`,
+      });
   } catch (err) {
     checks.push({ name: "repository", status: "fail", message: (err as Error).message });
   }

@@ -1,5 +1,5 @@
 // Opening a Bazaar shared repository as an Engine, and preparing one (install.sh --bzr).
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { readConfig } from "../config";
 import { branchTips, type Engine } from "../engine/state";
@@ -8,7 +8,7 @@ import { recordInstallState } from "../install/setup";
 import { Store } from "../store/store";
 import { readSnapshot } from "./helper";
 import type { BzrSnapshot } from "./history";
-import { BzrRepo, configPath, stateDir } from "./repo";
+import { BzrRepo, configPath, legacyStateDir, stateDir } from "./repo";
 
 /** A Bazaar shared repository: `<dir>/.bzr/repository` without being a branch itself. */
 export function isBzrRepository(dir: string): boolean {
@@ -37,6 +37,7 @@ export function openBzrEngine(dir: string, opts: { snapshot?: BzrSnapshot; locke
       1,
     );
   }
+  mkdirSync(join(stateDir(root), "prodgate"), { recursive: true, mode: 0o755 });
   const store = Store.open(bzrDatabasePath(root), { create: opts.create });
   return { repo, config, store };
 }
@@ -58,6 +59,11 @@ const DEFAULT_CONFIG = `# prodgate's configuration for this Bazaar repository (g
 export function setupBzr(dir: string): string[] {
   const root = resolve(dir);
   const done: string[] = [];
+  // Earlier versions kept the state inside the served tree, where any client could read and write it.
+  if (existsSync(legacyStateDir(root)) && !existsSync(stateDir(root))) {
+    renameSync(legacyStateDir(root), stateDir(root));
+    done.push(`moved ${legacyStateDir(root)} to ${stateDir(root)}, out of the served tree`);
+  }
   mkdirSync(stateDir(root), { recursive: true, mode: 0o755 });
   if (!existsSync(configPath(root))) {
     writeFileSync(configPath(root), DEFAULT_CONFIG, { mode: 0o644 });

@@ -50,10 +50,11 @@ export function readSnapshot(root: string): BzrSnapshot {
   return parseSnapshot(JSON.parse(r.stdout));
 }
 
-/** Compare-and-swap a branch tip through Breezy; false when the branch moved or is locked meanwhile. */
-export function setTip(root: string, branch: string, revno: number, target: string, old: string | null, source: string | null): boolean {
-  const r = runHelper(["set-tip", root, branch, target, old ?? "-", String(revno), ...(source ? [source] : [])]);
+/** Compare-and-swap a branch tip through Breezy; false when the branch moved meanwhile. A lock is waited on with a bound. */
+export function setTip(root: string, branch: string, revno: number, target: string, old: string | null): boolean {
+  const r = runHelper(["set-tip", root, branch, target, old ?? "-", String(revno)]);
   if (r.status === 3) return false;
+  if (r.status === 4) throw new UserError(`cannot move ${branch}: ${failure(r)}`, 1);
   if (r.status !== 0) throw new UserError(`cannot move ${branch} in ${root}: ${failure(r)}`, 1);
   return true;
 }

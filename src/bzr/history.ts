@@ -9,6 +9,8 @@ export interface BzrSnapshot {
   root: string;
   branches: Record<string, string | null>;
   revisions: [string, string[], string][];
+  /** Governed branches that cannot be judged from the shared repository, and why. */
+  layout?: Record<string, string>;
 }
 
 /** Check the shape of a snapshot read from the helper or the plugin. */
@@ -22,6 +24,10 @@ export function parseSnapshot(value: unknown): BzrSnapshot {
   if (typeof v.branches !== "object" || v.branches === null) return bad("no branches");
   for (const tip of Object.values(v.branches)) if (tip !== null && typeof tip !== "string") bad("a branch tip is not a revision id");
   if (!Array.isArray(v.revisions)) return bad("no revisions");
+  if (v.layout !== undefined) {
+    if (typeof v.layout !== "object" || v.layout === null) bad("layout is not an object");
+    for (const why of Object.values(v.layout as object)) if (typeof why !== "string") bad("a layout problem is not text");
+  }
   for (const r of v.revisions) {
     if (!Array.isArray(r) || typeof r[0] !== "string" || !Array.isArray(r[1]) || typeof r[2] !== "string") bad("a revision is malformed");
   }
@@ -53,6 +59,17 @@ export class BzrHistory {
     return (this.nodes.get(id)?.parents ?? []).filter((p) => this.nodes.has(p));
   }
 
+  /** The left-hand parent, or undefined when there is none or it is a ghost (then the mainline ends here, as in Breezy). */
+  leftParent(id: string): string | undefined {
+    const p = this.nodes.get(id)?.parents[0];
+    return p !== undefined && this.nodes.has(p) ? p : undefined;
+  }
+
+  /** Parents this repository does not hold (ghosts). */
+  ghostParents(id: string): string[] {
+    return (this.nodes.get(id)?.parents ?? []).filter((p) => !this.nodes.has(p));
+  }
+
   commit(id: string): CommitInfo | null {
     const node = this.nodes.get(id);
     if (!node) return null;
@@ -66,7 +83,7 @@ export class BzrHistory {
     let cur: string | undefined = id;
     while (cur !== undefined && this.nodes.has(cur) && !this.revnos.has(cur)) {
       chain.push(cur);
-      cur = this.parents(cur)[0];
+      cur = this.leftParent(cur);
     }
     let n = cur !== undefined && this.revnos.has(cur) ? this.revnos.get(cur)! : 0;
     for (let i = chain.length - 1; i >= 0; i--) this.revnos.set(chain[i]!, ++n);
@@ -133,7 +150,7 @@ export class BzrHistory {
     let cur: string | undefined = this.nodes.has(tip) ? tip : undefined;
     while (cur !== undefined && !excluded.has(cur)) {
       chain.push(cur);
-      cur = this.parents(cur)[0];
+      cur = this.leftParent(cur);
     }
     const asMainline = (id: string): MainlineCommit => ({ ...this.commit(id)!, revno: this.revno(id) });
     const segment = chain.reverse().map(asMainline);
@@ -143,14 +160,14 @@ export class BzrHistory {
 
   /** Is `id` on the left-hand chain of `tip`? */
   onMainline(id: string, tip: string): boolean {
-    for (let cur: string | undefined = tip; cur !== undefined; cur = this.parents(cur)[0]) if (cur === id) return true;
+    for (let cur: string | undefined = tip; cur !== undefined; cur = this.leftParent(cur)) if (cur === id) return true;
     return false;
   }
 
   /** The revision `steps` left-hand parents back from `id`. */
   back(id: string, steps: number): string | null {
     let cur: string | undefined = this.nodes.has(id) ? id : undefined;
-    for (let i = 0; i < steps && cur !== undefined; i++) cur = this.parents(cur)[0];
+    for (let i = 0; i < steps && cur !== undefined; i++) cur = this.leftParent(cur);
     return cur ?? null;
   }
 }

@@ -3,7 +3,7 @@
 // hooks judges it, and the answer goes back as one JSON document.
 import { createHash } from "node:crypto";
 import { describeFailure as failureLine } from "../boundary";
-import { rolesOf } from "../config";
+import { readConfig, rolesOf } from "../config";
 import { afterPush } from "../engine/after-push";
 import { FactGatherer, type RefUpdate } from "../engine/facts";
 import { recordTrustedMarkers } from "../engine/markers";
@@ -12,18 +12,21 @@ import type { Engine } from "../engine/state";
 import { UserError } from "../errors";
 import { identify } from "../identity";
 import { decide, type Decision, type PushContext } from "../policy/decide";
+import type { BranchNames } from "../policy/types";
 import { formatPushResult } from "../policy/message";
-import { branchRef, classifyRef } from "../policy/refs";
+import { branchRef, classifyRef, type RefClass } from "../policy/refs";
 import { now } from "../store/store";
 import { openBzrEngine } from "./engine";
-import { type BzrSnapshot, parseSnapshot } from "./history";
-import type { BzrRepo, DeferredMove } from "./repo";
+import { type BzrHistory, type BzrSnapshot, parseSnapshot } from "./history";
+import { type BzrRepo, ConfigFileGit, configPath, type DeferredMove } from "./repo";
 
 /** A branch-tip change as the plugin reports it: revision ids, null for Bazaar's null: revision. */
 export interface TipChange {
   branch: string;
   old: string | null;
   new: string | null;
+  /** The revno the client gave for the new tip; prodgate computes its own and compares. */
+  revno?: number | null;
 }
 
 export interface BzrHookInput {
@@ -59,10 +62,14 @@ export function parseHookInput(text: string): BzrHookInput {
   const v = value as { snapshot?: unknown; update?: Partial<TipChange> };
   const u = v?.update;
   const idOrNull = (x: unknown) => x === null || typeof x === "string";
-  if (!u || typeof u.branch !== "string" || !BRANCH_PATH.test(u.branch) || !idOrNull(u.old) || !idOrNull(u.new)) {
+  const revnoOk = u?.revno === undefined || u.revno === null || (typeof u.revno === "number" && Number.isSafeInteger(u.revno));
+  if (!u || typeof u.branch !== "string" || !BRANCH_PATH.test(u.branch) || !idOrNull(u.old) || !idOrNull(u.new) || !revnoOk) {
     throw new UserError("the Breezy plugin sent no usable tip change", 1);
   }
-  return { snapshot: parseSnapshot(v.snapshot), update: { branch: u.branch, old: u.old ?? null, new: u.new ?? null } };
+  return {
+    snapshot: parseSnapshot(v.snapshot),
+    update: { branch: u.branch, old: u.old ?? null, new: u.new ?? null, revno: u.revno ?? null },
+  };
 }
 
 function pushIdOf(input: BzrHookInput): string {
@@ -78,6 +85,8 @@ function describeFailure(err: unknown): string {
 export function bzrPreChange(input: BzrHookInput, env: NodeJS.ProcessEnv): BzrHookAnswer {
   const update = refUpdateOf(input.update);
   const pushId = pushIdOf(input);
+  // A branch prodgate does not govern never depends on prodgate's database being sound.
+  if (isUngoverned(input.snapshot.root, update.ref)) return { accepted: true, lines: [], moves: [] };
   let engine: Engine;
   try {
     engine = openBzrEngine(input.snapshot.root, { snapshot: input.snapshot, lockedBranch: input.update.branch });
@@ -100,12 +109,16 @@ export function bzrPreChange(input: BzrHookInput, env: NodeJS.ProcessEnv): BzrHo
     };
     let decision: Decision;
     try {
-      decision = decide(
-        user
-          ? new FactGatherer(engine).gather(update, cls)
-          : { ...update, class: cls, isCreate: false, isDelete: false, newType: null, isFastForward: false, keepsFirstParent: false },
-        ctx,
-      );
+      const history = (engine.repo as BzrRepo).history;
+      decision =
+        bazaarShape(update, input, history, config.branches) ??
+        decide(
+          user
+            ? new FactGatherer(engine).gather(update, cls)
+            : { ...update, class: cls, isCreate: false, isDelete: false, newType: null, isFastForward: false, keepsFirstParent: false },
+          ctx,
+        );
+      if (decision.accepted) decision = bazaarRules(decision, cls, input.update, history, config.branches) ?? decision;
     } catch (err) {
       decision = { ...update, accepted: false, code: "unavailable", reason: describeFailure(err) };
     }
@@ -127,10 +140,100 @@ export function bzrPreChange(input: BzrHookInput, env: NodeJS.ProcessEnv): BzrHo
     } catch {
       // Unrecorded markers only stay uncounted.
     }
-    return { accepted: decision.accepted, lines: formatPushResult([decision]), moves: [] };
+    return { accepted: decision.accepted, lines: formatPushResult([decision]).map(inBazaarWords), moves: [] };
   } finally {
     engine.store.close();
   }
+}
+
+function isUngoverned(root: string, ref: string): boolean {
+  const { config, errors } = readConfig(new ConfigFileGit(root, configPath(root)));
+  return errors.length === 0 && classifyRef(ref, config.branches, config.governed).kind === "ungoverned";
+}
+
+/** Git's words in a hint, as a Bazaar user types them. */
+export function inBazaarWords(line: string): string {
+  return line.replace(/--force\b/g, "--overwrite");
+}
+
+// eslint-disable-next-line no-control-regex
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/;
+
+/** Why a revision id cannot be held on a governed branch, or null: ids are only ever compared as ids. */
+export function revisionIdProblem(id: string, branchNames: ReadonlySet<string>): string | null {
+  if (UNPRINTABLE.test(id)) return "holds control, bidi or line-separator characters";
+  if (/^0{40}$/.test(id) || id === "null:") return "is spelled like the null revision";
+  if (branchNames.has(id) || id.startsWith("refs/")) return "is spelled like a branch name";
+  if (/^r?[0-9]+$/i.test(id) || /~[0-9]*$/.test(id) || /^[0-9a-f]{4,39}$/i.test(id)) return "is spelled like a revno or an abbreviated id";
+  return null;
+}
+
+const MAIN_KINDS = new Set(["devel", "stable", "productionStable", "productionDevel"]);
+
+function bzrReject(u: RefUpdate, code: string, reason: string, details?: string[]): Decision {
+  // `renumbers` is the shared core's code for a first-parent rewrite; until decide() has it, Bazaar names it here.
+  return { ...u, accepted: false, code: code as Decision["code"], reason, ...(details ? { details } : {}) };
+}
+
+/** Refusals no decision may overturn: a branch prodgate cannot judge from the shared repository, and ids that could be misread. */
+export function bazaarShape(u: RefUpdate, input: BzrHookInput, history: BzrHistory, branches: BranchNames): Decision | null {
+  const layout = input.snapshot.layout ?? {};
+  const broken = Object.entries(layout).sort(([a], [b]) =>
+    a === input.update.branch ? -1 : b === input.update.branch ? 1 : a.localeCompare(b),
+  );
+  if (broken.length > 0) {
+    const [name, why] = broken[0]!;
+    return bzrReject(u, "unavailable", `governed branch ${name} cannot be judged from the shared repository: ${why}`, [
+      "an admin must put it back in the shared repository (brz reconfigure --use-shared, --unstacked on the server); prodgate doctor lists it",
+    ]);
+  }
+  if (input.update.new === null) return null;
+  const names = new Set<string>([...Object.keys(input.snapshot.branches), ...Object.values(branches)]);
+  const fresh = history.between([input.update.new], input.update.old ? [input.update.old] : []);
+  for (const id of fresh.length > 0 ? fresh : [input.update.new]) {
+    const why = revisionIdProblem(id, names);
+    if (why) return bzrReject(u, "bad-revision-id", `a new revision's id ${why}`);
+  }
+  return null;
+}
+
+/**
+ * The rules the shared core does not carry yet, checked on Bazaar's facts:
+ * the old tip stays on the new tip's left-hand history and no ghost sits in
+ * the new history (else revnos change), the client's revno is prodgate's, and
+ * production-stable only takes a mainline revision of stable unless promoted.
+ */
+export function bazaarRules(d: Decision, cls: RefClass, change: TipChange, history: BzrHistory, branches: BranchNames): Decision | null {
+  if (change.new === null || !MAIN_KINDS.has(cls.kind) || d.code === "override") return null;
+  const fresh = history.between([change.new], change.old ? [change.old] : []);
+  for (const id of fresh) {
+    const ghosts = history.ghostParents(id);
+    if (ghosts.length > 0) {
+      return bzrReject(
+        d,
+        "renumbers",
+        `a new revision names a parent the repository does not hold (a ghost): revnos would change once it is filled`,
+      );
+    }
+  }
+  if (change.old !== null && !history.onMainline(change.old, change.new)) {
+    return bzrReject(
+      d,
+      "renumbers",
+      `the old tip r${history.revno(change.old)} is not on the new tip's left-hand history: every revno after it would change`,
+    );
+  }
+  const revno = history.revno(change.new);
+  if (change.revno !== null && change.revno !== undefined && change.revno !== revno) {
+    return bzrReject(d, "renumbers", `the client numbered the new tip r${change.revno}; it is r${revno}`);
+  }
+  if (cls.kind === "productionStable" && d.code === "approved") {
+    const stable = history.tips.get(branches.stable) ?? null;
+    if (!stable || !history.onMainline(change.new, stable)) {
+      return bzrReject(d, "unapproved", "the new tip is not a mainline revision of stable");
+    }
+  }
+  return null;
 }
 
 /** After a tip change: record it and mirror, as post-receive does. */

@@ -1,7 +1,8 @@
 // A Bazaar shared repository behind the engine's Repo interface: queries are
 // answered from a snapshot gathered with Breezy, tip changes go back through
 // Breezy with a compare-and-swap. Branch `<path>` appears as refs/heads/<path>.
-import { join } from "node:path";
+import { realpathSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { UserError } from "../errors";
 import { Git, type GitOptions, type GitResult } from "../git/run";
 import { Repo } from "../git/repo";
@@ -9,8 +10,22 @@ import type { CommitInfo, MainlineCommit } from "../policy/types";
 import { readSnapshot, setTip } from "./helper";
 import { BzrHistory, type BzrSnapshot } from "./history";
 
-/** Where prodgate keeps its configuration and database inside a shared repository. */
+/**
+ * Where prodgate keeps its configuration and database: `<root>.prodgate`, next
+ * to the served shared repository and never inside it, so no client reaches it.
+ */
 export function stateDir(root: string): string {
+  let abs = resolve(root);
+  try {
+    abs = realpathSync(abs);
+  } catch {
+    // not there yet: the path as given
+  }
+  return join(dirname(abs), `${basename(abs)}.prodgate`);
+}
+
+/** Where earlier versions kept the state, inside the served tree; setup-bzr moves it out. */
+export function legacyStateDir(root: string): string {
   return join(root, ".bzr", "prodgate");
 }
 
@@ -66,7 +81,8 @@ export class BzrRepo extends Repo {
     snapshot: BzrSnapshot,
     private readonly lockedBranch: string | null = null,
   ) {
-    super(join(root, ".bzr"), new ConfigFileGit(root, configPath(root)));
+    // The engine keeps its lock files under <gitDir>/prodgate: here inside the state directory, out of the served tree.
+    super(stateDir(root), new ConfigFileGit(root, configPath(root)));
     this.history = new BzrHistory(snapshot);
   }
 
@@ -184,6 +200,22 @@ export class BzrRepo extends Repo {
     return new Map();
   }
 
+  override ancestry(ancestor: string, descendant: string): "yes" | "no" | "unknown" {
+    if (!this.history.has(ancestor)) return "unknown";
+    return this.history.isAncestor(ancestor, descendant) ? "yes" : "no";
+  }
+
+  override parentsOf(sha: string): string[] {
+    return this.commitsNoWalk([sha])[0]?.parents ?? [];
+  }
+
+  /** Only what the callers ask: the merge base of two revisions, one of which holds the other; else none. */
+  override mergeBase(a: string, b: string): string | null {
+    if (this.history.isAncestor(a, b)) return a;
+    if (this.history.isAncestor(b, a)) return b;
+    return null;
+  }
+
   override updateRef(ref: string, target: string, old: string, _message: string): boolean {
     const branch = this.branchOf(ref);
     if (branch === null || !this.history.has(target)) throw new UserError(`cannot point ${ref} at ${target} in a Bazaar repository`, 1);
@@ -194,8 +226,7 @@ export class BzrRepo extends Repo {
     if (branch === this.lockedBranch) {
       this.deferred.push({ branch, old: expected, new: target, revno });
     } else {
-      const source = [...this.history.tips].find(([b, tip]) => b !== branch && tip && this.history.isAncestor(target, tip))?.[0] ?? null;
-      if (!setTip(this.root, branch, revno, target, expected, source)) {
+      if (!setTip(this.root, branch, revno, target, expected)) {
         // Someone else moved it: read the repository again so the caller's retry sees the new tips.
         this.history = new BzrHistory(readSnapshot(this.root));
         return false;

@@ -125,10 +125,10 @@ function scanFrom(repo: Repo, marks: readonly (string | null)[], tip: string): s
   for (const mark of marks) {
     if (!mark) continue;
     if (mark === tip) return mark;
-    // 128: git cannot read the mark (a commit that never landed).
-    const status = repo.git.run(["merge-base", "--is-ancestor", mark, tip], { okStatuses: [1, 128] }).status;
-    if (status === 0) return mark;
-    if (status === 1) return repo.mergeBase(mark, tip);
+    // unknown: git cannot read the mark (a commit that never landed).
+    const ancestry = repo.ancestry(mark, tip);
+    if (ancestry === "yes") return mark;
+    if (ancestry === "no") return repo.mergeBase(mark, tip);
   }
   return null;
 }

@@ -213,12 +213,8 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
   if (refused) return finish("blocked", prod, refused, `production-stable cannot take ${rev(d)}: blocked: ${refused}`);
   const runId = store.startMirrorRun({ trigger, fromSha: prod, toSha: target, deployableSha: d.sha, deployableRevno: d.revno });
   faultPoint("before-update-ref");
-  // With a reflog of production-stable (created by the first move, kept by git for every later one),
-  // recovery can prove which moves were the mirror's.
-  const cas = repo.git.run(["update-ref", "--create-reflog", "-m", `${MIRROR_MESSAGE} r${d.revno}`, prodRef, target, prod ?? ""], {
-    okStatuses: [1, 128],
-  });
-  if (cas.status !== 0) {
+  // Repo.updateRef keeps a reflog of production-stable, so recovery can prove which moves were the mirror's.
+  if (!repo.updateRef(prodRef, target, prod ?? "", `${MIRROR_MESSAGE} r${d.revno}`)) {
     store.finishMirrorRun(runId, "lost-race", `${prodRef} moved while the mirror ran`, null, null);
     return "retry";
   }
@@ -248,15 +244,15 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
  * whose parents are exactly the old tip and `d`. Returns why not, or null.
  */
 function moveRefused(engine: Engine, prod: string | null, target: string, d: string): string | null {
-  const { git } = engine.repo;
+  const { repo } = engine;
   if (target === d) {
     // A question of its own (not the --is-ancestor the decision asked): prod is an ancestor of d exactly when it is their merge base.
-    if (prod && git.run(["merge-base", prod, d], { okStatuses: [1] }).stdout.trim() !== prod) {
+    if (prod && repo.mergeBase(prod, d) !== prod) {
       return `the deployable revision ${shortSha(d)} does not contain production-stable's tip ${shortSha(prod)}`;
     }
     return null;
   }
-  const parents = git.out(["rev-list", "--no-walk", "--parents", target]).split(/\s+/).slice(1);
+  const parents = repo.parentsOf(target);
   if (!prod || parents.length !== 2 || parents[0] !== prod || parents[1] !== d) {
     return `the mirror's merge ${shortSha(target)} is not a merge of production-stable's tip and the deployable revision`;
   }

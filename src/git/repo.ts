@@ -61,7 +61,9 @@ export class Repo {
 
   /** Compare-and-swap a branch: false when it is no longer at `old` ("" = must not exist). */
   updateRef(ref: string, target: string, old: string, message: string): boolean {
-    return this.git.run(["update-ref", "-m", message, ref, target, old], { okStatuses: [1, 128] }).status === 0;
+    // With a reflog of the ref (created by the first move, kept by git for every later one),
+    // crash recovery can prove which moves were prodgate's.
+    return this.git.run(["update-ref", "--create-reflog", "-m", message, ref, target, old], { okStatuses: [1, 128] }).status === 0;
   }
 
   /** Do two commits hold the same tree? */
@@ -136,6 +138,20 @@ export class Repo {
     const out = this.git.run(["--version"], { okStatuses: [1, 128, 129] }).stdout.trim();
     if (stamp && /^git version /.test(out)) writeStamped(cache, stamp, `${out}\n`);
     return out;
+  }
+
+  /**
+   * Is `ancestor` in the history of `descendant`? "unknown" when git cannot
+   * read `ancestor` (a commit whose push never landed).
+   */
+  ancestry(ancestor: string, descendant: string): "yes" | "no" | "unknown" {
+    const status = this.git.run(queries.isAncestor(ancestor, descendant)[0]!, { okStatuses: [1, 128] }).status;
+    return status === 0 ? "yes" : status === 1 ? "no" : "unknown";
+  }
+
+  /** The parents of one commit, asked of git directly (never from an answer asked ahead). */
+  parentsOf(sha: string): string[] {
+    return this.git.out(["rev-list", "--no-walk", "--parents", sha]).split(/\s+/).slice(1);
   }
 
   /** The best common ancestor of two commits, or null when they share no history. */

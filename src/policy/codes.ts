@@ -71,6 +71,10 @@ export const REJECTION_CODES = {
     rule: "a break-glass override needs a reason",
     remedy: 'push with -o prodgate.override="<why>"',
   },
+  "bad-revision-id": {
+    rule: "a Bazaar revision on a governed branch has an id that cannot be told from a branch name, a revno or the null revision, or that holds control characters",
+    remedy: "commit again with Breezy's own revision ids (brz commit makes them); do not set ids by hand",
+  },
   unavailable: {
     rule: "prodgate could not read what it needs to judge a governed ref, so it refuses",
     remedy: "run prodgate doctor on the server, or tell the repository's admin",

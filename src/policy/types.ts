@@ -59,7 +59,9 @@ export function isCiResult(value: string): value is CiResult {
  */
 export function shortSha(id: string): string {
   if (/^[0-9a-f]{7,}$/.test(id)) return id.slice(0, 7);
-  return id.slice(-8);
+  // A Bazaar revision id is any text: never print its control, bidi or line-separator characters.
+  // eslint-disable-next-line no-control-regex
+  return id.slice(-8).replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g, "?");
 }
 
 export function isZeroSha(sha: string): boolean {

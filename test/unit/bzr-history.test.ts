@@ -132,16 +132,16 @@ describe("tip changes from the plugin", () => {
 
   it("reads a well-formed document", () => {
     const input = parseHookInput(JSON.stringify({ snapshot, update: { branch: "devel", old: "a3", new: "a5" } }));
-    expect(input.update).toEqual({ branch: "devel", old: "a3", new: "a5" });
+    expect(input.update).toEqual({ branch: "devel", old: "a3", new: "a5", revno: null });
     expect(parseSnapshot(input.snapshot).branches.devel).toBe("a5");
   });
 });
 
 describe("serve-bzr arguments", () => {
   it.each([
-    [{}, ["serve", "--allow-writes", "--directory=/r"]],
-    [{ listen: "127.0.0.1", port: "4155" }, ["serve", "--allow-writes", "--directory=/r", "--listen=127.0.0.1", "--port=4155"]],
-    [{ inet: true }, ["serve", "--allow-writes", "--directory=/r", "--inet"]],
+    [{}, ["prodgate-serve", "/r"]],
+    [{ listen: "127.0.0.1", port: "4155" }, ["prodgate-serve", "/r", "--listen=127.0.0.1", "--port=4155"]],
+    [{ inet: true }, ["prodgate-serve", "/r", "--inet"]],
   ])("%j → %j", (opts, args) => {
     expect(serveArgs("/r", opts)).toEqual(args);
   });
