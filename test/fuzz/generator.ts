@@ -1,0 +1,191 @@
+// The seeded generator: each move is a few actions by one actor, aimed at the
+// state of the last check. Actors with no role are the attackers; role
+// holders mostly do their job and sometimes overstep.
+import type { Action } from "./actions";
+import type { Snapshot } from "./oracle";
+import type { Rng } from "./rng";
+import type { Actor, Role } from "./world";
+
+const MOVES = {
+  land: 22,
+  advanceStable: 9,
+  side: 7,
+  merge: 8,
+  force: 4,
+  toProduction: 10,
+  replace: 6,
+  verdictTag: 11,
+  verdictCommand: 9,
+  ci: 5,
+  security: 6,
+  mergeBack: 3,
+  remove: 2,
+  sync: 4,
+  freeze: 2,
+  override: 3,
+};
+type Move = keyof typeof MOVES;
+
+const GOVERNED = ["devel", "stable", "production-devel", "production-stable"];
+const VERDICTS = { ok: 60, bad: 20, untestable: 10, needstesting: 10 };
+
+export class Generator {
+  private n: number;
+  private tagCount = 0;
+  private readonly replaced: string[] = [];
+
+  constructor(
+    private readonly rng: Rng,
+    private readonly actors: Actor[],
+    firstLabel = 1,
+  ) {
+    this.n = firstLabel;
+  }
+
+  /** The next move's actions. `labels` maps the clone's labels to shas, in the order they were made. */
+  next(s: Snapshot, labels: Map<string, string>): Action[] {
+    const move = this.rng.weighted(MOVES);
+    return this.make(move, s, [...labels].map(([name, sha]) => ({ name: `fuzz/${name}`, sha })));
+  }
+
+  private make(move: Move, s: Snapshot, labels: { name: string; sha: string }[]): Action[] {
+    const { rng } = this;
+    const where = (set: Set<string>) => labels.filter((l) => set.has(l.sha)).map((l) => l.name);
+    const mainline = labels.filter((l) => s.mainline.includes(l.sha)).map((l) => l.name);
+    const pending = labels.filter((l) => s.mainline.includes(l.sha) && !s.prod.has(l.sha)).map((l) => l.name);
+    const any = () => (labels.length ? rng.pick(labels).name : "origin/devel");
+    const from = (list: string[], fallback: string) => (list.length ? rng.pick(list) : fallback);
+    const label = () => `c${this.n++}`;
+    const tag = () => `t${++this.tagCount}`;
+
+    switch (move) {
+      case "land": {
+        const by = this.actor("ci", 0.4);
+        const actions: Action[] = [];
+        let on = "origin/devel";
+        for (let i = rng.int(1, 2); i > 0; i--) {
+          const name = label();
+          actions.push({ k: "commit", label: name, on, msg: `${name}: work${this.markers(s)}` });
+          on = `fuzz/${name}`;
+        }
+        actions.push({ k: "push", by, src: on, dst: "refs/heads/devel" });
+        if (rng.chance(0.5)) actions.push({ k: "push", by: rng.chance(0.7) ? by : this.actor(), src: on, dst: "refs/heads/stable" });
+        return actions;
+      }
+      case "advanceStable":
+        return [{ k: "push", by: this.actor("ci", 0.5), src: rng.chance(0.6) ? "origin/devel" : from(where(s.devel), "origin/devel"), dst: "refs/heads/stable" }];
+      case "side": {
+        const name = label();
+        const actions: Action[] = [{ k: "commit", label: name, on: rng.chance(0.5) ? "origin/devel" : any(), msg: `${name}: side work${this.markers(s)}` }];
+        if (rng.chance(0.4)) actions.push({ k: "push", by: this.actor(), src: `fuzz/${name}`, dst: `refs/heads/feature/${name}` });
+        return actions;
+      }
+      case "merge": {
+        const name = label();
+        const side = any();
+        const target = rng.chance(0.75) ? "devel" : "stable";
+        const foxtrot = rng.chance(0.4);
+        const tip = `origin/${target}`;
+        return [
+          { k: "merge", label: name, first: foxtrot ? side : tip, second: foxtrot ? tip : side },
+          { k: "push", by: this.actor(), src: `fuzz/${name}`, dst: `refs/heads/${target}` },
+          ...(target === "devel" && rng.chance(0.3) ? [{ k: "push", by: this.actor(), src: `fuzz/${name}`, dst: "refs/heads/stable" } as Action] : []),
+        ];
+      }
+      case "force":
+        return [{ k: "push", by: this.actor(), src: any(), dst: `refs/heads/${rng.pick(GOVERNED)}`, force: true }];
+      case "toProduction": {
+        const sideOfStable = where(s.stable).filter((l) => !mainline.includes(l));
+        const kind = rng.weighted({ mainline: 45, sideOfStable: 20, devel: 10, pdev: 20, any: 5 });
+        const choices = { mainline, sideOfStable, devel: where(s.devel), pdev: where(s.pdev), any: labels.map((l) => l.name) }[kind];
+        const by = kind === "pdev" ? this.actor("security", 0.8) : this.actor();
+        return [{ k: "push", by, src: from(choices, "origin/stable"), dst: "refs/heads/production-stable" }];
+      }
+      case "replace": {
+        const by = this.actor("none", 0.8);
+        if (this.replaced.length && rng.chance(0.2)) return [{ k: "replace", by, src: "", target: rng.pick(this.replaced) }];
+        const target = from(rng.chance(0.6) ? mainline : where(s.devel), any());
+        const name = label();
+        this.replaced.push(target);
+        const msg = rng.pick([`${name}: innocuous [no-qa]`, `${name}: innocuous`, `${name}: fix [testfix]`]);
+        return [
+          { k: "forge", label: name, of: target, parent: any(), msg },
+          { k: "replace", by, src: `fuzz/${name}`, target },
+        ];
+      }
+      case "verdictTag": {
+        const verdict = rng.weighted(VERDICTS);
+        const target = from(rng.chance(0.7) ? pending : rng.chance(0.7) ? mainline : labels.map((l) => l.name), "origin/stable");
+        return [{ k: "push", by: this.actor("qa", 0.8), src: target, dst: `refs/tags/qa/${verdict}/${tag()}` }];
+      }
+      case "verdictCommand": {
+        const verdict = rng.weighted(VERDICTS);
+        const n = s.mainline.length;
+        const target = rng.chance(0.4) && n > 0 ? `r${rng.int(Math.max(1, n - 4), n)}` : from(rng.chance(0.8) ? pending : mainline, "origin/stable");
+        return [{ k: "pg", by: this.actor("qa", 0.8), args: ["qa", verdict, target] }];
+      }
+      case "ci": {
+        const target = from(rng.chance(0.7) ? where(s.pdev) : labels.map((l) => l.name), "origin/production-devel");
+        const result = rng.chance(0.85) ? "pass" : "fail";
+        const by = this.actor("ci", 0.8);
+        return rng.chance(0.5)
+          ? [{ k: "pg", by, args: ["ci", result, target] }]
+          : [{ k: "push", by, src: target, dst: `refs/tags/ci/${result}/${tag()}` }];
+      }
+      case "security": {
+        const name = label();
+        const on = s.pdev.size > 0 ? "origin/production-devel" : s.prod.size > 0 ? "origin/production-stable" : "origin/stable";
+        const by = this.actor("security", 0.85);
+        return [
+          { k: "commit", label: name, on, msg: `${name}: security fix` },
+          { k: "push", by, src: `fuzz/${name}`, dst: "refs/heads/production-devel" },
+          ...(rng.chance(0.4) ? [{ k: "pg", by: this.actor("ci", 0.9), args: ["ci", "pass", `fuzz/${name}`] } as Action] : []),
+        ];
+      }
+      case "mergeBack": {
+        const name = label();
+        return [
+          { k: "merge", label: name, first: "origin/devel", second: "origin/production-stable" },
+          { k: "push", by: this.actor(), src: `fuzz/${name}`, dst: "refs/heads/devel" },
+        ];
+      }
+      case "remove": {
+        const ref = rng.chance(0.7) ? `refs/heads/${rng.pick(GOVERNED)}` : `refs/tags/qa/ok/t${rng.int(1, Math.max(1, this.tagCount))}`;
+        return [{ k: "push", by: this.actor(), src: "", dst: ref }];
+      }
+      case "sync":
+        return [{ k: "pg", by: this.actor(), args: ["sync"] }];
+      case "freeze":
+        return [
+          s.frozen && rng.chance(0.8)
+            ? { k: "pg", by: this.actor("admin", 0.7), args: ["thaw"] }
+            : { k: "pg", by: this.actor(rng.chance(0.5) ? "admin" : "security", 0.7), args: ["freeze", "--reason", "incident"] },
+        ];
+      case "override":
+        return [
+          {
+            k: "push",
+            by: this.actor("admin", 0.7),
+            src: any(),
+            dst: `refs/heads/${rng.pick(GOVERNED)}`,
+            force: rng.chance(0.5),
+            override: "incident: restore service",
+          },
+        ];
+    }
+  }
+
+  /** An actor holding `role` with probability p, else anyone; "none" means one with no role. */
+  private actor(role?: Role | "none", p = 0): string {
+    const holders = this.actors.filter((a) => (role === "none" ? a.roles.length === 0 : a.roles.includes(role as Role)));
+    return (role && holders.length && this.rng.chance(p) ? this.rng.pick(holders) : this.rng.pick(this.actors)).name;
+  }
+
+  private markers(s: Snapshot): string {
+    const { rng } = this;
+    let m = "";
+    if (rng.chance(0.14)) m += rng.chance(0.75) ? " [no-qa]" : " [testfix]";
+    if (rng.chance(0.08) && s.mainline.length > 0) m += ` [rollback=r${s.badRevnos.length && rng.chance(0.7) ? rng.pick(s.badRevnos) : rng.int(1, s.mainline.length)}]`;
+    return m;
+  }
+}
