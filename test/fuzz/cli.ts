@@ -2,7 +2,7 @@
 // npm run fuzz -- --concurrent [--seed N] [--rounds R] [--kill-rate P]
 // Exit status 1 when an invariant broke, after printing the seed, the step,
 // the evidence and the shortest reproduction found.
-import { describeConcurrentFailure, describeFailure, runConcurrent, runSequential, shrink } from "./runner";
+import { describeConcurrentFailure, describeFailure, replay, runConcurrent, runSequential, shrink } from "./runner";
 
 function option(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -24,11 +24,28 @@ async function main(): Promise<number> {
     const f = await runConcurrent({ seed, rounds, killRate: option("kill-rate", 0.25), log });
     if (!f) return (console.log(`ok: ${rounds} rounds clean`), 0);
     console.log(describeConcurrentFailure(f));
+    // Does it need the race? Replay everything done so far, one action at a time.
+    const inv = f.violations[0]!.inv;
+    const actions = f.rounds.flat();
+    const seq = replay(seed, actions);
+    if (!seq?.violations.some((v) => v.inv === inv)) {
+      console.log(`the same actions one at a time do not break (${inv}): it needs the concurrency`);
+      return 1;
+    }
+    const failure = { seed, step: seq.step, moves: 0, violations: seq.violations, actions };
+    console.log(`the same actions one at a time break (${inv}) too; shrinking…`);
+    console.log(describeFailure(failure, shrink(failure, option("shrink-seconds", 600) * 1000, log)));
     return 1;
   }
   const steps = option("steps", 300);
   console.log(`fuzz --seed ${seed} --steps ${steps}`);
-  const failures = runSequential({ seed, steps, keepGoing: process.argv.includes("--keep-going"), log, trace: process.argv.includes("--trace") ? log : undefined });
+  const failures = runSequential({
+    seed,
+    steps,
+    keepGoing: process.argv.includes("--keep-going"),
+    log,
+    trace: process.argv.includes("--trace") ? log : undefined,
+  });
   if (failures.length === 0) return (console.log(`ok: ${steps} moves clean`), 0);
   for (const f of failures) console.log(describeFailure(f, null));
   const budget = option("shrink-seconds", 600) * 1000;

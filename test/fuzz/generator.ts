@@ -45,7 +45,11 @@ export class Generator {
   /** The next move's actions. `labels` maps the clone's labels to shas, in the order they were made. */
   next(s: Snapshot, labels: Map<string, string>): Action[] {
     const move = this.rng.weighted(MOVES);
-    return this.make(move, s, [...labels].map(([name, sha]) => ({ name: `fuzz/${name}`, sha })));
+    return this.make(
+      move,
+      s,
+      [...labels].map(([name, sha]) => ({ name: `fuzz/${name}`, sha })),
+    );
   }
 
   private make(move: Move, s: Snapshot, labels: { name: string; sha: string }[]): Action[] {
@@ -73,10 +77,19 @@ export class Generator {
         return actions;
       }
       case "advanceStable":
-        return [{ k: "push", by: this.actor("ci", 0.5), src: rng.chance(0.6) ? "origin/devel" : from(where(s.devel), "origin/devel"), dst: "refs/heads/stable" }];
+        return [
+          {
+            k: "push",
+            by: this.actor("ci", 0.5),
+            src: rng.chance(0.6) ? "origin/devel" : from(where(s.devel), "origin/devel"),
+            dst: "refs/heads/stable",
+          },
+        ];
       case "side": {
         const name = label();
-        const actions: Action[] = [{ k: "commit", label: name, on: rng.chance(0.5) ? "origin/devel" : any(), msg: `${name}: side work${this.markers(s)}` }];
+        const actions: Action[] = [
+          { k: "commit", label: name, on: rng.chance(0.5) ? "origin/devel" : any(), msg: `${name}: side work${this.markers(s)}` },
+        ];
         if (rng.chance(0.4)) actions.push({ k: "push", by: this.actor(), src: `fuzz/${name}`, dst: `refs/heads/feature/${name}` });
         return actions;
       }
@@ -89,7 +102,9 @@ export class Generator {
         return [
           { k: "merge", label: name, first: foxtrot ? side : tip, second: foxtrot ? tip : side },
           { k: "push", by: this.actor(), src: `fuzz/${name}`, dst: `refs/heads/${target}` },
-          ...(target === "devel" && rng.chance(0.3) ? [{ k: "push", by: this.actor(), src: `fuzz/${name}`, dst: "refs/heads/stable" } as Action] : []),
+          ...(target === "devel" && rng.chance(0.3)
+            ? [{ k: "push", by: this.actor(), src: `fuzz/${name}`, dst: "refs/heads/stable" } as Action]
+            : []),
         ];
       }
       case "force":
@@ -121,7 +136,8 @@ export class Generator {
       case "verdictCommand": {
         const verdict = rng.weighted(VERDICTS);
         const n = s.mainline.length;
-        const target = rng.chance(0.4) && n > 0 ? `r${rng.int(Math.max(1, n - 4), n)}` : from(rng.chance(0.8) ? pending : mainline, "origin/stable");
+        const target =
+          rng.chance(0.4) && n > 0 ? `r${rng.int(Math.max(1, n - 4), n)}` : from(rng.chance(0.8) ? pending : mainline, "origin/stable");
         return [{ k: "pg", by: this.actor("qa", 0.8), args: ["qa", verdict, target] }];
       }
       case "ci": {
@@ -185,7 +201,8 @@ export class Generator {
     const { rng } = this;
     let m = "";
     if (rng.chance(0.14)) m += rng.chance(0.75) ? " [no-qa]" : " [testfix]";
-    if (rng.chance(0.08) && s.mainline.length > 0) m += ` [rollback=r${s.badRevnos.length && rng.chance(0.7) ? rng.pick(s.badRevnos) : rng.int(1, s.mainline.length)}]`;
+    if (rng.chance(0.08) && s.mainline.length > 0)
+      m += ` [rollback=r${s.badRevnos.length && rng.chance(0.7) ? rng.pick(s.badRevnos) : rng.int(1, s.mainline.length)}]`;
     return m;
   }
 }

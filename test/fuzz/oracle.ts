@@ -110,15 +110,16 @@ export class Oracle {
     const now = this.readTips();
     this.readCommits();
     this.ancestorCache = new Map();
-    const fresh = this.db.prepare("SELECT id, user, ref, old, new, decision, code FROM audit WHERE id > ? ORDER BY id").all(
-      this.audit.at(-1)?.id ?? 0,
-    ) as AuditRow[];
+    const fresh = this.db
+      .prepare("SELECT id, user, ref, old, new, decision, code FROM audit WHERE id > ? ORDER BY id")
+      .all(this.audit.at(-1)?.id ?? 0) as AuditRow[];
     this.audit.push(...fresh);
 
     for (const o of iv.outcomes) {
-      if (!o.killed && o.ms > this.boundMs) v.push({ inv: "e", what: `took ${o.ms} ms (bound ${this.boundMs}): ${o.output.slice(0, 300)}` });
+      if (!o.killed && o.ms > this.boundMs)
+        v.push({ inv: "e", what: `took ${o.ms} ms (bound ${this.boundMs}): ${o.output.slice(0, 300)}` });
     }
-    this.checkHistory(before, now, v);
+    this.checkHistory(before, now, fresh, v);
     this.checkAudit(before, now, v);
     this.learnTrust(before, now, iv);
     this.walk(before.get(PROD) ?? null, now.get(STABLE) ?? null, iv.concurrent);
@@ -128,16 +129,28 @@ export class Oracle {
     return v;
   }
 
-  /** (b) and (c): old tips stay, and stay on the first-parent chain. */
-  private checkHistory(before: Map<string, string>, now: Map<string, string>, v: Violation[]): void {
+  /**
+   * (b) and (c): old tips stay, and stay on the first-parent chain, unless an
+   * admin's audited break-glass override moved the branch (restoring an older
+   * production is what it is for).
+   */
+  private checkHistory(before: Map<string, string>, now: Map<string, string>, fresh: AuditRow[], v: Violation[]): void {
     for (const ref of BRANCHES) {
       const old = before.get(ref);
       const tip = now.get(ref);
       if (!old || old === tip) continue;
+      if (fresh.some((r) => r.decision === "override" && r.ref && fullRef(r.ref) === ref && this.users.admin!.has(r.user ?? ""))) continue;
       if (!tip) v.push({ inv: "b", what: `${ref} was deleted (was ${short(old)})` });
-      else if (!this.ancestors(tip).has(old)) v.push({ inv: "b", what: `${ref} moved ${short(old)} → ${short(tip)}, which lacks ${short(old)}` });
-      else if (ref !== PROD && !this.firstParents(tip).includes(old)) {
-        v.push({ inv: "c", what: `${ref} moved ${short(old)} → ${short(tip)}: ${short(old)} is not on its first-parent chain (revnos renumbered)` });
+      else if (!this.ancestors(tip).has(old))
+        v.push({ inv: "b", what: `${ref} moved ${short(old)} → ${short(tip)}, which lacks ${short(old)}` });
+      else if (!this.firstParents(tip).includes(old)) {
+        const movers = fresh
+          .filter((r) => r.ref && fullRef(r.ref) === ref && !EVENTS.has(r.decision))
+          .map((r) => `${r.decision} by ${r.user}`);
+        v.push({
+          inv: "c",
+          what: `${ref} moved ${short(old)} → ${short(tip)}: ${short(old)} is not on its first-parent chain (revnos renumbered)${movers.length ? `; audit: ${movers.join(", ")}` : ""}`,
+        });
       }
     }
   }
@@ -162,7 +175,8 @@ export class Oracle {
           }
         }
       }
-      if (!seen.has(to)) v.push({ inv: "d", what: `${ref} changed ${short(from)} → ${short(to)} with no audit row (or chain of rows) for it` });
+      if (!seen.has(to))
+        v.push({ inv: "d", what: `${ref} changed ${short(from)} → ${short(to)} with no audit row (or chain of rows) for it` });
     }
   }
 
@@ -188,7 +202,10 @@ export class Oracle {
     if (!stable) return;
     const mainline = this.firstParents(stable).reverse();
     const inProd = new Set<string>();
-    const roots = [prodBefore, ...this.audit.filter((r) => r.decision === "override" && this.users.admin!.has(r.user ?? "")).map((r) => r.new)];
+    const roots = [
+      prodBefore,
+      ...this.audit.filter((r) => r.decision === "override" && this.users.admin!.has(r.user ?? "")).map((r) => r.new),
+    ];
     for (const root of roots) if (root && this.commits.has(root)) for (const c of this.ancestors(root)) inProd.add(c);
     const baseline = this.setting("baseline");
     let base = -1;
@@ -256,7 +273,14 @@ export class Oracle {
     if (prod && prod !== before.get(PROD)) tips.add(prod);
     for (const r of fresh) {
       const to = norm(r.new);
-      if (r.ref && fullRef(r.ref) === PROD && to && ["accepted", "override", "mirror"].includes(r.decision) && prod && this.ancestors(prod).has(to)) {
+      if (
+        r.ref &&
+        fullRef(r.ref) === PROD &&
+        to &&
+        ["accepted", "override", "mirror"].includes(r.decision) &&
+        prod &&
+        this.ancestors(prod).has(to)
+      ) {
         tips.add(to);
       }
     }
@@ -316,7 +340,8 @@ export class Oracle {
       if (this.revnoChecked.has(sha) || !this.commits.has(sha)) continue;
       this.revnoChecked.add(sha);
       const depth = this.firstParents(sha).length;
-      if (depth !== revno) v.push({ inv: "c", what: `prodgate stores r${revno} for ${this.describe(sha)}, whose first-parent depth is ${depth}` });
+      if (depth !== revno)
+        v.push({ inv: "c", what: `prodgate stores r${revno} for ${this.describe(sha)}, whose first-parent depth is ${depth}` });
     }
   }
 
@@ -335,11 +360,15 @@ export class Oracle {
     for (const { sha, revno } of shownHere) {
       if (!this.commits.has(sha) || revno === undefined || revno === null) continue;
       const depth = this.firstParents(sha).length;
-      if (depth !== revno) v.push({ inv: "c", what: `status shows r${revno} for ${this.describe(sha)}, whose first-parent depth is ${depth}` });
+      if (depth !== revno)
+        v.push({ inv: "c", what: `status shows r${revno} for ${this.describe(sha)}, whose first-parent depth is ${depth}` });
     }
     for (const p of status.pending) {
       if (mainline[p.revno - 1] !== undefined && mainline[p.revno - 1] !== p.sha) {
-        v.push({ inv: "c", what: `status lists r${p.revno} as ${this.describe(p.sha)}; stable's mainline has ${short(mainline[p.revno - 1])} there` });
+        v.push({
+          inv: "c",
+          what: `status lists r${p.revno} as ${this.describe(p.sha)}; stable's mainline has ${short(mainline[p.revno - 1])} there`,
+        });
       }
     }
     return v;

@@ -1,6 +1,8 @@
 // A real bare repository with prodgate installed as a user installs it, a
 // clone that makes the commits, and the actors who push as GL_USER.
 import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { MAIN, Sandbox } from "../helpers/repo";
 import { type Action, PRELUDE, render } from "./actions";
 import { Rng } from "./rng";
@@ -80,6 +82,22 @@ export class World {
         resolve({ status: status ?? -1, ms: Date.now() - start, output, killed });
       }),
     );
+  }
+
+  /**
+   * Remove ref lock files a SIGKILLed git left behind (git never does), as an
+   * operator would; returns how many there were.
+   */
+  clearStaleLocks(): number {
+    const refs = join(this.sb.bare, "refs");
+    const locks = [
+      ...readdirSync(refs, { recursive: true, encoding: "utf8" })
+        .filter((f) => f.endsWith(".lock"))
+        .map((f) => join(refs, f)),
+      ...["packed-refs.lock", "HEAD.lock"].map((f) => join(this.sb.bare, f)).filter((f) => existsSync(f)),
+    ];
+    for (const f of locks) rmSync(f, { force: true });
+    return locks.length;
   }
 
   /** git on the server with replace objects off: the oracle's view of history. */
