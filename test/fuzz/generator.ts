@@ -6,7 +6,7 @@ import type { Snapshot } from "./oracle";
 import type { Rng } from "./rng";
 import type { Actor, Role } from "./world";
 
-const MOVES = {
+export const MOVES = {
   land: 22,
   advanceStable: 9,
   side: 7,
@@ -34,17 +34,22 @@ export class Generator {
   private tagCount = 0;
   private readonly replaced: string[] = [];
 
+  private readonly weights: Record<Move, number>;
+
+  /** `without` names moves never to make (keys of MOVES, or "foxtrot" for foxtrot merges). */
   constructor(
     private readonly rng: Rng,
     private readonly actors: Actor[],
-    firstLabel = 1,
+    private readonly without: ReadonlySet<string> = new Set(),
   ) {
-    this.n = firstLabel;
+    this.n = 1;
+    this.weights = { ...MOVES };
+    for (const m of without) if (m in this.weights) this.weights[m as Move] = 0;
   }
 
   /** The next move's actions. `labels` maps the clone's labels to shas, in the order they were made. */
   next(s: Snapshot, labels: Map<string, string>): Action[] {
-    const move = this.rng.weighted(MOVES);
+    const move = this.rng.weighted(this.weights);
     return this.make(
       move,
       s,
@@ -97,7 +102,7 @@ export class Generator {
         const name = label();
         const side = any();
         const target = rng.chance(0.75) ? "devel" : "stable";
-        const foxtrot = rng.chance(0.4);
+        const foxtrot = rng.chance(0.4) && !this.without.has("foxtrot");
         const tip = `origin/${target}`;
         return [
           { k: "merge", label: name, first: foxtrot ? side : tip, second: foxtrot ? tip : side },

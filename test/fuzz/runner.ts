@@ -23,6 +23,8 @@ export interface RunOptions {
   steps: number;
   /** Go on after a failure, collecting the first failure of each invariant. */
   keepGoing?: boolean;
+  /** Moves never to make (see Generator). */
+  without?: ReadonlySet<string>;
   /** Print every action, its exit status and the start of its output. */
   trace?: (line: string) => void;
   /** Stop generating after this many ms (the run still ends cleanly). */
@@ -79,7 +81,7 @@ export function runSequential(opts: RunOptions): Failure[] {
   try {
     const first = oracle.check({ ciPushed: true, outcomes: [], concurrent: false });
     if (first.length) return [{ seed: opts.seed, step: -1, moves: 0, violations: first, actions: [] }];
-    const gen = new Generator(rng, actors);
+    const gen = new Generator(rng, actors, opts.without);
     let moves = 0;
     const movesAt: number[] = [];
     const result = execute(
@@ -167,6 +169,7 @@ export interface ConcurrentOptions {
   /** Probability that an action's process group is SIGKILLed. */
   killRate?: number;
   boundMs?: number;
+  without?: ReadonlySet<string>;
   log?: (line: string) => void;
 }
 
@@ -186,7 +189,7 @@ export async function runConcurrent(opts: ConcurrentOptions): Promise<Concurrent
   const actors = castActors(opts.seed);
   const world = new World(actors);
   const oracle = new Oracle(world, actors, opts.boundMs);
-  const gen = new Generator(rng, actors);
+  const gen = new Generator(rng, actors, opts.without);
   const deadline = Date.now() + (opts.budgetMs ?? Infinity);
   const rounds: Action[][] = [];
   const admin = actors.find((a) => a.roles.includes("admin"))!.name;
@@ -216,11 +219,17 @@ export async function runConcurrent(opts: ConcurrentOptions): Promise<Concurrent
 
 export function describeConcurrentFailure(f: ConcurrentFailure): string {
   const last = f.rounds[f.round]!;
+  const fired = last.filter((a) => !isLocal(a));
   return [
     `FAILED concurrent seed ${f.seed} in round ${f.round + 1}:`,
     ...f.violations.map((v) => `  (${v.inv}) ${INVARIANTS[v.inv]}: ${v.what}`),
-    "  the round's actions, fired at once (local ones first), then prodgate sync:",
-    ...last.map((a) => `    ${render(a)}`),
-    ...f.outcomes.map((o, i) => `    #${i + 1} exit ${o.status} in ${o.ms} ms${o.killed ? " (SIGKILLed)" : ""}`),
+    "  the round: these commits made first,",
+    ...last.filter(isLocal).map((a) => `    ${render(a)}`),
+    "  then these at once (then prodgate sync):",
+    ...fired.map((a, i) => {
+      const o = f.outcomes[i]!;
+      return `    ${render(a)}    # exit ${o.status} in ${o.ms} ms${o.killed ? ", SIGKILLed" : ""}`;
+    }),
+    `  reproduce: npm run fuzz -- --concurrent --seed ${f.seed} --rounds ${f.round + 1} (timing decides; it may need a few tries)`,
   ].join("\n");
 }
