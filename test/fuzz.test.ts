@@ -8,7 +8,7 @@ const SEED = 20261129;
 
 describe("invariant fuzzer", () => {
   it("a seeded sequential run breaks no invariant", () => {
-    const failures = runSequential({ seed: SEED, steps: 400, budgetMs: 75_000 });
+    const failures = runSequential({ seed: SEED, steps: 400, budgetMs: 75_000, keepGoing: true });
     expect(failures.map((f) => describeFailure(f, null)).join("\n")).toBe("");
   }, 240_000);
 

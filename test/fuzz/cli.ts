@@ -50,6 +50,7 @@ async function main(): Promise<number> {
     seed,
     steps,
     keepGoing: process.argv.includes("--keep-going"),
+    without: without(),
     log,
     trace: process.argv.includes("--trace") ? log : undefined,
   });

@@ -14,8 +14,8 @@ export const MOVES = {
   force: 4,
   toProduction: 10,
   replace: 6,
-  verdictTag: 11,
-  verdictCommand: 9,
+  verdictTag: 13,
+  verdictCommand: 12,
   ci: 5,
   security: 6,
   mergeBack: 3,
@@ -61,7 +61,6 @@ export class Generator {
     const { rng } = this;
     const where = (set: Set<string>) => labels.filter((l) => set.has(l.sha)).map((l) => l.name);
     const mainline = labels.filter((l) => s.mainline.includes(l.sha)).map((l) => l.name);
-    const pending = labels.filter((l) => s.mainline.includes(l.sha) && !s.prod.has(l.sha)).map((l) => l.name);
     const any = () => (labels.length ? rng.pick(labels).name : "origin/devel");
     const from = (list: string[], fallback: string) => (list.length ? rng.pick(list) : fallback);
     const label = () => `c${this.n++}`;
@@ -135,14 +134,22 @@ export class Generator {
       }
       case "verdictTag": {
         const verdict = rng.weighted(VERDICTS);
-        const target = from(rng.chance(0.7) ? pending : rng.chance(0.7) ? mainline : labels.map((l) => l.name), "origin/stable");
+        const target = rng.chance(0.8)
+          ? this.pendingRev(s)
+          : from(
+              labels.map((l) => l.name),
+              "origin/stable",
+            );
         return [{ k: "push", by: this.actor("qa", 0.8), src: target, dst: `refs/tags/qa/${verdict}/${tag()}` }];
       }
       case "verdictCommand": {
         const verdict = rng.weighted(VERDICTS);
-        const n = s.mainline.length;
+        const pending = s.mainline.map((sha, i) => (s.prod.has(sha) ? 0 : i + 1)).filter((n) => n > 0);
+        const first = pending[0] ?? s.mainline.length;
         const target =
-          rng.chance(0.4) && n > 0 ? `r${rng.int(Math.max(1, n - 4), n)}` : from(rng.chance(0.8) ? pending : mainline, "origin/stable");
+          rng.chance(0.3) && pending.length > 1
+            ? `r${first}..r${rng.pick(pending)}`
+            : `r${rng.chance(0.6) ? first : rng.int(1, s.mainline.length)}`;
         return [{ k: "pg", by: this.actor("qa", 0.8), args: ["qa", verdict, target] }];
       }
       case "ci": {
@@ -194,6 +201,14 @@ export class Generator {
           },
         ];
     }
+  }
+
+  /** A mainline commit of stable not in production, the oldest more often than not, as origin/stable~k. */
+  private pendingRev(s: Snapshot): string {
+    const n = s.mainline.length;
+    const pending = s.mainline.map((sha, i) => (s.prod.has(sha) ? -1 : i)).filter((i) => i >= 0);
+    const i = pending.length === 0 ? n - 1 : this.rng.chance(0.6) ? pending[0]! : this.rng.pick(pending);
+    return `origin/stable~${Math.max(0, n - 1 - i)}`;
   }
 
   /** An actor holding `role` with probability p, else anyone; "none" means one with no role. */

@@ -329,10 +329,14 @@ export class Oracle {
   private checkRevnos(now: Map<string, string>, v: Violation[]): void {
     const stable = now.get(STABLE);
     const mainline = stable ? this.firstParents(stable).reverse() : [];
-    for (const [revno, sha] of this.shown) {
-      if (mainline.length >= revno && mainline[revno - 1] !== sha) {
-        v.push({ inv: "c", what: `r${revno} was ${short(sha)}, stable's mainline now has ${this.describe(mainline[revno - 1]!)} there` });
-      }
+    const renumbered = [...this.shown].filter(([revno, sha]) => mainline.length >= revno && mainline[revno - 1] !== sha);
+    if (renumbered.length > 0) {
+      const [revno, sha] = renumbered[0]!;
+      const more = renumbered.length > 1 ? ` (and ${renumbered.length - 1} later revnos)` : "";
+      v.push({
+        inv: "c",
+        what: `r${revno} was ${short(sha)}, stable's mainline now has ${this.describe(mainline[revno - 1]!)} there${more}`,
+      });
     }
     mainline.forEach((sha, i) => this.shown.set(i + 1, sha));
     const rows = this.db.prepare("SELECT sha, revno FROM revnos").all() as { sha: string; revno: number }[];
