@@ -21,7 +21,7 @@ export const MOVES = {
   mergeBack: 3,
   remove: 2,
   sync: 4,
-  freeze: 2,
+  freeze: 3,
   override: 3,
 };
 type Move = keyof typeof MOVES;
@@ -115,8 +115,10 @@ export class Generator {
         return [{ k: "push", by: this.actor(), src: any(), dst: `refs/heads/${rng.pick(GOVERNED)}`, force: true }];
       case "toProduction": {
         const sideOfStable = where(s.stable).filter((l) => !mainline.includes(l));
-        const kind = rng.weighted({ mainline: 45, sideOfStable: 20, devel: 10, pdev: 20, any: 5 });
-        const choices = { mainline, sideOfStable, devel: where(s.devel), pdev: where(s.pdev), any: labels.map((l) => l.name) }[kind];
+        const ahead = where(s.ahead);
+        const kind = rng.weighted({ ahead: 25, mainline: 25, sideOfStable: 15, devel: 10, pdev: 20, any: 5 });
+        const all = labels.map((l) => l.name);
+        const choices = { ahead, mainline, sideOfStable, devel: where(s.devel), pdev: where(s.pdev), any: all }[kind];
         const by = kind === "pdev" ? this.actor("security", 0.8) : this.actor();
         return [{ k: "push", by, src: from(choices, "origin/stable"), dst: "refs/heads/production-stable" }];
       }
@@ -167,7 +169,7 @@ export class Generator {
         return [
           { k: "commit", label: name, on, msg: `${name}: security fix` },
           { k: "push", by, src: `fuzz/${name}`, dst: "refs/heads/production-devel" },
-          ...(rng.chance(0.4) ? [{ k: "pg", by: this.actor("ci", 0.9), args: ["ci", "pass", `fuzz/${name}`] } as Action] : []),
+          ...(rng.chance(0.6) ? [{ k: "pg", by: this.actor("ci", 0.9), args: ["ci", "pass", `fuzz/${name}`] } as Action] : []),
         ];
       }
       case "mergeBack": {
@@ -185,7 +187,7 @@ export class Generator {
         return [{ k: "pg", by: this.actor(), args: ["sync"] }];
       case "freeze":
         return [
-          s.frozen && rng.chance(0.8)
+          s.frozen && rng.chance(0.5)
             ? { k: "pg", by: this.actor("admin", 0.7), args: ["thaw"] }
             : { k: "pg", by: this.actor(rng.chance(0.5) ? "admin" : "security", 0.7), args: ["freeze", "--reason", "incident"] },
         ];

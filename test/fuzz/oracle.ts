@@ -30,6 +30,8 @@ export interface Snapshot {
   mainline: string[];
   badRevnos: number[];
   frozen: boolean;
+  /** Commits of the newest deployable revision that production-stable lacks. */
+  ahead: Set<string>;
 }
 
 /** What happened between two checks. */
@@ -124,7 +126,7 @@ export class Oracle {
     this.learnTrust(before, now, iv);
     this.walk(before.get(PROD) ?? null, now.get(STABLE) ?? null, iv.concurrent);
     this.checkProduction(before, now, fresh, v);
-    this.checkRevnos(now, v);
+    this.checkRevnos(now, this.overridden(fresh, STABLE), v);
     this.tips = now;
     return v;
   }
@@ -139,7 +141,7 @@ export class Oracle {
       const old = before.get(ref);
       const tip = now.get(ref);
       if (!old || old === tip) continue;
-      if (fresh.some((r) => r.decision === "override" && r.ref && fullRef(r.ref) === ref && this.users.admin!.has(r.user ?? ""))) continue;
+      if (this.overridden(fresh, ref)) continue;
       if (!tip) v.push({ inv: "b", what: `${ref} was deleted (was ${short(old)})` });
       else if (!this.ancestors(tip).has(old))
         v.push({ inv: "b", what: `${ref} moved ${short(old)} → ${short(tip)}, which lacks ${short(old)}` });
@@ -293,6 +295,11 @@ export class Oracle {
     this.frozen = frozenNow;
   }
 
+  /** Did an admin's break-glass override move `ref` in these rows? */
+  private overridden(rows: AuditRow[], ref: string): boolean {
+    return rows.some((r) => r.decision === "override" && r.ref && fullRef(r.ref) === ref && this.users.admin!.has(r.user ?? ""));
+  }
+
   private allowed(tip: string, now: Map<string, string>, depth: number): boolean {
     if (this.allowedProd.has(tip)) return true;
     const ok = this.deployable.has(tip) || this.override(tip) || this.security(tip, now) || this.mirrorMerge(tip, now, depth);
@@ -326,11 +333,11 @@ export class Oracle {
   }
 
   /** (c): revnos prodgate stored or shows are first-parent depths, and stable's shown revnos keep their commits. */
-  private checkRevnos(now: Map<string, string>, v: Violation[]): void {
+  private checkRevnos(now: Map<string, string>, overridden: boolean, v: Violation[]): void {
     const stable = now.get(STABLE);
     const mainline = stable ? this.firstParents(stable).reverse() : [];
     const renumbered = [...this.shown].filter(([revno, sha]) => mainline.length >= revno && mainline[revno - 1] !== sha);
-    if (renumbered.length > 0) {
+    if (renumbered.length > 0 && !overridden) {
       const [revno, sha] = renumbered[0]!;
       const more = renumbered.length > 1 ? ` (and ${renumbered.length - 1} later revnos)` : "";
       v.push({
@@ -388,7 +395,10 @@ export class Oracle {
     const mainline = stable ? this.firstParents(stable).reverse() : [];
     const bad = this.db.prepare("SELECT DISTINCT sha FROM verdicts WHERE verdict = 'bad'").all() as { sha: string }[];
     const badRevnos = bad.map((r) => mainline.indexOf(r.sha) + 1).filter((n) => n > 0);
-    return { devel: on(DEVEL), stable: on(STABLE), pdev: on(PDEV), prod: on(PROD), mainline, badRevnos, frozen: this.frozen };
+    const prod = on(PROD);
+    const d = [...mainline].reverse().find((sha) => this.deployable.has(sha));
+    const ahead = new Set([...(d ? this.ancestors(d) : [])].filter((sha) => !prod.has(sha)));
+    return { devel: on(DEVEL), stable: on(STABLE), pdev: on(PDEV), prod, mainline, badRevnos, frozen: this.frozen, ahead };
   }
 
   // --- reading the repository and the database ------------------------------
