@@ -204,10 +204,7 @@ export class Oracle {
     if (!stable) return;
     const mainline = this.firstParents(stable).reverse();
     const inProd = new Set<string>();
-    const roots = [
-      prodBefore,
-      ...this.audit.filter((r) => r.decision === "override" && this.users.admin!.has(r.user ?? "")).map((r) => r.new),
-    ];
+    const roots = [prodBefore, ...this.audit.filter((r) => this.overridden([r], PROD)).map((r) => r.new)];
     for (const root of roots) if (root && this.commits.has(root)) for (const c of this.ancestors(root)) inProd.add(c);
     const baseline = this.setting("baseline");
     let base = -1;
