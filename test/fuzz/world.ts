@@ -7,6 +7,9 @@ import { MAIN, Sandbox } from "../helpers/repo";
 import { type Action, PRELUDE, render } from "./actions";
 import { Rng } from "./rng";
 
+/** No action runs longer than this. */
+export const HANG_MS = 45_000;
+
 export type Role = "qa" | "ci" | "security" | "admin";
 
 export interface Actor {
@@ -53,14 +56,23 @@ export class World {
 
   private runSync(line: string): Outcome {
     const start = Date.now();
-    const r = spawnSync("bash", ["-c", `${PRELUDE}\n${line}`], { cwd: this.clone, env: this.env, encoding: "utf8" });
+    const r = spawnSync("timeout", this.limited(line), { cwd: this.clone, env: this.env, encoding: "utf8" });
     return { status: r.status ?? -1, ms: Date.now() - start, output: (r.stdout ?? "") + (r.stderr ?? ""), killed: false };
+  }
+
+  /**
+   * An action that hangs is SIGKILLed with everything it started (GNU timeout
+   * signals its whole process group) after HANG_MS; the check then reports
+   * it as too slow.
+   */
+  private limited(line: string): string[] {
+    return ["-s", "KILL", `${HANG_MS / 1000}`, "bash", "-c", `${PRELUDE}\n${line}`];
   }
 
   /** Start an action in its own process group; `killAfter` ms later the whole group gets SIGKILL. */
   start(a: Action, killAfter: number | null): Promise<Outcome> {
     const start = Date.now();
-    const child = spawn("bash", ["-c", `${PRELUDE}\n${render(a)}`], { cwd: this.clone, env: this.env, detached: true });
+    const child = spawn("timeout", this.limited(render(a)), { cwd: this.clone, env: this.env, detached: true });
     let output = "";
     child.stdout.on("data", (d) => (output += d));
     child.stderr.on("data", (d) => (output += d));
