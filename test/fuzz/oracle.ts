@@ -364,14 +364,15 @@ export class Oracle {
     };
     const stable = this.tips.get(STABLE);
     const mainline = stable ? this.firstParents(stable).reverse() : [];
-    const shownHere = [...Object.values(status.branches), ...status.pending].filter((x): x is { sha: string; revno: number } => !!x?.sha);
+    const pending = status.pending ?? [];
+    const shownHere = [...Object.values(status.branches ?? {}), ...pending].filter((x): x is { sha: string; revno: number } => !!x?.sha);
     for (const { sha, revno } of shownHere) {
       if (!this.commits.has(sha) || revno === undefined || revno === null) continue;
       const depth = this.firstParents(sha).length;
       if (depth !== revno)
         v.push({ inv: "c", what: `status shows r${revno} for ${this.describe(sha)}, whose first-parent depth is ${depth}` });
     }
-    for (const p of status.pending) {
+    for (const p of pending) {
       if (mainline[p.revno - 1] !== undefined && mainline[p.revno - 1] !== p.sha) {
         v.push({
           inv: "c",
