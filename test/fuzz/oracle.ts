@@ -5,7 +5,7 @@ import Database from "better-sqlite3";
 import { join } from "node:path";
 import type { Actor, Outcome, World } from "./world";
 
-export type Invariant = "a" | "b" | "c" | "d" | "e" | "f";
+export type Invariant = "a" | "b" | "c" | "d" | "e" | "f" | "g";
 
 export const INVARIANTS: Record<Invariant, string> = {
   a: "production-stable holds only approved stable content, tested promotions, mirror merges or audited overrides",
@@ -14,6 +14,7 @@ export const INVARIANTS: Record<Invariant, string> = {
   d: "every change of a governed ref is in the audit log",
   e: "no push or command runs longer than the bound",
   f: "a freeze stops every move of production-stable but promotions and overrides",
+  g: "prodgate sync succeeds (or reports a blocked mirror) after any crash",
 };
 
 export interface Violation {

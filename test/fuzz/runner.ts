@@ -215,6 +215,8 @@ export async function runConcurrent(opts: ConcurrentOptions): Promise<Concurrent
       const sync = world.perform({ k: "pg", by: admin, args: ["sync"] });
       const ciPushed = fired.some((a) => "by" in a && isCi(world, a.by));
       const violations = oracle.check({ ciPushed, outcomes: [...outcomes, sync], concurrent: true });
+      if (sync.status !== 0 && sync.status !== 1)
+        violations.push({ inv: "g", what: `sync exited ${sync.status}: ${sync.output.trim().slice(0, 300)}` });
       if ((round + 1) % 10 === 0)
         log(`seed ${opts.seed}: ${round + 1} rounds, ${outcomes.filter((o) => o.killed).length} killed in the last`);
       if (violations.length > 0) return { seed: opts.seed, round, violations, rounds, outcomes };
