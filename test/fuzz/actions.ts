@@ -44,7 +44,7 @@ export function render(a: Action): string {
     case "merge":
       return `${fetchFirst(a.first, a.second)}mg ${a.label} ${a.first} ${a.second}`;
     case "forge":
-      return `fg ${a.label} ${a.of} ${a.parent} ${q(a.msg)}`;
+      return `${fetchFirst(a.of, a.parent)}fg ${a.label} ${a.of} ${a.parent} ${q(a.msg)}`;
     case "push": {
       const opts = [a.force ? "-f" : "", a.override ? `-o prodgate.override=${q(a.override)}` : ""].filter(Boolean);
       const src = a.src ? (a.src.startsWith("origin/") ? `${fetchFirst(a.src)}` : "") : "";

@@ -125,12 +125,15 @@ export class Generator {
       case "replace": {
         const by = this.actor("none", 0.8);
         if (this.replaced.length && rng.chance(0.2)) return [{ k: "replace", by, src: "", target: rng.pick(this.replaced) }];
-        const target = from(rng.chance(0.6) ? mainline : where(s.devel), any());
+        // Most often: disguise a pending stable revision as [no-qa] with its own parent, so history looks the same.
+        const pendingTarget = rng.chance(0.6);
+        const target = pendingTarget ? this.pendingRev(s) : from(rng.chance(0.6) ? mainline : where(s.devel), any());
+        const parent = pendingTarget && rng.chance(0.7) ? `${target}^` : any();
         const name = label();
         this.replaced.push(target);
         const msg = rng.pick([`${name}: innocuous [no-qa]`, `${name}: innocuous`, `${name}: fix [testfix]`]);
         return [
-          { k: "forge", label: name, of: target, parent: any(), msg },
+          { k: "forge", label: name, of: target, parent, msg },
           { k: "replace", by, src: `fuzz/${name}`, target },
         ];
       }
