@@ -138,7 +138,8 @@ export function shrink(failure: Failure, budgetMs: number, log: (line: string) =
   const fails = (list: Action[]) => replay(failure.seed, list, statusEvery)?.violations.some((v) => v.inv === inv) ?? false;
   let best = failure.actions.slice(0, failure.step + 1);
   for (let chunk = Math.max(1, Math.floor(best.length / 2)); chunk >= 1 && Date.now() < deadline; chunk = Math.floor(chunk / 2)) {
-    for (let start = best.length - chunk; start >= 0 && Date.now() < deadline; start -= chunk) {
+    // The last action is the one the check failed after: keep it, drop chunks before it, latest first.
+    for (let start = best.length - 1 - chunk; start >= 0 && Date.now() < deadline; start -= chunk) {
       const candidate = [...best.slice(0, start), ...best.slice(start + chunk)];
       if (fails(candidate)) {
         best = candidate;
