@@ -4,7 +4,7 @@
 // repository.
 import { type Action, isLocal, render } from "./actions";
 import { Generator } from "./generator";
-import { INVARIANTS, type Interval, Oracle, type Violation } from "./oracle";
+import { INVARIANTS, type Interval, type Invariant, Oracle, type Violation } from "./oracle";
 import { Rng } from "./rng";
 import { castActors, type Outcome, reproScript, World } from "./world";
 
@@ -112,15 +112,20 @@ export function runSequential(opts: RunOptions): Failure[] {
   }
 }
 
-/** Replay a fixed list of actions on a fresh repository; the first violations found, if any. */
-export function replay(seed: number, actions: Action[], statusEvery = 5): { step: number; violations: Violation[] } | null {
+/** Replay a fixed list of actions on a fresh repository; the first violations found (of `inv`, if given), if any. */
+export function replay(
+  seed: number,
+  actions: Action[],
+  statusEvery = 5,
+  inv?: Invariant,
+): { step: number; violations: Violation[] } | null {
   const actors = castActors(seed);
   const world = new World(actors);
   const oracle = new Oracle(world, actors);
   try {
     oracle.check({ ciPushed: true, outcomes: [], concurrent: false });
-    const r = execute(world, oracle, (call) => (call === 0 ? actions : null), { statusEvery, keepGoing: false });
-    return r.failures[0] ?? null;
+    const r = execute(world, oracle, (call) => (call === 0 ? actions : null), { statusEvery, keepGoing: inv !== undefined });
+    return (inv ? r.failures.find((f) => f.violations.some((v) => v.inv === inv)) : r.failures[0]) ?? null;
   } finally {
     oracle.close();
     world.cleanup();
@@ -135,7 +140,7 @@ export function shrink(failure: Failure, budgetMs: number, log: (line: string) =
   const inv = failure.violations[0]!.inv;
   const statusEvery = failure.violations[0]!.what.startsWith("status ") ? 1 : 5;
   const deadline = Date.now() + budgetMs;
-  const fails = (list: Action[]) => replay(failure.seed, list, statusEvery)?.violations.some((v) => v.inv === inv) ?? false;
+  const fails = (list: Action[]) => replay(failure.seed, list, statusEvery, inv) !== null;
   let best = failure.actions.slice(0, failure.step + 1);
   for (let chunk = Math.max(1, Math.floor(best.length / 2)); chunk >= 1 && Date.now() < deadline; chunk = Math.floor(chunk / 2)) {
     // The last action is the one the check failed after: keep it, drop chunks before it, latest first.
