@@ -183,9 +183,13 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
 
   let target = d.sha;
   let outcome: MirrorOutcomeKind = "moved";
-  // production-stable on stable's mainline, just before the segment, is an ancestor of d.
+  // production-stable on stable's mainline, just before the segment, is on d's first-parent chain.
   const prodBelow = !!prod && inSegment && state.base?.sha === prod;
-  if (prod && !prodBelow && !repo.isAncestor(prod, d.sha)) {
+  // A fast-forward only when production-stable's tip stays on the new tip's first-parent chain
+  // (invariant 2): a tip that stable merged as a second parent (a promoted fix merged back) is
+  // kept first by a merge instead. Bazaar's mirror cannot merge, so there ancestry is enough.
+  const fastForward = (p: string) => (repo.mergesWithoutWorktree ? repo.onMainline(p, d.sha) : repo.isAncestor(p, d.sha));
+  if (prod && !prodBelow && !fastForward(prod)) {
     if (!repo.mergesWithoutWorktree) {
       const why = "needs a merge: production-stable holds revisions that stable lacks";
       return finish("blocked", prod, why, `production-stable cannot take ${rev(d)}: blocked: ${why}`);
@@ -286,6 +290,7 @@ function advanceProductionDevel(
   if (known && !known.pdev) return null; // there is no production-devel
   if (known?.pdev && known.pdev === known.prod && repo.updateRef(ref, prodTip, known.pdev, message)) return moved(known.pdev);
   const pdev = repo.refTips([ref]).get(ref);
-  if (!pdev || pdev === prodTip || !repo.isAncestor(pdev, prodTip)) return null;
+  // Only along production-stable's first-parent chain, so production-devel keeps its own.
+  if (!pdev || pdev === prodTip || !repo.onMainline(pdev, prodTip)) return null;
   return repo.updateRef(ref, prodTip, pdev, message) ? moved(pdev) : null;
 }

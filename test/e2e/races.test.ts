@@ -34,7 +34,8 @@ const REAL_GIT = spawnSync("sh", ["-c", "command -v git"], { encoding: "utf8" })
  * the invocation `mode` names: it creates <dir>/held and waits for <dir>/go.
  * - "after-mainline": after the first list of stable's mainline (log --first-parent --boundary) has run;
  * - "before-update-ref": before the first update-ref of production-stable;
- * - "lie-is-ancestor": answers every `merge-base --is-ancestor` with yes (a hint gone wrong).
+ * - "lie-is-ancestor": answers every `merge-base --is-ancestor`, and every "is X on Y's first-parent
+ *   chain" log, with yes (a hint gone wrong).
  */
 function gitWrapper(mode: "after-mainline" | "before-update-ref" | "lie-is-ancestor"): string {
   const dir = join(sb.root, `wrapper-${mode}`);
@@ -42,7 +43,13 @@ function gitWrapper(mode: "after-mainline" | "before-update-ref" | "lie-is-ances
   const wait = `: >"${dir}/held"; while [ ! -e "${dir}/go" ]; do sleep 0.01; done`;
   const body =
     mode === "lie-is-ancestor"
-      ? `case " $* " in *" merge-base --is-ancestor "*) exit 0 ;; esac`
+      ? `case " $* " in *" merge-base --is-ancestor "*) exit 0 ;; esac
+# "Is X on the first-parent chain of Y?" (log --first-parent Y --not X^@) answered yes: X appended as its last entry.
+case " $* " in *" --first-parent "*"^@ --"*)
+  x= f=
+  for a; do case $a in *^@) x=\${a%^@} ;; --format=*) f=$a ;; esac; done
+  "${REAL_GIT}" "$@"; printf '\\0'; "${REAL_GIT}" log -z --no-walk "$f" "$x"; exit 0 ;;
+esac`
       : mode === "after-mainline"
         ? `case " $* " in *" --first-parent "*"--boundary "*)
   if [ ! -e "${dir}/held" ]; then "${REAL_GIT}" "$@"; st=$?; ${wait}; exit $st; fi ;;

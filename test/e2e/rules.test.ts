@@ -129,6 +129,33 @@ describe("revision numbers never change on the production branches", () => {
   });
 });
 
+describe("the mirror keeps production-stable's first-parent chain", () => {
+  it("merges, never fast-forwards, when stable holds production-stable's promoted fix only as a merged second parent", () => {
+    expect(sb.prodgate(["qa", "ok", "r1"], "quinn").status).toBe(0);
+    work.git(["fetch", "--quiet", "origin"]);
+    work.git(["checkout", "--quiet", "-B", "secfix", "origin/production-stable"]);
+    work.commit("Fix one", { "one.c": "1\n" });
+    const fix = work.sha("HEAD");
+    expect(work.push(["origin", "HEAD:production-devel"], "sam").status).toBe(0);
+    expect(sb.prodgate(["ci", "pass", fix], "cid").status).toBe(0);
+    expect(work.push(["origin", "HEAD:production-stable"], "sam").status).toBe(0);
+    // The fix merged back into devel, then stable: it is an ancestor of r3, as a second parent only.
+    work.git(["checkout", "--quiet", "-B", "back", "origin/devel"]);
+    work.commit("r2: more work", { "more.txt": "m\n" });
+    work.git(["merge", "--quiet", "--no-edit", fix]);
+    work.land();
+    const qa = sb.prodgate(["qa", "ok", "r2", "r3"], "quinn");
+    expect(qa.stdout).toContain("(by a merge that keeps its own commits)");
+    const prod = sb.tip("production-stable")!;
+    expect(prod).not.toBe(work.sha("HEAD"));
+    const chain = sb.git(["rev-list", "--first-parent", prod], { cwd: sb.bare }).split("\n");
+    expect(chain).toContain(fix);
+    expect(sb.git(["rev-list", "--no-walk", "--parents", prod], { cwd: sb.bare }).split(" ").slice(1)).toEqual([fix, work.sha("HEAD")]);
+    // production-devel follows along the same chain.
+    expect(sb.tip("production-devel")).toBe(prod);
+  });
+});
+
 describe("production-stable takes only revisions that are or were deployable", () => {
   it("refuses a side-branch commit that stable merged later, then takes the merge itself", () => {
     expect(sb.prodgate(["qa", "ok", "r1"], "quinn").status).toBe(0);
