@@ -73,8 +73,9 @@ function receiveAlive(receive: string): boolean {
  * what the post-receive shim left when it had nothing else to do (the
  * updates git said landed, under the push's receive-pack); then, for a push
  * that is over (its receive-pack is gone) and that no post-receive settled,
- * the refs decide: it landed when the ref is at its new value and no other
- * push of the same update landed, or when a later decision found the ref
+ * the refs decide (once no push of the same update is still running): it
+ * landed when the ref is at its new value and no other push of the same
+ * update landed, or when a later decision found the ref
  * there; otherwise it did not (governed branches never lose commits, and
  * every later move of them is in the log). Returns how many were settled.
  */
@@ -98,9 +99,13 @@ export function reconcileLandings(engine: Engine): number {
       // Read again next time.
     }
   }
-  const open = store
-    .unsettledLandings()
-    .filter((r) => (r.receive ? !receiveAlive(r.receive) : Date.now() - Date.parse(r.at) > UNSETTLED_GRACE_MS));
+  const unsettled = store.unsettledLandings();
+  const over = (r: (typeof unsettled)[number]) =>
+    r.receive ? !receiveAlive(r.receive) : Date.now() - Date.parse(r.at) > UNSETTLED_GRACE_MS;
+  // The same update by a push still running may be the one that landed: wait for it to say so.
+  const same = (a: (typeof unsettled)[number], b: (typeof unsettled)[number]) => a.ref === b.ref && a.old === b.old && a.new === b.new;
+  const running = unsettled.filter((r) => !over(r));
+  const open = unsettled.filter((r) => over(r) && !running.some((t) => same(t, r)));
   if (open.length === 0) return settled;
   const tips = repo.refTips([...new Set(open.map((r) => r.ref!))]);
   store.write(() => {

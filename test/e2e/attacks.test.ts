@@ -1,0 +1,121 @@
+// Attacks by a developer with push access and no role, each turned into a
+// test: what they tried, and what prodgate must do instead. Races are made
+// deterministic with gates in earlier (chained) hooks, never with sleeps.
+import { type ChildProcess, spawn } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { type Clone, type RunResult, type Sandbox, standardSandbox } from "../helpers/repo";
+
+let sb: Sandbox;
+let work: Clone;
+afterEach(() => sb?.cleanup());
+
+interface LogRow {
+  ref: string | null;
+  old: string | null;
+  new: string | null;
+  decision: string;
+  code: string | null;
+  pushId: string | null;
+  landed: boolean | null;
+}
+const log = () => sb.json<LogRow[]>(["log", "--limit", "100000"]);
+
+interface Fix {
+  sha: string;
+  devel: { sha: string; how: string } | null;
+  stable: { sha: string; how: string } | null;
+}
+
+interface Running {
+  child: ChildProcess;
+  exited: boolean;
+  done: Promise<RunResult>;
+}
+
+function start(cmd: string, args: string[], cwd: string, env: Record<string, string | undefined>): Running {
+  const child = spawn(cmd, args, { cwd, env: sb.env(env) });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d) => (stdout += d));
+  child.stderr!.on("data", (d) => (stderr += d));
+  const running: Running = { child, exited: false, done: Promise.resolve({ status: -1, stdout, stderr }) };
+  running.done = new Promise((resolve) =>
+    child.on("close", (status) => {
+      running.exited = true;
+      resolve({ status: status ?? -1, stdout, stderr });
+    }),
+  );
+  return running;
+}
+
+/** Resolves once `check` holds; checked whenever the event loop is free (no fixed delay is relied on). */
+async function until(check: () => boolean, what: string, limitMs = 60_000): Promise<void> {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > limitMs) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** An earlier hook of the server (run before prodgate's) with this shell body. */
+function chainedHook(name: "pre-receive" | "post-receive", body: string): void {
+  const path = join(sb.bare, "hooks", `${name}.prodgate-chained`);
+  writeFileSync(path, `#!/bin/sh\ncat >/dev/null\n${body}\n`);
+  chmodSync(path, 0o755);
+}
+
+describe("the landing table", () => {
+  it("does not mark the twin of a push still in post-receive as landed", { timeout: 120_000 }, async () => {
+    ({ sb, work } = standardSandbox());
+    const r2 = work.commit("r2");
+    const other = sb.clone("other");
+    other.git(["fetch", "--quiet", work.dir, "devel"]);
+    other.git(["checkout", "--quiet", "-B", "devel", "FETCH_HEAD"]);
+    // Both pushes pass pre-receive with devel where they found it; the one
+    // that lands is then held in post-receive while the other one is over.
+    const barrier = join(sb.root, "barrier");
+    const gate = join(sb.root, "gate");
+    mkdirSync(barrier);
+    mkdirSync(gate);
+    chainedHook("pre-receive", `: >"${barrier}/$$"\nwhile [ "$(ls "${barrier}" | wc -l)" -lt 2 ]; do sleep 0.01; done`);
+    chainedHook("post-receive", `: >"${gate}/reached"\nwhile [ ! -e "${gate}/go" ]; do sleep 0.01; done`);
+    const a = start("git", ["push", "origin", "HEAD:devel"], work.dir, { GL_USER: "dev" });
+    const b = start("git", ["push", "origin", "HEAD:devel"], other.dir, { GL_USER: "dev" });
+    await until(() => existsSync(join(gate, "reached")) && (a.exited || b.exited), "one push to land and the other to fail");
+    expect(sb.tip("devel")).toBe(r2);
+    // cron's sync while the landed push is still in its post-receive
+    expect(sb.prodgate(["sync"]).status).toBe(0);
+    writeFileSync(join(gate, "go"), "");
+    await Promise.all([a.done, b.done]);
+    expect(sb.prodgate(["sync"]).status).toBe(0);
+    const rows = log().filter((e) => e.ref === "refs/heads/devel" && e.new === r2 && e.decision === "accepted");
+    expect(rows).toHaveLength(2);
+    expect(rows.map((e) => e.landed).sort()).toEqual([false, true]);
+  });
+});
+
+describe("security fixes", () => {
+  it("are not marked back by a commit with the fix's patch-id that the same push reverts", () => {
+    ({ sb, work } = standardSandbox());
+    expect(sb.prodgate(["qa", "ok", "r1"], "quinn").status).toBe(0);
+    work.git(["fetch", "--quiet", "origin"]);
+    work.git(["checkout", "--quiet", "-B", "secfix", "origin/production-stable"]);
+    const fix = work.commit("Fix auth bypass", { "auth.c": "check the password\n" });
+    expect(work.push(["origin", "HEAD:production-devel"], "sam").status).toBe(0);
+    expect(sb.prodgate(["ci", "pass", fix], "cid").status).toBe(0);
+    const promoted = work.push(["origin", "secfix:production-stable"], "sam");
+    expect(promoted.status, promoted.output).toBe(0);
+    work.git(["checkout", "--quiet", "devel"]);
+    work.git(["cherry-pick", fix]);
+    work.git(["commit", "--quiet", "--amend", "-m", "Port the auth fix"]);
+    work.git(["revert", "--no-edit", "HEAD"]);
+    const pushed = work.push(["origin", "HEAD:devel"], "dev");
+    expect(pushed.status, pushed.output).toBe(0);
+    // devel does not hold the fix's change
+    expect(sb.run("git", ["cat-file", "-e", "devel:auth.c"], { cwd: sb.bare }).status).not.toBe(0);
+    const f = sb.json<Fix[]>(["security"]).find((x) => x.sha === fix)!;
+    expect(f.devel).toBeNull();
+  });
+});
