@@ -119,3 +119,26 @@ describe("security fixes", () => {
     expect(f.devel).toBeNull();
   });
 });
+
+describe("trusted markers", () => {
+  it("a landing robot's merge does not vouch for the markers its log copies from the side it merges", () => {
+    ({ sb, work } = standardSandbox());
+    expect(sb.prodgate(["qa", "ok", "r1"], "quinn").status).toBe(0);
+    const r1 = sb.tip("production-stable");
+    // The developer's side branch: one commit whose subject carries the marker.
+    work.git(["checkout", "--quiet", "-b", "feature"]);
+    const backdoor = work.commit("Add backdoor [no-qa]", { "backdoor.c": "open sesame\n" });
+    expect(work.push(["origin", "feature"], "dev").status).toBe(0);
+    // The landing robot merges it with the usual summary of what it merges (merge.log).
+    work.git(["checkout", "--quiet", "devel"]);
+    work.git(["merge", "--quiet", "--no-ff", "--log", "-m", "Land feature", "feature"]);
+    expect(work.git(["log", "-1", "--format=%B"])).toContain("[no-qa]");
+    for (const target of ["HEAD:devel", "HEAD:stable"]) {
+      const p = work.push(["origin", target], "cid");
+      expect(p.status, p.output).toBe(0);
+    }
+    expect(sb.prodgate(["sync"]).status).toBe(0);
+    expect(sb.tip("production-stable")).toBe(r1);
+    expect(sb.run("git", ["merge-base", "--is-ancestor", backdoor, "production-stable"], { cwd: sb.bare }).status).toBe(1);
+  });
+});
