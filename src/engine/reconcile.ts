@@ -74,8 +74,9 @@ function receiveAlive(receive: string): boolean {
  * updates git said landed, under the push's receive-pack); then, for a push
  * that is over (its receive-pack is gone) and that no post-receive settled,
  * the refs decide (once no push of the same update is still running): it
- * landed when the ref is at its new value and no other push of the same
- * update landed, or when a later decision found the ref
+ * landed when the ref is at its new value and nothing else took it there
+ * (another push of the same update or, for a branch, any landed push or
+ * mirror move to that commit), or when a later decision found the ref
  * there; otherwise it did not (governed branches never lose commits, and
  * every later move of them is in the log). Returns how many were settled.
  */

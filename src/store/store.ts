@@ -281,8 +281,24 @@ export class Store {
       .all() as (AuditEntry & { receive: string | null })[];
   }
 
-  /** Has another accepted update of `ref` from `old` to `new` been found to land? */
+  /**
+   * Has another accepted update of `ref` from `old` to `new` been found to land?
+   * A branch prodgate governs never goes back, so it reaches a given commit
+   * once: for a branch, any landed update to `to`, whatever its old value,
+   * or a move of the mirror there, counts.
+   */
   landedElsewhere(auditId: number, ref: string, old: string | null, to: string | null): boolean {
+    if (to && ref.startsWith("refs/heads/")) {
+      return (
+        this.db
+          .prepare(
+            `SELECT 1 FROM landing l JOIN audit a ON a.id = l.audit_id WHERE l.landed = 1 AND a.id != ? AND a.ref = ? AND a.new = ?
+             UNION ALL SELECT 1 FROM audit WHERE decision = 'mirror' AND code IN ('moved', 'merged', 'follow') AND ref = ? AND new = ?
+             LIMIT 1`,
+          )
+          .get(auditId, ref, to, ref, to) !== undefined
+      );
+    }
     return (
       this.db
         .prepare(

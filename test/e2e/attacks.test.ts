@@ -1,11 +1,11 @@
 // Attacks by a developer with push access and no role, each turned into a
 // test: what they tried, and what prodgate must do instead. Races are made
 // deterministic with gates in earlier (chained) hooks, never with sleeps.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { type Clone, type RunResult, type Sandbox, standardSandbox } from "../helpers/repo";
+import { type Clone, MAIN, type RunResult, type Sandbox, standardSandbox } from "../helpers/repo";
 
 let sb: Sandbox;
 let work: Clone;
@@ -93,6 +93,58 @@ describe("the landing table", () => {
     const rows = log().filter((e) => e.ref === "refs/heads/devel" && e.new === r2 && e.decision === "accepted");
     expect(rows).toHaveLength(2);
     expect(rows.map((e) => e.landed).sort()).toEqual([false, true]);
+  });
+});
+
+const REAL_GIT = spawnSync("sh", ["-c", "command -v git"], { encoding: "utf8" }).stdout.trim();
+
+/** A `git` first on PATH that holds the first update-ref of production-stable: creates <dir>/held, waits for <dir>/go. */
+function holdMirrorUpdate(): string {
+  const dir = join(sb.root, "hold-update-ref");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, "git"),
+    `#!/bin/sh
+case " $* " in *" update-ref "*"refs/heads/production-stable "*)
+  if [ ! -e "${dir}/held" ]; then : >"${dir}/held"; while [ ! -e "${dir}/go" ]; do sleep 0.01; done; fi ;;
+esac
+exec "${REAL_GIT}" "$@"
+`,
+  );
+  chmodSync(join(dir, "git"), 0o755);
+  return dir;
+}
+
+describe("the landing table, against the mirror", () => {
+  it("does not mark a push as landed when the mirror made the same move first", { timeout: 120_000 }, async () => {
+    ({ sb, work } = standardSandbox());
+    expect(sb.prodgate(["qa", "ok", "r1"], "quinn").status).toBe(0);
+    const r2 = work.commit("r2");
+    work.land();
+    // QA approves r2; its mirror is held just before it moves production-stable.
+    const hold = holdMirrorUpdate();
+    const ok = start(process.execPath, [MAIN, "--repo", sb.bare, "qa", "ok", "r2"], sb.root, {
+      GL_USER: "quinn",
+      PATH: `${hold}:${process.env.PATH}`,
+    });
+    await until(() => existsSync(join(hold, "held")) || ok.exited, "the mirror to reach its update-ref");
+    // Meanwhile the developer pushes the approved revision, held after pre-receive.
+    const gate = join(sb.root, "gate");
+    mkdirSync(gate);
+    const update = join(sb.bare, "hooks", "update");
+    writeFileSync(update, `#!/bin/sh\n: >"${gate}/reached"\nwhile [ ! -e "${gate}/go" ]; do sleep 0.01; done\n`);
+    chmodSync(update, 0o755);
+    const push = start("git", ["push", "origin", "HEAD:production-stable"], work.dir, { GL_USER: "dev" });
+    await until(() => existsSync(join(gate, "reached")) || push.exited, "the push to pass pre-receive");
+    // The mirror moves production-stable first; the push then fails to update it.
+    writeFileSync(join(hold, "go"), "");
+    expect((await ok.done).status).toBe(0);
+    expect(sb.tip("production-stable")).toBe(r2);
+    writeFileSync(join(gate, "go"), "");
+    expect((await push.done).status).not.toBe(0);
+    expect(sb.prodgate(["sync"]).status).toBe(0);
+    const row = log().find((e) => e.ref === "refs/heads/production-stable" && e.new === r2 && e.decision === "accepted");
+    expect(row).toMatchObject({ landed: false });
   });
 });
 
