@@ -194,3 +194,27 @@ describe("trusted markers", () => {
     expect(sb.run("git", ["merge-base", "--is-ancestor", backdoor, "production-stable"], { cwd: sb.bare }).status).toBe(1);
   });
 });
+
+describe("names that shadow governed refs", () => {
+  it("refuses a tag qa, a tag ci and branches inside or above a governed branch's name", () => {
+    ({ sb, work } = standardSandbox());
+    work.git(["tag", "qa"]);
+    work.git(["tag", "ci"]);
+    for (const spec of ["refs/tags/qa", "refs/tags/ci", "HEAD:refs/heads/production-devel/x", "HEAD:refs/heads/production-stable/x"]) {
+      const p = work.push(["origin", spec], "dev");
+      expect(p.status, `${spec}: ${p.output}`).not.toBe(0);
+      expect(p.output).toContain("shadows-governed");
+    }
+    sb.git(["config", "prodgate.productionDevelBranch", "release/hotfix"], { cwd: sb.bare });
+    const above = work.push(["origin", "HEAD:refs/heads/release"], "dev");
+    expect(above.status, above.output).not.toBe(0);
+    // So QA's verdict tags, the first promotion and the mirror's first move still work.
+    const qa = sb.clone("qa");
+    const tagged = qa.push(["origin", "origin/stable:refs/tags/qa/ok/first"], "quinn");
+    expect(tagged.status, tagged.output).toBe(0);
+    expect(sb.tip("production-stable")).toBe(work.sha("HEAD"));
+    // Other names, and the deletion of such a ref, are pushed as usual.
+    expect(work.push(["origin", "HEAD:refs/heads/production-devel-x"], "dev").status).toBe(0);
+    expect(work.push(["origin", "HEAD:refs/tags/qa-notes"], "dev").status).toBe(0);
+  });
+});
