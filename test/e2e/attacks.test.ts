@@ -2,7 +2,7 @@
 // test: what they tried, and what prodgate must do instead. Races are made
 // deterministic with gates in earlier (chained) hooks, never with sleeps.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { type Clone, MAIN, type RunResult, type Sandbox, standardSandbox } from "../helpers/repo";
@@ -216,5 +216,27 @@ describe("names that shadow governed refs", () => {
     // Other names, and the deletion of such a ref, are pushed as usual.
     expect(work.push(["origin", "HEAD:refs/heads/production-devel-x"], "dev").status).toBe(0);
     expect(work.push(["origin", "HEAD:refs/tags/qa-notes"], "dev").status).toBe(0);
+  });
+});
+
+describe("cost of a push", () => {
+  it("the shim asks git ahead for a few verdict tags only, not for each of hundreds a user without the role pushes", () => {
+    ({ sb, work } = standardSandbox());
+    // A git in git's exec path (found first by the hooks) that records each server-side call.
+    const real = sb.git(["--exec-path"]);
+    const execPath = join(sb.root, "exec-path");
+    const calls = join(sb.root, "calls");
+    mkdirSync(execPath);
+    for (const name of readdirSync(real)) if (name !== "git") symlinkSync(join(real, name), join(execPath, name));
+    writeFileSync(join(execPath, "git"), `#!/bin/sh\necho "$*" >>"${calls}"\nexec "${join(real, "git")}" "$@"\n`);
+    chmodSync(join(execPath, "git"), 0o755);
+    const tags = Array.from({ length: 200 }, (_, i) => `HEAD:refs/tags/qa/ok/flood-${i}`);
+    const p = work.push(["origin", ...tags], "dev", { GIT_EXEC_PATH: execPath });
+    expect(p.status).not.toBe(0);
+    expect(p.output).toContain("role-required");
+    const asked = readFileSync(calls, "utf8")
+      .split("\n")
+      .filter((l) => l.startsWith("cat-file -t ") || l.startsWith("log -z --first-parent"));
+    expect(asked.length).toBeLessThanOrEqual(4);
   });
 });
