@@ -76,7 +76,8 @@ function receiveAlive(receive: string): boolean {
  * the refs decide (once no push of the same update is still running): it
  * landed when the ref is at its new value and nothing else took it there
  * (another push of the same update or, for a branch, any landed push or
- * mirror move to that commit), or when a later decision found the ref
+ * mirror move to that commit), or when a later mirror run, or a later
+ * update that landed, found the ref
  * there; otherwise it did not (governed branches never lose commits, and
  * every later move of them is in the log). Returns how many were settled.
  */
@@ -110,13 +111,16 @@ export function reconcileLandings(engine: Engine): number {
   if (open.length === 0) return settled;
   const tips = repo.refTips([...new Set(open.map((r) => r.ref!))]);
   store.write(() => {
-    for (const r of open) {
+    // Newest first: a later update that landed is what proves an earlier one did.
+    for (const r of [...open].reverse()) {
       const ref = r.ref!;
       const tip = tips.get(ref) ?? null;
       const to = r.new && !isZeroSha(r.new) ? r.new : null;
       const landed =
         !store.landedElsewhere(r.id, ref, r.old ?? null, r.new ?? null) &&
         (tip === to || (!!r.new && store.laterRowFrom(r.id, ref, r.new)));
+      // A later update from here still unsettled may yet prove it: asked again next time.
+      if (!landed && r.new && store.laterUnsettledFrom(r.id, ref, r.new)) continue;
       store.settleLanding(r.id, landed, "sync");
       settled++;
     }

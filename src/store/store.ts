@@ -309,14 +309,38 @@ export class Store {
     );
   }
 
-  /** Did any row of `ref` (a push's decision or a mirror run) find it at `sha`? */
+  /** Did any row of `ref` (a mirror run, or a push that landed) find it at `sha`? */
   rowFrom(ref: string, sha: string): boolean {
     return this.laterRowFrom(0, ref, sha);
   }
 
-  /** Did a later row of `ref` (a push's decision or a mirror run) find it at `sha`? */
+  /**
+   * Did a later row of `ref` find it at `sha`: a mirror run (which read the
+   * ref itself), or a push whose update landed (git moved the ref from there)?
+   * A push's old value is whatever its client sent, so a row that did not
+   * land proves nothing.
+   */
   laterRowFrom(auditId: number, ref: string, sha: string): boolean {
-    return this.db.prepare("SELECT 1 FROM audit WHERE id > ? AND ref = ? AND old = ? LIMIT 1").get(auditId, ref, sha) !== undefined;
+    return (
+      this.db
+        .prepare(
+          `SELECT 1 FROM audit a LEFT JOIN landing l ON l.audit_id = a.id
+           WHERE a.id > ? AND a.ref = ? AND a.old = ? AND (a.decision = 'mirror' OR l.landed = 1) LIMIT 1`,
+        )
+        .get(auditId, ref, sha) !== undefined
+    );
+  }
+
+  /** Is a later accepted update of `ref` from `sha` not yet known to have landed or not? */
+  laterUnsettledFrom(auditId: number, ref: string, sha: string): boolean {
+    return (
+      this.db
+        .prepare(
+          `SELECT 1 FROM audit a JOIN landing l ON l.audit_id = a.id
+           WHERE a.id > ? AND a.ref = ? AND a.old = ? AND l.landed IS NULL LIMIT 1`,
+        )
+        .get(auditId, ref, sha) !== undefined
+    );
   }
 
   /**

@@ -240,3 +240,42 @@ describe("cost of a push", () => {
     expect(asked.length).toBeLessThanOrEqual(4);
   });
 });
+
+/**
+ * Speak receive-pack's protocol directly, as any client may: send exactly
+ * these commands (their old values chosen by the client, not the advertised
+ * ones) and an empty pack, as `user`.
+ */
+function rawPush(commands: { old: string; new: string; ref: string }[], user: string): RunResult {
+  const pkt = (line: string) => `${(Buffer.byteLength(line) + 4).toString(16).padStart(4, "0")}${line}`;
+  const lines = commands.map((c, i) => pkt(`${c.old} ${c.new} ${c.ref}${i === 0 ? "\0report-status" : ""}\n`)).join("");
+  const pack = spawnSync("git", ["pack-objects", "--stdout"], { input: "" }).stdout;
+  // receive-pack writes its advertisement first; the commands follow it on stdin.
+  const r = spawnSync("git", ["receive-pack", sb.bare], {
+    input: Buffer.concat([Buffer.from(`${lines}0000`), pack]),
+    env: sb.env({ GL_USER: user }),
+    encoding: "utf8",
+  });
+  return { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
+
+describe("the landing table, against a client that lies about old values", () => {
+  it("does not settle a push as landed from a later command that only claims the ref was at its new value", () => {
+    ({ sb, work } = standardSandbox());
+    const r1 = work.sha("HEAD");
+    const r2 = work.commit("r2");
+    // A later hook of the server refuses this update: accepted by prodgate, never landed.
+    const update = join(sb.bare, "hooks", "update");
+    writeFileSync(update, "#!/bin/sh\nexit 1\n");
+    chmodSync(update, 0o755);
+    expect(work.push(["origin", "HEAD:devel"], "dev").status).not.toBe(0);
+    writeFileSync(update, "#!/bin/sh\nexit 0\n");
+    expect(sb.tip("devel")).toBe(r1);
+    // The developer sends a command claiming devel is at r2 (refused: it is no fast-forward).
+    rawPush([{ old: r2, new: r1, ref: "refs/heads/devel" }], "dev");
+    expect(log().some((e) => e.ref === "refs/heads/devel" && e.old === r2)).toBe(true);
+    expect(sb.prodgate(["sync"]).status).toBe(0);
+    const row = log().find((e) => e.ref === "refs/heads/devel" && e.new === r2 && e.decision === "accepted");
+    expect(row).toMatchObject({ landed: false });
+  });
+});
