@@ -111,8 +111,8 @@ export function reconcileLandings(engine: Engine): number {
   if (open.length === 0) return settled;
   const tips = repo.refTips([...new Set(open.map((r) => r.ref!))]);
   store.write(() => {
-    // Newest first: a later update that landed is what proves an earlier one did.
-    for (const r of [...open].reverse()) {
+    // Oldest first: of two identical updates, only one whose decision came before the ref moved can have landed.
+    for (const r of open) {
       const ref = r.ref!;
       const tip = tips.get(ref) ?? null;
       const to = r.new && !isZeroSha(r.new) ? r.new : null;
