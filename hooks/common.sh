@@ -94,13 +94,16 @@ while read -r old new ref || [ -n "$old" ]; do
 	input="$input$old $new $ref
 "
 	case "$ref" in
-	refs/tags/qa/* | refs/tags/ci/*) governed=yes other=yes ;;
+	# A ref that would keep a governed one from being created (git cannot hold a and a/b): the engine refuses it.
+	refs/tags/qa/* | refs/tags/ci/* | refs/tags/qa | refs/tags/ci) governed=yes other=yes ;;
 	refs/heads/*)
 		for name in $names; do
 			if [ "$ref" = "refs/heads/$name" ]; then
 				governed=yes
 				[ "$name" = "$develname" ] || other=yes
 			fi
+			case "$ref" in "refs/heads/$name"/*) governed=yes other=yes ;; esac
+			case "refs/heads/$name" in "$ref"/*) governed=yes other=yes ;; esac
 		done
 		;;
 	esac

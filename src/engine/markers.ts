@@ -22,7 +22,8 @@ export function markerTrust(engine: Pick<Engine, "config" | "store">, segment: r
  * even when the trusted user later advances stable to it, so a landing
  * robot that only moves stable never vouches for what others wrote. Only
  * the commits the push puts on the branch's first-parent chain are vouched
- * for: a developer's commit that a landing merges in beside it is not.
+ * for: a developer's commit that a landing merges in beside it is not, nor
+ * is the merge itself (its marker would vouch for that commit).
  */
 export function recordTrustedMarkers(
   engine: Engine,
@@ -45,7 +46,11 @@ export function recordTrustedMarkers(
       if (decisions[i]!.code !== "override") return;
       exclude.push(develRef);
     }
-    const added = mainlineOf(repo.commits([update.new], exclude), update.new).filter((c) => carriesNoQaMarker(c.message));
+    // A merge's marker would pass everything it brings beside, and its message often copies the
+    // side's own subjects (merge.log, a merged tag's message): only single-parent commits are vouched for.
+    const added = mainlineOf(repo.commits([update.new], exclude), update.new).filter(
+      (c) => c.parents.length <= 1 && carriesNoQaMarker(c.message),
+    );
     store.recordTrustedMarkers(
       added.map((c) => c.sha),
       role,

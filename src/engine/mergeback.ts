@@ -15,7 +15,8 @@ export function pendingIn(engine: Engine, branch: FixBranch): SecurityFix[] {
  * Which of `pending` come back through the commits of tip ^from (all of tip's
  * history when from is null; from may name several commits). A cherry-pick
  * trailer is a claim: it counts only when the fix's change is in the tip's
- * tree, and a claim it is not is returned as disputed.
+ * tree, and a claim it is not is returned as disputed. A commit with the
+ * fix's patch-id counts only when the change is in the tip's tree too.
  */
 export function fixReturnsIn(
   repo: Repo,
@@ -33,7 +34,8 @@ export function fixReturnsIn(
     if (repo.changeContained(claim.fix, tip)) contained.add(claim.fix);
     else unconfirmed.push(claim);
   }
-  const returns = findFixReturns(pending, commits, ids, contained);
+  // A commit with the fix's patch-id is no proof either when a later one takes the change out again.
+  const returns = findFixReturns(pending, commits, ids, contained).filter((r) => r.how !== "patch-id" || repo.changeContained(r.fix, tip));
   const back = new Set(returns.map((r) => r.fix));
   return { commits, returns, disputed: unconfirmed.filter((c) => !back.has(c.fix)) };
 }

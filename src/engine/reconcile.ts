@@ -73,8 +73,11 @@ function receiveAlive(receive: string): boolean {
  * what the post-receive shim left when it had nothing else to do (the
  * updates git said landed, under the push's receive-pack); then, for a push
  * that is over (its receive-pack is gone) and that no post-receive settled,
- * the refs decide: it landed when the ref is at its new value and no other
- * push of the same update landed, or when a later decision found the ref
+ * the refs decide (once no push of the same update is still running): it
+ * landed when the ref is at its new value and nothing else took it there
+ * (another push of the same update or, for a branch, any landed push or
+ * mirror move to that commit), or when a later mirror run, or a later
+ * update that landed, found the ref
  * there; otherwise it did not (governed branches never lose commits, and
  * every later move of them is in the log). Returns how many were settled.
  */
@@ -98,12 +101,17 @@ export function reconcileLandings(engine: Engine): number {
       // Read again next time.
     }
   }
-  const open = store
-    .unsettledLandings()
-    .filter((r) => (r.receive ? !receiveAlive(r.receive) : Date.now() - Date.parse(r.at) > UNSETTLED_GRACE_MS));
+  const unsettled = store.unsettledLandings();
+  const over = (r: (typeof unsettled)[number]) =>
+    r.receive ? !receiveAlive(r.receive) : Date.now() - Date.parse(r.at) > UNSETTLED_GRACE_MS;
+  // The same update by a push still running may be the one that landed: wait for it to say so.
+  const same = (a: (typeof unsettled)[number], b: (typeof unsettled)[number]) => a.ref === b.ref && a.old === b.old && a.new === b.new;
+  const running = unsettled.filter((r) => !over(r));
+  const open = unsettled.filter((r) => over(r) && !running.some((t) => same(t, r)));
   if (open.length === 0) return settled;
   const tips = repo.refTips([...new Set(open.map((r) => r.ref!))]);
   store.write(() => {
+    // Oldest first: of two identical updates, only one whose decision came before the ref moved can have landed.
     for (const r of open) {
       const ref = r.ref!;
       const tip = tips.get(ref) ?? null;
@@ -111,6 +119,8 @@ export function reconcileLandings(engine: Engine): number {
       const landed =
         !store.landedElsewhere(r.id, ref, r.old ?? null, r.new ?? null) &&
         (tip === to || (!!r.new && store.laterRowFrom(r.id, ref, r.new)));
+      // A later update from here still unsettled may yet prove it: asked again next time.
+      if (!landed && r.new && store.laterUnsettledFrom(r.id, ref, r.new)) continue;
       store.settleLanding(r.id, landed, "sync");
       settled++;
     }

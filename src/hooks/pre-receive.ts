@@ -13,7 +13,8 @@ import { resolveAliases } from "../git/symrefs";
 import { identify, identityProblem } from "../identity";
 import { decide, type Decision, decideWithoutFacts, type PushContext } from "../policy/decide";
 import { formatPushResult } from "../policy/message";
-import { classifyRef, type RefClass } from "../policy/refs";
+import { classifyRef, type RefClass, shadowsGoverned } from "../policy/refs";
+import { isZeroSha } from "../policy/types";
 import { faultPoint } from "../engine/fault";
 import { databasePath, Store } from "../store/store";
 import { type HookInput, overrideReason, parseHookInput, pushOptions } from "./input";
@@ -54,11 +55,15 @@ export function preReceive(io: HookIO): number {
   const classified = updates
     .map((u) => ({ update: u, cls: classifyRef(u.ref, config.branches, config.governed) }))
     .filter((x) => x.cls.kind !== "ungoverned");
+  // A new ref that would keep a governed one from being created: refused like a governed update.
+  const shadowing = updates.filter(
+    (u) => !isZeroSha(u.new) && classifyRef(u.ref, config.branches, config.governed).kind === "ungoverned" && shadowsGoverned(u.ref, config.branches),
+  );
   if (input.malformed.length > 0) {
     io.write(`prodgate: rejected: git sent a line prodgate cannot read: ${JSON.stringify(input.malformed[0]!.slice(0, 200))}`);
     return 1;
   }
-  if (classified.length === 0) return 0;
+  if (classified.length === 0 && shadowing.length === 0) return 0;
 
   const user = identify(io.env, config);
   const ctx: PushContext = {
@@ -104,6 +109,14 @@ export function preReceive(io: HookIO): number {
     const alias = classified[i]!.update.alias;
     return alias ? { ...d, reason: `${d.reason} (pushed as ${alias}, a symbolic ref to ${d.ref})` } : d;
   });
+  for (const u of shadowing) {
+    decisions.push({
+      ...u,
+      accepted: false,
+      code: "shadows-governed",
+      reason: `${u.ref} would keep a ref prodgate governs from being created (git cannot hold both a and a/b)`,
+    });
+  }
   const badIdentity = identityProblem(io.env, config);
   if (badIdentity) decisions = decisions.map((d) => (d.code === "no-identity" ? { ...d, reason: badIdentity } : d));
 

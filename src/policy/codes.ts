@@ -75,6 +75,10 @@ export const REJECTION_CODES = {
     rule: "a Bazaar revision on a governed branch has an id that cannot be told from a branch name, a revno or the null revision, or that holds control characters",
     remedy: "commit again with Breezy's own revision ids (brz commit makes them); do not set ids by hand",
   },
+  "shadows-governed": {
+    rule: "no ref may take a name that would keep a governed ref from being created (refs/tags/qa, refs/tags/ci, a ref inside or above a governed branch's name)",
+    remedy: "choose another name; delete the ref if you already pushed it",
+  },
   unavailable: {
     rule: "prodgate could not read what it needs to judge a governed ref, so it refuses",
     remedy: "run prodgate doctor on the server, or tell the repository's admin",

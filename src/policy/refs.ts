@@ -53,3 +53,17 @@ export function classifyRef(ref: string, branches: BranchNames, extraGoverned: r
   if (extraGoverned.some((p) => refGlobMatch(p, ref))) return { kind: "governed" };
   return { kind: "ungoverned" };
 }
+
+/**
+ * Would `ref` keep a governed ref from ever being created? git cannot hold
+ * both `a` and `a/b`: a tag `qa` blocks every verdict tag, a branch
+ * `production-devel/x` blocks production-devel, a branch `release` blocks a
+ * governed `release/stable`.
+ */
+export function shadowsGoverned(ref: string, branches: BranchNames): boolean {
+  if (ref === "refs/tags/qa" || ref === "refs/tags/ci") return true;
+  return (["devel", "stable", "productionStable", "productionDevel"] as const).some((kind) => {
+    const governed = branchRef(branches[kind]);
+    return ref.startsWith(`${governed}/`) || governed.startsWith(`${ref}/`);
+  });
+}

@@ -281,8 +281,24 @@ export class Store {
       .all() as (AuditEntry & { receive: string | null })[];
   }
 
-  /** Has another accepted update of `ref` from `old` to `new` been found to land? */
+  /**
+   * Has another accepted update of `ref` from `old` to `new` been found to land?
+   * A branch prodgate governs never goes back, so it reaches a given commit
+   * once: for a branch, any landed update to `to`, whatever its old value,
+   * or a move of the mirror there, counts.
+   */
   landedElsewhere(auditId: number, ref: string, old: string | null, to: string | null): boolean {
+    if (to && ref.startsWith("refs/heads/")) {
+      return (
+        this.db
+          .prepare(
+            `SELECT 1 FROM landing l JOIN audit a ON a.id = l.audit_id WHERE l.landed = 1 AND a.id != ? AND a.ref = ? AND a.new = ?
+             UNION ALL SELECT 1 FROM audit WHERE decision = 'mirror' AND code IN ('moved', 'merged', 'follow') AND ref = ? AND new = ?
+             LIMIT 1`,
+          )
+          .get(auditId, ref, to, ref, to) !== undefined
+      );
+    }
     return (
       this.db
         .prepare(
@@ -293,14 +309,38 @@ export class Store {
     );
   }
 
-  /** Did any row of `ref` (a push's decision or a mirror run) find it at `sha`? */
+  /** Did any row of `ref` (a mirror run, or a push that landed) find it at `sha`? */
   rowFrom(ref: string, sha: string): boolean {
     return this.laterRowFrom(0, ref, sha);
   }
 
-  /** Did a later row of `ref` (a push's decision or a mirror run) find it at `sha`? */
+  /**
+   * Did a later row of `ref` find it at `sha`: a mirror run (which read the
+   * ref itself), or a push whose update landed (git moved the ref from there)?
+   * A push's old value is whatever its client sent, so a row that did not
+   * land proves nothing.
+   */
   laterRowFrom(auditId: number, ref: string, sha: string): boolean {
-    return this.db.prepare("SELECT 1 FROM audit WHERE id > ? AND ref = ? AND old = ? LIMIT 1").get(auditId, ref, sha) !== undefined;
+    return (
+      this.db
+        .prepare(
+          `SELECT 1 FROM audit a LEFT JOIN landing l ON l.audit_id = a.id
+           WHERE a.id > ? AND a.ref = ? AND a.old = ? AND (a.decision = 'mirror' OR l.landed = 1) LIMIT 1`,
+        )
+        .get(auditId, ref, sha) !== undefined
+    );
+  }
+
+  /** Is a later accepted update of `ref` from `sha` not yet known to have landed or not? */
+  laterUnsettledFrom(auditId: number, ref: string, sha: string): boolean {
+    return (
+      this.db
+        .prepare(
+          `SELECT 1 FROM audit a JOIN landing l ON l.audit_id = a.id
+           WHERE a.id > ? AND a.ref = ? AND a.old = ? AND l.landed IS NULL LIMIT 1`,
+        )
+        .get(auditId, ref, sha) !== undefined
+    );
   }
 
   /**
