@@ -94,7 +94,7 @@ while read -r old new ref || [ -n "$old" ]; do
 	input="$input$old $new $ref
 "
 	case "$ref" in
-	refs/tags/qa/* | refs/tags/ci/*) governed=yes other=yes ;;
+	refs/tags/qa/* | refs/tags/ci/* | refs/tags/deploy/*) governed=yes other=yes ;;
 	refs/heads/*)
 		for name in $names; do
 			if [ "$ref" = "refs/heads/$name" ]; then

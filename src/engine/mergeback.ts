@@ -19,7 +19,7 @@ export function pendingIn(engine: Engine, branch: FixBranch): SecurityFix[] {
  */
 export function fixReturnsIn(
   repo: Repo,
-  pending: readonly SecurityFix[],
+  pending: readonly Pick<SecurityFix, "sha" | "patchId">[],
   tip: string,
   from: string | readonly string[] | null,
 ): { commits: CommitInfo[]; returns: FixReturn[]; disputed: FixClaim[] } {
