@@ -40,6 +40,7 @@ export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: s
       const sha = repo.resolveCommit(u.new);
       if (sha) store.recordCi(sha, cls.tag.value as "pass" | "fail", user ?? "unknown", `tag ${u.ref}`, pushId, u.ref);
     } else if (cls.kind === "deployTag" && cls.deploy?.valid && isZeroSha(u.old)) {
+      faultPoint("before-deploy-recorded");
       const line = recordDeployTag(engine, u, cls.deploy.target, user ?? "unknown", pushId);
       if (line) lines.push(line);
     } else if (cls.kind === "productionStable") {

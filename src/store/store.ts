@@ -429,14 +429,17 @@ export class Store {
     const recorded = new Set(
       (
         this.db
-          .prepare("SELECT source FROM verdicts WHERE source LIKE 'tag %' UNION SELECT source FROM ci_results WHERE source LIKE 'tag %'")
+          .prepare(
+            `SELECT source FROM verdicts WHERE source LIKE 'tag %' UNION SELECT source FROM ci_results WHERE source LIKE 'tag %'
+             UNION SELECT source FROM deployments WHERE source LIKE 'tag %'`,
+          )
           .all() as { source: string }[]
       ).map((r) => r.source),
     );
     const accepted = this.db
       .prepare(
         `SELECT id, at, push_id AS pushId, user, ref, old, new, decision, code, reason, detail FROM audit
-         WHERE decision = 'accepted' AND code IN ('verdict', 'ci-result') ORDER BY id`,
+         WHERE decision = 'accepted' AND code IN ('verdict', 'ci-result', 'deployment') ORDER BY id`,
       )
       .all() as AuditEntry[];
     return accepted.filter((a) => a.ref && !recorded.has(`tag ${a.ref}`));

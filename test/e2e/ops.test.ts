@@ -301,3 +301,18 @@ describe("bad input changes nothing", () => {
     expect(audit.filter((e) => e.decision === "deploy")).toHaveLength(4);
   });
 });
+
+describe("crashes", () => {
+  it("a deploy tag whose post-receive was killed is recorded by the next sync, once", () => {
+    work.git(["fetch", "--quiet", "origin"]);
+    work.git(["tag", "deploy/app3.prod/after-crash", "origin/production-stable"]);
+    work.push(["origin", "deploy/app3.prod/after-crash"], OPS, { PRODGATE_FAULT: "before-deploy-recorded" });
+    expect(sb.tip("refs/tags/deploy/app3.prod/after-crash")).not.toBeNull();
+    expect(sb.json<unknown[]>(["deploy", "log", "app3.prod"])).toHaveLength(1);
+    expect(sb.prodgate(["sync"]).status).toBe(0);
+    expect(sb.prodgate(["sync"]).status).toBe(0);
+    const log = sb.json<{ source: string; user: string }[]>(["deploy", "log", "app3.prod"]);
+    expect(log).toHaveLength(2);
+    expect(log[0]).toMatchObject({ source: "tag refs/tags/deploy/app3.prod/after-crash", user: OPS });
+  });
+});
