@@ -316,3 +316,26 @@ describe("crashes", () => {
     expect(log[0]).toMatchObject({ source: "tag refs/tags/deploy/app3.prod/after-crash", user: OPS });
   });
 });
+
+describe("names mean the branches", () => {
+  it("a tag named production-stable, pushed by anyone, does not change what deploy record and deploy check take", () => {
+    const fix = hotfix();
+    const id = addCowboy(fix, ["app3.prod"]);
+    // The attacker's tag points at the fix itself: recorded by name, it would retire the cowboy.
+    work.git(["tag", "production-stable", fix]);
+    expect(work.push(["origin", "refs/tags/production-stable"], "dev").status).toBe(0);
+    const rec = sb.prodgate(["deploy", "record", "app3.prod", "production-stable", "--json"], OPS);
+    expect(JSON.parse(rec.stdout).sha).toBe(sb.tip("refs/heads/production-stable"));
+    expect(cowboy(id).targets[0]).toMatchObject({ live: true });
+    expect(sb.prodgate(["deploy", "check", "app3.prod", "production-stable"]).status).toBe(1);
+  });
+
+  it("a tag named stable does not change which revision qa ok stable judges", () => {
+    work.commit("r2 feature");
+    work.land();
+    work.git(["tag", "stable", "HEAD~1"]);
+    expect(work.push(["origin", "refs/tags/stable"], "dev").status).toBe(0);
+    expect(sb.prodgate(["qa", "ok", "stable"], "quinn").status).toBe(0);
+    expect(sb.tip("refs/heads/production-stable")).toBe(sb.tip("refs/heads/stable"));
+  });
+});
