@@ -255,3 +255,30 @@ export function recordDeployTag(
   const flag = r.onProduction ? "" : " (NOT on production-stable: prodgate deploy check fails for it until a clean record)";
   return `prodgate: recorded: ${target} runs ${shortSha(sha)}${flag}${retired}`;
 }
+
+export interface DeployedTarget extends TargetStatus {
+  /** Would rolling out production-stable's tip there be safe (deploy check)? */
+  safe: boolean;
+  reasons: TargetCheck["reasons"];
+}
+
+/** Every known target with what runs there and whether its next rollout is safe: for status and the report. */
+export function deployedOverview(engine: Engine): DeployedTarget[] {
+  const all = deployStatus(engine, null);
+  if (all.length === 0 || !productionTip(engine)) return all.map((t) => ({ ...t, safe: t.cowboys.length === 0, reasons: [] }));
+  const check = checkRollout(
+    engine,
+    all.map((t) => t.target),
+    null,
+    false,
+  );
+  return all.map((t, i) => ({ ...t, safe: check.targets[i]!.safe, reasons: check.targets[i]!.reasons }));
+}
+
+/** The targets whose last record holds `sha` (by ancestry): where a revision is deployed. */
+export function deployedOn(engine: Engine, sha: string): { target: string; sha: string; at: string }[] {
+  return engine.store
+    .lastDeployments()
+    .filter((d) => engine.repo.isAncestor(sha, d.sha))
+    .map((d) => ({ target: d.target, sha: d.sha, at: d.at }));
+}

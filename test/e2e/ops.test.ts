@@ -339,3 +339,38 @@ describe("names mean the branches", () => {
     expect(sb.tip("refs/heads/production-stable")).toBe(sb.tip("refs/heads/stable"));
   });
 });
+
+describe("everywhere people look", () => {
+  it("status, explain, the report and the log show deployments and cowboys; unsafe targets in red on the report", () => {
+    const fix = hotfix();
+    const id = addCowboy(fix, ["app4.prod"]);
+    const st = sb.json<{ deployments: { target: string; safe: boolean; cowboys: { id: number }[]; reasons: { code: string }[] }[] }>([
+      "status",
+    ]);
+    expect(st.deployments.map((d) => [d.target, d.safe, d.cowboys.map((c) => c.id), d.reasons.map((r) => r.code)])).toEqual([
+      ["app3.prod", true, [], []],
+      ["app4.prod", false, [id], ["cowboy"]],
+    ]);
+    const text = sb.prodgate(["status"]).stdout;
+    expect(text).toContain("deployments:");
+    expect(text).toMatch(/app4\.prod .*UNSAFE: cowboy/);
+    expect(text).toContain(`cowboy #${id}`);
+
+    const explained = sb.json<{ deployedOn: { target: string }[] }>(["explain", "production-stable"]);
+    expect(explained.deployedOn.map((d) => d.target)).toEqual(["app3.prod", "app4.prod"]);
+    expect(sb.prodgate(["explain", "production-stable"]).stdout).toContain("deployed on: app3.prod");
+    expect(sb.json<{ deployedOn: unknown[] }>(["explain", fix]).deployedOn).toEqual([]);
+
+    const html = sb.prodgate(["report"]).stdout;
+    expect(html).toContain('<h2 id="dpl-h">Deployed (2)</h2>');
+    expect(html).toMatch(/<tr data-target="app4\.prod" class="unsafe">.*app crashes at midnight/);
+    expect(html).toMatch(/<tr data-target="app3\.prod"><td[^>]*><b>app3\.prod<\/b>.*safe to roll out/);
+
+    const log = sb.json<{ decision: string; code: string; ref: string | null }[]>(["log"]);
+    expect(log.filter((e) => e.decision === "deploy").map((e) => e.ref)).toEqual(["deploy/app4.prod", "deploy/app3.prod"]);
+    expect(log.find((e) => e.decision === "cowboy")).toMatchObject({ code: "added" });
+    expect(sb.prodgate(["cowboy", "remove", String(id), "--reason", "reimaged"], OPS).status).toBe(0);
+    expect(sb.json<{ decision: string; code: string }[]>(["log"])[0]).toMatchObject({ decision: "cowboy", code: "removed" });
+    expect(sb.json<{ deployments: { safe: boolean }[] }>(["status"]).deployments.every((d) => d.safe)).toBe(true);
+  });
+});

@@ -1,6 +1,14 @@
 import { UserError } from "../../errors";
 import { currentFreeze } from "../../engine/mirror";
-import { checkRollout, checkTargets, deployStatus, knownTargets, recordDeployment, resolveRev } from "../../ops/engine";
+import {
+  checkRollout,
+  checkTargets,
+  type DeployedTarget,
+  deployStatus,
+  knownTargets,
+  recordDeployment,
+  resolveRev,
+} from "../../ops/engine";
 import { splitCheckArgs } from "../../ops/rules";
 import { printable } from "../../policy/message";
 import { type CommandContext, plainValue, requireRole } from "../context";
@@ -104,4 +112,22 @@ export function deployCheckCommand(ctx: CommandContext, args: readonly string[],
     if (opts.ignoreFreeze && currentFreeze(ctx.engine)) ctx.print("(the freeze was ignored: --ignore-freeze)");
   }
   return result.safe ? 0 : 1;
+}
+
+/** The deployments section of `prodgate status`: one line per target, its live cowboys under it. */
+export function deploymentsSection(all: readonly DeployedTarget[], json: boolean): string[] {
+  if (all.length === 0) return [];
+  const lines = ["", "deployments:"];
+  for (const t of all) {
+    const runs = t.sha ? `${t.stableRevno ? `r${t.stableRevno} ` : ""}${short(t.sha)} (${age(t.at!)} ago, ${t.by})` : "nothing recorded";
+    const behind = t.sha ? `, ${t.behind.revisions.length} revision(s) and ${t.behind.fixes.length} fix(es) behind production-stable` : "";
+    const state = t.safe ? "" : RED(`  UNSAFE: ${t.reasons.map((r) => r.code).join(", ")}`, json);
+    lines.push(`  ${t.target.padEnd(16)} ${runs}${behind}${state}`);
+    for (const c of t.cowboys) {
+      lines.push(
+        `    cowboy #${c.id} ${age(c.at)} old: ${printable(c.reason)}${c.readyToRetire ? " (ready to retire on next rollout)" : ""}`,
+      );
+    }
+  }
+  return lines;
 }
