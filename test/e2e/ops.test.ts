@@ -14,7 +14,13 @@ interface CowboyJson {
   patchId?: string;
   reason: string;
   by: string;
-  targets: { target: string; live: boolean; retiredAt: string | null; retiredBy: { sha: string; how: string; commit: string } | null }[];
+  targets: {
+    target: string;
+    live: boolean;
+    readyToRetire: boolean;
+    retiredAt: string | null;
+    retiredBy: { sha: string; how: string; commit: string } | null;
+  }[];
 }
 interface CheckJson {
   safe: boolean;
@@ -87,6 +93,8 @@ describe("a cowboy blocks rollouts until a deployment holds its fix", () => {
       ["app4.prod", [expect.objectContaining({ id, readyToRetire: true })]],
     ]);
     expect(sb.prodgate(["deploy", "status"]).stdout).toContain("ready to retire on next rollout");
+    expect(cowboy(id).targets.map((t) => t.readyToRetire)).toEqual([true, true]);
+    expect(sb.prodgate(["cowboy", "list"]).stdout).toContain("app4.prod: live, ready to retire on next rollout");
 
     // A rollout of an older revision, which lacks the fix, is still refused.
     const old = check(["app4.prod", older]);
@@ -267,6 +275,7 @@ describe("bad input changes nothing", () => {
       [["cowboy", "add", "app3.prod", "--commit", fix, "--reason", "x"], "dev", /needs the ops or security role/],
       [["cowboy", "remove", "7", "--reason", "x"], OPS, /no cowboy #7/],
       [["deploy", "check", "app3.prod", "no-such-rev"], undefined, /not a commit/],
+      [["cowboy", "add", "app3.prod", "--commit", "HEAD^{tree}", "--reason", "x"], OPS, /not a commit/],
     ];
     for (const [args, user, message] of cases) {
       const r = sb.prodgate(args, user);
@@ -282,6 +291,27 @@ describe("bad input changes nothing", () => {
     expect(sb.json<unknown[]>(["cowboy", "list"])).toHaveLength(0);
     expect(sb.json<unknown[]>(["deploy", "log"])).toHaveLength(2);
     expect(sb.json<unknown[]>(["log", "--limit", "1000"])).toHaveLength(auditBefore);
+  });
+
+  it("a cowboy named by a commit with no change of its own (a merge) is refused: nothing could show it retired", () => {
+    const fix = hotfix();
+    work.git(["checkout", "--quiet", "-b", "side"]);
+    work.commit("side work");
+    work.git(["checkout", "--quiet", "devel"]);
+    work.git(["merge", "--quiet", "--no-ff", "--no-edit", "side"]);
+    expect(work.push(["origin", "HEAD:refs/heads/merged"], "dev").status).toBe(0);
+    const merge = work.sha("HEAD");
+    const r = sb.prodgate(["cowboy", "add", "app3.prod", "--commit", merge, "--reason", "x"], OPS);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("makes no change of its own");
+    expect(sb.prodgate(["cowboy", "add", "app3.prod", "--commit", fix, "--reason", "x"], OPS).status).toBe(0);
+  });
+
+  it("a target nobody recorded anything on passes, with a note on stderr", () => {
+    const r = sb.prodgate(["deploy", "check", "app3.prd"]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain("nothing was ever recorded on app3.prd");
+    expect(sb.prodgate(["deploy", "check", "app3.prod"]).stderr).toBe("");
   });
 
   it("concurrent records for the same target keep both, in order", async () => {

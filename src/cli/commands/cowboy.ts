@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import { UserError } from "../../errors";
-import { checkTargets, commitPatchId, patchIdOf, resolveRev } from "../../ops/engine";
+import { branchTips } from "../../engine/state";
+import type { Cowboy, CowboyTarget } from "../../store/store";
+import { checkTargets, commitPatchId, cowboyHeld, patchIdOf, resolveRev } from "../../ops/engine";
 import { printable } from "../../policy/message";
 import { type CommandContext, plainValue, requireRole } from "../context";
 import { age, short } from "../format";
@@ -24,6 +26,12 @@ export function cowboyAddCommand(
   if (opts.commit !== undefined) {
     commit = resolveRev(engine, opts.commit);
     patchId = commitPatchId(engine, commit);
+    // Without a change of its own (a merge, an empty commit) nothing could show whether a revision holds it.
+    if (!patchId)
+      throw new UserError(
+        `${opts.commit} (${short(commit)}) makes no change of its own (a merge or an empty commit); name the commit that makes the fix, or give --patch FILE`,
+        2,
+      );
   } else {
     try {
       patch = readFileSync(opts.patch!, "utf8");
@@ -51,6 +59,9 @@ export function cowboyAddCommand(
 export function cowboyListCommand(ctx: CommandContext, opts: { live?: boolean }): number {
   const all = ctx.engine.store.cowboys();
   const shown = opts.live ? all.filter((c) => c.targets.some((t) => t.live)) : all;
+  // "ready to retire on next rollout": the fix is on production-stable's tip, the target not yet deployed with it.
+  const prodTip = branchTips(ctx.engine).productionStable;
+  const ready = (c: Cowboy, t: CowboyTarget) => t.live && prodTip !== null && cowboyHeld(ctx.engine, c, t.base, prodTip).held;
   if (ctx.json) {
     ctx.print(
       JSON.stringify(
@@ -61,7 +72,13 @@ export function cowboyListCommand(ctx: CommandContext, opts: { live?: boolean })
           by: c.by,
           at: c.at,
           removed: c.removed,
-          targets: c.targets.map((t) => ({ target: t.target, live: t.live, retiredAt: t.retiredAt, retiredBy: t.retiredBy })),
+          targets: c.targets.map((t) => ({
+            target: t.target,
+            live: t.live,
+            readyToRetire: ready(c, t),
+            retiredAt: t.retiredAt,
+            retiredBy: t.retiredBy,
+          })),
         })),
         null,
         2,
@@ -76,7 +93,9 @@ export function cowboyListCommand(ctx: CommandContext, opts: { live?: boolean })
     ctx.print(`#${c.id} ${what} by ${c.by}, ${age(c.at)} ago: ${printable(c.reason)}${removed}`);
     for (const t of c.targets) {
       const state = t.live
-        ? "live"
+        ? ready(c, t)
+          ? "live, ready to retire on next rollout"
+          : "live"
         : t.retiredBy
           ? `retired ${t.retiredAt} by ${short(t.retiredBy.sha)} (${t.retiredBy.how}, ${short(t.retiredBy.commit)})`
           : "removed";

@@ -98,8 +98,15 @@ export function deployLogCommand(ctx: CommandContext, target: string | undefined
  */
 export function deployCheckCommand(ctx: CommandContext, args: readonly string[], opts: { ignoreFreeze?: boolean }): number {
   if (opts.ignoreFreeze) requireRole(ctx, ["ops"], "--ignore-freeze");
-  const { targets, rev } = splitCheckArgs(args, knownTargets(ctx.engine));
+  const known = knownTargets(ctx.engine);
+  const { targets, rev } = splitCheckArgs(args, known);
   checkTargets(ctx.engine, targets);
+  // Without prodgate.targets a misspelt name is a target nobody recorded anything on: safe, and wrong. Say so.
+  for (const t of targets.filter((x) => !known.has(x))) {
+    process.stderr.write(
+      `prodgate: note: nothing was ever recorded on ${t} (a new target, or a misspelt one? prodgate.targets makes unknown names an error)\n`,
+    );
+  }
   const sha = rev === null ? null : resolveRev(ctx.engine, rev);
   const result = checkRollout(ctx.engine, targets, sha, !!opts.ignoreFreeze);
   if (ctx.json) {
