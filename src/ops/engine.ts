@@ -148,7 +148,12 @@ export function checkRollout(engine: Engine, targets: readonly string[], rev: st
   const results = targets.map((target) => {
     const live = liveOn(cowboys, target);
     const contained = new Set<number>();
-    for (const { cowboy, base } of live) if (cowboyHeld(engine, cowboy, base, sha).held) contained.add(cowboy.id);
+    const why = new Map<number, string>();
+    for (const { cowboy, base } of live) {
+      const h = cowboyHeld(engine, cowboy, base, sha);
+      if (h.held) contained.add(cowboy.id);
+      else if (h.why) why.set(cowboy.id, h.why);
+    }
     const l = last.get(target);
     return checkTarget({
       target,
@@ -164,6 +169,7 @@ export function checkRollout(engine: Engine, targets: readonly string[], rev: st
         reason: cowboy.reason,
       })),
       contained,
+      why,
     });
   });
   return { safe: results.every((r) => r.safe), rev: sha, targets: results };

@@ -74,6 +74,8 @@ export interface TargetCheckFacts {
   live: readonly LiveCowboy[];
   /** Ids of the live cowboys whose fix the revision holds. */
   contained: ReadonlySet<number>;
+  /** Why a matched fix does not count, by cowboy id (its change is not in the revision's tree). */
+  why?: ReadonlyMap<number, string>;
 }
 
 export interface TargetCheck {
@@ -93,7 +95,7 @@ export function checkTarget(f: TargetCheckFacts): TargetCheck {
     reasons.push({
       code: "cowboy",
       cowboy: c.id,
-      message: `${f.target} runs ${describeCowboy(c)}, which ${f.rev} does not hold: rolling out would remove the hot patch`,
+      message: `${f.target} runs ${describeCowboy(c)}, which ${f.rev} does not hold${f.why?.has(c.id) ? ` (${f.why.get(c.id)})` : ""}: rolling out would remove the hot patch`,
     });
   }
   if (!f.revOnProduction) {

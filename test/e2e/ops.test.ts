@@ -179,6 +179,7 @@ describe("what an attacker cannot make the check say", () => {
     const r = sb.prodgate(["deploy", "check", "app3.prod"]);
     expect(r.status).toBe(1);
     expect(r.stdout).toContain(`cowboy #${id}`);
+    expect(r.stdout).toContain("(ancestry) but not its change (reverted or changed since)");
     sb.prodgate(["deploy", "record", "app3.prod", "production-stable"], OPS);
     expect(cowboy(id).targets[0]).toMatchObject({ live: true });
   });
@@ -274,7 +275,7 @@ describe("bad input changes nothing", () => {
       [["cowboy", "add", "app3.prod", "--commit", fix], OPS, /say why/],
       [["cowboy", "add", "app3.prod", "--commit", fix, "--reason", "x"], "dev", /needs the ops or security role/],
       [["cowboy", "remove", "7", "--reason", "x"], OPS, /no cowboy #7/],
-      [["deploy", "check", "app3.prod", "no-such-rev"], undefined, /not a commit/],
+      [["deploy", "check", "app3.prod", "no-such-rev"], undefined, /"no-such-rev" is neither a known target nor a commit/],
       [["cowboy", "add", "app3.prod", "--commit", "HEAD^{tree}", "--reason", "x"], OPS, /not a commit/],
     ];
     for (const [args, user, message] of cases) {

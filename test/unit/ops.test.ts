@@ -167,6 +167,11 @@ describe("the rollout check", () => {
     expect(r.safe).toBe(expected.length === 0);
   });
 
+  it("says why a matched fix does not count", () => {
+    const r = checkTarget({ ...base, live: [cowboyA], why: new Map([[1, "abc1234 has aaaaaaa (ancestry) but not its change"]]) });
+    expect(r.reasons[0]!.message).toContain("does not hold (abc1234 has aaaaaaa (ancestry) but not its change): rolling out");
+  });
+
   it("names the cowboy and the revision in its line", () => {
     const r = checkTarget({ ...base, live: [cowboyB] });
     expect(r.reasons[0]!.message).toBe(

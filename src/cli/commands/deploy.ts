@@ -107,7 +107,19 @@ export function deployCheckCommand(ctx: CommandContext, args: readonly string[],
       `prodgate: note: nothing was ever recorded on ${t} (a new target, or a misspelt one? prodgate.targets makes unknown names an error)\n`,
     );
   }
-  const sha = rev === null ? null : resolveRev(ctx.engine, rev);
+  let sha: string | null = null;
+  try {
+    sha = rev === null ? null : resolveRev(ctx.engine, rev);
+  } catch (err) {
+    // The last argument was taken for the revision because no target of that name is known.
+    if (err instanceof UserError && targets.length > 0 && !rev!.startsWith("-")) {
+      throw new UserError(
+        `"${rev}" is neither a known target nor a commit in this repository (targets: ${[...known].join(", ") || "none yet"})`,
+        2,
+      );
+    }
+    throw err;
+  }
   const result = checkRollout(ctx.engine, targets, sha, !!opts.ignoreFreeze);
   if (ctx.json) {
     ctx.print(JSON.stringify({ safe: result.safe, rev: result.rev, targets: result.targets }, null, 2));
