@@ -371,6 +371,46 @@ describe("names mean the branches", () => {
   });
 });
 
+describe("deploy status", () => {
+  it("says what the next rollout of production-stable brings, oldest first: stable revisions with verdicts, security fixes", () => {
+    const r2 = work.commit("r2: faster search");
+    const r3 = work.commit("r3: new checkout");
+    landAndApprove();
+    // A security fix promoted straight to production-stable.
+    work.git(["fetch", "--quiet", "origin"]);
+    work.git(["checkout", "--quiet", "-B", "secfix", "origin/production-stable"]);
+    const fix = work.commit("Fix auth bypass", { "auth.c": "check\n" });
+    expect(work.push(["origin", "HEAD:production-devel"], "sam").status).toBe(0);
+    expect(sb.prodgate(["ci", "pass", fix], "cid").status).toBe(0);
+    expect(work.push(["origin", "HEAD:production-stable"], "sam").status).toBe(0);
+    const [t] = sb.json<
+      {
+        target: string;
+        stableRevno: number | null;
+        by: string;
+        onProduction: boolean;
+        behind: { revisions: { sha: string; revno: number; verdict: string }[]; fixes: { sha: string }[] };
+      }[]
+    >(["deploy", "status", "app3.prod"]);
+    expect(t).toMatchObject({ target: "app3.prod", stableRevno: 1, by: OPS, onProduction: true });
+    expect(t!.behind.revisions.map((r) => [r.sha, r.revno, r.verdict])).toEqual([
+      [r2, 2, "ok"],
+      [r3, 3, "ok"],
+    ]);
+    expect(t!.behind.fixes.map((f) => f.sha)).toEqual([fix]);
+    const text = sb.prodgate(["deploy", "status", "app3.prod"]).stdout;
+    expect(text).toContain("brings 2 revision(s), 1 security fix(es)");
+    expect(text).toMatch(/r2 \w{7} r2: faster search \(ok\)/);
+    sb.prodgate(["deploy", "record", "app3.prod", "production-stable"], OPS);
+    const after = sb.json<{ stableRevno: number | null; behind: { revisions: unknown[]; fixes: unknown[] } }[]>([
+      "deploy",
+      "status",
+      "app3.prod",
+    ]);
+    expect(after[0]).toMatchObject({ stableRevno: null, behind: { revisions: [], fixes: [] } });
+  });
+});
+
 describe("everywhere people look", () => {
   it("status, explain, the report and the log show deployments and cowboys; unsafe targets in red on the report", () => {
     const fix = hotfix();
