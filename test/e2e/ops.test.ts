@@ -247,6 +247,26 @@ describe("what an attacker cannot make the check say", () => {
     expect(check(["app3.prod"]).status).toBe(0);
   });
 
+  it("a reader that closes the output does not turn an unsafe check into exit 0", () => {
+    addCowboy(hotfix(), ["app3.prod"]);
+    // stdout is a pipe whose reading end is closed before prodgate starts: every write fails with EPIPE.
+    const closed = (args: string[]) =>
+      sb.run("python3", [
+        "-c",
+        "import os,subprocess,sys; r,w=os.pipe(); os.close(r); sys.exit(subprocess.run(sys.argv[1:], stdout=w, stderr=subprocess.DEVNULL).returncode)",
+        process.execPath,
+        MAIN,
+        "--repo",
+        sb.bare,
+        ...args,
+      ]).status;
+    expect(closed(["deploy", "check", "app3.prod"])).toBe(1);
+    expect(closed(["deploy", "check", "app3.prod", "--json"])).toBe(1);
+    expect(closed(["deploy", "check", "app4.prod"])).toBe(0);
+    // Other commands still end quietly.
+    expect(closed(["log"])).toBe(0);
+  });
+
   it("a revision that is not on production-stable, and a freeze, fail the check", () => {
     const stray = work.commit("not approved");
     expect(work.push(["origin", "HEAD:refs/heads/stray"], "dev").status).toBe(0);

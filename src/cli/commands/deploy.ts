@@ -1,3 +1,4 @@
+import { closedOutputStatus } from "../../boundary";
 import { UserError } from "../../errors";
 import { currentFreeze } from "../../engine/mirror";
 import {
@@ -97,6 +98,8 @@ export function deployLogCommand(ctx: CommandContext, target: string | undefined
  * out to every target is safe, 1 when not (one line per reason), 2 on bad input.
  */
 export function deployCheckCommand(ctx: CommandContext, args: readonly string[], opts: { ignoreFreeze?: boolean }): number {
+  // Automation reads the exit status: a closed output must not turn "unsafe" (or "not yet known") into 0.
+  closedOutputStatus(1);
   if (opts.ignoreFreeze) requireRole(ctx, ["ops"], "--ignore-freeze");
   const known = knownTargets(ctx.engine);
   const { targets, rev } = splitCheckArgs(args, known);
@@ -121,6 +124,7 @@ export function deployCheckCommand(ctx: CommandContext, args: readonly string[],
     throw err;
   }
   const result = checkRollout(ctx.engine, targets, sha, !!opts.ignoreFreeze);
+  closedOutputStatus(result.safe ? 0 : 1);
   if (ctx.json) {
     ctx.print(JSON.stringify({ safe: result.safe, rev: result.rev, targets: result.targets }, null, 2));
   } else {
