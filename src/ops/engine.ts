@@ -117,10 +117,15 @@ export function recordDeployment(
   };
 }
 
-/** `git patch-id --stable` of a patch file's text, or null when it holds no patch. */
+/**
+ * `git patch-id --stable` of a patch file's text: null when it holds no patch;
+ * a UserError when it holds several (a series is several cowboys).
+ */
 export function patchIdOf(engine: Engine, text: string): string | null {
   const r = engine.repo.git.run(["patch-id", "--stable"], { input: text, okStatuses: [1, 128] });
-  const id = r.status === 0 ? r.stdout.trim().split(/\s+/)[0] : undefined;
+  const ids = r.status === 0 ? r.stdout.split("\n").filter((l) => l.trim() !== "") : [];
+  if (ids.length > 1) throw new UserError(`the patch holds ${ids.length} commits' changes; record each as a cowboy of its own`, 2);
+  const id = ids[0]?.trim().split(/\s+/)[0];
   return id && /^[0-9a-f]{40,64}$/.test(id) ? id : null;
 }
 

@@ -145,6 +145,9 @@ describe("a cowboy blocks rollouts until a deployment holds its fix", () => {
     writeFileSync(patch, work.git(["format-patch", "-1", "--stdout", fix]));
     const r = sb.prodgate(["cowboy", "add", "app3.prod", "--patch", patch, "--reason", "hand-applied"], OPS);
     expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^cowboy #1 recorded on app3\.prod: patch [0-9a-f]{7}$/m);
+    const byCommit = sb.prodgate(["cowboy", "add", "app4.prod", "--commit", "hotfix", "--reason", "hand-applied"], OPS);
+    expect(byCommit.stdout).toContain(`cowboy #2 recorded on app4.prod: commit ${fix.slice(0, 7)} Fix the crash`);
     expect(check(["app3.prod"]).status).toBe(1);
     work.git(["cherry-pick", fix]);
     work.git(["commit", "--quiet", "--amend", "-m", "The crash fix, properly"]);
@@ -283,6 +286,11 @@ describe("bad input changes nothing", () => {
     const fix = hotfix();
     const patch = join(sb.root, "not.patch");
     writeFileSync(patch, "just some words\n");
+    const series = join(sb.root, "series.patch");
+    work.git(["checkout", "--quiet", "hotfix"]);
+    work.commit("second hot patch", { "other.c": "x\n" });
+    writeFileSync(series, work.git(["format-patch", "-2", "--stdout"]));
+    work.git(["checkout", "--quiet", "devel"]);
     const auditBefore = sb.json<unknown[]>(["log", "--limit", "1000"]).length;
     const cases: [string[], string | undefined, RegExp][] = [
       [["deploy", "record", "app3.prod", "no-such-rev"], OPS, /not a commit/],
@@ -291,6 +299,8 @@ describe("bad input changes nothing", () => {
       [["deploy", "record", "bad/target", "production-stable"], OPS, /not a target name/],
       [["cowboy", "add", "app3.prod", "--commit", fix, "--patch", patch, "--reason", "x"], OPS, /not both/],
       [["cowboy", "add", "app3.prod", "--patch", patch, "--reason", "x"], OPS, /is not a patch/],
+      [["cowboy", "add", "app3.prod", "--patch", series, "--reason", "x"], OPS, /holds 2 commits' changes/],
+      [["cowboy", "add", "app3.prod", "--patch", join(sb.root, "absent.patch"), "--reason", "x"], OPS, /cannot read the patch file/],
       [["cowboy", "add", "app3.prod", "--commit", "nope", "--reason", "x"], OPS, /not a commit/],
       [["cowboy", "add", "app3.prod", "--commit", fix], OPS, /say why/],
       [["cowboy", "add", "app3.prod", "--commit", fix, "--reason", "x"], "dev", /needs the ops or security role/],

@@ -52,7 +52,12 @@ export function cowboyAddCommand(
     targets: targets.map((t) => ({ target: t, base: last.get(t) ?? null })),
   });
   if (ctx.json) ctx.print(JSON.stringify({ id, commit, patchId, targets }, null, 2));
-  else ctx.print(`cowboy #${id} recorded on ${targets.join(", ")}: prodgate deploy check fails there until a deployment holds its fix`);
+  else {
+    // Say exactly what was recorded: a name like a branch anyone may push could have moved.
+    const what = commit ? `commit ${short(commit)} ${printable(engine.repo.commit(commit)?.subject ?? "")}` : `patch ${short(patchId)}`;
+    ctx.print(`cowboy #${id} recorded on ${targets.join(", ")}: ${what}`);
+    ctx.print("prodgate deploy check fails there until a deployment holds its fix");
+  }
   return 0;
 }
 
