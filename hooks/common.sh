@@ -95,7 +95,7 @@ while read -r old new ref || [ -n "$old" ]; do
 "
 	case "$ref" in
 	# A ref that would keep a governed one from being created (git cannot hold a and a/b): the engine refuses it.
-	refs/tags/qa/* | refs/tags/ci/* | refs/tags/qa | refs/tags/ci) governed=yes other=yes ;;
+	refs/tags/qa/* | refs/tags/ci/* | refs/tags/deploy/* | refs/tags/qa | refs/tags/ci | refs/tags/deploy) governed=yes other=yes ;;
 	refs/heads/*)
 		for name in $names; do
 			if [ "$ref" = "refs/heads/$name" ]; then

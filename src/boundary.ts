@@ -32,6 +32,16 @@ function closedOutput(err: unknown): boolean {
   return (err as { code?: unknown })?.code === "EPIPE";
 }
 
+/**
+ * The exit status when the reader of the output goes away: 0 (nothing more to
+ * say), except for a check whose answer is not yet known to be good, which
+ * must never pass for one that succeeded (see closedOutputStatus).
+ */
+let statusOnClosedOutput = 0;
+export function closedOutputStatus(status: number): void {
+  statusOnClosedOutput = status;
+}
+
 let watching = false;
 /**
  * Exit quietly when the reader of stdout or stderr closes it, instead of
@@ -43,7 +53,7 @@ export function exitQuietlyWhenOutputCloses(): void {
   watching = true;
   for (const stream of [process.stdout, process.stderr]) {
     stream.on("error", (err) => {
-      if (closedOutput(err)) process.exit(0);
+      if (closedOutput(err)) process.exit(statusOnClosedOutput);
       throw err;
     });
   }
@@ -54,7 +64,7 @@ export function withBoundary(run: () => number): number {
   try {
     return run();
   } catch (err) {
-    if (closedOutput(err)) return 0;
+    if (closedOutput(err)) return statusOnClosedOutput;
     const known = knownFailure(err);
     if (known) {
       process.stderr.write(`${printableLine(`prodgate: ${known.message}`)}\n`);

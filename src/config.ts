@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import { readCopied, writeCopied } from "./files";
 import type { Git } from "./git/run";
+import { isTargetName } from "./ops/rules";
 import { type BranchNames, type Role, ROLES } from "./policy/types";
 
 export interface Config {
@@ -17,6 +18,8 @@ export interface Config {
   robot: { name: string; email: string };
   roles: Record<Role, string[]>;
   reportPath: string | null;
+  /** Where code runs (environments, servers); empty: any plain name is a target. */
+  targets: string[];
 }
 
 export interface ConfigError {
@@ -46,8 +49,13 @@ export const CONFIG_KEYS: Record<string, { default: string; meaning: string }> =
   },
   "prodgate.identityFallback": { default: "os", meaning: "`os` (the OS user running the hook) or `none`" },
   "prodgate.robot": { default: "prodgate <prodgate@localhost>", meaning: "author and committer of mirror merges" },
-  "prodgate.roles.<role>": { default: "", meaning: "users holding a role (multi-valued; qa, security, ci, admin)" },
+  "prodgate.roles.<role>": { default: "", meaning: "users holding a role (multi-valued; qa, security, ci, ops, admin)" },
   "prodgate.reportPath": { default: "", meaning: "where hooks and sync rewrite the HTML deployment report" },
+  "prodgate.targets": {
+    default: "",
+    meaning:
+      "where code runs (multi-valued): the only target names deploy and cowboy commands and deploy/ tags take; unset, any plain name",
+  },
 };
 
 /** Parse `git config -z --get-regexp` output into lower-cased key → values. */
@@ -138,6 +146,11 @@ export function configFromValues(values: Map<string, string[]>): { config: Confi
     if (!g.startsWith("refs/")) errors.push({ key: "prodgate.governed", message: `"${g}" must start with refs/` });
   }
 
+  const targets = [...new Set((values.get("prodgate.targets") ?? []).filter((t) => t !== ""))];
+  for (const t of targets) {
+    if (!isTargetName(t)) errors.push({ key: "prodgate.targets", message: `"${t}" is not a target name (letters, digits, ".", "_", "-")` });
+  }
+
   const config: Config = {
     branches,
     governed,
@@ -149,6 +162,7 @@ export function configFromValues(values: Map<string, string[]>): { config: Confi
     robot,
     roles,
     reportPath: last("prodgate.reportPath") || null,
+    targets,
   };
   return { config, errors };
 }

@@ -8,6 +8,7 @@ import { baselineCommand } from "./commands/baseline";
 import { ciCommand } from "./commands/ci";
 import { doctorChecks } from "./commands/doctor";
 import { explainCommand } from "./commands/explain";
+import { registerOpsCommands } from "./commands/ops";
 import { freezeCommand, thawCommand } from "./commands/freeze";
 import { logCommand } from "./commands/log";
 import { qaCommand } from "./commands/qa";
@@ -142,6 +143,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
         for (const c of checks) process.stdout.write(`${printableLine(`${c.status.toUpperCase().padEnd(4)}  ${c.name}: ${c.message}`)}\n`);
       setExit(checks.some((c) => c.status === "fail") ? 1 : 0);
     });
+
+  registerOpsCommands(program, withContext);
 
   registerBzrCommands(program, () => repoDir(globals()), setExit);
 

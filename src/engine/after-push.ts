@@ -4,6 +4,7 @@ import type { RefUpdate } from "./facts";
 import { faultPoint } from "./fault";
 import { findEarlierReturns, markFixesPending, scanMergeBack } from "./mergeback";
 import { runMirror } from "./mirror";
+import { recordDeployTag } from "../ops/engine";
 import { branchTips, type Engine, type Tips } from "./state";
 
 /**
@@ -38,6 +39,10 @@ export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: s
     } else if (cls.kind === "ciTag" && cls.tag?.valid && isZeroSha(u.old)) {
       const sha = repo.resolveCommit(u.new);
       if (sha) store.recordCi(sha, cls.tag.value as "pass" | "fail", user ?? "unknown", `tag ${u.ref}`, pushId, u.ref);
+    } else if (cls.kind === "deployTag" && cls.deploy?.valid && isZeroSha(u.old)) {
+      faultPoint("before-deploy-recorded");
+      const line = recordDeployTag(engine, u, cls.deploy.target, user ?? "unknown", pushId);
+      if (line) lines.push(line);
     } else if (cls.kind === "productionStable") {
       faultPoint("before-fixes-recorded");
       const notes: string[] = [];

@@ -130,6 +130,9 @@ export class FactGatherer {
       case "ciTag":
         facts.ciTarget = isDelete ? null : repo.resolveCommit(update.new);
         break;
+      case "deployTag":
+        facts.deployTarget = isDelete ? null : repo.resolveCommit(update.new);
+        break;
     }
     // After the production facts, whose deploy state can answer it for production-stable.
     if (!isCreate && facts.isFastForward) facts.keepsFirstParent = this.keepsFirstParent(update, cls);

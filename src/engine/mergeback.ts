@@ -20,7 +20,7 @@ export function pendingIn(engine: Engine, branch: FixBranch): SecurityFix[] {
  */
 export function fixReturnsIn(
   repo: Repo,
-  pending: readonly SecurityFix[],
+  pending: readonly Pick<SecurityFix, "sha" | "patchId">[],
   tip: string,
   from: string | readonly string[] | null,
 ): { commits: CommitInfo[]; returns: FixReturn[]; disputed: FixClaim[] } {
@@ -35,7 +35,11 @@ export function fixReturnsIn(
     else unconfirmed.push(claim);
   }
   // A commit with the fix's patch-id is no proof either when a later one takes the change out again.
-  const returns = findFixReturns(pending, commits, ids, contained).filter((r) => r.how !== "patch-id" || repo.changeContained(r.fix, tip));
+  // A key that is not a commit (a cowboy's patch) has no change to read here: its caller checks it.
+  const isCommit = (key: string) => /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(key);
+  const returns = findFixReturns(pending, commits, ids, contained).filter(
+    (r) => r.how !== "patch-id" || !isCommit(r.fix) || repo.changeContained(r.fix, tip),
+  );
   const back = new Set(returns.map((r) => r.fix));
   return { commits, returns, disputed: unconfirmed.filter((c) => !back.has(c.fix)) };
 }

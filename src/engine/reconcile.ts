@@ -4,10 +4,11 @@ import { parseHookInput, pushIdOfReceive } from "../hooks/input";
 import { branchRef, classifyRef } from "../policy/refs";
 import { type CiResult, isZeroSha, type Verdict } from "../policy/types";
 import { recordPromotedFixes } from "./after-push";
+import { recordDeployTag } from "../ops/engine";
 import { branchTips, type Engine } from "./state";
 
 /**
- * Record the verdict and CI tags that pre-receive accepted but post-receive
+ * Record the verdict, CI and deploy tags that pre-receive accepted but post-receive
  * never recorded (it was killed, or the database was unavailable). Only tags
  * with an 'accepted' audit row count, and only while the tag still names the
  * object that was accepted: a tag pre-receive never saw is never imported.
@@ -24,6 +25,10 @@ export function reconcileTags(engine: Engine): number {
     const ref = a.ref!;
     if (!a.new || tips.get(ref) !== a.new) continue;
     const cls = classifyRef(ref, config.branches, config.governed);
+    if (cls.kind === "deployTag" && cls.deploy?.valid) {
+      if (recordDeployTag(engine, { ref, new: a.new }, cls.deploy.target, a.user ?? "unknown", a.pushId ?? null)) recorded++;
+      continue;
+    }
     if (!cls.tag?.valid) continue;
     const sha = repo.resolveCommit(a.new);
     if (!sha) continue;

@@ -29,7 +29,10 @@ export function resolveCommitSpec(engine: Engine, spec: RevSpec): string {
     if (!sha) throw new UserError(`r${spec.revno} cannot be found on ${engine.config.branches.stable}`, 2);
     return sha;
   }
-  const sha = repo.resolveCommit(spec.name);
+  // A governed branch's name means the branch: git would take a tag of the same name (refs/tags/ comes
+  // first), and anyone may push such a tag.
+  const branch = Object.values(engine.config.branches).includes(spec.name) ? `refs/heads/${spec.name}` : spec.name;
+  const sha = repo.resolveCommit(branch);
   if (!sha) throw new UserError(`"${spec.name}" is not a commit in this repository (try a sha, a branch or r<revno>)`, 2);
   return sha;
 }

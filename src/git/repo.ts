@@ -80,7 +80,11 @@ export class Repo {
    * changes nothing.
    */
   changeContained(fix: string, tip: string): boolean {
-    const diff = this.git.run(["diff-tree", "-p", "--binary", "--no-commit-id", "--root", fix]).stdout;
+    return this.diffContained(this.git.run(["diff-tree", "-p", "--binary", "--no-commit-id", "--root", fix]).stdout, tip);
+  }
+
+  /** Does `tip`'s tree hold the change of `diff` (a patch): does it apply in reverse there? */
+  diffContained(diff: string, tip: string): boolean {
     if (diff.trim() === "") return true;
     const dir = mkdtempSync(join(tmpdir(), "prodgate-apply-"));
     try {

@@ -73,6 +73,7 @@ export function preReceive(io: HookIO): number {
     requireCi: config.requireCi,
     stableWriters: config.stableWriters,
     freeze: null,
+    targets: config.targets,
   };
 
   let decisions: Decision[];

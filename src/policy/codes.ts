@@ -56,15 +56,19 @@ export const REJECTION_CODES = {
     remedy: "push the fix to production-devel first, then promote that commit",
   },
   "bad-tag-name": {
-    rule: "qa/ and ci/ tags are named qa/<ok|bad|untestable|needstesting>/<label> or ci/<pass|fail>/<label>",
-    remedy: "rename the tag, e.g. qa/ok/r42",
+    rule: "qa/, ci/ and deploy/ tags are named qa/<ok|bad|untestable|needstesting>/<label>, ci/<pass|fail>/<label> or deploy/<target>/<label>",
+    remedy: "rename the tag, e.g. qa/ok/r42 or deploy/app3.prod/2026-11-29",
+  },
+  "unknown-target": {
+    rule: "a deploy/<target>/<label> tag names one of the configured targets (prodgate.targets)",
+    remedy: "use one of the targets the message lists, or ask an admin to add it (git config --add prodgate.targets <name>)",
   },
   "verdict-target": {
     rule: "a QA verdict names a commit on stable's mainline",
     remedy: "tag a revision listed by prodgate qa pending",
   },
   "tag-immutable": {
-    rule: "verdict and CI tags are never moved or deleted",
+    rule: "verdict, CI and deploy tags are never moved or deleted",
     remedy: "push a new tag with another label; a later verdict replaces an earlier one",
   },
   "override-reason": {
@@ -76,7 +80,7 @@ export const REJECTION_CODES = {
     remedy: "commit again with Breezy's own revision ids (brz commit makes them); do not set ids by hand",
   },
   "shadows-governed": {
-    rule: "no ref may take a name that would keep a governed ref from being created (refs/tags/qa, refs/tags/ci, a ref inside or above a governed branch's name)",
+    rule: "no ref may take a name that would keep a governed ref from being created (refs/tags/qa, refs/tags/ci, refs/tags/deploy, a ref inside or above a governed branch's name)",
     remedy: "choose another name; delete the ref if you already pushed it",
   },
   unavailable: {
@@ -92,6 +96,7 @@ export const ACCEPT_CODES = {
   promotion: { rule: "a tested security promotion from production-devel" },
   verdict: { rule: "a QA verdict tag by the qa role" },
   "ci-result": { rule: "a CI result tag by the ci role" },
+  deployment: { rule: "a deploy/<target>/<label> tag by the ops role: a deployment recorded" },
   override: { rule: "an admin's break-glass override, with its reason logged" },
 } as const satisfies Record<string, CodeEntry>;
 

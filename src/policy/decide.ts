@@ -2,6 +2,7 @@ import type { AcceptCode, DecisionCode, RejectionCode } from "./codes";
 import type { RefClass } from "./refs";
 import { isZeroSha, shortSha, type CommitInfo, type MainlineCommit, type Role } from "./types";
 import { clip, USER_TEXT_MAX } from "./message";
+import { decideDeployTag, deployTagPrecheck } from "../ops/deploy-tag";
 
 /** A commit named in a decision, with the verdict QA gave it if it has one. */
 export interface ListedCommit extends CommitInfo {
@@ -53,6 +54,8 @@ export interface UpdateFacts {
   verdictTarget?: MainlineCommit | null;
   /** CI tags: the commit the tag points at, or null. */
   ciTarget?: string | null;
+  /** Deploy tags: the commit the tag points at, or null. */
+  deployTarget?: string | null;
 }
 
 export interface PushContext {
@@ -64,6 +67,8 @@ export interface PushContext {
   stableWriters: "anyone" | "ci";
   /** Set while production-stable is frozen (prodgate freeze). */
   freeze: { by: string; reason: string } | null;
+  /** prodgate.targets: the only targets a deploy tag may name (any plain name when empty or absent). */
+  targets?: readonly string[];
 }
 
 export interface Decision {
@@ -206,6 +211,7 @@ function decideBranch(f: UpdateFacts, ctx: PushContext): Decision {
 export function decideUpdate(f: UpdateFacts, ctx: PushContext): Decision {
   if (!ctx.user) return reject(f, "no-identity", "no user identity was given to the server");
   if (f.class.kind === "verdictTag" || f.class.kind === "ciTag") return decideTag(f, ctx);
+  if (f.class.kind === "deployTag") return deployTagPrecheck(f, ctx) ?? decideDeployTag(f);
   return decideBranch(f, ctx);
 }
 
@@ -247,6 +253,10 @@ export function decideWithoutFacts(u: { ref: string; old: string; new: string; c
     keepsFirstParent: false,
   };
   if (!ctx.user) return decide(f, ctx);
+  if (u.class.kind === "deployTag") {
+    const early = deployTagPrecheck(f, ctx);
+    return early ? applyOverride(early, ctx) : null;
+  }
   if (u.class.kind !== "verdictTag" && u.class.kind !== "ciTag") return null;
   const early = tagPrecheck(f, ctx);
   return early ? applyOverride(early, ctx) : null;

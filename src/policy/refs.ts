@@ -1,6 +1,7 @@
+import { type DeployTagName, parseDeployTagRef } from "../ops/rules";
 import { type BranchKind, type BranchNames, isCiResult, isVerdict } from "./types";
 
-export type RefKind = BranchKind | "verdictTag" | "ciTag" | "governed" | "ungoverned";
+export type RefKind = BranchKind | "verdictTag" | "ciTag" | "deployTag" | "governed" | "ungoverned";
 
 export interface TagName {
   namespace: "qa" | "ci";
@@ -13,6 +14,8 @@ export interface TagName {
 export interface RefClass {
   kind: RefKind;
   tag?: TagName;
+  /** deploy/<target>/<label> tags: a deployment recorded by push. */
+  deploy?: DeployTagName;
 }
 
 export function branchRef(name: string): string {
@@ -50,6 +53,8 @@ export function classifyRef(ref: string, branches: BranchNames, extraGoverned: r
   }
   const tag = parseTagRef(ref);
   if (tag) return { kind: tag.namespace === "qa" ? "verdictTag" : "ciTag", tag };
+  const deploy = parseDeployTagRef(ref);
+  if (deploy) return { kind: "deployTag", deploy };
   if (extraGoverned.some((p) => refGlobMatch(p, ref))) return { kind: "governed" };
   return { kind: "ungoverned" };
 }
@@ -61,7 +66,7 @@ export function classifyRef(ref: string, branches: BranchNames, extraGoverned: r
  * governed `release/stable`.
  */
 export function shadowsGoverned(ref: string, branches: BranchNames): boolean {
-  if (ref === "refs/tags/qa" || ref === "refs/tags/ci") return true;
+  if (ref === "refs/tags/qa" || ref === "refs/tags/ci" || ref === "refs/tags/deploy") return true;
   return (["devel", "stable", "productionStable", "productionDevel"] as const).some((kind) => {
     const governed = branchRef(branches[kind]);
     return ref.startsWith(`${governed}/`) || governed.startsWith(`${ref}/`);

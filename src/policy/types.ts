@@ -4,7 +4,7 @@
 export const VERDICTS = ["ok", "bad", "untestable", "needstesting"] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
-export const ROLES = ["qa", "security", "ci", "admin"] as const;
+export const ROLES = ["qa", "security", "ci", "ops", "admin"] as const;
 export type Role = (typeof ROLES)[number];
 
 export const CI_RESULTS = ["pass", "fail"] as const;

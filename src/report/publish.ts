@@ -5,6 +5,7 @@ import { buildStatus, type StatusReport } from "../engine/status";
 import { writeFileAtomic } from "../files";
 import type { Engine } from "../engine/state";
 import { renderReport, type ReportExtra } from "./render";
+import { deployedOverview } from "../ops/engine";
 
 /** How many rejected pushes the page lists. */
 export const REJECTED_SHOWN = 10;
@@ -18,6 +19,7 @@ export function gatherReport(
     branches: engine.config.branches,
     rejected: engine.store.log({ limit: REJECTED_SHOWN, rejected: true }),
     fixes: engine.store.fixes(),
+    deployed: deployedOverview(engine),
     generatedAt: new Date().toISOString(),
     ...opts,
   };

@@ -5,6 +5,8 @@ import type { BranchNames } from "../policy/types";
 import type { AuditEntry, Reached, SecurityFix } from "../store/store";
 import { age, esc, revLabel, short, when } from "./html";
 import { REPORT_CSS } from "./style";
+import type { DeployedTarget } from "../ops/engine";
+import { deployedSection } from "../ops/report";
 
 export interface ReportExtra {
   /** Configured branch names, to place each tip in the picture. */
@@ -19,6 +21,8 @@ export interface ReportExtra {
   refreshSeconds?: number;
   /** Where the live page came from, shown in the footer. */
   servedBy?: string;
+  /** What runs where (deploy records, live cowboys), when gathered. */
+  deployed?: readonly DeployedTarget[];
 }
 
 /** No script runs on this page, whatever a commit says; styles are inline only. */
@@ -249,6 +253,7 @@ ${flow(status, extra)}
 ${deployableSummary(status, extra)}
 ${undeployedTable(status, extra)}
 ${mirrorSection(status)}
+${extra.deployed ? deployedSection(extra.deployed, nowMs) : ""}
 ${fixesSection(extra, nowMs)}
 ${rejectedSection(extra)}
 </main>

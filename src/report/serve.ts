@@ -4,6 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { readConfig } from "../config";
 import { buildStatus } from "../engine/status";
+import { deployedOverview } from "../ops/engine";
 import type { Engine } from "../engine/state";
 import { UserError } from "../errors";
 import { Repo } from "../git/repo";
@@ -62,7 +63,10 @@ export function reportRequestHandler(opts: ServeOptions, origin: () => string): 
         const html = withEngine(opts.gitDir, (engine) => reportHtml(engine, { refreshSeconds: opts.refreshSeconds, servedBy: origin() }));
         send(res, method, 200, "text/html; charset=utf-8", html, { "Content-Security-Policy": REPORT_CSP });
       } else if (path === "/status.json") {
-        const json = withEngine(opts.gitDir, (engine) => jsonSafe(JSON.stringify(buildStatus(engine), null, 2)));
+        const json = withEngine(opts.gitDir, (engine) =>
+          // The same document as prodgate status --json.
+          jsonSafe(JSON.stringify({ ...buildStatus(engine), deployments: deployedOverview(engine) }, null, 2)),
+        );
         send(res, method, 200, "application/json; charset=utf-8", `${json}\n`);
       } else {
         send(res, method, 404, "text/plain; charset=utf-8", "not found: try / or /status.json\n");

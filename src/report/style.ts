@@ -32,6 +32,7 @@ th { font-weight: 600; background: #f6f8fa; }
 td.subject { min-width: 14rem; overflow-wrap: anywhere; }
 tr.deployable td { background: var(--ok-bg); }
 tr.blocker td { background: var(--wait-bg); }
+tr.unsafe td { background: var(--bad-bg); }
 .verdict { display: inline-block; padding: .05rem .45rem; border-radius: 4px; border: 1px solid currentColor; font-weight: 700;
   font-size: .82rem; letter-spacing: .02em; white-space: nowrap; }
 .verdict::before { margin-right: .3em; }

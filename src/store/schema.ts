@@ -124,6 +124,53 @@ export const MIGRATIONS: readonly string[] = [
   -- (its push died after pre-receive) falls back to it.
   ALTER TABLE scan_marks ADD COLUMN prev TEXT;
   `,
+  `
+  -- Operations: what runs where (one row per target and record, never changed), the hot patches
+  -- applied by hand on servers ("cowboys"), and where each is applied until a deployment holding
+  -- its fix retires it there or an operator removes it.
+  CREATE TABLE deployments (
+    id INTEGER PRIMARY KEY,
+    target TEXT NOT NULL,
+    sha TEXT NOT NULL,
+    at TEXT NOT NULL,
+    user TEXT NOT NULL,
+    note TEXT,
+    source TEXT NOT NULL,
+    on_production INTEGER NOT NULL CHECK (on_production IN (0, 1)),
+    push_id TEXT
+  );
+  CREATE INDEX deployments_target ON deployments(target, id);
+  CREATE INDEX deployments_source ON deployments(source);
+  CREATE TRIGGER deployments_no_update BEFORE UPDATE ON deployments BEGIN SELECT RAISE(ABORT, 'deployment records never change'); END;
+  CREATE TRIGGER deployments_no_delete BEFORE DELETE ON deployments BEGIN SELECT RAISE(ABORT, 'deployment records never change'); END;
+
+  CREATE TABLE cowboys (
+    id INTEGER PRIMARY KEY,
+    commit_sha TEXT,
+    patch_id TEXT,
+    patch TEXT,
+    reason TEXT NOT NULL,
+    user TEXT NOT NULL,
+    at TEXT NOT NULL,
+    removed_at TEXT,
+    removed_by TEXT,
+    removed_reason TEXT,
+    CHECK ((commit_sha IS NULL) != (patch IS NULL))
+  );
+  CREATE TABLE cowboy_targets (
+    cowboy_id INTEGER NOT NULL REFERENCES cowboys(id),
+    target TEXT NOT NULL,
+    -- What the target ran when the cowboy was added (a patch is looked for after it).
+    base TEXT,
+    retired_at TEXT,
+    retired_sha TEXT,
+    retired_how TEXT,
+    retired_commit TEXT,
+    retired_deployment INTEGER REFERENCES deployments(id),
+    PRIMARY KEY (cowboy_id, target)
+  ) WITHOUT ROWID;
+  CREATE INDEX cowboy_targets_target ON cowboy_targets(target);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

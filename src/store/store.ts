@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path";
 import { UserError } from "../errors";
 import type { FixHow } from "../policy/fixes";
+import type { CowboyHow } from "../ops/rules";
 import { shortSha, type CiResult, type Verdict, type VerdictRecord } from "../policy/types";
 import { nativeBinding } from "./native";
 import { MIGRATIONS, SCHEMA_VERSION } from "./schema";
@@ -468,14 +469,17 @@ export class Store {
     const recorded = new Set(
       (
         this.db
-          .prepare("SELECT source FROM verdicts WHERE source LIKE 'tag %' UNION SELECT source FROM ci_results WHERE source LIKE 'tag %'")
+          .prepare(
+            `SELECT source FROM verdicts WHERE source LIKE 'tag %' UNION SELECT source FROM ci_results WHERE source LIKE 'tag %'
+             UNION SELECT source FROM deployments WHERE source LIKE 'tag %'`,
+          )
           .all() as { source: string }[]
       ).map((r) => r.source),
     );
     const accepted = this.db
       .prepare(
         `SELECT id, at, push_id AS pushId, user, ref, old, new, decision, code, reason, detail FROM audit
-         WHERE decision = 'accepted' AND code IN ('verdict', 'ci-result') ORDER BY id`,
+         WHERE decision = 'accepted' AND code IN ('verdict', 'ci-result', 'deployment') ORDER BY id`,
       )
       .all() as AuditEntry[];
     return accepted.filter((a) => a.ref && !recorded.has(`tag ${a.ref}`));
@@ -710,6 +714,208 @@ export class Store {
       )
       .run(branch, sha);
   }
+
+  // --- operations: deployments and cowboys ----------------------------------
+
+  /**
+   * Record that each target now runs a revision, with its audit row and the
+   * cowboys it retires there, in one transaction. A tag records once (its
+   * source is `tag <ref>`). Returns the new records' ids (none when the tag
+   * was recorded already).
+   */
+  recordDeployments(
+    records: readonly { target: string; sha: string; onProduction: boolean; retires: readonly CowboyRetirement[] }[],
+    by: { user: string; note: string | null; source: string; pushId: string | null },
+  ): number[] {
+    const insert = this.db.prepare(
+      `INSERT INTO deployments (target, sha, at, user, note, source, on_production, push_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const retire = this.db.prepare(
+      `UPDATE cowboy_targets SET retired_at = ?, retired_sha = ?, retired_how = ?, retired_commit = ?, retired_deployment = ?
+       WHERE cowboy_id = ? AND target = ? AND retired_at IS NULL
+         AND (SELECT removed_at FROM cowboys WHERE id = cowboy_id) IS NULL`,
+    );
+    return this.write(() => {
+      if (by.source.startsWith("tag ") && this.db.prepare("SELECT 1 FROM deployments WHERE source = ? LIMIT 1").get(by.source)) return [];
+      const at = this.stamp();
+      const ids: number[] = [];
+      for (const r of records) {
+        const id = Number(insert.run(r.target, r.sha, at, by.user, by.note, by.source, r.onProduction ? 1 : 0, by.pushId).lastInsertRowid);
+        ids.push(id);
+        // Events (issue 15): the `deploy` event of this record is written here, in this transaction.
+        this.audit([
+          {
+            at,
+            pushId: by.pushId,
+            user: by.user,
+            ref: `deploy/${r.target}`,
+            new: r.sha,
+            decision: "deploy",
+            code: r.onProduction ? "on-production" : "off-production",
+            reason: `${r.target} runs ${shortSha(r.sha)}${r.onProduction ? "" : ", which is not on production-stable"}`,
+            detail: by.note ? `${by.source}: ${by.note}` : by.source,
+          },
+        ]);
+        for (const c of r.retires) {
+          if (retire.run(at, r.sha, c.how, c.commit, id, c.cowboyId, r.target).changes === 0) continue;
+          // Events (issue 15): the `cowboy` retired event is written here.
+          this.audit([
+            {
+              at,
+              pushId: by.pushId,
+              user: by.user,
+              ref: `deploy/${r.target}`,
+              new: r.sha,
+              decision: "cowboy",
+              code: "retired",
+              reason: `cowboy #${c.cowboyId} retired on ${r.target}: ${shortSha(r.sha)} holds its fix (${c.how}, ${shortSha(c.commit)})`,
+            },
+          ]);
+        }
+      }
+      return ids;
+    });
+  }
+
+  /** Deployment records, newest first: of one target, or of all. */
+  deployments(target?: string, limit = 1000): DeploymentRecord[] {
+    const rows = (
+      target === undefined
+        ? this.db.prepare(`${DEPLOY_SELECT} ORDER BY id DESC LIMIT ?`).all(limit)
+        : this.db.prepare(`${DEPLOY_SELECT} WHERE target = ? ORDER BY id DESC LIMIT ?`).all(target, limit)
+    ) as (Omit<DeploymentRecord, "onProduction"> & { onProduction: number })[];
+    return rows.map((r) => ({ ...r, onProduction: r.onProduction === 1 }));
+  }
+
+  /** Each target's last record, by target name. */
+  lastDeployments(): DeploymentRecord[] {
+    const rows = this.db
+      .prepare(`${DEPLOY_SELECT} WHERE id IN (SELECT max(id) FROM deployments GROUP BY target) ORDER BY target`)
+      .all() as (Omit<DeploymentRecord, "onProduction"> & { onProduction: number })[];
+    return rows.map((r) => ({ ...r, onProduction: r.onProduction === 1 }));
+  }
+
+  /** Record a hot patch applied by hand on these targets (with what each ran then), and its audit row. */
+  addCowboy(c: {
+    commit: string | null;
+    patchId: string | null;
+    patch: string | null;
+    reason: string;
+    user: string;
+    targets: readonly { target: string; base: string | null }[];
+  }): number {
+    return this.write(() => {
+      const at = this.stamp();
+      const id = Number(
+        this.db
+          .prepare("INSERT INTO cowboys (commit_sha, patch_id, patch, reason, user, at) VALUES (?, ?, ?, ?, ?, ?)")
+          .run(c.commit, c.patchId, c.patch, c.reason, c.user, at).lastInsertRowid,
+      );
+      const insert = this.db.prepare("INSERT INTO cowboy_targets (cowboy_id, target, base) VALUES (?, ?, ?)");
+      for (const t of c.targets) insert.run(id, t.target, t.base);
+      // Events (issue 15): the `cowboy` added event is written here.
+      this.audit([
+        {
+          at,
+          user: c.user,
+          ref: null,
+          new: c.commit,
+          decision: "cowboy",
+          code: "added",
+          reason: `cowboy #${id} on ${c.targets.map((t) => t.target).join(", ")}: ${c.reason}`,
+          detail: c.commit ? `commit ${c.commit}` : `patch-id ${c.patchId}`,
+        },
+      ]);
+      return id;
+    });
+  }
+
+  /** Remove a cowboy everywhere (an operator's word: it is no longer applied). False when there is no such live cowboy. */
+  removeCowboy(id: number, user: string, reason: string): boolean {
+    return this.write(() => {
+      const at = this.stamp();
+      const changed = this.db
+        .prepare("UPDATE cowboys SET removed_at = ?, removed_by = ?, removed_reason = ? WHERE id = ? AND removed_at IS NULL")
+        .run(at, user, reason, id).changes;
+      if (changed === 0) return false;
+      // Events (issue 15): the `cowboy` removed event is written here.
+      this.audit([{ at, user, decision: "cowboy", code: "removed", reason: `cowboy #${id} removed: ${reason}` }]);
+      return true;
+    });
+  }
+
+  cowboys(): Cowboy[] {
+    const rows = this.db.prepare("SELECT * FROM cowboys ORDER BY id").all() as Record<string, string | number | null>[];
+    const targets = this.db.prepare("SELECT * FROM cowboy_targets ORDER BY cowboy_id, target").all() as Record<
+      string,
+      string | number | null
+    >[];
+    return rows.map((r) => {
+      const removed = r.removed_at ? { at: r.removed_at as string, by: r.removed_by as string, reason: r.removed_reason as string } : null;
+      return {
+        id: r.id as number,
+        commit: (r.commit_sha as string | null) ?? null,
+        patchId: (r.patch_id as string | null) ?? null,
+        patch: (r.patch as string | null) ?? null,
+        reason: r.reason as string,
+        by: r.user as string,
+        at: r.at as string,
+        removed,
+        targets: targets
+          .filter((t) => t.cowboy_id === r.id)
+          .map((t) => ({
+            target: t.target as string,
+            base: (t.base as string | null) ?? null,
+            live: !removed && t.retired_at === null,
+            retiredAt: (t.retired_at as string | null) ?? null,
+            retiredBy: t.retired_at
+              ? { sha: t.retired_sha as string, how: t.retired_how as CowboyHow, commit: t.retired_commit as string }
+              : null,
+          })),
+      };
+    });
+  }
+}
+
+const DEPLOY_SELECT = `SELECT id, target, sha, at, user, note, source, on_production AS onProduction, push_id AS pushId FROM deployments`;
+
+export interface DeploymentRecord {
+  id: number;
+  target: string;
+  sha: string;
+  at: string;
+  user: string;
+  note: string | null;
+  source: string;
+  onProduction: boolean;
+  pushId: string | null;
+}
+
+export interface CowboyRetirement {
+  cowboyId: number;
+  how: CowboyHow;
+  /** The commit that brought the fix (the fix itself for ancestry). */
+  commit: string;
+}
+
+export interface CowboyTarget {
+  target: string;
+  base: string | null;
+  live: boolean;
+  retiredAt: string | null;
+  retiredBy: { sha: string; how: CowboyHow; commit: string } | null;
+}
+
+export interface Cowboy {
+  id: number;
+  commit: string | null;
+  patchId: string | null;
+  patch: string | null;
+  reason: string;
+  by: string;
+  at: string;
+  removed: { at: string; by: string; reason: string } | null;
+  targets: CowboyTarget[];
 }
 
 const MIRROR_SELECT = `SELECT id, started_at AS startedAt, finished_at AS finishedAt, pid, trigger, outcome,

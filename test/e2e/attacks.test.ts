@@ -200,7 +200,14 @@ describe("names that shadow governed refs", () => {
     ({ sb, work } = standardSandbox());
     work.git(["tag", "qa"]);
     work.git(["tag", "ci"]);
-    for (const spec of ["refs/tags/qa", "refs/tags/ci", "HEAD:refs/heads/production-devel/x", "HEAD:refs/heads/production-stable/x"]) {
+    work.git(["tag", "deploy"]);
+    for (const spec of [
+      "refs/tags/qa",
+      "refs/tags/ci",
+      "refs/tags/deploy",
+      "HEAD:refs/heads/production-devel/x",
+      "HEAD:refs/heads/production-stable/x",
+    ]) {
       const p = work.push(["origin", spec], "dev");
       expect(p.status, `${spec}: ${p.output}`).not.toBe(0);
       expect(p.output).toContain("shadows-governed");

@@ -7,7 +7,15 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FIX_SUBJECT, reportScenario, type ReportScenario, SCRIPT_NOTE, SCRIPT_SUBJECT, SCRIPT_USER } from "../helpers/report";
+import {
+  FIX_SUBJECT,
+  reportScenario,
+  type ReportScenario,
+  SCRIPT_COWBOY,
+  SCRIPT_NOTE,
+  SCRIPT_SUBJECT,
+  SCRIPT_USER,
+} from "../helpers/report";
 import { PROJECT } from "../helpers/repo";
 import { startServe } from "../helpers/serve";
 
@@ -96,6 +104,12 @@ describe.skipIf(!haveChromium)("the deployment report in Chromium", () => {
     expect(fixes).toContain("not yet");
 
     expect(await page.locator("#rejected").innerText()).toContain(SCRIPT_USER);
+    const deployed = await page.locator("#deployed").innerText();
+    // The freeze makes every rollout unsafe; app2.prod also carries a hot patch production-stable lacks.
+    expect(deployed).toMatch(/app1\.prod\s+\w{7} otto, [^\n]*\s+0 revision\(s\)\s+none\s+unsafe production-stable is frozen by ada/);
+    expect(deployed).toMatch(/app2\.prod.*cowboy #1/s);
+    expect(deployed).toContain(SCRIPT_COWBOY);
+    expect(await page.locator('#deployed tr[data-target="app2.prod"]').getAttribute("class")).toBe("unsafe");
     expect(text).toMatch(/devel\s+r4 \w{7}\s+→\s+stable\s+r4 \w{7}\s+→\s+QA\s+1 awaiting/);
 
     // The scripts in a subject, a note and a user name showed as text and never ran.

@@ -7,6 +7,7 @@ export const SCRIPT_SUBJECT = "<script>window.__pwned=1</script>";
 export const SCRIPT_USER = "<script>window.__pwned=2</script>";
 export const SCRIPT_NOTE = "<script>window.__pwned=3</script>";
 export const FIX_SUBJECT = "security: check the session token";
+export const SCRIPT_COWBOY = "<script>window.__pwned=4</script>";
 
 export interface ReportScenario {
   sb: Sandbox;
@@ -53,6 +54,16 @@ export function reportScenario(): ReportScenario {
   work.commit("not on devel");
   const rejected = work.push(["origin", "side:stable"], SCRIPT_USER);
   if (!rejected.output.includes("[not-on-devel]")) throw new Error(`the push was not rejected as expected: ${rejected.output}`);
+  work.git(["checkout", "--quiet", "devel"]);
+
+  // Operations: production-stable runs on two servers, and one of them carries a hot patch applied by hand.
+  sb.grant("ops", "otto");
+  ok(sb.prodgate(["deploy", "record", "app1.prod", "app2.prod", "production-stable"], "otto"), "deploy record");
+  work.git(["fetch", "--quiet", "origin"]);
+  work.git(["checkout", "--quiet", "-b", "hotfix", "origin/production-stable"]);
+  const hot = work.commit("hot patch: raise the pool size", { "pool.txt": "64\n" });
+  ok(work.push(["origin", "HEAD:refs/heads/hotfix"], "dev"), "push the hot patch");
+  ok(sb.prodgate(["cowboy", "add", "app2.prod", "--commit", hot, "--reason", SCRIPT_COWBOY], "otto"), "cowboy add");
   work.git(["checkout", "--quiet", "devel"]);
   return { sb, work, deployable, pending, bad, fix };
 }

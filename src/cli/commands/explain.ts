@@ -1,4 +1,5 @@
 import { rolesOf } from "../../config";
+import { deployedOn } from "../../ops/engine";
 import { FactGatherer } from "../../engine/facts";
 import { currentFreeze } from "../../engine/mirror";
 import { resolveCommitSpec } from "../../engine/revs";
@@ -8,7 +9,7 @@ import { formatRejection } from "../../policy/message";
 import { branchRef, classifyRef } from "../../policy/refs";
 import { parseRevSpec } from "../../policy/revspec";
 import { type CommandContext } from "../context";
-import { describeVerdict, rev } from "../format";
+import { describeVerdict, rev, short } from "../format";
 import { pendingCommit } from "../../engine/status";
 
 /** Why a revision is or is not deployable, and what a push of it would get. Changes nothing. */
@@ -94,6 +95,7 @@ export function explainCommand(ctx: CommandContext, revText: string): number {
     frozen: freeze,
     notes,
     push: { accepted: decision.accepted, code: decision.code, reason: decision.reason, as: ctx.user },
+    deployedOn: deployedOn(engine, sha),
   };
   if (ctx.json) {
     ctx.print(JSON.stringify(report, null, 2));
@@ -103,6 +105,11 @@ export function explainCommand(ctx: CommandContext, revText: string): number {
     if (entry) ctx.print(`verdict: ${describeVerdict(pendingCommit(entry))}`);
     if (stoppedBy) ctx.print(`stopped by: ${rev(stoppedBy)} (${stoppedBy.reason})`);
     for (const n of notes) ctx.print(`note: ${n}`);
+    ctx.print(
+      report.deployedOn.length
+        ? `deployed on: ${report.deployedOn.map((d) => `${d.target} (${short(d.sha)})`).join(", ")}`
+        : "deployed on: no target recorded",
+    );
     if (decision.accepted)
       ctx.print(`a push of it to ${config.branches.productionStable} by ${ctx.user}: accepted [${decision.code}]: ${decision.reason}`);
     else

@@ -1,12 +1,15 @@
 import { buildStatus } from "../../engine/status";
+import { deployedOverview } from "../../ops/engine";
+import { deploymentsSection } from "./deploy";
 import { type CommandContext } from "../context";
 import { age, describeVerdict, rev, short } from "../format";
 import { printable } from "../../policy/message";
 
 export function statusCommand(ctx: CommandContext): number {
   const s = buildStatus(ctx.engine);
+  const deployments = deployedOverview(ctx.engine);
   if (ctx.json) {
-    ctx.print(JSON.stringify(s, null, 2));
+    ctx.print(JSON.stringify({ ...s, deployments }, null, 2));
     return 0;
   }
   const lines: string[] = [];
@@ -44,6 +47,7 @@ export function statusCommand(ctx: CommandContext): number {
       lines.push(`  ${short(f.sha)} ${printable(f.subject)}  devel: ${f.devel ? "yes" : "no"}  stable: ${f.stable ? "yes" : "no"}`);
     }
   }
+  lines.push(...deploymentsSection(deployments, ctx.json));
   ctx.print(lines.join("\n"));
   return 0;
 }
