@@ -10,6 +10,7 @@ import { doctorChecks } from "./commands/doctor";
 import { explainCommand } from "./commands/explain";
 import { freezeCommand, thawCommand } from "./commands/freeze";
 import { logCommand } from "./commands/log";
+import { overridesCommand } from "./commands/overrides";
 import { qaCommand } from "./commands/qa";
 import { REPORT_CHANGING_COMMANDS, refreshPublishedReport, reportCommand, serveCommand } from "./commands/report";
 import { roleCommand } from "./commands/role";
@@ -93,6 +94,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option("--pending", "only fixes not yet back in both devel and stable")
     .option("--max-age <days>", "exit 1 when a pending fix is older than this")
     .action((opts: { pending?: boolean; maxAge?: string }) => withContext((ctx) => securityCommand(ctx, opts))());
+
+  program
+    .command("overrides")
+    .description("break-glass overrides of production-stable: who, when, why, and QA's verdict on every commit each brought")
+    .option("--pending", "only overrides whose content still awaits a verdict, or holds a bad revision")
+    .action((opts: { pending?: boolean }) => withContext((ctx) => overridesCommand(ctx, opts))());
 
   program
     .command("log")

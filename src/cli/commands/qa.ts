@@ -5,7 +5,8 @@ import { buildStatus } from "../../engine/status";
 import { UserError } from "../../errors";
 import { isVerdict, VERDICTS } from "../../policy/types";
 import { type CommandContext, plainValue, requireRole } from "../context";
-import { describeVerdict, rev } from "../format";
+import { rev } from "../format";
+import { pendingNote } from "./status";
 
 export function qaCommand(ctx: CommandContext, verdict: string, revs: string[], note: string | undefined): number {
   if (verdict === "pending") {
@@ -41,6 +42,6 @@ function qaPending(ctx: CommandContext): number {
   const { pending } = buildStatus(ctx.engine);
   if (ctx.json) ctx.print(JSON.stringify(pending, null, 2));
   else if (pending.length === 0) ctx.print("nothing awaits QA");
-  else for (const p of pending) ctx.print(`${rev(p)}${p.markerIgnored ? `  (${describeVerdict(p)})` : ""}`);
+  else for (const p of pending) ctx.print(`${rev(p)}${pendingNote(p)}`);
   return 0;
 }

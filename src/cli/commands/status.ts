@@ -2,6 +2,7 @@ import { buildStatus } from "../../engine/status";
 import { type CommandContext } from "../context";
 import { age, describeVerdict, rev, short } from "../format";
 import { printable } from "../../policy/message";
+import { describeOverride } from "./overrides";
 
 export function statusCommand(ctx: CommandContext): number {
   const s = buildStatus(ctx.engine);
@@ -11,7 +12,9 @@ export function statusCommand(ctx: CommandContext): number {
   }
   const lines: string[] = [];
   for (const [name, tip] of Object.entries(s.branches)) {
-    lines.push(`${name.padEnd(18)} ${tip ? rev(tip) : "(absent)"}`);
+    // Production branches are told by what they hold in stable's revisions, never by a revno of their own.
+    const what = !tip ? "(absent)" : tip.holds ? `holds ${tip.holds.text}  (tip ${short(tip.sha)})` : rev(tip);
+    lines.push(`${name.padEnd(18)} ${what}`);
   }
   if (s.inStepWithStable !== null) lines.push(`production-stable is in step with stable r${s.inStepWithStable}`);
   lines.push("");
@@ -28,13 +31,21 @@ export function statusCommand(ctx: CommandContext): number {
   }
   lines.push("");
   lines.push(s.pending.length ? `awaiting QA (${s.pending.length}):` : "awaiting QA: nothing");
-  for (const p of s.pending.slice(0, 20)) lines.push(`  ${rev(p)}${p.markerIgnored ? `  (${describeVerdict(p)})` : ""}`);
+  for (const p of s.pending.slice(0, 20)) lines.push(`  ${rev(p)}${pendingNote(p)}`);
   if (s.pending.length > 20) lines.push(`  … and ${s.pending.length - 20} more (prodgate qa pending)`);
   const byMessage = s.undeployed.filter((p) => p.source === "message-tag");
   if (byMessage.length) {
     lines.push(`untestable by their message, not judged by QA (${byMessage.length}):`);
     for (const p of byMessage.slice(0, 20)) lines.push(`  ${rev(p)}  (${describeVerdict(p)})`);
     if (byMessage.length > 20) lines.push(`  … and ${byMessage.length - 20} more (prodgate status --json)`);
+  }
+  if (s.overridesPending.length) {
+    const bad = s.overridesPending.filter((o) => o.state === "bad").length;
+    lines.push("");
+    lines.push(
+      `OVERRIDES NOT YET JUDGED BY QA (${s.overridesPending.length}${bad ? `, ${bad} holding a BAD revision` : ""}): production-stable holds content no one approved`,
+    );
+    for (const o of s.overridesPending) lines.push(...describeOverride(o).map((l) => `  ${l}`));
   }
   if (s.securityPending.length) {
     const oldest = s.securityPending[0]!;
@@ -46,4 +57,11 @@ export function statusCommand(ctx: CommandContext): number {
   }
   ctx.print(lines.join("\n"));
   return 0;
+}
+
+export function pendingNote(
+  p: { markerIgnored: boolean; override?: { id: number; user: string | null } } & Parameters<typeof describeVerdict>[0],
+): string {
+  if (p.override) return `  (in production-stable by override #${p.override.id} of ${printable(p.override.user ?? "(unknown)")})`;
+  return p.markerIgnored ? `  (${describeVerdict(p)})` : "";
 }

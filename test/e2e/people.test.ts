@@ -1,0 +1,88 @@
+// What people see: overrides that stay visible, production branches told by what they hold.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type Clone, type Sandbox, standardSandbox } from "../helpers/repo";
+
+let sb: Sandbox;
+let work: Clone;
+beforeEach(() => ({ sb, work } = standardSandbox()));
+afterEach(() => sb.cleanup());
+
+interface Override {
+  user: string;
+  why: string;
+  ref: string;
+  old: string | null;
+  new: string;
+  state: string;
+  commits: { sha: string; revno: number | null; verdict: string }[];
+}
+
+/** r2 ok and deployed; r3 needstesting put on production-stable by ada's override. */
+function overrideR3(): { r3: string } {
+  work.commit("r2: fine");
+  work.land();
+  expect(sb.prodgate(["qa", "ok", "r1", "r2"], "quinn").status).toBe(0);
+  const r3 = work.commit("r3: hurried");
+  work.land();
+  const p = work.push(["origin", "HEAD:production-stable", "-o", "prodgate.override=incident 7: checkout down"], "ada");
+  expect(p.status, p.output).toBe(0);
+  return { r3 };
+}
+
+describe("break-glass content stays visible until QA judges it", () => {
+  it("prodgate overrides lists who, when, why and each commit's verdict until every one has a verdict", () => {
+    const { r3 } = overrideR3();
+    const all = sb.json<Override[]>(["overrides"]);
+    expect(all).toHaveLength(1);
+    expect(all[0]).toMatchObject({
+      user: "ada",
+      why: "incident 7: checkout down",
+      ref: "refs/heads/production-stable",
+      new: r3,
+      state: "pending",
+    });
+    expect(all[0]!.commits).toEqual([expect.objectContaining({ sha: r3, revno: 3, verdict: "needstesting" })]);
+    expect(sb.json<Override[]>(["overrides", "--pending"])).toHaveLength(1);
+    expect(sb.prodgate(["overrides", "--pending"]).stdout).toContain("AWAITS QA");
+
+    expect(sb.prodgate(["qa", "ok", "r3"], "quinn").status).toBe(0);
+    expect(sb.json<Override[]>(["overrides", "--pending"])).toHaveLength(0);
+    expect(sb.json<Override[]>(["overrides"])[0]).toMatchObject({ state: "judged" });
+    expect(sb.prodgate(["overrides", "--pending"]).stdout.trim()).toBe("no override awaits QA");
+  });
+
+  it("status and qa pending keep listing the unjudged revision; explain does not call it deployable", () => {
+    const { r3 } = overrideR3();
+    const st = sb.json<{ overridesPending: Override[]; pending: { sha: string; revno: number }[] }>(["status"]);
+    expect(st.overridesPending).toHaveLength(1);
+    expect(st.pending.map((p) => p.sha)).toContain(r3);
+    expect(sb.prodgate(["status"]).stdout).toContain("OVERRIDES NOT YET JUDGED BY QA (1)");
+    expect(sb.prodgate(["qa", "pending"]).stdout).toMatch(/^r3 \S+ r3: hurried {2}\(in production-stable by override #\d+ of ada\)$/m);
+    const ex = sb.prodgate(["explain", "r3"]).stdout;
+    expect(ex).not.toContain("deployable: yes");
+    expect(ex.split("\n")[0]).toMatch(
+      /^deployable: no — in production-stable only by ada's override #\d+ \(incident 7: checkout down\), not yet judged by QA$/,
+    );
+  });
+
+  it("a later bad verdict on override content is loud in status", () => {
+    overrideR3();
+    expect(sb.prodgate(["qa", "bad", "r3"], "quinn").status).toBe(0);
+    expect(sb.json<Override[]>(["overrides", "--pending"])[0]).toMatchObject({ state: "bad" });
+    const out = sb.prodgate(["status"]).stdout;
+    expect(out).toContain("1 holding a BAD revision");
+    expect(out).toContain("BAD, not rolled back");
+  });
+});
+
+describe("production branches are told by what they hold", () => {
+  it("status says production-stable holds stable rN, not a revno of its own", () => {
+    work.commit("r2: fine");
+    work.land();
+    sb.prodgate(["qa", "ok", "r1", "r2"], "quinn");
+    const out = sb.prodgate(["status"]).stdout;
+    expect(out).toMatch(/^production-stable +holds stable r2 {2}\(tip [0-9a-f]{7}\)$/m);
+    const st = sb.json<{ branches: Record<string, { holds?: { text: string; stable: { revno: number } } }> }>(["status"]);
+    expect(st.branches["production-stable"]!.holds).toMatchObject({ text: "stable r2", stable: { revno: 2 } });
+  });
+});
