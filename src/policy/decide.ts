@@ -174,6 +174,14 @@ function decideTag(f: UpdateFacts, ctx: PushContext): Decision {
     if (!f.verdictTarget) {
       return reject(f, "verdict-target", `${f.ref} points at ${shortSha(f.new)}, which is not a mainline commit of stable`);
     }
+    const named = /^r([0-9]{1,15})$/i.exec(tag.label);
+    if (named && Number(named[1]) !== f.verdictTarget.revno) {
+      return reject(
+        f,
+        "verdict-label",
+        `${f.ref} is labelled r${Number(named[1])} but points at r${f.verdictTarget.revno} ${shortSha(f.verdictTarget.sha)}`,
+      );
+    }
     return accept(f, "verdict", `${tag.value} for r${f.verdictTarget.revno} ${shortSha(f.verdictTarget.sha)}`);
   }
   if (!f.ciTarget) return reject(f, "not-a-commit", `${f.ref} does not point at a commit`);

@@ -65,13 +65,25 @@ describe("break-glass content stays visible until QA judges it", () => {
     );
   });
 
-  it("a later bad verdict on override content is loud in status", () => {
+  it("the report shows unjudged override content in a red banner, gone once QA has judged it", () => {
+    const { r3 } = overrideR3();
+    const page = sb.prodgate(["report"]).stdout;
+    expect(page).toMatch(/<div class="banner" role="alert" id="overrides"><strong>OVERRIDE<\/strong>/);
+    expect(page).toContain(`<li data-sha="${r3}">r3`);
+    expect(page).toContain("<q>incident 7: checkout down</q>");
+    expect(page).toContain('class="node prod override"');
+    sb.prodgate(["qa", "ok", "r3"], "quinn");
+    expect(sb.prodgate(["report"]).stdout).not.toContain('id="overrides"');
+  });
+
+  it("a later bad verdict on override content is loud in status and the report", () => {
     overrideR3();
     expect(sb.prodgate(["qa", "bad", "r3"], "quinn").status).toBe(0);
     expect(sb.json<Override[]>(["overrides", "--pending"])[0]).toMatchObject({ state: "bad" });
     const out = sb.prodgate(["status"]).stdout;
     expect(out).toContain("1 holding a BAD revision");
     expect(out).toContain("BAD, not rolled back");
+    expect(sb.prodgate(["report"]).stdout).toContain("HOLDS A BAD REVISION");
   });
 });
 
@@ -84,5 +96,36 @@ describe("production branches are told by what they hold", () => {
     expect(out).toMatch(/^production-stable +holds stable r2 {2}\(tip [0-9a-f]{7}\)$/m);
     const st = sb.json<{ branches: Record<string, { holds?: { text: string; stable: { revno: number } } }> }>(["status"]);
     expect(st.branches["production-stable"]!.holds).toMatchObject({ text: "stable r2", stable: { revno: 2 } });
+  });
+});
+
+describe("ranges", () => {
+  it("a revno range includes both ends; a sha range means what git means; qa prints what it resolved to", () => {
+    const r2 = work.commit("r2");
+    work.commit("r3");
+    const r4 = work.commit("r4");
+    work.land();
+    const q = sb.prodgate(["qa", "untestable", "r2..r3"], "quinn");
+    expect(q.stdout).toMatch(/^untestable: r2 \S+ r2\nuntestable: r3 \S+ r3$/m);
+    const st = sb.json<{ undeployed: { revno: number; verdict: string }[] }>(["status"]);
+    expect(st.undeployed.filter((p) => p.verdict === "untestable").map((p) => p.revno)).toEqual([2, 3]);
+    const g = sb.prodgate(["qa", "bad", `${r2}..${r4}`], "quinn");
+    expect(g.stdout).not.toContain("bad: r2 ");
+    expect(g.stdout).toContain("bad: r3 ");
+    expect(g.stdout).toContain("bad: r4 ");
+  });
+});
+
+describe("verdict labels", () => {
+  it("a tag qa/ok/r2 pointing at r1 is refused with verdict-label; qa/ok/r1 there is accepted", () => {
+    work.commit("r2");
+    work.land();
+    work.git(["tag", "qa/ok/r2", "HEAD~1"]);
+    const p = work.push(["origin", "qa/ok/r2"], "quinn");
+    expect(p.status).not.toBe(0);
+    expect(p.output).toContain("[verdict-label]");
+    expect(p.output).toMatch(/labelled r2 but points at r1/);
+    work.git(["tag", "qa/ok/r1", "HEAD~1"]);
+    expect(work.push(["origin", "qa/ok/r1"], "quinn").status).toBe(0);
   });
 });
