@@ -1,6 +1,6 @@
 import { statSync } from "node:fs";
 import { userInfo } from "node:os";
-import { rolesOf } from "../config";
+import { readConfigCached, rolesOf } from "../config";
 import { isBzrRepository, openBzrEngine } from "../bzr/engine";
 import { openEngine, type Engine } from "../engine/state";
 import { GitError, UserError } from "../errors";
@@ -54,9 +54,28 @@ function isOwner(gitDir: string, user: string | null): boolean {
   }
 }
 
-export function commandContext(opts: GlobalOptions): CommandContext {
+/**
+ * `readOnly`: a command that changes nothing (status, log, qa pending, report,
+ * overrides, security) still runs when a prodgate.* value is invalid, so an
+ * admin can see what is going on; it says so loudly on stderr, and reads the
+ * invalid keys as their defaults. Commands that change anything refuse.
+ */
+export function commandContext(opts: GlobalOptions, { readOnly = false }: { readOnly?: boolean } = {}): CommandContext {
   const dir = repoDir(opts);
-  const engine = isBzrRepository(dir) ? openBzrEngine(dir) : openEngine(openRepo(opts));
+  let engine: Engine;
+  if (isBzrRepository(dir)) engine = openBzrEngine(dir);
+  else {
+    const repo = openRepo(opts);
+    const read = readConfigCached(repo.git, repo.gitDir);
+    if (readOnly && read.errors.length > 0) {
+      for (const e of read.errors)
+        process.stderr.write(`${printableLines(`prodgate: WARNING: the configuration is invalid: ${e.key}: ${e.message}`)}\n`);
+      process.stderr.write(
+        "prodgate: WARNING: shown as if those keys had their defaults; every push to a governed ref is refused until it is fixed (git config on the server, then prodgate doctor)\n",
+      );
+      engine = openEngine(repo, { read: { config: read.config, errors: [] } });
+    } else engine = openEngine(repo, { read });
+  }
   const user = identify(process.env, engine.config);
   const roles = rolesOf(engine.config, user);
   if (isOwner(engine.repo.gitDir, user)) roles.add("admin");

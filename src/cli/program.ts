@@ -36,9 +36,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     if (REPORT_CHANGING_COMMANDS.has(action.name())) refreshPublishedReport(() => openRepo(globals()));
   });
   const withContext =
-    <A extends unknown[]>(fn: (ctx: CommandContext, ...args: A) => number) =>
+    <A extends unknown[]>(fn: (ctx: CommandContext, ...args: A) => number, readOnly = false) =>
     (...args: A) => {
-      const ctx = commandContext(globals());
+      const ctx = commandContext(globals(), { readOnly });
       try {
         setExit(fn(ctx, ...args));
       } finally {
@@ -49,7 +49,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program
     .command("status")
     .description("branch tips, the deployable revision, what awaits QA, the mirror, pending security fixes")
-    .action(withContext((ctx) => statusCommand(ctx)));
+    .action(withContext((ctx) => statusCommand(ctx), true));
 
   program
     .command("qa")
@@ -57,7 +57,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .argument("<verdict>", "ok | bad | untestable | needstesting | pending")
     .argument("[revs...]", "sha, ref, r<revno>, or A..B")
     .option("--note <text>", "a note kept with the verdict")
-    .action((verdict: string, revs: string[], opts: { note?: string }) => withContext((ctx) => qaCommand(ctx, verdict, revs, opts.note))());
+    .action((verdict: string, revs: string[], opts: { note?: string }) =>
+      withContext((ctx) => qaCommand(ctx, verdict, revs, opts.note), verdict === "pending")(),
+    );
 
   program
     .command("ci")
@@ -93,13 +95,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description("security fixes and where each has reached")
     .option("--pending", "only fixes not yet back in both devel and stable")
     .option("--max-age <days>", "exit 1 when a pending fix is older than this")
-    .action((opts: { pending?: boolean; maxAge?: string }) => withContext((ctx) => securityCommand(ctx, opts))());
+    .action((opts: { pending?: boolean; maxAge?: string }) => withContext((ctx) => securityCommand(ctx, opts), true)());
 
   program
     .command("overrides")
     .description("break-glass overrides of production-stable: who, when, why, and QA's verdict on every commit each brought")
     .option("--pending", "only overrides whose content still awaits a verdict, or holds a bad revision")
-    .action((opts: { pending?: boolean }) => withContext((ctx) => overridesCommand(ctx, opts))());
+    .action((opts: { pending?: boolean }) => withContext((ctx) => overridesCommand(ctx, opts), true)());
 
   program
     .command("log")
@@ -108,7 +110,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option("--ref <ref>", "only this ref")
     .option("--user <user>", "only this user")
     .option("--rejected", "only rejected updates")
-    .action((opts: { limit?: string; ref?: string; user?: string; rejected?: boolean }) => withContext((ctx) => logCommand(ctx, opts))());
+    .action((opts: { limit?: string; ref?: string; user?: string; rejected?: boolean }) =>
+      withContext((ctx) => logCommand(ctx, opts), true)(),
+    );
 
   program
     .command("role")
@@ -128,7 +132,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command("report")
     .description("write the deployment report: one self-contained HTML page (to stdout, or --out FILE)")
     .option("--out <file>", "write the page to this file (atomically)")
-    .action((opts: { out?: string }) => withContext((ctx) => reportCommand(ctx, opts))());
+    .action((opts: { out?: string }) => withContext((ctx) => reportCommand(ctx, opts), true)());
 
   program
     .command("serve")

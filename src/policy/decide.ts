@@ -221,7 +221,14 @@ export function decideUpdate(f: UpdateFacts, ctx: PushContext): Decision {
 export function applyOverride(decision: Decision, ctx: PushContext): Decision {
   if (decision.accepted || ctx.overrideReason === null || decision.code === "no-identity") return decision;
   if (!ctx.roles.has("admin")) {
-    return { ...decision, details: [...(decision.details ?? []), "the override was ignored: only the admin role may use it"] };
+    // The repository's owner counts as admin for the admin command only: on a hosting service every push runs as the owner's account.
+    return {
+      ...decision,
+      details: [
+        ...(decision.details ?? []),
+        `the override was ignored: only the admin role may use it, and ${ctx.user ?? "the pusher"} does not hold it (an admin, or the repository's owner, can run: prodgate role add admin ${ctx.user ?? "<user>"})`,
+      ],
+    };
   }
   if (ctx.overrideReason.trim() === "") {
     return { ...decision, code: "override-reason", reason: "the override names no reason", overrode: undefined };

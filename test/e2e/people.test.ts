@@ -129,3 +129,55 @@ describe("verdict labels", () => {
     expect(work.push(["origin", "qa/ok/r1"], "quinn").status).toBe(0);
   });
 });
+
+describe("override attempts and refusals are logged", () => {
+  interface LogRow {
+    decision: string;
+    code: string;
+    user: string;
+    ref: string;
+    detail: string | null;
+  }
+  it("an override without the admin role is refused with how to get the role, and logged as an attempt", () => {
+    work.commit("r2: unapproved");
+    work.land();
+    const p = work.push(["origin", "HEAD:production-stable", "-o", "prodgate.override=trust me"], "dev");
+    expect(p.status).not.toBe(0);
+    expect(p.output).toContain("the override was ignored: only the admin role may use it, and dev does not hold it");
+    expect(p.output).toContain("prodgate role add admin dev");
+    const row = sb.json<LogRow[]>(["log", "--rejected"]).find((r) => r.ref === "refs/heads/production-stable")!;
+    expect(row).toMatchObject({ user: "dev", code: "unapproved", detail: 'override attempted without the admin role: "trust me"' });
+  });
+
+  it("a misspelt -o prodgate.overide=… is hinted and logged", () => {
+    work.commit("r2: unapproved");
+    work.land();
+    const p = work.push(["origin", "HEAD:production-stable", "-o", "prodgate.overide=incident 9"], "ada");
+    expect(p.status).not.toBe(0);
+    expect(p.output).toContain(
+      'the push option "prodgate.overide=incident 9" means nothing to prodgate: did you mean -o prodgate.override=incident 9?',
+    );
+    const row = sb.json<LogRow[]>(["log", "--rejected"]).find((r) => r.ref === "refs/heads/production-stable")!;
+    expect(row.detail).toBe('unknown push option "prodgate.overide=incident 9": did you mean -o prodgate.override=incident 9?');
+  });
+
+  it("a push refused for an invalid configuration is in log --rejected; read-only commands still work and say so", () => {
+    sb.git(["config", "prodgate.requireCi", "maybe"], { cwd: sb.bare });
+    work.commit("r2");
+    const p = work.push(["origin", "HEAD:devel"], "dev");
+    expect(p.status).not.toBe(0);
+    expect(p.output).toContain("prodgate.requireCi");
+    const log = sb.prodgate(["log", "--rejected", "--json"]);
+    expect(log.status).toBe(0);
+    expect(log.stderr).toContain('prodgate: WARNING: the configuration is invalid: prodgate.requireCi: "maybe" is not true or false');
+    const rows = JSON.parse(log.stdout) as LogRow[];
+    expect(rows[0]).toMatchObject({ user: "dev", ref: "refs/heads/devel", decision: "rejected", code: "unavailable" });
+    for (const args of [["status"], ["qa", "pending"], ["report"], ["overrides"]]) {
+      const r = sb.prodgate(args);
+      expect(r.status, `${args.join(" ")}: ${r.stderr}`).toBe(0);
+      expect(r.stderr).toContain("WARNING: the configuration is invalid");
+    }
+    // A command that changes something still refuses.
+    expect(sb.prodgate(["qa", "ok", "r1"], "quinn").status).not.toBe(0);
+  });
+});
