@@ -1,4 +1,7 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Command, CommanderError } from "commander";
+import { knownFailure } from "../boundary";
 import { bzrDoctorChecks, registerBzrCommands } from "../bzr/commands";
 import { exitQuietlyWhenOutputCloses } from "../boundary";
 import { isBzrRepository } from "../bzr/engine";
@@ -23,11 +26,17 @@ import { commandContext, type CommandContext, type GlobalOptions, openRepo, repo
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command("prodgate")
     .description("Keeps unapproved changes off production-stable")
+    .version(prodgateVersion(), "--version", "print prodgate's version")
     .option("--repo <dir>", "the repository (default: $GIT_DIR or the current directory)")
-    .option("--json", "print one JSON document")
+    .option("--json", 'print one JSON document (errors too: {"error": {code, message}} on stdout)')
+    .configureHelp({ showGlobalOptions: true })
     .configureOutput({
-      // Bad usage is one line: what is wrong and where to look.
-      outputError: (text, write) => write(`${printableLine(`prodgate: ${text.replace(/^error: /, "").trim()} (see prodgate --help)`)}\n`),
+      // Bad usage is one line: what is wrong and where to look (as JSON on stdout with --json).
+      outputError: (text, write) => {
+        const message = text.replace(/^error: /, "").trim();
+        if (jsonWanted) process.stdout.write(`${jsonError("usage", `${message} (see prodgate --help)`)}\n`);
+        else write(`${printableLine(`prodgate: ${message} (see prodgate --help)`)}\n`);
+      },
     })
     .exitOverride();
 
@@ -155,6 +164,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     });
 
   registerBzrCommands(program, () => repoDir(globals()), setExit);
+  addExamples(program);
 
   program
     .command("setup", { hidden: true })
@@ -175,10 +185,63 @@ export function buildProgram(setExit: (code: number) => void): Command {
   return program;
 }
 
+/** Whether this run asked for JSON: its errors are JSON on stdout too. */
+let jsonWanted = false;
+
+export function jsonError(code: string, message: string): string {
+  return jsonSafe(JSON.stringify({ error: { code, message } }));
+}
+
+function prodgateVersion(): string {
+  try {
+    // dist/prodgate.cjs sits one folder below package.json.
+    return (JSON.parse(readFileSync(join(__dirname, "..", "package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+}
+
+/** Examples shown by `prodgate <command> --help`. */
+const EXAMPLES: Record<string, string[]> = {
+  status: ["prodgate status", "prodgate status --repo /srv/git/app.git --json"],
+  qa: ["prodgate qa pending", "prodgate qa ok r41..r43 --note 'tried on staging'", "prodgate qa bad r44"],
+  ci: ["prodgate ci pass 1a2b3c4"],
+  explain: ["prodgate explain r42", "prodgate explain production-devel --json"],
+  freeze: ["prodgate freeze --reason 'release weekend'"],
+  thaw: ["prodgate thaw"],
+  sync: ["*/5 * * * * prodgate --repo /srv/git/app.git sync"],
+  security: ["prodgate security --pending", "prodgate security --pending --max-age 7"],
+  overrides: ["prodgate overrides --pending", "prodgate overrides --json"],
+  log: ["prodgate log --limit 20", "prodgate log --rejected --user dev", "prodgate log --ref production-stable --json"],
+  role: ["prodgate role list", "prodgate role add qa quinn", "prodgate role remove ci cid"],
+  baseline: ["prodgate baseline", "prodgate baseline r120"],
+  report: ["prodgate report --out /var/www/app.html"],
+  serve: ["prodgate serve --port 8080"],
+  doctor: ["prodgate doctor"],
+};
+
+function addExamples(program: Command): void {
+  for (const cmd of program.commands) {
+    const examples = EXAMPLES[cmd.name()];
+    if (!examples) continue;
+    cmd.addHelpText(
+      "after",
+      `\nExamples:\n${examples.map((e) => `  ${e}`).join("\n")}\n\nGlobal options go before or after the command; with npx, after it: npx prodgate ${cmd.name()} --repo DIR`,
+    );
+  }
+}
+
 export function runProgram(argv: string[]): number {
   exitQuietlyWhenOutputCloses();
   let code = 0;
   const program = buildProgram((c) => (code = c));
+  const end = argv.indexOf("--");
+  jsonWanted = (end < 0 ? argv : argv.slice(0, end)).includes("--json");
+  if (argv.length === 0) {
+    // Bad usage: say how to use it, on stderr, exit 2.
+    process.stderr.write(program.helpInformation());
+    return 2;
+  }
   try {
     program.parse(argv, { from: "user" });
   } catch (err) {
@@ -186,6 +249,12 @@ export function runProgram(argv: string[]): number {
       if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
       return 2;
     }
+    const known = knownFailure(err);
+    if (jsonWanted && known) {
+      process.stdout.write(`${jsonError(known.exitCode === 2 ? "usage" : "failed", known.message)}\n`);
+      return known.exitCode;
+    }
+    if (jsonWanted) process.stdout.write(`${jsonError("internal", `internal error: ${(err as Error)?.message ?? String(err)}`)}\n`);
     throw err;
   }
   return code;

@@ -1,6 +1,6 @@
 // What people see: overrides that stay visible, production branches told by what they hold.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Clone, type Sandbox, standardSandbox } from "../helpers/repo";
+import { type Clone, MAIN, type Sandbox, standardSandbox } from "../helpers/repo";
 
 let sb: Sandbox;
 let work: Clone;
@@ -179,5 +179,39 @@ describe("override attempts and refusals are logged", () => {
     }
     // A command that changes something still refuses.
     expect(sb.prodgate(["qa", "ok", "r1"], "quinn").status).not.toBe(0);
+  });
+});
+
+describe("the command itself", () => {
+  it("no arguments is bad usage: exit 2 with the usage on stderr; --version prints the version", () => {
+    const r = sb.run(process.execPath, [MAIN]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("Usage: prodgate [options] [command]");
+    expect(r.stdout).toBe("");
+    const v = sb.run(process.execPath, [MAIN, "--version"]);
+    expect(v.status).toBe(0);
+    expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it("per-command help shows --repo, --json and examples; global options work after the command", () => {
+    const h = sb.run(process.execPath, [MAIN, "log", "--help"]);
+    expect(h.stdout).toContain("--repo <dir>");
+    expect(h.stdout).toContain("--json");
+    expect(h.stdout).toContain("Examples:\n  prodgate log --limit 20");
+    const after = sb.run(process.execPath, [MAIN, "status", "--repo", sb.bare, "--json"]);
+    expect(after.status, after.stderr).toBe(0);
+    expect(JSON.parse(after.stdout)).toHaveProperty("branches");
+  });
+
+  it("--json errors are {error: {code, message}} on stdout with the same exit code", () => {
+    const bad = sb.prodgate(["explain", "r99", "--json"]);
+    expect(bad.status).toBe(2);
+    expect(JSON.parse(bad.stdout)).toEqual({ error: { code: "usage", message: expect.stringContaining("r99 does not exist") } });
+    const unknown = sb.prodgate(["log", "--bogus", "--json"]);
+    expect(unknown.status).toBe(2);
+    expect(JSON.parse(unknown.stdout).error.code).toBe("usage");
+    const plain = sb.prodgate(["explain", "r99"]);
+    expect(plain.stdout).toBe("");
+    expect(plain.stderr).toContain("r99 does not exist");
   });
 });
