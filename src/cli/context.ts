@@ -8,10 +8,13 @@ import { Repo } from "../git/repo";
 import { identify, identityProblem } from "../identity";
 import { jsonSafe, printableLines } from "../policy/message";
 import type { Role } from "../policy/types";
+import { colourWanted } from "./format";
 
 export interface GlobalOptions {
   repo?: string;
   json?: boolean;
+  /** false with --no-color */
+  color?: boolean;
 }
 
 export interface CommandContext {
@@ -22,6 +25,12 @@ export interface CommandContext {
   identityProblem?: string | null;
   json: boolean;
   print: (text: string) => void;
+  /** Colour on (a terminal, no NO_COLOR, no --no-color). */
+  colour: boolean;
+  /** The terminal's width for human output; 0 on a pipe (no cutting). */
+  width: number;
+  /** Text already made printable cell by cell (format.renderTable), written as is. */
+  printRendered: (text: string) => void;
 }
 
 export function repoDir(opts: GlobalOptions): string {
@@ -86,6 +95,9 @@ export function commandContext(opts: GlobalOptions, { readOnly = false }: { read
     identityProblem: identityProblem(process.env, engine.config),
     json: !!opts.json,
     print: (text) => process.stdout.write(`${opts.json ? jsonSafe(text) : printableLines(text)}\n`),
+    colour: colourWanted(process.env, !!process.stdout.isTTY, opts.color === false),
+    width: process.stdout.isTTY ? (process.stdout.columns ?? 0) : 0,
+    printRendered: (text) => process.stdout.write(text ? `${text}\n` : ""),
   };
 }
 

@@ -29,6 +29,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .version(prodgateVersion(), "--version", "print prodgate's version")
     .option("--repo <dir>", "the repository (default: $GIT_DIR or the current directory)")
     .option("--json", 'print one JSON document (errors too: {"error": {code, message}} on stdout)')
+    .option("--no-color", "no colour, even on a terminal (NO_COLOR does the same)")
     .configureHelp({ showGlobalOptions: true })
     .configureOutput({
       // Bad usage is one line: what is wrong and where to look (as JSON on stdout with --json).

@@ -215,3 +215,73 @@ describe("the command itself", () => {
     expect(plain.stderr).toContain("r99 does not exist");
   });
 });
+
+/** Short shas and ages made stable, so a real run can be compared with what people should see. */
+const normalise = (text: string): string => text.replace(/\b[0-9a-f]{7}\b/g, "#######");
+
+describe("log and qa pending read like git log --oneline and gh", () => {
+  it("log: aligned columns, relative times, notes and override reasons shown, exact times in --json", () => {
+    work.commit("r2: hurried");
+    work.land();
+    sb.prodgate(["qa", "ok", "r1", "--note", "tried on staging"], "quinn");
+    const p = work.push(["origin", "HEAD:production-stable", "-o", "prodgate.override=incident 7"], "ada");
+    expect(p.status, p.output).toBe(0);
+    const out = normalise(sb.prodgate(["log", "--limit", "5"]).stdout);
+    expect(out).toBe(
+      [
+        "just now  ada    mirror up-to-date  production-stable  #######..#######  production-stable already contains the deployable revision r2 #######",
+        "just now  ada    OVERRIDE           production-stable  #######..#######  incident 7 — overrode unapproved: 1 new commit(s) not approved by QA",
+        "just now  quinn  mirror moved       production-stable  #######           production-stable moved to r1 ####### (fast-forward)",
+        "just now  quinn  verdict ok                            #######           ok for r1 ####### — tried on staging",
+        "just now  dev    fast-forward       stable             #######..#######  fast-forward",
+        "",
+      ].join("\n"),
+    );
+    const json = sb.json<{ at: string }[]>(["log", "--limit", "1"]);
+    expect(json[0]!.at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  });
+
+  it("qa pending: author and age in columns, and a bad revision without rollback above the list", () => {
+    work.commit("r2: breaks checkout");
+    work.commit("r3: more work");
+    work.land();
+    sb.prodgate(["qa", "ok", "r1"], "quinn");
+    sb.prodgate(["qa", "bad", "r2"], "quinn");
+    const out = normalise(sb.prodgate(["qa", "pending"]).stdout);
+    expect(out).toBe(
+      [
+        "stopped by: r2 ####### r2: breaks checkout is BAD and no later revision rolls it back ([rollback=r2])",
+        "r3  #######  Test Author  just now  r3: more work",
+        "",
+      ].join("\n"),
+    );
+    const json = sb.json<{ author: string; committedAt: string }[]>(["qa", "pending"]);
+    expect(json[0]).toMatchObject({ author: "Test Author", committedAt: expect.stringMatching(/^\d{4}-/) });
+  });
+
+  it("colour only when asked for on a pipe (FORCE_COLOR), never with NO_COLOR or --no-color", () => {
+    work.commit("r2");
+    work.land();
+    work.push(["origin", "HEAD:production-stable", "-o", "prodgate.override=incident 7"], "ada");
+    const esc = "\u001b[31mOVERRIDE\u001b[0m";
+    expect(sb.prodgate(["log"]).stdout).not.toContain("\u001b");
+    expect(sb.prodgate(["log"], undefined, { FORCE_COLOR: "1" }).stdout).toContain(esc);
+    expect(sb.prodgate(["log"], undefined, { FORCE_COLOR: "1", NO_COLOR: "1" }).stdout).not.toContain("\u001b");
+    expect(sb.prodgate(["log", "--no-color"], undefined, { FORCE_COLOR: "1" }).stdout).not.toContain("\u001b");
+    expect(sb.prodgate(["--json", "log"], undefined, { FORCE_COLOR: "1" }).stdout).not.toContain("\u001b");
+  });
+});
+
+describe("explain leads with the answer", () => {
+  it("a deployable revision that a hand-made push could not take: yes first, the refusal in one line", () => {
+    sb.prodgate(["qa", "ok", "r1"], "quinn");
+    work.commit("r2: fine");
+    work.land();
+    expect(sb.prodgate(["freeze", "--reason", "release weekend"], "ada").status).toBe(0);
+    sb.prodgate(["qa", "ok", "r2"], "quinn");
+    const lines = sb.prodgate(["explain", "r2"], "dev").stdout.trim().split("\n");
+    expect(lines[0]).toBe("deployable: yes — it is the deployable revision");
+    expect(lines.at(-1)).toMatch(/^a push of it to production-stable by dev: refused \[frozen\]: /);
+    expect(lines.length).toBeLessThanOrEqual(5);
+  });
+});

@@ -128,6 +128,11 @@ export function explainCommand(ctx: CommandContext, revText: string): number {
     const push = `a push of it to ${config.branches.productionStable} by ${ctx.user}`;
     if (inProduction) ctx.print(`${push}: nothing to do, ${config.branches.productionStable} already holds it`);
     else if (decision.accepted) ctx.print(`${push}: accepted [${decision.code}]: ${decision.reason}`);
+    else if (deployable)
+      // The answer is yes: the refusal of a hand-made push is a footnote, in one line.
+      ctx.print(
+        `${push}: refused [${decision.code}]: ${decision.reason}${decision.code === "non-fast-forward" ? " (the mirror merges it in: prodgate sync)" : ""}`,
+      );
     else ctx.print([`${push} would be:`, ...formatRejection(decision)].join("\n"));
   }
   return 0;

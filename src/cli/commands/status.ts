@@ -1,6 +1,6 @@
 import { buildStatus } from "../../engine/status";
 import { type CommandContext } from "../context";
-import { age, describeVerdict, rev, short } from "../format";
+import { age, ago, describeVerdict, rev, short } from "../format";
 import { printable } from "../../policy/message";
 import { describeOverride } from "./overrides";
 
@@ -20,10 +20,10 @@ export function statusCommand(ctx: CommandContext): number {
   lines.push("");
   lines.push(`deployable:        ${s.deployable ? rev(s.deployable) : "nothing yet"}`);
   if (s.blocker) lines.push(`stopped by:        ${rev(s.blocker)} (${s.blocker.reason})`);
-  if (s.freeze) lines.push(`FROZEN by ${s.freeze.by} at ${s.freeze.at}: ${printable(s.freeze.reason)}`);
+  if (s.freeze) lines.push(`FROZEN by ${s.freeze.by} ${ago(s.freeze.at)}: ${printable(s.freeze.reason)}`);
   if (s.mirror) {
     const m = s.mirror;
-    lines.push(`last mirror run:   ${m.outcome} at ${m.at}${m.to && m.outcome !== "up-to-date" ? ` (now ${short(m.to)})` : ""}`);
+    lines.push(`last mirror run:   ${m.outcome} ${ago(m.at)}${m.to && m.outcome !== "up-to-date" ? ` (now ${short(m.to)})` : ""}`);
     if (m.outcome === "conflict" && m.detail) lines.push(`  conflicting paths: ${m.detail.split("\n").join(", ")}`);
     if (m.outcome === "blocked" && m.detail) lines.push(`  blocked: ${m.detail}`);
   } else {
