@@ -1,10 +1,11 @@
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { userInfo } from "node:os";
 import { readConfigCached, rolesOf } from "../config";
 import { isBzrRepository, openBzrEngine } from "../bzr/engine";
 import { openEngine, type Engine } from "../engine/state";
 import { GitError, UserError } from "../errors";
 import { Repo } from "../git/repo";
+import { databasePath } from "../store/store";
 import { identify, identityProblem } from "../identity";
 import { jsonSafe, printableLines } from "../policy/message";
 import type { Role } from "../policy/types";
@@ -75,6 +76,7 @@ export function commandContext(opts: GlobalOptions, { readOnly = false }: { read
   if (isBzrRepository(dir)) engine = openBzrEngine(dir);
   else {
     const repo = openRepo(opts);
+    notADeveloperClone(repo);
     const read = readConfigCached(repo.git, repo.gitDir);
     if (readOnly && read.errors.length > 0) {
       for (const e of read.errors)
@@ -99,6 +101,21 @@ export function commandContext(opts: GlobalOptions, { readOnly = false }: { read
     width: process.stdout.isTTY ? (process.stdout.columns ?? 0) : 0,
     printRendered: (text) => process.stdout.write(text ? `${text}\n` : ""),
   };
+}
+
+/**
+ * A developer's clone has no database: say that prodgate runs on the server's
+ * repository, rather than suggest installing server hooks into the clone.
+ */
+function notADeveloperClone(repo: Repo): void {
+  if (existsSync(databasePath(repo.gitDir))) return;
+  const bare = repo.git.run(["rev-parse", "--is-bare-repository"], { okStatuses: [128] }).stdout.trim();
+  if (bare === "false") {
+    throw new UserError(
+      `${repo.gitDir} belongs to a working clone, not to the server's repository prodgate guards: give --repo <path-to-the-bare-repository> (on the server)`,
+      2,
+    );
+  }
 }
 
 export function requireRole(ctx: CommandContext, allowed: readonly Role[], what: string): string {

@@ -1,6 +1,9 @@
 // What people see: overrides that stay visible, production branches told by what they hold.
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Clone, MAIN, type Sandbox, standardSandbox } from "../helpers/repo";
+import { type Clone, MAIN, PROJECT, type Sandbox, standardSandbox } from "../helpers/repo";
 
 let sb: Sandbox;
 let work: Clone;
@@ -283,5 +286,47 @@ describe("explain leads with the answer", () => {
     expect(lines[0]).toBe("deployable: yes — it is the deployable revision");
     expect(lines.at(-1)).toMatch(/^a push of it to production-stable by dev: refused \[frozen\]: /);
     expect(lines.length).toBeLessThanOrEqual(5);
+  });
+});
+
+describe("small confusions", () => {
+  it("a command in a developer's clone says to use the server's repository, not to install there", () => {
+    const r = sb.run(process.execPath, [MAIN, "--repo", work.dir, "status"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("belongs to a working clone, not to the server's repository");
+    expect(r.stderr).not.toContain("install.sh");
+  });
+
+  it("install.sh on a non-bare clone warns", () => {
+    const clone = sb.clone("other");
+    const r = sb.run("bash", [join(PROJECT, "install.sh"), clone.dir], { env: { PATH: process.env.PATH } });
+    expect(r.stderr).toContain("is a working clone, not a bare repository");
+  });
+
+  it("doctor fails a reportPath whose folder does not exist, and says how to fix it", () => {
+    sb.git(["config", "prodgate.reportPath", join(sb.root, "no-such-dir", "report.html")], { cwd: sb.bare });
+    const r = sb.prodgate(["doctor"]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/^FAIL\s+report: the folder .*no-such-dir of prodgate.reportPath does not exist: create it/m);
+  });
+
+  it("role list says the owner counts as admin for the admin command", () => {
+    const out = sb.prodgate(["role", "list"]).stdout;
+    expect(out).toMatch(
+      /^the repository's owner, \S+, counts as admin for the admin command \(not for pushes: prodgate role add admin \S+\)$/m,
+    );
+  });
+
+  it("a busy port says so and what to do", async () => {
+    const server = createServer();
+    await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const r = sb.prodgate(["serve", "--port", String(port)]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain(`port ${port} is already in use on 127.0.0.1; pick another with --port N (--port 0 picks a free one)`);
+    } finally {
+      server.close();
+    }
   });
 });
