@@ -1,6 +1,7 @@
 // What people see: overrides that stay visible, production branches told by what they hold.
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Clone, MAIN, PROJECT, type Sandbox, standardSandbox } from "../helpers/repo";
@@ -328,5 +329,47 @@ describe("small confusions", () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe("docs/reference.md names every JSON field a real run prints", () => {
+  const reference = readFileSync(join(PROJECT, "docs", "reference.md"), "utf8");
+  /** Every object key in a document, but the branch names under `branches` and the role names of role list. */
+  function keys(value: unknown, into = new Set<string>(), parent = ""): Set<string> {
+    if (Array.isArray(value)) for (const v of value) keys(v, into, parent);
+    else if (value && typeof value === "object")
+      for (const [k, v] of Object.entries(value)) {
+        if (parent !== "branches") into.add(k);
+        keys(v, into, k);
+      }
+    return into;
+  }
+  it("status, qa, explain, overrides, log, security, doctor, role list", () => {
+    const { r3 } = overrideR3();
+    sb.prodgate(["qa", "bad", "r3"], "quinn");
+    work.commit("r4: awaits QA");
+    work.land();
+    const found = new Set<string>();
+    for (const args of [
+      ["status"],
+      ["qa", "pending"],
+      ["explain", "r3"],
+      ["explain", "r1"],
+      ["overrides"],
+      ["log"],
+      ["security"],
+      ["doctor"],
+      ["qa", "untestable", "r2", "--note", "n"],
+      ["explain", "r4"],
+    ]) {
+      const r = sb.prodgate([...args, "--json"], "quinn");
+      keys(JSON.parse(r.stdout), found);
+    }
+    const roles = sb.json<Record<string, unknown>>(["role", "list"]);
+    expect(roles).toHaveProperty("owner");
+    found.add("owner");
+    expect(r3).toBeTruthy();
+    const missing = [...found].filter((k) => !reference.includes(`${k}`) || !new RegExp(`[\`{(, ]${k}[\`}:,) ]`).test(reference));
+    expect(missing).toEqual([]);
   });
 });
