@@ -97,7 +97,7 @@ export function listOverrides(engine: Engine, tips: Tips = branchTips(engine)): 
   const records: OverrideRecord[] = [];
   for (const row of rows) {
     const brought: CommitInfo[] =
-      repo.knownCommit(row.new!) === null
+      repo.objectType(row.new!) !== "commit"
         ? []
         : repo.commits([row.new!], row.old && !isZeroSha(row.old) ? [row.old] : [], { limit: OVERRIDE_COMMITS_SHOWN + 1 });
     const shown = brought.slice(0, OVERRIDE_COMMITS_SHOWN).reverse();

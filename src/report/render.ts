@@ -54,7 +54,8 @@ function flow(s: StatusReport, x: ReportExtra): string {
   const tip = (name: string) => s.branches[name] ?? null;
   const node = (cls: string, name: string, more = "") => {
     const t = tip(name);
-    const rev = t ? revLabel(t) : `<span class="muted">absent</span>`;
+    // A production branch is told by what it holds, never by a revno of its own.
+    const rev = t ? revLabel(t.holds ? { sha: t.sha } : t) : `<span class="muted">absent</span>`;
     return (
       `<div class="${cls ? `node ${cls}` : "node"}" data-branch="${esc(name)}"><span class="name">${esc(name)}</span>` +
       `<span class="rev">${rev}</span>${t && more ? `<span class="muted">${more}</span>` : ""}</div>`
@@ -77,7 +78,7 @@ function flow(s: StatusReport, x: ReportExtra): string {
   const arrow = `<div class="arrow" aria-hidden="true">→</div>`;
   const prodDevel = tip(x.branches.productionDevel);
   const side = prodDevel
-    ? `<p class="muted" id="security-path">Security path: <b>${esc(x.branches.productionDevel)}</b> ${revLabel(prodDevel)} → ` +
+    ? `<p class="muted" id="security-path">Security path: <b>${esc(x.branches.productionDevel)}</b> ${revLabel(prodDevel.holds ? { sha: prodDevel.sha } : prodDevel)} → ` +
       `${esc(x.branches.productionStable)}, promoted by the security role.</p>`
     : "";
   return (

@@ -100,6 +100,10 @@ describe("production branches are told by what they hold", () => {
     expect(out).toMatch(/^production-stable +holds stable r2 {2}\(tip [0-9a-f]{7}\)$/m);
     const st = sb.json<{ branches: Record<string, { holds?: { text: string; stable: { revno: number } } }> }>(["status"]);
     expect(st.branches["production-stable"]!.holds).toMatchObject({ text: "stable r2", stable: { revno: 2 } });
+    const page = sb.prodgate(["report"]).stdout;
+    expect(page).toMatch(
+      /data-branch="production-stable"><span class="name">production-stable<\/span><span class="rev"><code title="[0-9a-f]{40}">[0-9a-f]{7}<\/code><\/span><span class="muted">holds stable r2<\/span>/,
+    );
   });
 });
 
