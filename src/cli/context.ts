@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import { userInfo } from "node:os";
 import { readConfigCached, rolesOf } from "../config";
@@ -99,7 +100,7 @@ export function commandContext(opts: GlobalOptions, { readOnly = false }: { read
     print: (text) => process.stdout.write(`${opts.json ? jsonSafe(text) : printableLines(text)}\n`),
     colour: colourWanted(process.env, !!process.stdout.isTTY, opts.color === false),
     width: process.stdout.isTTY ? (process.stdout.columns ?? 0) : 0,
-    printRendered: (text) => process.stdout.write(text ? `${text}\n` : ""),
+    printRendered: (text) => pageOrWrite(text),
   };
 }
 
@@ -136,4 +137,25 @@ export function plainValue(value: string, what: string): string {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(value)) throw new UserError(`${what} may not hold control characters`, 2);
   return value;
+}
+
+/**
+ * Output longer than the terminal goes through a pager, as git does:
+ * PRODGATE_PAGER, else PAGER, else less (with LESS=FRX unless set); "" or
+ * "cat" turns it off. Never on a pipe; if the pager cannot start, the text
+ * is written as is.
+ */
+function pageOrWrite(text: string): void {
+  if (!text) return;
+  const rows = process.stdout.rows || 24;
+  const pager = process.env.PRODGATE_PAGER ?? process.env.PAGER ?? "less";
+  if (process.stdout.isTTY && pager !== "" && pager !== "cat" && text.split("\n").length >= rows) {
+    const r = spawnSync("/bin/sh", ["-c", pager], {
+      input: `${text}\n`,
+      stdio: ["pipe", "inherit", "inherit"],
+      env: { ...process.env, LESS: process.env.LESS ?? "FRX" },
+    });
+    if (!r.error && r.status !== 127) return;
+  }
+  process.stdout.write(`${text}\n`);
 }

@@ -91,21 +91,26 @@ export function renderTable(rows: readonly (readonly Cell[])[], opts: { colour: 
   const paintWith = paint(opts.colour);
   return clean
     .map((r) => {
-      let room = opts.width || Infinity;
-      const parts: string[] = [];
+      // The plain line first, each cell's span noted, then cut, then painted span by span.
+      const spans: { from: number; to: number; style?: Style }[] = [];
+      let line = "";
       r.forEach((c, i) => {
-        if (room <= 0) return;
-        const sep = i === 0 ? "" : "  ";
-        const padded = i === r.length - 1 ? c.text : c.text.padEnd(widths[i]!);
-        let text = sep + padded;
-        if (text.length > room) text = fit(text, room);
-        room -= text.length;
-        const body = text.slice(sep.length);
-        const trimmed = i === r.length - 1 ? body : body.trimEnd();
-        const styled = c.style ? paintWith(c.style, trimmed) : trimmed;
-        parts.push(sep.slice(0, text.length) + styled + body.slice(trimmed.length));
+        if (i > 0) line += "  ";
+        spans.push({ from: line.length, to: line.length + c.text.length, style: c.style });
+        line += i === r.length - 1 ? c.text : c.text.padEnd(widths[i]!);
       });
-      return parts.join("").trimEnd();
+      line = line.trimEnd();
+      const cut = opts.width && line.length > opts.width ? Math.max(1, opts.width - 1) : line.length;
+      let out = "";
+      let at = 0;
+      for (const span of spans) {
+        const from = Math.min(span.from, cut);
+        const to = Math.min(span.to, cut);
+        out += line.slice(at, from) + (span.style ? paintWith(span.style, line.slice(from, to)) : line.slice(from, to));
+        at = to;
+      }
+      out += line.slice(at, cut);
+      return cut < line.length ? `${out}…` : out;
     })
     .join("\n");
 }

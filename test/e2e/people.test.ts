@@ -377,3 +377,27 @@ describe("docs/reference.md names every JSON field a real run prints", () => {
     expect(missing).toEqual([]);
   });
 });
+
+/* eslint-disable no-control-regex -- terminal output holds escape sequences */
+describe("a pager for long output on a terminal", () => {
+  const onTerminal = (command: string, env: Record<string, string>, cols = 300) =>
+    sb.run("script", ["-qec", `stty rows 2 cols ${cols}; ${command}`, "/dev/null"], { env });
+  const log = () => `"${process.execPath}" "${MAIN}" --repo "${sb.bare}" log`;
+
+  it("goes through PAGER on a terminal when longer than it, never on a pipe", () => {
+    const paged = onTerminal(log(), { PAGER: "sed s/^/paged:/" });
+    expect(paged.stdout).toMatch(/^paged:(\u001b\[2m)?just now/m);
+    const short = onTerminal(`${log()} --limit 1`, { PAGER: "sed s/^/paged:/" });
+    expect(short.stdout).not.toContain("paged:");
+    expect(sb.prodgate(["log"], undefined, { PAGER: "sed s/^/paged:/" }).stdout).not.toContain("paged:");
+    expect(onTerminal(log(), { PAGER: "cat" }).stdout).toMatch(/^(\u001b\[2m)?just now/m);
+  });
+
+  it("cuts lines to the terminal's width", () => {
+    const out = onTerminal(log(), { PAGER: "cat" }, 40).stdout.replace(/\u001b\[[0-9;]*m/g, "");
+    const lines = out.split(/\r?\n/).filter((l) => l.startsWith("just now"));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines) expect(l.length).toBeLessThanOrEqual(40);
+    expect(lines[0]).toMatch(/…$/);
+  });
+});
