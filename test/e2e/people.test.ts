@@ -61,7 +61,9 @@ describe("break-glass content stays visible until QA judges it", () => {
     expect(st.overridesPending).toHaveLength(1);
     expect(st.pending.map((p) => p.sha)).toContain(r3);
     expect(sb.prodgate(["status"]).stdout).toContain("OVERRIDES NOT YET JUDGED BY QA (1)");
-    expect(sb.prodgate(["qa", "pending"]).stdout).toMatch(/^r3 \S+ r3: hurried {2}\(in production-stable by override #\d+ of ada\)$/m);
+    expect(sb.prodgate(["qa", "pending"]).stdout).toMatch(
+      /^r3 {2}[0-9a-f]{7} {2}Test Author {2}just now {2}r3: hurried {2}\(in production-stable by override #\d+ of ada\)$/m,
+    );
     const ex = sb.prodgate(["explain", "r3"]).stdout;
     expect(ex).not.toContain("deployable: yes");
     expect(ex.split("\n")[0]).toMatch(
