@@ -103,7 +103,7 @@ export function listOverrides(engine: Engine, tips: Tips = branchTips(engine)): 
     const shown = brought.slice(0, OVERRIDE_COMMITS_SHOWN).reverse();
     const more =
       brought.length > OVERRIDE_COMMITS_SHOWN ? repo.count([row.new!], row.old && !isZeroSha(row.old) ? [row.old] : []) - shown.length : 0;
-    const commits = shown.map((c) => judge(engine, c, tips.stable, baseline, prod));
+    const commits = judgeAll(engine, row, shown, tips.stable, baseline, prod);
     const unjudged = commits.some((c) => c.verdict === "needstesting" || c.verdict === "not-on-stable") || more > 0;
     const bad = commits.some((c) => c.verdict === "bad" && !c.rolledBack);
     records.push({
@@ -124,28 +124,56 @@ export function listOverrides(engine: Engine, tips: Tips = branchTips(engine)): 
   return records;
 }
 
-function judge(engine: Engine, c: CommitInfo, stableTip: string | null, baseline: string | null, prod: string | null): OverrideCommit {
+/**
+ * Each commit's verdict, asking git little: the mainline of stable that the
+ * override could have brought is read once, and the commits behind the
+ * baseline in one walk; only a commit merged into stable from a side branch
+ * costs questions of its own.
+ */
+function judgeAll(
+  engine: Engine,
+  row: { old?: string | null; new?: string | null },
+  shown: readonly CommitInfo[],
+  stableTip: string | null,
+  baseline: string | null,
+  prod: string | null,
+): OverrideCommit[] {
   const { repo, store } = engine;
-  const base = { sha: c.sha, subject: c.subject, by: null, at: null };
-  if (baseline && repo.isAncestor(c.sha, baseline)) {
-    return { ...base, revno: null, verdict: "baseline", via: null };
+  const old = row.old && !isZeroSha(row.old) ? row.old : null;
+  const exclude = [old, baseline].filter((x): x is string => !!x);
+  let behindBaseline = new Set<string>();
+  if (baseline) {
+    const after = new Set(repo.commits([row.new!], exclude).map((c) => c.sha));
+    behindBaseline = new Set(shown.filter((c) => !after.has(c.sha)).map((c) => c.sha));
   }
-  const holder = stableTip ? holdingMainline(engine, c.sha, stableTip) : null;
-  if (!holder) return { ...base, revno: null, verdict: "not-on-stable", via: null };
-  const verdicts = store.latestVerdicts([holder.sha]);
-  const v = effectiveVerdict(holder, verdicts, markerTrust(engine, [holder]));
-  const record = v.source === "recorded" ? v.record : undefined;
-  const own = holder.sha === c.sha;
-  const result: OverrideCommit = {
-    ...base,
-    revno: own ? holder.revno : null,
-    verdict: v.verdict,
-    via: own ? null : { sha: holder.sha, revno: holder.revno },
-    by: record?.user ?? v.vouchedBy?.user ?? null,
-    at: record?.at ?? null,
-  };
-  if (v.verdict === "bad") result.rolledBack = !!prod && rolledBackIn(engine, holder, prod);
-  return result;
+  const onMainline = new Map((stableTip ? repo.mainline(stableTip, exclude).segment : []).map((c) => [c.sha, c] as const));
+  const holders = new Map<string, MainlineCommit | null>();
+  for (const c of shown) {
+    if (behindBaseline.has(c.sha)) continue;
+    holders.set(c.sha, onMainline.get(c.sha) ?? (stableTip ? holdingMainline(engine, c.sha, stableTip) : null));
+  }
+  const found = [...holders.values()].filter((h): h is MainlineCommit => !!h);
+  const verdicts = store.latestVerdicts(found.map((h) => h.sha));
+  const trust = markerTrust(engine, found);
+  return shown.map((c) => {
+    const base = { sha: c.sha, subject: c.subject, by: null, at: null };
+    if (behindBaseline.has(c.sha)) return { ...base, revno: null, verdict: "baseline", via: null };
+    const holder = holders.get(c.sha);
+    if (!holder) return { ...base, revno: null, verdict: "not-on-stable", via: null };
+    const v = effectiveVerdict(holder, verdicts, trust);
+    const record = v.source === "recorded" ? v.record : undefined;
+    const own = holder.sha === c.sha;
+    const result: OverrideCommit = {
+      ...base,
+      revno: own ? holder.revno : null,
+      verdict: v.verdict,
+      via: own ? null : { sha: holder.sha, revno: holder.revno },
+      by: record?.user ?? v.vouchedBy?.user ?? null,
+      at: record?.at ?? null,
+    };
+    if (v.verdict === "bad") result.rolledBack = !!prod && rolledBackIn(engine, holder, prod);
+    return result;
+  });
 }
 
 /** Does production-stable hold a commit whose [rollback=…] names this one (by revno or sha prefix)? */

@@ -18,7 +18,7 @@ interface Override {
   old: string | null;
   new: string;
   state: string;
-  commits: { sha: string; revno: number | null; verdict: string }[];
+  commits: { sha: string; revno: number | null; verdict: string; via: { sha: string; revno: number } | null }[];
 }
 
 /** r2 ok and deployed; r3 needstesting put on production-stable by ada's override. */
@@ -53,6 +53,25 @@ describe("break-glass content stays visible until QA judges it", () => {
     expect(sb.json<Override[]>(["overrides", "--pending"])).toHaveLength(0);
     expect(sb.json<Override[]>(["overrides"])[0]).toMatchObject({ state: "judged" });
     expect(sb.prodgate(["overrides", "--pending"]).stdout.trim()).toBe("no override awaits QA");
+  });
+
+  it("a commit merged into stable from a side branch takes the verdict of the revision that merged it", () => {
+    sb.prodgate(["qa", "ok", "r1"], "quinn");
+    work.git(["checkout", "--quiet", "-b", "feature"]);
+    const side = work.commit("side work");
+    work.git(["checkout", "--quiet", "devel"]);
+    work.git(["merge", "--quiet", "--no-ff", "-m", "r2: merge feature", "feature"]);
+    const merge = work.sha("HEAD");
+    work.land();
+    expect(work.push(["origin", "HEAD:production-stable", "-o", "prodgate.override=incident 8"], "ada").status).toBe(0);
+    const [o] = sb.json<Override[]>(["overrides", "--pending"]);
+    expect(o!.commits).toEqual([
+      expect.objectContaining({ sha: side, revno: null, verdict: "needstesting", via: expect.objectContaining({ sha: merge, revno: 2 }) }),
+      expect.objectContaining({ sha: merge, revno: 2, verdict: "needstesting", via: null }),
+    ]);
+    expect(sb.prodgate(["explain", side]).stdout.split("\n")[0]).toMatch(/^deployable: no — in production-stable only by ada's override/);
+    sb.prodgate(["qa", "ok", "r2"], "quinn");
+    expect(sb.json<Override[]>(["overrides", "--pending"])).toEqual([]);
   });
 
   it("status and qa pending keep listing the unjudged revision; explain does not call it deployable", () => {
