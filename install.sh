@@ -91,6 +91,9 @@ if [ ! -e "$repo" ]; then
   echo "created bare repository $repo"
 fi
 git -C "$repo" rev-parse --git-dir >/dev/null 2>&1 || die "$repo is not a git repository"
+if [ "$(git -C "$repo" rev-parse --is-bare-repository 2>/dev/null)" = "false" ]; then
+  echo "warning: $repo is a working clone, not a bare repository: prodgate's hooks guard the server's repository that people push to; installing here only checks pushes into this clone" >&2
+fi
 
 "$node" "$project/dist/prodgate.cjs" --repo "$repo" setup --project "$project" --node "$node"
 

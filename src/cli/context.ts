@@ -1,17 +1,22 @@
-import { statSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
 import { userInfo } from "node:os";
-import { rolesOf } from "../config";
+import { readConfigCached, rolesOf } from "../config";
 import { isBzrRepository, openBzrEngine } from "../bzr/engine";
 import { openEngine, type Engine } from "../engine/state";
 import { GitError, UserError } from "../errors";
 import { Repo } from "../git/repo";
+import { databasePath } from "../store/store";
 import { identify, identityProblem } from "../identity";
 import { jsonSafe, printableLines } from "../policy/message";
 import type { Role } from "../policy/types";
+import { colourWanted } from "./format";
 
 export interface GlobalOptions {
   repo?: string;
   json?: boolean;
+  /** false with --no-color */
+  color?: boolean;
 }
 
 export interface CommandContext {
@@ -22,6 +27,12 @@ export interface CommandContext {
   identityProblem?: string | null;
   json: boolean;
   print: (text: string) => void;
+  /** Colour on (a terminal, no NO_COLOR, no --no-color). */
+  colour: boolean;
+  /** The terminal's width for human output; 0 on a pipe (no cutting). */
+  width: number;
+  /** Text already made printable cell by cell (format.renderTable), written as is. */
+  printRendered: (text: string) => void;
 }
 
 export function repoDir(opts: GlobalOptions): string {
@@ -54,9 +65,29 @@ function isOwner(gitDir: string, user: string | null): boolean {
   }
 }
 
-export function commandContext(opts: GlobalOptions): CommandContext {
+/**
+ * `readOnly`: a command that changes nothing (status, log, qa pending, report,
+ * overrides, security) still runs when a prodgate.* value is invalid, so an
+ * admin can see what is going on; it says so loudly on stderr, and reads the
+ * invalid keys as their defaults. Commands that change anything refuse.
+ */
+export function commandContext(opts: GlobalOptions, { readOnly = false }: { readOnly?: boolean } = {}): CommandContext {
   const dir = repoDir(opts);
-  const engine = isBzrRepository(dir) ? openBzrEngine(dir) : openEngine(openRepo(opts));
+  let engine: Engine;
+  if (isBzrRepository(dir)) engine = openBzrEngine(dir);
+  else {
+    const repo = openRepo(opts);
+    notADeveloperClone(repo);
+    const read = readConfigCached(repo.git, repo.gitDir);
+    if (readOnly && read.errors.length > 0) {
+      for (const e of read.errors)
+        process.stderr.write(`${printableLines(`prodgate: WARNING: the configuration is invalid: ${e.key}: ${e.message}`)}\n`);
+      process.stderr.write(
+        "prodgate: WARNING: shown as if those keys had their defaults; every push to a governed ref is refused until it is fixed (git config on the server, then prodgate doctor)\n",
+      );
+      engine = openEngine(repo, { read: { config: read.config, errors: [] } });
+    } else engine = openEngine(repo, { read });
+  }
   const user = identify(process.env, engine.config);
   const roles = rolesOf(engine.config, user);
   if (isOwner(engine.repo.gitDir, user)) roles.add("admin");
@@ -67,7 +98,25 @@ export function commandContext(opts: GlobalOptions): CommandContext {
     identityProblem: identityProblem(process.env, engine.config),
     json: !!opts.json,
     print: (text) => process.stdout.write(`${opts.json ? jsonSafe(text) : printableLines(text)}\n`),
+    colour: colourWanted(process.env, !!process.stdout.isTTY, opts.color === false),
+    width: process.stdout.isTTY ? (process.stdout.columns ?? 0) : 0,
+    printRendered: (text) => pageOrWrite(text),
   };
+}
+
+/**
+ * A developer's clone has no database: say that prodgate runs on the server's
+ * repository, rather than suggest installing server hooks into the clone.
+ */
+function notADeveloperClone(repo: Repo): void {
+  if (existsSync(databasePath(repo.gitDir))) return;
+  const bare = repo.git.run(["rev-parse", "--is-bare-repository"], { okStatuses: [128] }).stdout.trim();
+  if (bare === "false") {
+    throw new UserError(
+      `${repo.gitDir} belongs to a working clone, not to the server's repository prodgate guards: give --repo <path-to-the-bare-repository> (on the server)`,
+      2,
+    );
+  }
 }
 
 export function requireRole(ctx: CommandContext, allowed: readonly Role[], what: string): string {
@@ -88,4 +137,25 @@ export function plainValue(value: string, what: string): string {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(value)) throw new UserError(`${what} may not hold control characters`, 2);
   return value;
+}
+
+/**
+ * Output longer than the terminal goes through a pager, as git does:
+ * PRODGATE_PAGER, else PAGER, else less (with LESS=FRX unless set); "" or
+ * "cat" turns it off. Never on a pipe; if the pager cannot start, the text
+ * is written as is.
+ */
+function pageOrWrite(text: string): void {
+  if (!text) return;
+  const rows = process.stdout.rows || 24;
+  const pager = process.env.PRODGATE_PAGER ?? process.env.PAGER ?? "less";
+  if (process.stdout.isTTY && pager !== "" && pager !== "cat" && text.split("\n").length >= rows) {
+    const r = spawnSync("/bin/sh", ["-c", pager], {
+      input: `${text}\n`,
+      stdio: ["pipe", "inherit", "inherit"],
+      env: { ...process.env, LESS: process.env.LESS ?? "FRX" },
+    });
+    if (!r.error && r.status !== 127) return;
+  }
+  process.stdout.write(`${text}\n`);
 }

@@ -38,3 +38,79 @@ export function describeVerdict(p: {
   if (p.source === "recorded" && p.by) return `${p.verdict} by QA (${printable(p.by)})`;
   return p.markerIgnored ? `${p.verdict} (its [no-qa]/[testfix] marker does not count: see prodgate.markers.trust)` : p.verdict;
 }
+
+/** "3h ago" style: the largest unit only, as gh prints it. */
+export function ago(iso: string, nowMs = Date.now()): string {
+  const s = Math.max(0, Math.floor((nowMs - Date.parse(iso)) / 1000));
+  if (s < 60) return "just now";
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
+  if (s < 86400 * 60) return `${Math.floor(s / 86400)}d ago`;
+  return iso.slice(0, 10);
+}
+
+/**
+ * Colour only on a terminal, as git and gh do: never when NO_COLOR is set
+ * (https://no-color.org), nor with --no-color; FORCE_COLOR (other than 0)
+ * forces it on a pipe. Plain ANSI codes: no dependency in the bundle.
+ */
+export function colourWanted(env: NodeJS.ProcessEnv, isTty: boolean, noColorFlag: boolean): boolean {
+  if (noColorFlag) return false;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false;
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== "" && env.FORCE_COLOR !== "0") return true;
+  return isTty && env.TERM !== "dumb";
+}
+
+const SGR = { red: 31, green: 32, yellow: 33, dim: 2, bold: 1 } as const;
+export type Style = keyof typeof SGR;
+
+export function paint(on: boolean): (style: Style, text: string) => string {
+  return (style, text) => (on && text ? `\u001b[${SGR[style]}m${text}\u001b[0m` : text);
+}
+
+/** Cut a line to `width` characters (a terminal's), marking the cut; no limit when width is 0. */
+export function fit(line: string, width: number): string {
+  if (!width || line.length <= width) return line;
+  return `${line.slice(0, Math.max(1, width - 1))}…`;
+}
+
+export interface Cell {
+  text: string;
+  style?: Style;
+}
+
+/**
+ * Rows as aligned columns, every cell's text made printable first, the last
+ * column left ragged, each line cut to `width` (0: no limit), colour painted
+ * last (so no cut lands inside an escape, and no escape counts as width).
+ */
+export function renderTable(rows: readonly (readonly Cell[])[], opts: { colour: boolean; width: number }): string {
+  const clean = rows.map((r) => r.map((c) => ({ text: printable(c.text), style: c.style })));
+  const widths: number[] = [];
+  for (const r of clean) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.text.length)));
+  const paintWith = paint(opts.colour);
+  return clean
+    .map((r) => {
+      // The plain line first, each cell's span noted, then cut, then painted span by span.
+      const spans: { from: number; to: number; style?: Style }[] = [];
+      let line = "";
+      r.forEach((c, i) => {
+        if (i > 0) line += "  ";
+        spans.push({ from: line.length, to: line.length + c.text.length, style: c.style });
+        line += i === r.length - 1 ? c.text : c.text.padEnd(widths[i]!);
+      });
+      line = line.trimEnd();
+      const cut = opts.width && line.length > opts.width ? Math.max(1, opts.width - 1) : line.length;
+      let out = "";
+      let at = 0;
+      for (const span of spans) {
+        const from = Math.min(span.from, cut);
+        const to = Math.min(span.to, cut);
+        out += line.slice(at, from) + (span.style ? paintWith(span.style, line.slice(from, to)) : line.slice(from, to));
+        at = to;
+      }
+      out += line.slice(at, cut);
+      return cut < line.length ? `${out}…` : out;
+    })
+    .join("\n");
+}

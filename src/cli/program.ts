@@ -1,4 +1,7 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Command, CommanderError } from "commander";
+import { knownFailure } from "../boundary";
 import { bzrDoctorChecks, registerBzrCommands } from "../bzr/commands";
 import { exitQuietlyWhenOutputCloses } from "../boundary";
 import { isBzrRepository } from "../bzr/engine";
@@ -11,6 +14,7 @@ import { explainCommand } from "./commands/explain";
 import { registerOpsCommands } from "./commands/ops";
 import { freezeCommand, thawCommand } from "./commands/freeze";
 import { logCommand } from "./commands/log";
+import { overridesCommand } from "./commands/overrides";
 import { qaCommand } from "./commands/qa";
 import { REPORT_CHANGING_COMMANDS, refreshPublishedReport, reportCommand, serveCommand } from "./commands/report";
 import { roleCommand } from "./commands/role";
@@ -23,11 +27,18 @@ import { commandContext, type CommandContext, type GlobalOptions, openRepo, repo
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command("prodgate")
     .description("Keeps unapproved changes off production-stable")
+    .version(prodgateVersion(), "--version", "print prodgate's version")
     .option("--repo <dir>", "the repository (default: $GIT_DIR or the current directory)")
-    .option("--json", "print one JSON document")
+    .option("--json", 'print one JSON document (errors too: {"error": {code, message}} on stdout)')
+    .option("--no-color", "no colour, even on a terminal (NO_COLOR does the same)")
+    .configureHelp({ showGlobalOptions: true })
     .configureOutput({
-      // Bad usage is one line: what is wrong and where to look.
-      outputError: (text, write) => write(`${printableLine(`prodgate: ${text.replace(/^error: /, "").trim()} (see prodgate --help)`)}\n`),
+      // Bad usage is one line: what is wrong and where to look (as JSON on stdout with --json).
+      outputError: (text, write) => {
+        const message = text.replace(/^error: /, "").trim();
+        if (jsonWanted) process.stdout.write(`${jsonError("usage", `${message} (see prodgate --help)`)}\n`);
+        else write(`${printableLine(`prodgate: ${message} (see prodgate --help)`)}\n`);
+      },
     })
     .exitOverride();
 
@@ -36,9 +47,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     if (REPORT_CHANGING_COMMANDS.has(action.name())) refreshPublishedReport(() => openRepo(globals()));
   });
   const withContext =
-    <A extends unknown[]>(fn: (ctx: CommandContext, ...args: A) => number) =>
+    <A extends unknown[]>(fn: (ctx: CommandContext, ...args: A) => number, readOnly = false) =>
     (...args: A) => {
-      const ctx = commandContext(globals());
+      const ctx = commandContext(globals(), { readOnly });
       try {
         setExit(fn(ctx, ...args));
       } finally {
@@ -49,7 +60,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program
     .command("status")
     .description("branch tips, the deployable revision, what awaits QA, the mirror, pending security fixes")
-    .action(withContext((ctx) => statusCommand(ctx)));
+    .action(withContext((ctx) => statusCommand(ctx), true));
 
   program
     .command("qa")
@@ -57,7 +68,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .argument("<verdict>", "ok | bad | untestable | needstesting | pending")
     .argument("[revs...]", "sha, ref, r<revno>, or A..B")
     .option("--note <text>", "a note kept with the verdict")
-    .action((verdict: string, revs: string[], opts: { note?: string }) => withContext((ctx) => qaCommand(ctx, verdict, revs, opts.note))());
+    .action((verdict: string, revs: string[], opts: { note?: string }) =>
+      withContext((ctx) => qaCommand(ctx, verdict, revs, opts.note), verdict === "pending")(),
+    );
 
   program
     .command("ci")
@@ -74,13 +87,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command("freeze")
-    .description("stop every automatic move of production-stable (role admin or security)")
+    .description("stop every move of production-stable, the mirror and pushes alike (role admin or security)")
     .requiredOption("--reason <text>", "why; shown by status")
     .action((opts: { reason: string }) => withContext((ctx) => freezeCommand(ctx, opts.reason))());
 
   program
     .command("thaw")
-    .description("resume automatic moves of production-stable")
+    .description("resume moves of production-stable")
     .action(withContext((ctx) => thawCommand(ctx)));
 
   program
@@ -93,7 +106,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description("security fixes and where each has reached")
     .option("--pending", "only fixes not yet back in both devel and stable")
     .option("--max-age <days>", "exit 1 when a pending fix is older than this")
-    .action((opts: { pending?: boolean; maxAge?: string }) => withContext((ctx) => securityCommand(ctx, opts))());
+    .action((opts: { pending?: boolean; maxAge?: string }) => withContext((ctx) => securityCommand(ctx, opts), true)());
+
+  program
+    .command("overrides")
+    .description("break-glass overrides of production-stable: who, when, why, and QA's verdict on every commit each brought")
+    .option("--pending", "only overrides whose content still awaits a verdict, or holds a bad revision")
+    .action((opts: { pending?: boolean }) => withContext((ctx) => overridesCommand(ctx, opts), true)());
 
   program
     .command("log")
@@ -102,7 +121,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option("--ref <ref>", "only this ref")
     .option("--user <user>", "only this user")
     .option("--rejected", "only rejected updates")
-    .action((opts: { limit?: string; ref?: string; user?: string; rejected?: boolean }) => withContext((ctx) => logCommand(ctx, opts))());
+    .action((opts: { limit?: string; ref?: string; user?: string; rejected?: boolean }) =>
+      withContext((ctx) => logCommand(ctx, opts), true)(),
+    );
 
   program
     .command("role")
@@ -122,7 +143,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command("report")
     .description("write the deployment report: one self-contained HTML page (to stdout, or --out FILE)")
     .option("--out <file>", "write the page to this file (atomically)")
-    .action((opts: { out?: string }) => withContext((ctx) => reportCommand(ctx, opts))());
+    .action((opts: { out?: string }) => withContext((ctx) => reportCommand(ctx, opts), true)());
 
   program
     .command("serve")
@@ -147,6 +168,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerOpsCommands(program, withContext);
 
   registerBzrCommands(program, () => repoDir(globals()), setExit);
+  addExamples(program);
 
   program
     .command("setup", { hidden: true })
@@ -167,10 +189,63 @@ export function buildProgram(setExit: (code: number) => void): Command {
   return program;
 }
 
+/** Whether this run asked for JSON: its errors are JSON on stdout too. */
+let jsonWanted = false;
+
+export function jsonError(code: string, message: string): string {
+  return jsonSafe(JSON.stringify({ error: { code, message } }));
+}
+
+function prodgateVersion(): string {
+  try {
+    // dist/prodgate.cjs sits one folder below package.json.
+    return (JSON.parse(readFileSync(join(__dirname, "..", "package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+}
+
+/** Examples shown by `prodgate <command> --help`. */
+const EXAMPLES: Record<string, string[]> = {
+  status: ["prodgate status", "prodgate status --repo /srv/git/app.git --json"],
+  qa: ["prodgate qa pending", "prodgate qa ok r41..r43 --note 'tried on staging'", "prodgate qa bad r44"],
+  ci: ["prodgate ci pass 1a2b3c4"],
+  explain: ["prodgate explain r42", "prodgate explain production-devel --json"],
+  freeze: ["prodgate freeze --reason 'release weekend'"],
+  thaw: ["prodgate thaw"],
+  sync: ["*/5 * * * * prodgate --repo /srv/git/app.git sync"],
+  security: ["prodgate security --pending", "prodgate security --pending --max-age 7"],
+  overrides: ["prodgate overrides --pending", "prodgate overrides --json"],
+  log: ["prodgate log --limit 20", "prodgate log --rejected --user dev", "prodgate log --ref production-stable --json"],
+  role: ["prodgate role list", "prodgate role add qa quinn", "prodgate role remove ci cid"],
+  baseline: ["prodgate baseline", "prodgate baseline r120"],
+  report: ["prodgate report --out /var/www/app.html"],
+  serve: ["prodgate serve --port 8080"],
+  doctor: ["prodgate doctor"],
+};
+
+function addExamples(program: Command): void {
+  for (const cmd of program.commands) {
+    const examples = EXAMPLES[cmd.name()];
+    if (!examples) continue;
+    cmd.addHelpText(
+      "after",
+      `\nExamples:\n${examples.map((e) => `  ${e}`).join("\n")}\n\nGlobal options go before or after the command; with npx, after it: npx prodgate ${cmd.name()} --repo DIR`,
+    );
+  }
+}
+
 export function runProgram(argv: string[]): number {
   exitQuietlyWhenOutputCloses();
   let code = 0;
   const program = buildProgram((c) => (code = c));
+  const end = argv.indexOf("--");
+  jsonWanted = (end < 0 ? argv : argv.slice(0, end)).includes("--json");
+  if (argv.length === 0) {
+    // Bad usage: say how to use it, on stderr, exit 2.
+    process.stderr.write(program.helpInformation());
+    return 2;
+  }
   try {
     program.parse(argv, { from: "user" });
   } catch (err) {
@@ -178,6 +253,12 @@ export function runProgram(argv: string[]): number {
       if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
       return 2;
     }
+    const known = knownFailure(err);
+    if (jsonWanted && known) {
+      process.stdout.write(`${jsonError(known.exitCode === 2 ? "usage" : "failed", known.message)}\n`);
+      return known.exitCode;
+    }
+    if (jsonWanted) process.stdout.write(`${jsonError("internal", `internal error: ${(err as Error)?.message ?? String(err)}`)}\n`);
     throw err;
   }
   return code;

@@ -67,7 +67,10 @@ export function resolveMainline(engine: Engine, texts: readonly string[]): Mainl
         2,
       );
     }
-    const { segment } = repo.mainline(to.sha, [from]);
+    // A range of revnos includes both ends, as Bazaar's -r A..B does; A..B of shas or refs means what git means.
+    const bothEnds = spec.from.kind === "revno";
+    const firstParent = bothEnds ? repo.parentsOf(from)[0] : undefined;
+    const { segment } = repo.mainline(to.sha, bothEnds ? (firstParent ? [firstParent] : []) : [from]);
     if (segment.length === 0) throw new UserError(`range "${text}" holds no commits`, 2);
     result.push(...segment);
   }

@@ -2,13 +2,28 @@ import type { PendingEntry } from "../policy/deployable";
 import type { CommitInfo, MainlineCommit } from "../policy/types";
 import type { MirrorRun, SecurityFix } from "../store/store";
 import { currentFreeze, type Freeze } from "./mirror";
+import { listOverrides, pendingOverrides, type OverrideRecord } from "./overrides";
 import { BRANCH_KINDS, deployState, type DeployState, type Engine } from "./state";
 
 export interface BranchTip {
   ref: string;
   sha: string;
+  /** Its position on its own first-parent chain; for the production branches read `holds` instead. */
   revno: number;
   subject: string;
+  /** For production-stable and production-devel: what they hold, counted in stable's revisions. */
+  holds?: Holdings;
+}
+
+/** What a production branch holds: the newest mainline revision of stable in it, and what else. */
+export interface Holdings {
+  stable: { sha: string; revno: number } | null;
+  /** Recorded security fixes it holds that stable does not. */
+  securityFixes: number;
+  /** Other commits (not merges) it holds that stable does not. */
+  otherCommits: number;
+  /** "stable r22 + 2 security fixes" */
+  text: string;
 }
 
 export interface PendingCommit {
@@ -29,6 +44,8 @@ export interface PendingCommit {
   note: string | null;
   heldForRollback: boolean;
   rolledBackBy: number | null;
+  /** Set when the commit reached production-stable by a break-glass override and still awaits a verdict. */
+  override?: { id: number; user: string | null; at: string; why: string };
 }
 
 export interface StatusReport {
@@ -51,6 +68,8 @@ export interface StatusReport {
   freeze: Freeze | null;
   baseline: string | null;
   securityPending: SecurityFix[];
+  /** Break-glass overrides of production-stable whose content still awaits a verdict, or holds a bad revision (prodgate overrides). */
+  overridesPending: OverrideRecord[];
   /** production-stable's tree equals stable's at this revno (all fixes back). */
   inStepWithStable: number | null;
 }
@@ -102,6 +121,7 @@ export function buildStatus(engine: Engine, state: DeployState = deployState(eng
     }
     const commit = tipCommits.get(sha) ?? repo.commit(sha)!;
     branches[name] = { ref: `refs/heads/${name}`, sha, revno: repo.revno(sha), subject: commit.subject };
+    if (kind === "productionStable" || kind === "productionDevel") branches[name]!.holds = holdings(engine, sha, state.tips.stable);
   }
   const d: MainlineCommit | null = state.walk.deployable;
   const blocker = state.walk.blocker;
@@ -111,17 +131,81 @@ export function buildStatus(engine: Engine, state: DeployState = deployState(eng
     if (repo.sameTree(state.tips.productionStable, state.tips.stable)) inStepWithStable = branches[config.branches.stable]!.revno;
   }
   const undeployed = state.walk.entries.map(pendingCommit);
+  const overridesPending = pendingOverrides(listOverrides(engine, state.tips));
   return {
     repository: repo.gitDir,
     branches,
     deployable: d ? brief(d) : null,
     blocker: blocker ? { ...brief(blocker.commit), reason: blocker.reason } : null,
-    pending: undeployed.filter((p) => p.verdict === "needstesting"),
+    pending: [
+      ...overrideContentAwaitingQa(engine, overridesPending, undeployed),
+      ...undeployed.filter((p) => p.verdict === "needstesting"),
+    ],
     undeployed,
     mirror: mirrorSummary(store.lastMirrorRun()),
     freeze: currentFreeze(engine),
     baseline: state.baseline,
     securityPending,
+    overridesPending,
     inStepWithStable,
   };
+}
+
+/**
+ * Mainline revisions of stable that an override put on production-stable
+ * without a verdict: they stay awaiting QA, oldest first, though the walk
+ * (which starts after production-stable) no longer sees them.
+ */
+function overrideContentAwaitingQa(
+  engine: Engine,
+  overrides: readonly OverrideRecord[],
+  undeployed: readonly PendingCommit[],
+): PendingCommit[] {
+  const listed = new Set(undeployed.map((p) => p.sha));
+  const found = new Map<string, PendingCommit>();
+  for (const o of overrides) {
+    for (const c of o.commits) {
+      if (c.verdict !== "needstesting") continue;
+      const sha = c.via?.sha ?? c.sha;
+      const revno = c.via?.revno ?? c.revno;
+      if (revno === null || listed.has(sha) || found.has(sha)) continue;
+      const subject = c.via ? (engine.repo.commit(sha)?.subject ?? "") : c.subject;
+      found.set(sha, {
+        sha,
+        revno,
+        subject,
+        verdict: "needstesting",
+        source: "default",
+        by: null,
+        markerBy: null,
+        markerRole: null,
+        markerIgnored: false,
+        at: null,
+        note: null,
+        heldForRollback: false,
+        rolledBackBy: null,
+        override: { id: o.id, user: o.user, at: o.at, why: o.why },
+      });
+    }
+  }
+  return [...found.values()].sort((a, b) => a.revno - b.revno);
+}
+
+/** What a production branch at `tip` holds, in stable's terms: never a revno of its own. */
+export function holdings(engine: Engine, tip: string, stableTip: string | null): Holdings {
+  const { repo, store } = engine;
+  let held: { sha: string; revno: number } | null = null;
+  if (stableTip) {
+    const { segment, boundary } = repo.mainline(stableTip, [tip]);
+    if (segment.length === 0) held = { sha: stableTip, revno: repo.revno(stableTip) };
+    else if (boundary && repo.isAncestor(boundary.sha, tip)) held = { sha: boundary.sha, revno: boundary.revno };
+  }
+  const extra = repo.commits([tip], stableTip ? [stableTip] : [], { noMerges: true, limit: 10_000 });
+  const fixShas = new Set(store.fixes().map((f) => f.sha));
+  const securityFixes = extra.filter((c) => fixShas.has(c.sha)).length;
+  const otherCommits = extra.length - securityFixes;
+  const parts = [held ? `stable r${held.revno}` : "no revision of stable"];
+  if (securityFixes) parts.push(`${securityFixes} security fix${securityFixes === 1 ? "" : "es"}`);
+  if (otherCommits) parts.push(`${otherCommits} commit${otherCommits === 1 ? "" : "s"} not on stable`);
+  return { stable: held, securityFixes, otherCommits, text: parts.join(" + ") };
 }

@@ -73,6 +73,35 @@ export function overrideReason(options: readonly string[]): string | null {
   return reason;
 }
 
+/**
+ * Push options that look meant for prodgate but are not `prodgate.override`
+ * (a misspelling such as `prodgate.overide=…`, or `override=…` without the
+ * prefix), each with the spelling it most likely meant.
+ */
+export function misspeltOptions(options: readonly string[]): { option: string; meant: string }[] {
+  const found: { option: string; meant: string }[] = [];
+  for (const opt of options) {
+    const key = opt.split("=", 1)[0]!.toLowerCase();
+    if (key === "prodgate.override" && opt.startsWith("prodgate.override")) continue;
+    if (key.startsWith("prodgate") || editDistance(key, "prodgate.override") <= 3 || editDistance(key, "override") <= 2) {
+      const value = opt.includes("=") ? opt.slice(opt.indexOf("=") + 1) : "<why>";
+      found.push({ option: opt.slice(0, 200), meant: `prodgate.override=${value.slice(0, 200)}` });
+    }
+  }
+  return found;
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 3) return 99;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
 export function readStdin(): string {
   try {
     return readFileSync(0, "utf8");

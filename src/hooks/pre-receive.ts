@@ -17,7 +17,7 @@ import { classifyRef, type RefClass, shadowsGoverned } from "../policy/refs";
 import { isZeroSha } from "../policy/types";
 import { faultPoint } from "../engine/fault";
 import { databasePath, Store } from "../store/store";
-import { type HookInput, overrideReason, parseHookInput, pushOptions } from "./input";
+import { type HookInput, misspeltOptions, overrideReason, parseHookInput, pushOptions } from "./input";
 
 export interface HookIO {
   stdin: string;
@@ -80,7 +80,15 @@ export function preReceive(io: HookIO): number {
   let store: Store | null = null;
   let engine: Engine | null = null;
   try {
-    if (configProblem) throw new UserError(configProblem, 1);
+    if (configProblem) {
+      // The refusal is still logged when the database can be reached.
+      try {
+        store = Store.open(databasePath(repo.gitDir));
+      } catch {
+        store = null;
+      }
+      throw new UserError(configProblem, 1);
+    }
     const gitProblem = repo.versionProblem();
     if (gitProblem) throw new UserError(gitProblem, 1);
     store = Store.open(databasePath(repo.gitDir));
@@ -121,6 +129,16 @@ export function preReceive(io: HookIO): number {
   const badIdentity = identityProblem(io.env, config);
   if (badIdentity) decisions = decisions.map((d) => (d.code === "no-identity" ? { ...d, reason: badIdentity } : d));
 
+  // An override attempt without the role, or a misspelt option, is logged and hinted as such.
+  const misspelt = misspeltOptions(pushOptions(io.env));
+  const attempt = (d: Decision): string | null => {
+    if (d.accepted) return null;
+    if (ctx.overrideReason !== null && !ctx.roles.has("admin"))
+      return `override attempted without the admin role: ${JSON.stringify(ctx.overrideReason.slice(0, 200))}`;
+    if (misspelt.length > 0) return `unknown push option ${JSON.stringify(misspelt[0]!.option)}: did you mean -o ${misspelt[0]!.meant}?`;
+    return null;
+  };
+
   const rejected = decisions.some((d) => !d.accepted);
   try {
     // Stamped inside the write; each accepted row waits for post-receive (or sync) to say it landed.
@@ -134,7 +152,7 @@ export function preReceive(io: HookIO): number {
         decision: d.code === "override" ? "override" : d.accepted && !rejected ? "accepted" : "rejected",
         code: d.accepted && rejected ? "push-refused" : d.code,
         reason: d.accepted && rejected ? `${d.reason} (but another update of the push was refused)` : d.reason,
-        detail: d.overrode ? `overrode ${d.overrode.code}: ${d.overrode.reason}` : null,
+        detail: d.overrode ? `overrode ${d.overrode.code}: ${d.overrode.reason}` : attempt(d),
       })),
       { receive: io.env.PRODGATE_RECEIVE || null },
     );
@@ -151,6 +169,8 @@ export function preReceive(io: HookIO): number {
   // The database is left open: dist/hook.cjs exits right after, without the
   // write-ahead-log checkpoint a close would run on every push.
   for (const line of formatPushResult(decisions)) io.write(line);
+  if (rejected)
+    for (const m of misspelt) io.write(`prodgate: the push option "${m.option}" means nothing to prodgate: did you mean -o ${m.meant}?`);
   return rejected ? 1 : 0;
 }
 

@@ -67,6 +67,10 @@ export const REJECTION_CODES = {
     rule: "a QA verdict names a commit on stable's mainline",
     remedy: "tag a revision listed by prodgate qa pending",
   },
+  "verdict-label": {
+    rule: "a verdict tag whose label is a revno (qa/ok/r42) must point at that revision: the label is what people read later",
+    remedy: "tag the revision the label names, or give the tag a label that is not a revno",
+  },
   "tag-immutable": {
     rule: "verdict, CI and deploy tags are never moved or deleted",
     remedy: "push a new tag with another label; a later verdict replaces an earlier one",

@@ -179,6 +179,14 @@ function decideTag(f: UpdateFacts, ctx: PushContext): Decision {
     if (!f.verdictTarget) {
       return reject(f, "verdict-target", `${f.ref} points at ${shortSha(f.new)}, which is not a mainline commit of stable`);
     }
+    const named = /^r([0-9]{1,15})$/i.exec(tag.label);
+    if (named && Number(named[1]) !== f.verdictTarget.revno) {
+      return reject(
+        f,
+        "verdict-label",
+        `${f.ref} is labelled r${Number(named[1])} but points at r${f.verdictTarget.revno} ${shortSha(f.verdictTarget.sha)}`,
+      );
+    }
     return accept(f, "verdict", `${tag.value} for r${f.verdictTarget.revno} ${shortSha(f.verdictTarget.sha)}`);
   }
   if (!f.ciTarget) return reject(f, "not-a-commit", `${f.ref} does not point at a commit`);
@@ -219,7 +227,14 @@ export function decideUpdate(f: UpdateFacts, ctx: PushContext): Decision {
 export function applyOverride(decision: Decision, ctx: PushContext): Decision {
   if (decision.accepted || ctx.overrideReason === null || decision.code === "no-identity") return decision;
   if (!ctx.roles.has("admin")) {
-    return { ...decision, details: [...(decision.details ?? []), "the override was ignored: only the admin role may use it"] };
+    // The repository's owner counts as admin for the admin command only: on a hosting service every push runs as the owner's account.
+    return {
+      ...decision,
+      details: [
+        ...(decision.details ?? []),
+        `the override was ignored: only the admin role may use it, and ${ctx.user ?? "the pusher"} does not hold it (an admin, or the repository's owner, can run: prodgate role add admin ${ctx.user ?? "<user>"})`,
+      ],
+    };
   }
   if (ctx.overrideReason.trim() === "") {
     return { ...decision, code: "override-reason", reason: "the override names no reason", overrode: undefined };

@@ -58,7 +58,8 @@ function flow(s: StatusReport, x: ReportExtra): string {
   const tip = (name: string) => s.branches[name] ?? null;
   const node = (cls: string, name: string, more = "") => {
     const t = tip(name);
-    const rev = t ? revLabel(t) : `<span class="muted">absent</span>`;
+    // A production branch is told by what it holds, never by a revno of its own.
+    const rev = t ? revLabel(t.holds ? { sha: t.sha } : t) : `<span class="muted">absent</span>`;
     return (
       `<div class="${cls ? `node ${cls}` : "node"}" data-branch="${esc(name)}"><span class="name">${esc(name)}</span>` +
       `<span class="rev">${rev}</span>${t && more ? `<span class="muted">${more}</span>` : ""}</div>`
@@ -68,9 +69,11 @@ function flow(s: StatusReport, x: ReportExtra): string {
   const stableTip = tip(x.branches.stable);
   const stableHeld = s.undeployed.length > 0 ? s.undeployed[0]!.revno - 1 : (stableTip?.revno ?? 0);
   const fixesAhead = s.securityPending.filter((f) => !f.stable).length;
-  const holds =
-    (stableHeld > 0 ? `holds ${esc(x.branches.stable)} r${esc(stableHeld)}` : `holds no ${esc(x.branches.stable)} revision`) +
-    (fixesAhead > 0 ? ` + ${fixesAhead} security fix${fixesAhead > 1 ? "es" : ""}` : "");
+  const prodTip = tip(x.branches.productionStable);
+  const holds = prodTip?.holds
+    ? `holds ${esc(prodTip.holds.text)}`
+    : (stableHeld > 0 ? `holds ${esc(x.branches.stable)} r${esc(stableHeld)}` : `holds no ${esc(x.branches.stable)} revision`) +
+      (fixesAhead > 0 ? ` + ${fixesAhead} security fix${fixesAhead > 1 ? "es" : ""}` : "");
   const waiting = s.pending.length;
   const qa =
     `<div class="node qa" data-branch="qa"><span class="name">QA</span>` +
@@ -79,13 +82,18 @@ function flow(s: StatusReport, x: ReportExtra): string {
   const arrow = `<div class="arrow" aria-hidden="true">→</div>`;
   const prodDevel = tip(x.branches.productionDevel);
   const side = prodDevel
-    ? `<p class="muted" id="security-path">Security path: <b>${esc(x.branches.productionDevel)}</b> ${revLabel(prodDevel)} → ` +
+    ? `<p class="muted" id="security-path">Security path: <b>${esc(x.branches.productionDevel)}</b> ${revLabel(prodDevel.holds ? { sha: prodDevel.sha } : prodDevel)} → ` +
       `${esc(x.branches.productionStable)}, promoted by the security role.</p>`
     : "";
   return (
     `<section aria-labelledby="flow-h"><h2 id="flow-h">Flow</h2>` +
     `<div class="flow" role="group" aria-label="${esc(`${x.branches.devel} to ${x.branches.stable} to QA to ${x.branches.productionStable}`)}">` +
-    [node("", x.branches.devel), node("", x.branches.stable), qa, node("prod", x.branches.productionStable, holds)].join(arrow) +
+    [
+      node("", x.branches.devel),
+      node("", x.branches.stable),
+      qa,
+      node(s.overridesPending.length ? "prod override" : "prod", x.branches.productionStable, holds),
+    ].join(arrow) +
     `</div>${side}` +
     (s.inStepWithStable !== null
       ? `<p>${esc(x.branches.productionStable)} is in step with ${esc(x.branches.stable)} r${esc(s.inStepWithStable)}.</p>`
@@ -230,6 +238,32 @@ function freezeBanner(s: StatusReport, x: ReportExtra): string {
   );
 }
 
+/** Break-glass content QA has not judged (or found bad): red, at the top, until every commit has a verdict. */
+function overridesBanner(s: StatusReport, x: ReportExtra, nowMs: number): string {
+  if (s.overridesPending.length === 0) return "";
+  const items = s.overridesPending.map((o) => {
+    const commits = o.commits
+      .map((c) => {
+        const verdict =
+          c.verdict === "not-on-stable"
+            ? `<span class="verdict v-bad">not on ${esc(x.branches.stable)}</span>`
+            : verdictBadge(c.verdict) + (c.via ? ` <span class="tag">via ${esc(x.branches.stable)} r${esc(c.via.revno)}</span>` : "");
+        return `<li data-sha="${esc(c.sha)}">${c.revno ? `r${esc(c.revno)} ` : ""}<code>${esc(short(c.sha))}</code> <span class="subject">${esc(c.subject)}</span> ${verdict}</li>`;
+      })
+      .join("");
+    const more = o.more ? `<li>… and ${esc(o.more)} more</li>` : "";
+    return (
+      `<li class="ov-${esc(o.state)}"><strong>${o.state === "bad" ? "HOLDS A BAD REVISION" : "awaits QA"}</strong>: ` +
+      `override #${esc(o.id)} by ${esc(o.user ?? "(unknown)")}, ${when(o.at)} (${esc(age(o.at, nowMs))} ago): <q>${esc(o.why)}</q>` +
+      `<ul>${commits}${more}</ul></li>`
+    );
+  });
+  return (
+    `<div class="banner" role="alert" id="overrides"><strong>OVERRIDE</strong> — ${esc(x.branches.productionStable)} holds content ` +
+    `put there by a break-glass override that QA has not approved. <code>prodgate overrides --pending</code> lists it.<ul>${items.join("")}</ul></div>`
+  );
+}
+
 export function renderReport(status: StatusReport, extra: ReportExtra): string {
   const nowMs = Date.parse(extra.generatedAt);
   const name = repositoryName(status.repository);
@@ -248,6 +282,7 @@ ${refresh}<title>${esc(name)}: deployment report</title>
 <header><h1>Deployment report: ${esc(name)}</h1>
 <p class="meta">${esc(status.repository)} · made ${when(extra.generatedAt)}</p></header>
 <main>
+${overridesBanner(status, extra, nowMs)}
 ${freezeBanner(status, extra)}
 ${flow(status, extra)}
 ${deployableSummary(status, extra)}

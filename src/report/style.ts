@@ -19,6 +19,7 @@ code { font: .92em ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 .node .rev { font-size: 1.15rem; display: block; }
 .node.qa { border-style: dashed; background: #fff; }
 .node.prod { border-color: var(--ok); }
+.node.prod.override { border-color: var(--bad); background: var(--bad-bg); }
 .node.side { border-style: dotted; }
 .arrow { align-self: center; font-size: 1.3rem; color: var(--muted); flex: 0 0 auto; }
 .summary { border-left: 6px solid var(--line); padding: .5rem .8rem; background: #f6f8fa; border-radius: 0 6px 6px 0; }

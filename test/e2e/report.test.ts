@@ -9,6 +9,8 @@ import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   FIX_SUBJECT,
+  OVERRIDE_REASON,
+  OVERRIDE_SUBJECT,
   reportScenario,
   type ReportScenario,
   SCRIPT_COWBOY,
@@ -77,6 +79,14 @@ describe.skipIf(!haveChromium)("the deployment report in Chromium", () => {
 
     await expect.poll(() => page.locator("#freeze").isVisible()).toBe(true);
     expect(await page.locator("#freeze").innerText()).toMatch(/^FROZEN\b.*release day: hold production/s);
+
+    // Break-glass content QA has not judged: red, at the top.
+    await expect.poll(() => page.locator("#overrides").isVisible()).toBe(true);
+    const overrides = await page.locator("#overrides").innerText();
+    expect(overrides).toMatch(/^OVERRIDE\b/);
+    expect(overrides).toContain(OVERRIDE_REASON);
+    expect(overrides).toContain(OVERRIDE_SUBJECT);
+    expect(await page.evaluate(`getComputedStyle(document.querySelector("#overrides")).borderTopColor`)).toBe("rgb(179, 38, 30)");
 
     const summary = await page.locator("#deployable").innerText();
     expect(summary).toMatch(new RegExp(`Deployable: r2 ${short(s.deployable)} r2: faster search`));

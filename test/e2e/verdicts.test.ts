@@ -76,7 +76,7 @@ describe("verdicts", () => {
     };
     for (let n = 2; n <= 7; n++) sha[n] = work.commit(subjects[n]!);
     work.land();
-    expect(sb.prodgate(["qa", "ok", "r1", "r1..r3"], "quinn").status).toBe(0); // A..B is B minus A: r2, r3
+    expect(sb.prodgate(["qa", "ok", "r1", "r1..r3"], "quinn").status).toBe(0); // revno ranges include both ends
     expect(sb.prodgate(["qa", "bad", "r4"], "quinn").status).toBe(0);
     expect(sb.prodgate(["qa", "ok", "r5", "r7"], "quinn").status).toBe(0);
     let st = sb.json<Status>(["status"]);

@@ -8,6 +8,8 @@ export const SCRIPT_USER = "<script>window.__pwned=2</script>";
 export const SCRIPT_NOTE = "<script>window.__pwned=3</script>";
 export const FIX_SUBJECT = "security: check the session token";
 export const SCRIPT_COWBOY = "<script>window.__pwned=4</script>";
+export const OVERRIDE_SUBJECT = "hotfix: restart the cache nightly";
+export const OVERRIDE_REASON = "incident 7: cache leak";
 
 export interface ReportScenario {
   sb: Sandbox;
@@ -42,6 +44,11 @@ export function reportScenario(): ReportScenario {
   work.land();
   // Frozen for the release: r2 is approved, deployable, and waits for the thaw.
   ok(sb.prodgate(["freeze", "--reason", "release day: hold production"], "ada"), "freeze");
+  // Break-glass while frozen: a hotfix straight onto production-stable, which QA has not judged.
+  work.git(["checkout", "--quiet", "prod"]);
+  work.commit(OVERRIDE_SUBJECT, { "cache.txt": "restart nightly\n" });
+  ok(work.push(["origin", "HEAD:production-stable", "-o", `prodgate.override=${OVERRIDE_REASON}`], "ada"), "override");
+  work.git(["checkout", "--quiet", "devel"]);
   ok(sb.prodgate(["qa", "ok", "r2", "--note", "tried on staging"], "quinn"), "qa ok r2");
   const pending = work.commit(SCRIPT_SUBJECT, { "page.txt": "a page\n" });
   work.land();

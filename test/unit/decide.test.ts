@@ -240,6 +240,20 @@ describe("decide", () => {
       accepted: false,
     },
     {
+      name: "verdict tag labelled with another revision's revno",
+      f: facts("refs/tags/qa/ok/r41", { old: ZERO, isCreate: true, verdictTarget: D }),
+      c: ctx(["qa"]),
+      code: "verdict-label",
+      accepted: false,
+    },
+    {
+      name: "verdict tag whose label is not a revno",
+      f: facts("refs/tags/qa/ok/friday-build", { old: ZERO, isCreate: true, verdictTarget: D }),
+      c: ctx(["qa"]),
+      code: "verdict",
+      accepted: true,
+    },
+    {
       name: "verdict tag off the mainline",
       f: facts("refs/tags/qa/ok/x", { old: ZERO, isCreate: true, verdictTarget: null }),
       c: ctx(["qa"]),

@@ -49,6 +49,7 @@ function status(more: Partial<StatusReport> = {}): StatusReport {
     freeze: null,
     baseline: null,
     securityPending: [],
+    overridesPending: [],
     inStepWithStable: null,
     ...more,
   };

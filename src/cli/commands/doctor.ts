@@ -1,6 +1,6 @@
 import { accessSync, constants, type Dirent, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import Database from "better-sqlite3";
-import { dirname, join } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { type Config, readConfig } from "../../config";
 import { symrefTarget } from "../../git/symrefs";
 import { classifyRef } from "../../policy/refs";
@@ -111,6 +111,8 @@ export function doctorChecks(repo: Repo): Check[] {
   }
 
   checks.push(...symrefChecks(repo, errors.length === 0 ? readConfig(repo.git).config : null));
+  const report = errors.length === 0 ? reportPathCheck(repo, readConfig(repo.git).config.reportPath) : null;
+  if (report) checks.push(report);
   checks.push(...databaseChecks(databasePath(repo.gitDir), "install.sh on this repository"));
   return checks;
 }
@@ -200,4 +202,27 @@ export function databaseChecks(dbPath: string, reinstall: string): Check[] {
       });
   }
   return checks;
+}
+
+/** prodgate.reportPath's folder must exist and be writable, or every push fails to publish the page. */
+function reportPathCheck(repo: Repo, reportPath: string | null): Check | null {
+  if (!reportPath) return null;
+  const path = isAbsolute(reportPath) ? reportPath : resolve(repo.gitDir, reportPath);
+  const dir = dirname(path);
+  try {
+    if (!statSync(dir).isDirectory())
+      return { name: "report", status: "fail", message: `${dir} (from prodgate.reportPath) is not a folder` };
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return {
+      name: "report",
+      status: "fail",
+      message:
+        code === "ENOENT"
+          ? `the folder ${dir} of prodgate.reportPath does not exist: create it (mkdir -p ${dir}) or change prodgate.reportPath`
+          : `the folder ${dir} of prodgate.reportPath cannot be written (${code ?? "error"}): fix its permissions`,
+    };
+  }
+  return { name: "report", status: "ok", message: `the report is published at ${path}` };
 }

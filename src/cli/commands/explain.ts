@@ -11,6 +11,8 @@ import { parseRevSpec } from "../../policy/revspec";
 import { type CommandContext } from "../context";
 import { describeVerdict, rev, short } from "../format";
 import { pendingCommit } from "../../engine/status";
+import { listOverrides, unjudgedOverrideOf } from "../../engine/overrides";
+import { printable } from "../../policy/message";
 
 /** Why a revision is or is not deployable, and what a push of it would get. Changes nothing. */
 export function explainCommand(ctx: CommandContext, revText: string): number {
@@ -33,7 +35,16 @@ export function explainCommand(ctx: CommandContext, revText: string): number {
   let deployable = false;
   let why: string;
   let stoppedBy: { sha: string; revno: number; subject: string; reason: string } | null = null;
-  if (inProduction) {
+  // Break-glass content is in production without approval: it is not "deployable" until QA has judged it.
+  const override = inProduction ? unjudgedOverrideOf(listOverrides(engine, state.tips), sha) : null;
+  if (override) {
+    const o = override.record;
+    const who = `${o.user ?? "(unknown)"}'s override #${o.id} (${o.why})`;
+    why =
+      override.commit.verdict === "bad"
+        ? `in production-stable by ${who}, and QA found it bad`
+        : `in production-stable only by ${who}, not yet judged by QA`;
+  } else if (inProduction) {
     deployable = true;
     why = "already in production-stable";
   } else if (!onStable) {
@@ -92,6 +103,15 @@ export function explainCommand(ctx: CommandContext, revText: string): number {
     deployable,
     why,
     stoppedBy,
+    override: override
+      ? {
+          id: override.record.id,
+          user: override.record.user,
+          at: override.record.at,
+          why: override.record.why,
+          verdict: override.commit.verdict,
+        }
+      : null,
     frozen: freeze,
     notes,
     push: { accepted: decision.accepted, code: decision.code, reason: decision.reason, as: ctx.user },
@@ -100,9 +120,11 @@ export function explainCommand(ctx: CommandContext, revText: string): number {
   if (ctx.json) {
     ctx.print(JSON.stringify(report, null, 2));
   } else {
-    ctx.print(`deployable: ${deployable ? "yes" : "no"} — ${why}`);
+    // The answer first, then what it rests on, then what a push would get.
+    ctx.print(`deployable: ${deployable ? "yes" : "no"} — ${printable(why)}`);
     ctx.print(`${rev({ sha, revno, subject: commit.subject })}`);
     if (entry) ctx.print(`verdict: ${describeVerdict(pendingCommit(entry))}`);
+    else if (override) ctx.print(`verdict: ${override.commit.verdict} (see prodgate overrides)`);
     if (stoppedBy) ctx.print(`stopped by: ${rev(stoppedBy)} (${stoppedBy.reason})`);
     for (const n of notes) ctx.print(`note: ${n}`);
     ctx.print(
@@ -110,10 +132,15 @@ export function explainCommand(ctx: CommandContext, revText: string): number {
         ? `deployed on: ${report.deployedOn.map((d) => `${d.target} (${short(d.sha)})`).join(", ")}`
         : "deployed on: no target recorded",
     );
-    if (decision.accepted)
-      ctx.print(`a push of it to ${config.branches.productionStable} by ${ctx.user}: accepted [${decision.code}]: ${decision.reason}`);
-    else
-      ctx.print([`a push of it to ${config.branches.productionStable} by ${ctx.user} would be:`, ...formatRejection(decision)].join("\n"));
+    const push = `a push of it to ${config.branches.productionStable} by ${ctx.user}`;
+    if (inProduction) ctx.print(`${push}: nothing to do, ${config.branches.productionStable} already holds it`);
+    else if (decision.accepted) ctx.print(`${push}: accepted [${decision.code}]: ${decision.reason}`);
+    else if (deployable)
+      // The answer is yes: the refusal of a hand-made push is a footnote, in one line.
+      ctx.print(
+        `${push}: refused [${decision.code}]: ${decision.reason}${decision.code === "non-fast-forward" ? " (the mirror merges it in: prodgate sync)" : ""}`,
+      );
+    else ctx.print([`${push} would be:`, ...formatRejection(decision)].join("\n"));
   }
   return 0;
 }

@@ -1,8 +1,9 @@
 import { UserError } from "../../errors";
 import { reconcileLandings } from "../../engine/reconcile";
-import { printable } from "../../policy/message";
+import { isZeroSha } from "../../policy/types";
+import type { AuditEntry } from "../../store/store";
 import { type CommandContext, plainValue } from "../context";
-import { short } from "../format";
+import { ago, type Cell, renderTable, short } from "../format";
 
 export function logCommand(ctx: CommandContext, opts: { limit?: string; ref?: string; user?: string; rejected?: boolean }): number {
   const limit = opts.limit === undefined ? 50 : Number(opts.limit);
@@ -38,14 +39,40 @@ export function logCommand(ctx: CommandContext, opts: { limit?: string; ref?: st
     );
     return 0;
   }
-  for (const r of rows) {
-    const mark = r.decision === "override" ? "OVERRIDE " : "";
-    const landed = r.landed === true ? " (landed)" : r.landed === false ? " (did not land)" : "";
-    const move = r.ref ? ` ${printable(r.ref)} ${short(r.old)}→${short(r.new)}` : "";
-    ctx.print(
-      `${r.at} ${mark}${r.decision}${r.code ? ` [${r.code}]` : ""}${landed} ${printable(r.user ?? "-")}${move}: ${printable(r.reason ?? "")}`,
-    );
-    if (r.detail && r.decision === "override") ctx.print(`    ${printable(r.detail)}`);
-  }
+  ctx.printRendered(renderTable(rows.map(logRow), { colour: ctx.colour, width: ctx.width }));
   return 0;
+}
+
+const refName = (ref: string): string => ref.replace(/^refs\/(heads|tags)\//, "");
+
+/** What happened, in one word or two: "OVERRIDE", "rejected unapproved", "verdict ok". */
+function what(r: AuditEntry): Cell {
+  if (r.decision === "override") return { text: "OVERRIDE", style: "red" };
+  if (r.decision === "rejected") return { text: `rejected ${r.code ?? ""}`.trim(), style: "yellow" };
+  if (r.decision === "accepted") return { text: r.code ?? "accepted", style: "green" };
+  if (r.decision === "verdict") return { text: `verdict ${r.code ?? ""}`.trim(), style: r.code === "bad" ? "red" : undefined };
+  return { text: r.code && r.code !== r.decision ? `${r.decision} ${r.code}` : r.decision };
+}
+
+/** old → new as git prints it: "created 1a2b3c4", "1a2b3c4..5d6e7f8", "deleted 1a2b3c4". */
+function move(r: AuditEntry): string {
+  const none = (x: string | null | undefined) => !x || isZeroSha(x);
+  if (none(r.old) && none(r.new)) return "";
+  if (none(r.old)) return short(r.new);
+  if (none(r.new)) return `deleted ${short(r.old)}`;
+  return `${short(r.old)}..${short(r.new)}`;
+}
+
+function logRow(r: AuditEntry): Cell[] {
+  const landed = r.landed === false ? " (did not land)" : "";
+  // A QA note, an override's refusal, an attempt's hint: shown after the reason.
+  const note = r.detail && !(r.decision === "verdict" && (r.detail === "command" || r.detail.startsWith("tag "))) ? ` — ${r.detail}` : "";
+  return [
+    { text: ago(r.at), style: "dim" },
+    { text: r.user ?? "-" },
+    what(r),
+    { text: r.ref ? refName(r.ref) : "" },
+    { text: move(r), style: "dim" },
+    { text: `${r.reason ?? ""}${landed}${note}` },
+  ];
 }

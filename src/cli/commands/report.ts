@@ -5,6 +5,7 @@ import type { Repo } from "../../git/repo";
 import { writeFileAtomic } from "../../files";
 import { publishReport, reportHtml } from "../../report/publish";
 import { openReadOnlyEngine, startReportServer } from "../../report/serve";
+import { printableLine } from "../../policy/message";
 import { type CommandContext, plainValue } from "../context";
 
 export function reportCommand(ctx: CommandContext, opts: { out?: string }): number {
@@ -44,7 +45,16 @@ export function serveCommand(gitDir: string, opts: { listen?: string; port?: str
     { gitDir: repoPath, host, port, refreshSeconds },
     (url) => process.stdout.write(`prodgate: serving the deployment report of ${repoPath} at ${url} (read-only; Ctrl-C stops)\n`),
     (err) => {
-      process.stderr.write(`prodgate: cannot serve on ${host}:${port}: ${err.message}\n`);
+      const code = (err as NodeJS.ErrnoException).code;
+      const hint =
+        code === "EADDRINUSE"
+          ? `port ${port} is already in use on ${host}; pick another with --port N (--port 0 picks a free one)`
+          : code === "EACCES"
+            ? `not allowed to listen on port ${port}; ports below 1024 need privileges: use --port 8080`
+            : code === "EADDRNOTAVAIL"
+              ? `${host} is not an address of this machine; use --listen 127.0.0.1`
+              : err.message;
+      process.stderr.write(`${printableLine(`prodgate: cannot serve on ${host}:${port}: ${hint}`)}\n`);
       process.exitCode = 2;
     },
   );

@@ -1,4 +1,5 @@
-import { realpathSync } from "node:fs";
+import { realpathSync, statSync } from "node:fs";
+import { userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import { UserError } from "../../errors";
 import { isRole, ROLES, type Role } from "../../policy/types";
@@ -50,8 +51,16 @@ function grantsOf(ctx: CommandContext, role: Role, user: string): Grant[] {
 export function roleCommand(ctx: CommandContext, action: string, role?: string, user?: string): number {
   const { engine } = ctx;
   if (action === "list") {
-    if (ctx.json) ctx.print(JSON.stringify(engine.config.roles, null, 2));
-    else for (const r of ROLES) ctx.print(`${r.padEnd(9)} ${engine.config.roles[r].join(", ") || "-"}`);
+    // The repository's owner counts as admin for the admin command: say so rather than show "admin -".
+    const owner = repositoryOwner(engine.repo.gitDir);
+    if (ctx.json) ctx.print(JSON.stringify({ ...engine.config.roles, owner }, null, 2));
+    else {
+      for (const r of ROLES) ctx.print(`${r.padEnd(9)} ${engine.config.roles[r].join(", ") || "-"}`);
+      if (owner)
+        ctx.print(
+          `the repository's owner, ${owner}, counts as admin for the admin command (not for pushes: prodgate role add admin ${owner})`,
+        );
+    }
     return 0;
   }
   if (action !== "add" && action !== "remove") throw new UserError(`unknown action "${action}": use add, remove or list`, 2);
@@ -98,5 +107,16 @@ function removeGrants(ctx: CommandContext, role: Role, user: string): void {
       `${user} still holds ${role} after removing it from ${own}; check that file with git config --list --show-origin`,
       1,
     );
+  }
+}
+
+/** The OS user owning the git directory, when it is the one running this command (else its uid is all we know). */
+function repositoryOwner(gitDir: string): string | null {
+  try {
+    const uid = statSync(gitDir).uid;
+    if (typeof process.getuid === "function" && uid === process.getuid()) return userInfo().username;
+    return `uid ${uid}`;
+  } catch {
+    return null;
   }
 }
