@@ -233,7 +233,7 @@ function rejectedSection(x: ReportExtra): string {
 function freezeBanner(s: StatusReport, x: ReportExtra): string {
   if (!s.freeze) return "";
   return (
-    `<div class="banner" role="alert" id="freeze"><strong>FROZEN</strong> — every automatic move of ${esc(x.branches.productionStable)} is stopped. ` +
+    `<div class="banner" role="alert" id="freeze"><strong>FROZEN</strong> — every move of ${esc(x.branches.productionStable)}, by the mirror or by a push, is stopped. ` +
     `Set by ${esc(s.freeze.by)} at ${when(s.freeze.at)}: <q>${esc(s.freeze.reason)}</q></div>`
   );
 }

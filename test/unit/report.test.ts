@@ -168,7 +168,7 @@ describe("renderReport", () => {
       renderReport(status({ freeze: { by: "ada", at: "2025-03-01T00:00:00.000Z", reason: "release day" } }), extra()),
     );
     expect(text).toMatch(
-      /FROZEN\s+— every automatic move of production-stable is stopped\. Set by ada at\s+2025-03-01 00:00 UTC\s*: “?\s*release day/,
+      /FROZEN\s+— every move of production-stable, by the mirror or by a push, is stopped\. Set by ada at\s+2025-03-01 00:00 UTC\s*: “?\s*release day/,
     );
   });
 
