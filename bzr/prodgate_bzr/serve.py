@@ -10,8 +10,10 @@ repository, nor create anything inside a governed branch or a control
 directory.
 """
 
+import fcntl
 import os
 import posixpath
+import threading
 
 from breezy import errors, urlutils
 from breezy.commands import Command
@@ -110,6 +112,118 @@ def _deny_files(verb, cls):
     return Denied
 
 
+# Verbs that move a branch's tip: the hooks judge the tip they read first, so
+# two of them on one branch must never interleave. The branch lock does not
+# keep them apart: a client holding it hands its token to as many connections
+# as it likes, and each of them "holds" the lock.
+_TIP_VERBS = (b"Branch.set_last_revision", b"Branch.set_last_revision_info", b"Branch.set_last_revision_ex")
+
+
+def _tip_lock_path(root):
+    return os.path.join(facts.state_dir(root), "bzr-tips.lock")
+
+
+def _serialise(root, cls):
+    """A tip-changing verb run under one lock per served repository, across
+    connections and server processes (bzr+ssh starts one per connection):
+    the tip the hook judges is the tip the change replaces."""
+
+    class Serialised(cls):
+        def execute(self, *args):
+            fd = os.open(_tip_lock_path(root), os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                return cls.execute(self, *args)
+            finally:
+                os.close(fd)
+
+    Serialised.__name__ = "Prodgate" + cls.__name__
+    return Serialised
+
+
+# Branch locks a connection took and has not released, per serving thread
+# (Breezy serves each connection in its own thread, or process with --inet).
+_held = threading.local()
+
+
+def _held_locks():
+    if not hasattr(_held, "locks"):
+        _held.locks = {}
+    return _held.locks
+
+
+def _local_path(request, raw):
+    try:
+        return facts.transport_local_path(request.transport_from_client_path(raw))
+    except (errors.BzrError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def _tracking_lock(cls):
+    class Tracked(cls):
+        def execute(self, *args):
+            response = cls.execute(self, *args)
+            body = getattr(response, "args", ())
+            if response.is_successful() and len(body) == 3 and args:
+                path = _local_path(self, args[0])
+                if path is not None:
+                    _held_locks()[(path, body[1])] = body[2]
+            return response
+
+    Tracked.__name__ = "Prodgate" + cls.__name__
+    return Tracked
+
+
+def _tracking_unlock(cls):
+    class Tracked(cls):
+        def execute(self, *args):
+            response = cls.execute(self, *args)
+            if response.is_successful() and len(args) >= 2:
+                path = _local_path(self, args[0])
+                _held_locks().pop((path, args[1]), None)
+            return response
+
+    Tracked.__name__ = "Prodgate" + cls.__name__
+    return Tracked
+
+
+def release_left_locks():
+    """Release the branch locks this connection took and left: a client that
+    disconnects (or dies) holding a lock must not stop everyone else's pushes."""
+    from breezy.controldir import ControlDir
+
+    locks = _held_locks()
+    while locks:
+        (path, token), repo_token = locks.popitem()
+        try:
+            branch = ControlDir.open(path).open_branch(ignore_fallbacks=True)
+            with branch.repository.lock_write(token=repo_token or None):
+                branch.lock_write(token=token)
+            if repo_token:
+                branch.repository.dont_leave_lock_in_place()
+            branch.dont_leave_lock_in_place()
+            branch.unlock()
+        except Exception:  # noqa: BLE001  (already released, broken, or taken over: nothing to give back)
+            pass
+
+
+def _release_at_disconnect():
+    from breezy.bzr.smart import medium
+
+    serve = medium.SmartServerStreamMedium.serve
+    if getattr(serve, "_prodgate_releases", False):
+        return
+
+    def serve_then_release(self):
+        try:
+            return serve(self)
+        finally:
+            release_left_locks()
+
+    serve_then_release._prodgate_releases = True
+    medium.SmartServerStreamMedium.serve = serve_then_release
+
+
 def install_guards(root):
     from breezy.bzr.smart import request, vfs
 
@@ -131,6 +245,19 @@ def install_guards(root):
         guarded = _guard(root, verb, cls, index)
         guarded._prodgate_guarded = True
         handlers.register(verb, guarded, info=info)
+    for verb, wrap in [(v, lambda cls: _serialise(root, cls)) for v in _TIP_VERBS] + [
+        (b"Branch.lock_write", _tracking_lock),
+        (b"Branch.unlock", _tracking_unlock),
+    ]:
+        cls = handlers.get(verb)
+        if getattr(cls, "_prodgate_wrapped", False):
+            continue
+        info = handlers.get_info(verb)
+        handlers.remove(verb)
+        wrapped = wrap(cls)
+        wrapped._prodgate_wrapped = True
+        handlers.register(verb, wrapped, info=info)
+    _release_at_disconnect()
 
 
 class cmd_prodgate_serve(Command):
