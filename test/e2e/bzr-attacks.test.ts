@@ -65,6 +65,9 @@ with breezy.initialize(setup_ui=False):
         for t in threads: t.join()
         a.call(b"Branch.unlock", path.encode(), tok, rtok)
         for rev in args[:2]: print(rev, out[rev].replace(chr(10), " "))
+    elif cmd == "commit":
+        from breezy.workingtree import WorkingTree
+        WorkingTree.open(url).commit(message=args[1], rev_id=args[0].encode(), allow_pointless=True)
     elif cmd == "leave-lock":
         client().call(b"Branch.lock_write", path.encode(), b"", b"")
         os._exit(0)  # no unlock
@@ -180,5 +183,17 @@ describe.skipIf(!hasBrz)("branch locks through the Bazaar server (skipped where 
     commit(base, "b.txt", "after the left lock");
     const push = brz(["push", "-q", url("devel")], base);
     expect(push.status, push.stderr).toBe(0);
+  });
+
+  it("refuses a revision id spelled like a range, which qa ok would read as A..B", () => {
+    const craft = join(root, "craft");
+    expect(brz(["branch", "-q", url("devel"), craft], root).status).toBe(0);
+    const c = py(["commit", craft, "r1..devel", "an id spelled like a range"]);
+    expect(c.status, c.stderr).toBe(0);
+    const before = revid("devel");
+    const r = brz(["push", "-q", url("devel")], craft);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toContain("[bad-revision-id]");
+    expect(revid("devel")).toBe(before);
   });
 });
