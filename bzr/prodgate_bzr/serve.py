@@ -57,6 +57,13 @@ class GovernedBranchProtected(errors.BzrError):
 
 def protected_reason(root, rel, verb):
     """Why `verb` on `rel` (a path relative to the served root) is refused, or None."""
+    if verb == b"Branch.break_lock":
+        # Breaking a branch's lock also breaks its repository's (the shared
+        # one) and its master's, which may be a governed branch it is bound to.
+        return (
+            "locks are not broken by clients: the server releases a lock when the connection that took it ends; "
+            "an admin can run brz break-lock on the server"
+        )
     rel = posixpath.normpath(rel or ".")
     if ".bzr" in rel.split("/"):
         return "%s is inside a control directory, which only Breezy's own operations change" % rel

@@ -68,6 +68,25 @@ with breezy.initialize(setup_ui=False):
     elif cmd == "commit":
         from breezy.workingtree import WorkingTree
         WorkingTree.open(url).commit(message=args[1], rev_id=args[0].encode(), allow_pointless=True)
+    elif cmd == "break-through-bound":
+        # bind an ungoverned branch to a governed one (the jail's URL is in any error), then break its lock
+        import re
+        c, holder = client(), ControlDir.open(base + "/" + args[1])._client
+        try:
+            c.call(b"Branch.get_parent", b"no-such-branch")
+        except Exception as e:
+            jail = re.search(r"([a-z]+-[0-9]+:///)", str(e)).group(1).encode()
+        ok, tok, rtok = c.call(b"Branch.lock_write", path.encode(), b"", b"")
+        c.call(b"Branch.set_config_option", path.encode(), tok, rtok, jail + args[0].encode() + b"/", b"bound_location", b"")
+        c.call(b"Branch.set_config_option", path.encode(), tok, rtok, b"True", b"bound", b"")
+        c.call(b"Branch.unlock", path.encode(), tok, rtok)
+        holder.call(b"Branch.lock_write", args[0].encode(), b"", b"")
+        try:
+            c.call(b"Branch.break_lock", path.encode())
+            print("broke it")
+        except Exception as e:
+            print(str(e).replace(chr(10), " "))
+        print("held" if os.path.exists(args[2]) else "released")
     elif cmd == "leave-lock":
         client().call(b"Branch.lock_write", path.encode(), b"", b"")
         os._exit(0)  # no unlock
@@ -195,5 +214,14 @@ describe.skipIf(!hasBrz)("branch locks through the Bazaar server (skipped where 
     expect(r.status).toBe(3);
     expect(r.stderr).toContain("[bad-revision-id]");
     expect(revid("devel")).toBe(before);
+  });
+
+  it("refuses break-lock from clients: an ungoverned branch bound to production-stable cannot break its lock", () => {
+    expect(brz(["push", "-q", url("bound-scratch")]).status).toBe(0);
+    const held = join(srv, "production-stable", ".bzr", "branch", "lock", "held");
+    const r = py(["break-through-bound", url("bound-scratch"), "production-stable", "devel", held]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("prodgate refused Branch.break_lock");
+    expect(r.stdout.trim().split("\n").pop()).toBe("held");
   });
 });
