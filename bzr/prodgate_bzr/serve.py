@@ -130,13 +130,26 @@ def _tip_lock_path(root):
     return os.path.join(facts.state_dir(root), "bzr-tips.lock")
 
 
+def _may_be_governed(root, request, raw):
+    """False only for a path that is certainly not a governed branch: those
+    tip changes are never judged, so they need not wait for the others."""
+    try:
+        rel = posixpath.normpath(urlutils.unescape(request.translate_client_path(raw)) or ".")
+    except (ValueError, errors.BzrError, UnicodeDecodeError):
+        return True
+    names, globs = facts.governed_names(root)
+    return rel in (".", "") or facts.is_governed(rel, names, globs)
+
+
 def _serialise(root, cls):
-    """A tip-changing verb run under one lock per served repository, across
+    """A governed branch's tip-changing verb run under one lock per served repository, across
     connections and server processes (bzr+ssh starts one per connection):
     the tip the hook judges is the tip the change replaces."""
 
     class Serialised(cls):
         def execute(self, *args):
+            if args and not _may_be_governed(root, self, args[0]):
+                return cls.execute(self, *args)
             fd = os.open(_tip_lock_path(root), os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
