@@ -224,4 +224,17 @@ describe.skipIf(!hasBrz)("branch locks through the Bazaar server (skipped where 
     expect(r.stdout).toContain("prodgate refused Branch.break_lock");
     expect(r.stdout.trim().split("\n").pop()).toBe("held");
   });
+
+  it("rewrites the published page after freeze on a Bazaar repository, with no error line", () => {
+    const page = join(root, "report.html");
+    expect(run("git", ["config", "--file", `${srv}.prodgate/config`, "prodgate.reportPath", page]).status).toBe(0);
+    const prodgate = (args: string[], user: string) =>
+      spawnSync(process.execPath, [MAIN, "--repo", srv, ...args], { env: env({ GL_USER: user }), encoding: "utf8" });
+    expect(prodgate(["role", "add", "admin", "ada"], "").status).toBe(0);
+    const freeze = prodgate(["freeze", "--reason", "release checks"], "ada");
+    expect(freeze.status, freeze.stderr).toBe(0);
+    expect(freeze.stderr).not.toContain("not rewritten");
+    expect(existsSync(page)).toBe(true);
+    expect(prodgate(["thaw"], "ada").status).toBe(0);
+  });
 });
