@@ -237,4 +237,23 @@ describe.skipIf(!hasBrz)("branch locks through the Bazaar server (skipped where 
     expect(existsSync(page)).toBe(true);
     expect(prodgate(["thaw"], "ada").status).toBe(0);
   });
+
+  it("governs a branch exactly as the engine reads prodgate.governed: refs/*/release-* guards release-1 too", () => {
+    const rel = join(root, "rel");
+    expect(brz(["branch", "-q", url("devel"), rel], root).status).toBe(0);
+    commit(rel, "r.txt", "release work");
+    expect(brz(["push", "-q", url("release-1")], rel).status).toBe(0);
+    const cfg = `${srv}.prodgate/config`;
+    expect(run("git", ["config", "--file", cfg, "--add", "prodgate.governed", "refs/*/release-*"]).status).toBe(0);
+    try {
+      const back = brz(["uncommit", "--force", url("release-1")]);
+      expect(back.status, back.stderr).toBe(3);
+      expect(back.stderr, back.stderr).toContain("[non-fast-forward]");
+      const rm = brz(["rmbranch", url("release-1")]);
+      expect(rm.status).not.toBe(0);
+      expect(rm.stderr).toContain("release-1 is governed by prodgate");
+    } finally {
+      run("git", ["config", "--file", cfg, "--unset-all", "prodgate.governed"]);
+    }
+  });
 });
