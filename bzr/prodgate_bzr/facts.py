@@ -5,8 +5,8 @@ plugin's branch-tip hooks, and by helper.py for the admin command. The result
 is one JSON-ready document that prodgate's engine reads.
 """
 
-import fnmatch
 import os
+import re
 import subprocess
 
 NULL_REVISION = b"null:"
@@ -58,13 +58,15 @@ def governed_names(root):
                 if k in found:
                     names.add(found[k][-1])
             for g in found.get("prodgate.governed", []):
-                if g.startswith("refs/heads/"):
-                    globs.add(g[len("refs/heads/") :])
+                if g.startswith("refs/"):
+                    globs.add(g)
         except OSError:
             pass
         for line in os.environ.get("PRODGATE_BZR_GOVERNED", "").split("\n"):
-            if line.startswith("glob:"):
-                globs.add(line[5:])
+            if line.startswith("ref:"):
+                globs.add(line[4:])
+            elif line.startswith("glob:"):
+                globs.add("refs/heads/" + line[5:])
             elif line:
                 names.add(line)
         cached = (frozenset(names), frozenset(globs))
@@ -73,8 +75,25 @@ def governed_names(root):
     return cached
 
 
+def ref_glob_match(pattern, ref):
+    """The engine's glob for prodgate.governed (refGlobMatch in src/policy/refs.ts),
+    character for character: `*` within a path part, `**` across parts, nothing
+    else special. Any other reading would leave a branch the engine governs unjudged."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        out.append("[^/]*" if pattern[i] == "*" else re.escape(pattern[i]))
+        i += 1
+    return re.fullmatch("".join(out), ref) is not None
+
+
 def is_governed(rel, names, globs):
-    return rel in names or any(fnmatch.fnmatchcase(rel, g) for g in globs)
+    """globs are full ref patterns (refs/...), matched against refs/heads/<rel> as the engine does."""
+    return rel in names or any(ref_glob_match(g, "refs/heads/" + rel) for g in globs)
 
 
 def transport_local_path(transport):

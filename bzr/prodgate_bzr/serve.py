@@ -10,8 +10,10 @@ repository, nor create anything inside a governed branch or a control
 directory.
 """
 
+import fcntl
 import os
 import posixpath
+import threading
 
 from breezy import errors, urlutils
 from breezy.commands import Command
@@ -55,6 +57,13 @@ class GovernedBranchProtected(errors.BzrError):
 
 def protected_reason(root, rel, verb):
     """Why `verb` on `rel` (a path relative to the served root) is refused, or None."""
+    if verb == b"Branch.break_lock":
+        # Breaking a branch's lock also breaks its repository's (the shared
+        # one) and its master's, which may be a governed branch it is bound to.
+        return (
+            "locks are not broken by clients: the server releases a lock when the connection that took it ends; "
+            "an admin can run brz break-lock on the server"
+        )
     rel = posixpath.normpath(rel or ".")
     if ".bzr" in rel.split("/"):
         return "%s is inside a control directory, which only Breezy's own operations change" % rel
@@ -110,6 +119,131 @@ def _deny_files(verb, cls):
     return Denied
 
 
+# Verbs that move a branch's tip: the hooks judge the tip they read first, so
+# two of them on one branch must never interleave. The branch lock does not
+# keep them apart: a client holding it hands its token to as many connections
+# as it likes, and each of them "holds" the lock.
+_TIP_VERBS = (b"Branch.set_last_revision", b"Branch.set_last_revision_info", b"Branch.set_last_revision_ex")
+
+
+def _tip_lock_path(root):
+    return os.path.join(facts.state_dir(root), "bzr-tips.lock")
+
+
+def _may_be_governed(root, request, raw):
+    """False only for a path that is certainly not a governed branch: those
+    tip changes are never judged, so they need not wait for the others."""
+    try:
+        rel = posixpath.normpath(urlutils.unescape(request.translate_client_path(raw)) or ".")
+    except (ValueError, errors.BzrError, UnicodeDecodeError):
+        return True
+    names, globs = facts.governed_names(root)
+    return rel in (".", "") or facts.is_governed(rel, names, globs)
+
+
+def _serialise(root, cls):
+    """A governed branch's tip-changing verb run under one lock per served repository, across
+    connections and server processes (bzr+ssh starts one per connection):
+    the tip the hook judges is the tip the change replaces."""
+
+    class Serialised(cls):
+        def execute(self, *args):
+            if args and not _may_be_governed(root, self, args[0]):
+                return cls.execute(self, *args)
+            fd = os.open(_tip_lock_path(root), os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                return cls.execute(self, *args)
+            finally:
+                os.close(fd)
+
+    Serialised.__name__ = "Prodgate" + cls.__name__
+    return Serialised
+
+
+# Branch locks a connection took and has not released, per serving thread
+# (Breezy serves each connection in its own thread, or process with --inet).
+_held = threading.local()
+
+
+def _held_locks():
+    if not hasattr(_held, "locks"):
+        _held.locks = {}
+    return _held.locks
+
+
+def _local_path(request, raw):
+    try:
+        return facts.transport_local_path(request.transport_from_client_path(raw))
+    except (errors.BzrError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def _tracking_lock(cls):
+    class Tracked(cls):
+        def execute(self, *args):
+            response = cls.execute(self, *args)
+            body = getattr(response, "args", ())
+            if response.is_successful() and len(body) == 3 and args:
+                path = _local_path(self, args[0])
+                if path is not None:
+                    _held_locks()[(path, body[1])] = body[2]
+            return response
+
+    Tracked.__name__ = "Prodgate" + cls.__name__
+    return Tracked
+
+
+def _tracking_unlock(cls):
+    class Tracked(cls):
+        def execute(self, *args):
+            response = cls.execute(self, *args)
+            if response.is_successful() and len(args) >= 2:
+                path = _local_path(self, args[0])
+                _held_locks().pop((path, args[1]), None)
+            return response
+
+    Tracked.__name__ = "Prodgate" + cls.__name__
+    return Tracked
+
+
+def release_left_locks():
+    """Release the branch locks this connection took and left: a client that
+    disconnects (or dies) holding a lock must not stop everyone else's pushes."""
+    from breezy.controldir import ControlDir
+
+    locks = _held_locks()
+    while locks:
+        (path, token), repo_token = locks.popitem()
+        try:
+            branch = ControlDir.open(path).open_branch(ignore_fallbacks=True)
+            with branch.repository.lock_write(token=repo_token or None):
+                branch.lock_write(token=token)
+            if repo_token:
+                branch.repository.dont_leave_lock_in_place()
+            branch.dont_leave_lock_in_place()
+            branch.unlock()
+        except Exception:  # noqa: BLE001  (already released, broken, or taken over: nothing to give back)
+            pass
+
+
+def _release_at_disconnect():
+    from breezy.bzr.smart import medium
+
+    serve = medium.SmartServerStreamMedium.serve
+    if getattr(serve, "_prodgate_releases", False):
+        return
+
+    def serve_then_release(self):
+        try:
+            return serve(self)
+        finally:
+            release_left_locks()
+
+    serve_then_release._prodgate_releases = True
+    medium.SmartServerStreamMedium.serve = serve_then_release
+
+
 def install_guards(root):
     from breezy.bzr.smart import request, vfs
 
@@ -131,6 +265,19 @@ def install_guards(root):
         guarded = _guard(root, verb, cls, index)
         guarded._prodgate_guarded = True
         handlers.register(verb, guarded, info=info)
+    for verb, wrap in [(v, lambda cls: _serialise(root, cls)) for v in _TIP_VERBS] + [
+        (b"Branch.lock_write", _tracking_lock),
+        (b"Branch.unlock", _tracking_unlock),
+    ]:
+        cls = handlers.get(verb)
+        if getattr(cls, "_prodgate_wrapped", False):
+            continue
+        info = handlers.get_info(verb)
+        handlers.remove(verb)
+        wrapped = wrap(cls)
+        wrapped._prodgate_wrapped = True
+        handlers.register(verb, wrapped, info=info)
+    _release_at_disconnect()
 
 
 class cmd_prodgate_serve(Command):

@@ -76,10 +76,7 @@ function preflight(root: string, env: NodeJS.ProcessEnv): void {
 
 function governedNames(root: string): string[] {
   const { config } = readConfig(new ConfigFileGit(root, configPath(root)));
-  return [
-    ...Object.values(config.branches),
-    ...config.governed.filter((g) => g.startsWith("refs/heads/")).map((g) => `glob:${g.slice("refs/heads/".length)}`),
-  ];
+  return [...Object.values(config.branches), ...config.governed.filter((g) => g.startsWith("refs/")).map((g) => `ref:${g}`)];
 }
 
 function serve(root: string, opts: { listen?: string; port?: string; inet?: boolean }): number {

@@ -164,6 +164,7 @@ export function revisionIdProblem(id: string, branchNames: ReadonlySet<string>):
   if (UNPRINTABLE.test(id)) return "holds control, bidi or line-separator characters";
   if (/^0{40}$/.test(id) || id === "null:") return "is spelled like the null revision";
   if (branchNames.has(id) || id.startsWith("refs/")) return "is spelled like a branch name";
+  if (id.includes("..")) return "is spelled like a range (A..B)";
   if (/^r?[0-9]+$/i.test(id) || /~[0-9]*$/.test(id) || /^[0-9a-f]{4,39}$/i.test(id)) return "is spelled like a revno or an abbreviated id";
   return null;
 }

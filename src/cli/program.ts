@@ -4,7 +4,7 @@ import { Command, CommanderError } from "commander";
 import { knownFailure } from "../boundary";
 import { bzrDoctorChecks, registerBzrCommands } from "../bzr/commands";
 import { exitQuietlyWhenOutputCloses } from "../boundary";
-import { isBzrRepository } from "../bzr/engine";
+import { isBzrRepository, openBzrEngine } from "../bzr/engine";
 import { setup, teardown } from "../install/setup";
 import { jsonSafe, printableLine } from "../policy/message";
 import { baselineCommand } from "./commands/baseline";
@@ -44,7 +44,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   program.hook("postAction", (_program, action) => {
-    if (REPORT_CHANGING_COMMANDS.has(action.name())) refreshPublishedReport(() => openRepo(globals()));
+    if (REPORT_CHANGING_COMMANDS.has(action.name()))
+      refreshPublishedReport(() => {
+        const dir = repoDir(globals());
+        return isBzrRepository(dir) ? openBzrEngine(dir) : openRepo(globals());
+      });
   });
   const withContext =
     <A extends unknown[]>(fn: (ctx: CommandContext, ...args: A) => number, readOnly = false) =>

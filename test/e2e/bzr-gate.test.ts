@@ -62,9 +62,12 @@ with breezy.initialize(setup_ui=False):
         b = Branch.open(args[0])
         with b.lock_write():
             b.set_last_revision_info(int(args[2]), args[1].encode())
-    elif cmd == "leave-lock":
-        Branch.open(args[0]).lock_write()
-        os._exit(0)  # no unlock: the server keeps the lock
+    elif cmd == "hold-lock":
+        b = Branch.open(args[0])
+        b.lock_write()
+        print("locked", flush=True)
+        sys.stdin.read()  # held while the connection lasts; the server releases it when this ends
+        os._exit(0)
 `;
 
 describe.skipIf(!hasBrz)("the Bazaar server is a gate (skipped where brz is absent: run .ci/deps-bzr.sh)", () => {
@@ -266,7 +269,7 @@ describe.skipIf(!hasBrz)("the Bazaar server is a gate (skipped where brz is abse
     expect(status.branches.stable.revno).toBe(4);
   });
 
-  it("waits on a lock left on a branch for a bounded time and says so in one line", () => {
+  it("waits on a lock held on a branch for a bounded time and says so in one line", async () => {
     const side = join(root, "side");
     expect(brz(["branch", "-q", url("devel"), side], root).status).toBe(0);
     commit(side, "side.txt", "side revision nobody tested");
@@ -274,7 +277,11 @@ describe.skipIf(!hasBrz)("the Bazaar server is a gate (skipped where brz is abse
     expect(brz(["commit", "-q", "-m", "land the side work"]).status).toBe(0);
     expect(brz(["push", "-q", url("devel")]).status).toBe(0);
     expect(brz(["push", "-q", url("stable")]).status).toBe(0);
-    expect(py(["leave-lock", url("production-stable")]).status).toBe(0);
+    const holder = spawn("/usr/bin/python3", ["-c", PY, "hold-lock", url("production-stable")], { env: env() });
+    await new Promise<void>((resolve, reject) => {
+      holder.stdout!.on("data", (d: Buffer) => d.toString().includes("locked") && resolve());
+      holder.once("exit", () => reject(new Error("the lock holder exited")));
+    });
     const started = Date.now();
     const qa = prodgate(["qa", "ok", "r2", "r3", "r4", "r5"], { GL_USER: "quinn", PRODGATE_BZR_LOCK_WAIT: "1" });
     expect(Date.now() - started).toBeLessThan(30_000);
@@ -283,7 +290,12 @@ describe.skipIf(!hasBrz)("the Bazaar server is a gate (skipped where brz is abse
     expect(said[0]).toContain("break-lock");
     expect(qa.stderr).not.toContain("internal error");
     expect(revno("production-stable")).toBe("1");
-    expect(run("brz", ["break-lock", "--force", join(srv, "production-stable")]).status).toBe(0);
+    const gone = new Promise((resolve) => holder.once("exit", resolve));
+    holder.stdin!.end();
+    await gone;
+    const held = join(srv, "production-stable", ".bzr", "branch", "lock", "held");
+    for (let i = 0; i < 100 && existsSync(held); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(held)).toBe(false);
   });
 
   it("refuses a side revision of an approved landing on production-stable", () => {

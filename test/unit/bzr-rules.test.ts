@@ -57,6 +57,8 @@ describe("revisionIdProblem", () => {
     ["42", "revno"],
     ["stable~2", "revno"],
     ["deadbeef", "abbreviated id"],
+    ["dev@example.com-1..stable", "range"],
+    ["r2..r5", "range"],
     ["evil\u001b]0;x\u0007", "control"],
     ["a\u202eb", "bidi"],
     ["a\u2028b", "line-separator"],

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { UserError } from "../../errors";
-import { openEngine } from "../../engine/state";
+import { type Engine, openEngine } from "../../engine/state";
 import type { Repo } from "../../git/repo";
 import { writeFileAtomic } from "../../files";
 import { publishReport, reportHtml } from "../../report/publish";
@@ -65,9 +65,10 @@ export function serveCommand(gitDir: string, opts: { listen?: string; port?: str
 export const REPORT_CHANGING_COMMANDS: ReadonlySet<string> = new Set(["qa", "freeze", "thaw", "baseline"]);
 
 /** Rewrite the page at prodgate.reportPath after such a command; the command's own result stands either way. */
-export function refreshPublishedReport(repo: () => Repo): void {
+export function refreshPublishedReport(repo: () => Repo | Engine): void {
   try {
-    const engine = openEngine(repo());
+    const opened = repo();
+    const engine = "store" in opened ? opened : openEngine(opened);
     try {
       const failure = publishReport(engine);
       if (failure) process.stderr.write(`${failure}\n`);
