@@ -136,6 +136,7 @@ export class FactGatherer {
     }
     // After the production facts, whose deploy state can answer it for production-stable.
     if (!isCreate && facts.isFastForward) facts.keepsFirstParent = this.keepsFirstParent(update, cls);
+    else if (isCreate && newType === "commit") facts.keepsFirstParent = this.continuesDeletedHistory(update, cls);
     return facts;
   }
 
@@ -158,6 +159,18 @@ export class FactGatherer {
       if (base?.sha === update.old && walk.entries.some((e) => e.commit.sha === update.new)) return true;
     }
     return repo.onMainline(update.old, update.new);
+  }
+
+  /**
+   * A governed branch created again after an admin's override deleted it
+   * keeps its revision numbers: its old tip must be on the new tip's
+   * first-parent chain. A branch never deleted may start anywhere.
+   */
+  private continuesDeletedHistory(update: RefUpdate, cls: RefClass): boolean {
+    if (!FIRST_PARENT_KINDS.has(cls.kind)) return true;
+    const before = this.engine.store.tipBeforeDeletion(update.ref);
+    if (!before || before === update.new) return true;
+    return this.engine.repo.onMainline(before, update.new);
   }
 
   private production(update: RefUpdate): ProductionFacts {

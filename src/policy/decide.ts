@@ -104,12 +104,11 @@ function branchShape(f: UpdateFacts): Decision | null {
   if (f.isDelete) return reject(f, "delete-protected", `${f.ref} is never deleted`);
   if (f.newType !== "commit") return reject(f, "not-a-commit", `${f.ref} would point at a ${f.newType}, not a commit`);
   if (!f.isFastForward) return reject(f, "non-fast-forward", `${f.ref} would lose commits: the new tip does not contain the old one`);
-  if (RENUMBERED_KINDS.has(f.class.kind) && !f.isCreate && !f.keepsFirstParent) {
-    return reject(
-      f,
-      "renumbers",
-      `${f.ref} would renumber its revisions: ${shortSha(f.old)} is not on the first-parent chain of ${shortSha(f.new)} (a merge that put the pusher's own side first)`,
-    );
+  if (RENUMBERED_KINDS.has(f.class.kind) && !f.keepsFirstParent) {
+    const why = f.isCreate
+      ? `${f.ref} would come back with another history: the tip it had before an override deleted it is not on the first-parent chain of ${shortSha(f.new)}`
+      : `${f.ref} would renumber its revisions: ${shortSha(f.old)} is not on the first-parent chain of ${shortSha(f.new)} (a merge that put the pusher's own side first)`;
+    return reject(f, "renumbers", why);
   }
   return null;
 }

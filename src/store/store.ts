@@ -685,6 +685,23 @@ export class Store {
     }
   }
 
+  /**
+   * The tip `ref` had before an admin's override last deleted it (a deletion
+   * that did not fail to land), or null when it was never deleted: a branch
+   * that comes back must continue that history.
+   */
+  tipBeforeDeletion(ref: string): string | null {
+    const row = this.db
+      .prepare(
+        `SELECT a.old FROM audit a LEFT JOIN landing l ON l.audit_id = a.id
+         WHERE a.ref = ? AND a.decision = 'override' AND a.old IS NOT NULL AND a.new GLOB '0*' AND replace(a.new, '0', '') = ''
+           AND a.old GLOB '*[1-9a-f]*' AND (l.landed IS NULL OR l.landed = 1)
+         ORDER BY a.id DESC LIMIT 1`,
+      )
+      .get(ref) as { old: string } | undefined;
+    return row?.old ?? null;
+  }
+
   scanMark(branch: string): string | null {
     return (this.db.prepare("SELECT sha FROM scan_marks WHERE branch = ?").get(branch) as { sha: string } | undefined)?.sha ?? null;
   }

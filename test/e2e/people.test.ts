@@ -311,7 +311,7 @@ describe("explain leads with the answer", () => {
     const lines = sb.prodgate(["explain", "r2"], "dev").stdout.trim().split("\n");
     expect(lines[0]).toBe("deployable: yes — it is the deployable revision");
     expect(lines.at(-1)).toMatch(/^a push of it to production-stable by dev: refused \[frozen\]: /);
-    expect(lines.length).toBeLessThanOrEqual(5);
+    expect(lines.length).toBeLessThanOrEqual(6);
   });
 });
 
