@@ -1,10 +1,11 @@
 // Attacks by a developer with push access and no role, each turned into a
 // test: what they tried, and what prodgate must do instead. Races are made
 // deterministic with gates in earlier (chained) hooks, never with sleeps.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { type Running, startIn, until } from "../helpers/background";
 import { type Clone, MAIN, type RunResult, type Sandbox, standardSandbox } from "../helpers/repo";
 
 let sb: Sandbox;
@@ -28,36 +29,8 @@ interface Fix {
   stable: { sha: string; how: string } | null;
 }
 
-interface Running {
-  child: ChildProcess;
-  exited: boolean;
-  done: Promise<RunResult>;
-}
-
-function start(cmd: string, args: string[], cwd: string, env: Record<string, string | undefined>): Running {
-  const child = spawn(cmd, args, { cwd, env: sb.env(env) });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (d) => (stdout += d));
-  child.stderr!.on("data", (d) => (stderr += d));
-  const running: Running = { child, exited: false, done: Promise.resolve({ status: -1, stdout, stderr }) };
-  running.done = new Promise((resolve) =>
-    child.on("close", (status) => {
-      running.exited = true;
-      resolve({ status: status ?? -1, stdout, stderr });
-    }),
-  );
-  return running;
-}
-
-/** Resolves once `check` holds; checked whenever the event loop is free (no fixed delay is relied on). */
-async function until(check: () => boolean, what: string, limitMs = 60_000): Promise<void> {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > limitMs) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const start = (cmd: string, args: string[], cwd: string, env: Record<string, string | undefined>): Running =>
+  startIn(sb, cmd, args, cwd, env);
 
 /** An earlier hook of the server (run before prodgate's) with this shell body. */
 function chainedHook(name: "pre-receive" | "post-receive", body: string): void {

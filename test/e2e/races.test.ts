@@ -3,11 +3,12 @@
 // and fault points kill a hook at a named step. Nothing here waits for time
 // to pass: every wait is for a file or a ref the other side writes.
 import Database from "better-sqlite3";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { type Clone, MAIN, type RunResult, type Sandbox, standardSandbox } from "../helpers/repo";
+import { type Running, startIn, until } from "../helpers/background";
+import { type Clone, MAIN, type Sandbox, standardSandbox } from "../helpers/repo";
 
 let sb: Sandbox;
 let work: Clone;
@@ -62,41 +63,13 @@ esac`;
   return dir;
 }
 
-interface Running {
-  child: ChildProcess;
-  exited: boolean;
-  done: Promise<RunResult>;
-}
-
-function start(cmd: string, args: string[], cwd: string, env: Record<string, string | undefined>): Running {
-  const child = spawn(cmd, args, { cwd, env: sb.env(env) });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (d) => (stdout += d));
-  child.stderr!.on("data", (d) => (stderr += d));
-  const running: Running = { child, exited: false, done: Promise.resolve({ status: -1, stdout, stderr }) };
-  running.done = new Promise((resolve) =>
-    child.on("close", (status) => {
-      running.exited = true;
-      resolve({ status: status ?? -1, stdout, stderr });
-    }),
-  );
-  return running;
-}
+const start = (cmd: string, args: string[], cwd: string, env: Record<string, string | undefined>): Running =>
+  startIn(sb, cmd, args, cwd, env);
 
 const startProdgate = (args: string[], user: string, env: Record<string, string | undefined> = {}) =>
   start(process.execPath, [MAIN, "--repo", sb.bare, ...args], sb.root, { GL_USER: user, ...env });
 
 const withPath = (dir: string) => ({ PATH: `${dir}:${process.env.PATH}` });
-
-/** Resolves once `check` holds; checked whenever the event loop is free (no fixed delay is relied on). */
-async function until(check: () => boolean, what: string, limitMs = 60_000): Promise<void> {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > limitMs) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Is a bad or needstesting verdict, or a freeze, in the audit log? (read straight from the database) */
 function changeRecorded(): boolean {
