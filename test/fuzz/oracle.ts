@@ -343,6 +343,8 @@ export class Oracle {
         what: `r${revno} was ${short(sha)}, stable's mainline now has ${this.describe(mainline[revno - 1]!)} there${more}`,
       });
     }
+    // An admin's override may rewind stable (break-glass): the revnos it gave up are free again.
+    if (overridden) this.shown.clear();
     mainline.forEach((sha, i) => this.shown.set(i + 1, sha));
     const rows = this.db.prepare("SELECT sha, revno FROM revnos").all() as { sha: string; revno: number }[];
     for (const { sha, revno } of rows) {
