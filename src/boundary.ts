@@ -62,7 +62,10 @@ export function exitQuietlyWhenOutputCloses(): void {
 /** The one error boundary: known failures print one line; anything else is a bug to report. */
 export function withBoundary(run: () => number): number {
   try {
-    return run();
+    const status = run();
+    // A reader that goes away after a command said no must not turn the no into a yes.
+    if (status !== 0) statusOnClosedOutput = status;
+    return status;
   } catch (err) {
     if (closedOutput(err)) return statusOnClosedOutput;
     const known = knownFailure(err);

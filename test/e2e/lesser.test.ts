@@ -191,6 +191,12 @@ describe("a reader that stops reading", () => {
       expect(r.status).toBe(0);
     });
   }
+
+  it("a check that fails keeps its failing status when its reader goes away (doctor)", async () => {
+    sb.git(["config", "prodgate.stableWriters", "nobody"], { cwd: sb.bare });
+    const r = await closedStdout(["doctor"]);
+    expect(r.status).toBe(1);
+  });
 });
 
 describe("a symbolic ref aliasing a governed ref", () => {
