@@ -2,9 +2,12 @@
 // npm run bench: prodgate's hooks and commands against the same repository
 // without hooks, side by side in one run, on generated histories.
 //
-//   node bench/run.mjs [--quick] [--commits 10000,100000] [--runs N] [--out FILE] [--keep]
+//   node bench/run.mjs [--quick] [--commits 10000,100000] [--runs N] [--out FILE] [--keep] [--against DIR]
 //
 // --quick (or PRODGATE_BENCH_QUICK=1) is a smoke run on a tiny repository.
+// --against DIR installs a second build of prodgate (another checkout, built) on a third copy and
+// runs it interleaved with this one, so machine load hits both alike: the table then gives the
+// median of the paired differences, wall and CPU, this build minus that one.
 // Prints a table and writes it as JSON (default bench/out/latest.json).
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -22,7 +25,7 @@ const TIME = existsSync("/usr/bin/time") ? "/usr/bin/time" : null;
 // --- options -----------------------------------------------------------------
 
 function options(argv) {
-  const opts = { quick: !!process.env.PRODGATE_BENCH_QUICK, commits: null, runs: null, out: null, keep: false };
+  const opts = { quick: !!process.env.PRODGATE_BENCH_QUICK, commits: null, runs: null, out: null, keep: false, against: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -35,10 +38,12 @@ function options(argv) {
     else if (a === "--runs") opts.runs = Number(value());
     else if (a === "--out") opts.out = resolve(value());
     else if (a === "--keep") opts.keep = true;
+    else if (a === "--against") opts.against = resolve(value());
     else usage(`unknown argument ${a}`);
   }
   if (opts.commits?.some((n) => !Number.isInteger(n) || n < 50)) usage("--commits takes sizes of at least 50");
   if (opts.runs !== null && (!Number.isInteger(opts.runs) || opts.runs < 1)) usage("--runs takes a positive number");
+  if (opts.against && !existsSync(join(opts.against, "dist", "prodgate.cjs"))) usage(`${opts.against} has no built dist/prodgate.cjs`);
   opts.commits ??= opts.quick ? [300] : [10_000, 100_000];
   opts.runs ??= opts.quick ? 2 : 15;
   opts.warmup = opts.quick ? 1 : 2;
@@ -48,7 +53,7 @@ function options(argv) {
 
 function usage(problem) {
   process.stderr.write(
-    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--commits 10000,100000] [--runs N] [--out FILE] [--keep]\n`,
+    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--commits 10000,100000] [--runs N] [--out FILE] [--keep] [--against DIR]\n`,
   );
   process.exit(2);
 }
@@ -87,10 +92,26 @@ function run(cmd, args, opts = {}) {
 
 const git = (cwd, args, opts = {}) => run("git", args, { ...opts, spawn: { cwd, input: opts.input } }).stdout.trim();
 
-/** Wall time of a command in milliseconds; throws when it fails. */
+// CPU time of a command's whole process tree, from bench/cpu.py (wait4's rusage), when python3 is here.
+const PYTHON = spawnSync("python3", ["--version"]).status === 0 ? "python3" : null;
+const CPU = join(PROJECT, "bench", "cpu.py");
+let lastCpuMs = null;
+
+/**
+ * Wall time of a command in milliseconds; throws when it fails. Its CPU time (user+sys of every
+ * process it started) is left in `lastCpuMs`, or null without python3.
+ */
 function timed(cmd, args, opts = {}) {
+  if (PYTHON) {
+    const out = run(PYTHON, [CPU, cmd, ...args], opts).stdout;
+    const m = /prodgate-bench-cpu (\S+) (\S+)\s*$/.exec(out);
+    if (!m) throw new Error(`bench/cpu.py printed no times for ${cmd} ${args.join(" ")}`);
+    lastCpuMs = Number(m[2]);
+    return Number(m[1]);
+  }
   const start = process.hrtime.bigint();
   run(cmd, args, opts);
+  lastCpuMs = null;
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
@@ -109,6 +130,12 @@ function stats(samples) {
   return samples.length === 0 ? null : { median: quantile(samples, 0.5), p95: quantile(samples, 0.95), samples };
 }
 
+/** This build against the --against build: medians of the per-iteration differences, wall and CPU. */
+function paired(samples, cpu) {
+  const diffs = (xs) => xs.hooked.map((x, i) => x - xs.against[i]).filter((d) => !Number.isNaN(d));
+  return { samples: samples.against, wallMs: quantile(diffs(samples), 0.5), cpuMs: quantile(diffs(cpu), 0.5) };
+}
+
 // --- the benchmark of one repository size ----------------------------------------
 
 class Bench {
@@ -119,6 +146,9 @@ class Bench {
     this.gen = generated(join(PROJECT, "bench", "out", "cache"), n);
     this.hooked = join(root, "hooked.git");
     this.plain = join(root, "plain.git");
+    // The same repository with the --against build installed, or null.
+    this.against = opts.against ? join(root, "against.git") : null;
+    this.installed = this.against ? [this.hooked, this.against] : [this.hooked];
     this.client = join(root, "client.git");
     this.memFile = join(root, "hook-memory.txt");
     this.wrapDir = join(root, "memory-hooks");
@@ -136,20 +166,21 @@ class Bench {
   prepare() {
     const { gen } = this;
     const tip = this.sha(this.n);
-    for (const dir of [this.hooked, this.plain]) {
+    for (const dir of [...this.installed, this.plain]) {
       cpSync(gen.dir, dir, { recursive: true });
       git(dir, ["update-ref", "refs/heads/stable", tip]);
       git(dir, ["update-ref", "refs/heads/production-stable", this.sha(this.base)]);
     }
     git(this.root, ["clone", "--quiet", "--bare", "--shared", gen.dir, this.client]);
     run("bash", [join(PROJECT, "install.sh"), this.hooked], { env: { PATH: process.env.PATH } });
+    if (this.against) run("bash", [join(this.opts.against, "install.sh"), this.against], { env: { PATH: process.env.PATH } });
     for (const [role, user] of [
       ["qa", "quinn"],
       ["security", "sam"],
       ["ci", "cid"],
       ["admin", "ada"],
     ]) {
-      git(this.hooked, ["config", "--add", `prodgate.roles.${role}`, user]);
+      for (const dir of this.installed) git(dir, ["config", "--add", `prodgate.roles.${role}`, user]);
     }
     // Hooks wrapped in /usr/bin/time for one extra push per case: the peak RSS of each hook's process tree.
     mkdirSync(this.wrapDir);
@@ -162,18 +193,21 @@ class Bench {
     }
   }
 
+  /** Runs `fn` on the state database of each installed copy. */
   db(fn) {
     const Database = require("better-sqlite3");
-    const db = new Database(join(this.hooked, "prodgate", "state.db"), { timeout: 10_000 });
-    try {
-      return fn(db);
-    } finally {
-      db.close();
+    for (const dir of this.installed) {
+      const db = new Database(join(dir, "prodgate", "state.db"), { timeout: 10_000 });
+      try {
+        fn(db);
+      } finally {
+        db.close();
+      }
     }
   }
 
   setRef(ref, sha) {
-    for (const dir of [this.hooked, this.plain]) git(dir, ["update-ref", ref, sha]);
+    for (const dir of [...this.installed, this.plain]) git(dir, ["update-ref", ref, sha]);
   }
 
   /** A new commit on top of `parent` in the client, changing one file. */
@@ -210,22 +244,33 @@ class Bench {
    * first alternates too); the first iterations warm up, the last one measures memory.
    */
   sideBySide(step) {
-    const samples = { hooked: [], plain: [] };
+    const sides = this.against ? ["hooked", "against", "plain"] : ["hooked", "plain"];
+    const samples = Object.fromEntries(sides.map((side) => [side, []]));
+    const cpu = Object.fromEntries(sides.map((side) => [side, []]));
     let peakMb = null;
     for (let i = 0; i < this.iterations; i++) {
       const memory = i === this.iterations - 1;
-      const order = i % 2 === 0 ? ["hooked", "plain"] : ["plain", "hooked"];
+      const order = i % 2 === 0 ? sides : [...sides].reverse();
       for (const side of order) {
         const ms = step(i, side, memory);
-        if (!memory && i >= this.opts.warmup) samples[side].push(ms);
+        if (!memory && i >= this.opts.warmup) {
+          samples[side].push(ms);
+          if (lastCpuMs !== null) cpu[side].push(lastCpuMs);
+        }
       }
       if (memory) peakMb = this.readMemory();
     }
-    return { hooked: stats(samples.hooked), plain: stats(samples.plain), peakMb };
+    return {
+      hooked: stats(samples.hooked),
+      plain: stats(samples.plain),
+      peakMb,
+      cpu: { hooked: stats(cpu.hooked), plain: stats(cpu.plain) },
+      against: this.against ? paired(samples, cpu) : null,
+    };
   }
 
   dir(side) {
-    return side === "hooked" ? this.hooked : this.plain;
+    return side === "hooked" ? this.hooked : side === "against" ? this.against : this.plain;
   }
 
   // --- the cases ---------------------------------------------------------------
@@ -250,7 +295,7 @@ class Bench {
       for (let i = 0; i < 100; i++) insert.run(hex(i, "f1"), `security fix ${i}`, hex(i, "a7"), new Date().toISOString());
     });
     // What the engine writes when fixes wait for devel: post-receive runs for devel pushes too.
-    writeFileSync(join(this.hooked, "prodgate", "fixes-pending"), "bench\n");
+    for (const dir of this.installed) writeFileSync(join(dir, "prodgate", "fixes-pending"), "bench\n");
     // Everything on stable is in production: each stable push adds one revision to QA.
     this.setRef("refs/heads/production-stable", this.sha(this.n));
     const commits = [];
@@ -299,7 +344,8 @@ class Bench {
     const [mCmd, mArgs] = wrap([process.execPath, probe, this.hooked, "1"]);
     const once = JSON.parse(run(mCmd, mArgs).stdout);
     const walk = { hooked: stats(out.times.slice(this.opts.warmup)), plain: null, peakMb: this.readMemory() ?? once.maxRssKb / 1024 };
-    const samples = [];
+    const samples = { hooked: [], against: [] };
+    const cpu = { hooked: [], against: [] };
     let peakMb = null;
     for (let i = 0; i < runs + 1; i++) {
       const memory = i === runs;
@@ -308,9 +354,21 @@ class Bench {
         : [process.execPath, [MAIN, "--repo", this.hooked, "status", "--json"]];
       const ms = timed(cmd, args, { env: { GL_USER: "ada" } });
       if (memory) peakMb = this.readMemory();
-      else if (i >= this.opts.warmup) samples.push(ms);
+      else if (i >= this.opts.warmup) {
+        samples.hooked.push(ms);
+        if (lastCpuMs !== null) cpu.hooked.push(lastCpuMs);
+        if (this.against) {
+          const other = join(this.opts.against, "dist", "prodgate.cjs");
+          samples.against.push(timed(process.execPath, [other, "--repo", this.against, "status", "--json"], { env: { GL_USER: "ada" } }));
+          if (lastCpuMs !== null) cpu.against.push(lastCpuMs);
+        }
+      }
     }
-    return { walk, status: { hooked: stats(samples), plain: null, peakMb } };
+    const against = this.against ? paired(samples, cpu) : null;
+    return {
+      walk,
+      status: { hooked: stats(samples.hooked), plain: null, peakMb, cpu: { hooked: stats(cpu.hooked), plain: null }, against },
+    };
   }
 
   all() {
@@ -341,15 +399,40 @@ function judge(result, target) {
   else if (target.added !== undefined) pass = added !== null && added <= target.added;
   else if (target.total !== undefined) pass = h !== null && h < target.total;
   if (pass !== null && result.peakMb !== null && result.peakMb >= 100) pass = false;
-  return { ratio, addedMs: added, pass };
+  const ch = result.cpu?.hooked?.median ?? null;
+  const cp = result.cpu?.plain?.median ?? null;
+  return {
+    ratio,
+    addedMs: added,
+    cpuMs: ch,
+    cpuAddedMs: ch !== null && cp !== null ? ch - cp : null,
+    vsWallMs: result.against?.wallMs ?? null,
+    vsCpuMs: result.against?.cpuMs ?? null,
+    pass,
+  };
 }
 
 // --- output ----------------------------------------------------------------------
 
 const fmt = (x, digits = 0) => (x === null || x === undefined ? "—" : x.toFixed(digits));
+const signed = (x) => (x === null || x === undefined ? "—" : `${x >= 0 ? "+" : ""}${x.toFixed(1)}`);
 
-export function table(rows) {
-  const header = ["case", "commits", "median ms", "p95 ms", "hookless ms", "ratio", "added ms", "peak MB", "target", ""];
+export function table(rows, against = false) {
+  const header = [
+    "case",
+    "commits",
+    "median ms",
+    "p95 ms",
+    "hookless ms",
+    "ratio",
+    "added ms",
+    "CPU ms",
+    "CPU added ms",
+    "peak MB",
+    "target",
+    "",
+  ];
+  if (against) header.splice(10, 0, "vs --against ms", "CPU vs --against ms");
   const lines = rows.map((r) => [
     r.name,
     String(r.commits),
@@ -358,7 +441,10 @@ export function table(rows) {
     fmt(r.plain?.median, 1),
     r.ratio === null ? "—" : `${r.ratio.toFixed(2)}×`,
     fmt(r.addedMs, 1),
+    fmt(r.cpuMs, 1),
+    fmt(r.cpuAddedMs, 1),
     fmt(r.peakMb, 0),
+    ...(against ? [signed(r.vsWallMs), signed(r.vsCpuMs)] : []),
     r.target,
     r.pass === null ? "" : r.pass ? "ok" : "MISSED",
   ]);
@@ -414,6 +500,7 @@ function main() {
   const report = {
     at: new Date().toISOString(),
     machine: { ...machine(), loadBefore, loadAfter: loadavg() },
+    against: opts.against,
     runs: opts.runs,
     warmup: opts.warmup,
     rows,
@@ -422,7 +509,7 @@ function main() {
   writeFileSync(opts.out, `${JSON.stringify(report, null, 2)}\n`);
   const m = report.machine;
   process.stdout.write(
-    `${table(rows)}\n\n${m.cores} cores, ${m.memoryGb} GB, Node ${m.node}, ${m.git}; ${opts.runs} runs each; load average ${m.loadBefore[0].toFixed(1)} before, ${m.loadAfter[0].toFixed(1)} after; JSON: ${opts.out}\n`,
+    `${table(rows, !!opts.against)}\n\n${m.cores} cores, ${m.memoryGb} GB, Node ${m.node}, ${m.git}; ${opts.runs} runs each; load average ${m.loadBefore[0].toFixed(1)} before, ${m.loadAfter[0].toFixed(1)} after; JSON: ${opts.out}\n`,
   );
 }
 
