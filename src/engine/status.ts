@@ -112,6 +112,11 @@ export function buildStatus(engine: Engine, state: DeployState = deployState(eng
   const tipCommits = new Map(
     repo.commitsNoWalk(BRANCH_KINDS.map((k) => state.tips[k]).filter((x): x is string => !!x)).map((c) => [c.sha, c] as const),
   );
+  // deployState asked git for stable's mainline not in production-stable: with no baseline that is
+  // exactly the question holdings() asks of a production branch at that tip (the same shas).
+  const asked = new Map<string, Mainline>();
+  if (state.tips.productionStable && !state.baseline)
+    asked.set(state.tips.productionStable, { segment: state.segment, boundary: state.base });
   for (const kind of BRANCH_KINDS) {
     const sha = state.tips[kind];
     const name = config.branches[kind];
@@ -121,7 +126,8 @@ export function buildStatus(engine: Engine, state: DeployState = deployState(eng
     }
     const commit = tipCommits.get(sha) ?? repo.commit(sha)!;
     branches[name] = { ref: `refs/heads/${name}`, sha, revno: repo.revno(sha), subject: commit.subject };
-    if (kind === "productionStable" || kind === "productionDevel") branches[name]!.holds = holdings(engine, sha, state.tips.stable);
+    if (kind === "productionStable" || kind === "productionDevel")
+      branches[name]!.holds = holdings(engine, sha, state.tips.stable, asked.get(sha));
   }
   const d: MainlineCommit | null = state.walk.deployable;
   const blocker = state.walk.blocker;
@@ -191,12 +197,17 @@ function overrideContentAwaitingQa(
   return [...found.values()].sort((a, b) => a.revno - b.revno);
 }
 
-/** What a production branch at `tip` holds, in stable's terms: never a revno of its own. */
-export function holdings(engine: Engine, tip: string, stableTip: string | null): Holdings {
+type Mainline = { segment: MainlineCommit[]; boundary: MainlineCommit | null };
+
+/**
+ * What a production branch at `tip` holds, in stable's terms: never a revno of its own.
+ * `mainline`, when given, is git's answer to repo.mainline(stableTip, [tip]), already asked.
+ */
+export function holdings(engine: Engine, tip: string, stableTip: string | null, mainline?: Mainline): Holdings {
   const { repo, store } = engine;
   let held: { sha: string; revno: number } | null = null;
   if (stableTip) {
-    const { segment, boundary } = repo.mainline(stableTip, [tip]);
+    const { segment, boundary } = mainline ?? repo.mainline(stableTip, [tip]);
     if (segment.length === 0) held = { sha: stableTip, revno: repo.revno(stableTip) };
     else if (boundary && repo.isAncestor(boundary.sha, tip)) held = { sha: boundary.sha, revno: boundary.revno };
   }
