@@ -213,7 +213,7 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
     outcome = "merged";
   }
 
-  const refused = moveRefused(engine, prod, target, d.sha);
+  const refused = moveRefused(engine, prod, target, d.sha, prodBelow);
   if (refused) return finish("blocked", prod, refused, `production-stable cannot take ${rev(d)}: blocked: ${refused}`);
   const runId = store.startMirrorRun({ trigger, fromSha: prod, toSha: target, deployableSha: d.sha, deployableRevno: d.revno });
   faultPoint("before-update-ref");
@@ -246,12 +246,17 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
  * moves from `prod` to `target`: the old tip must be an ancestor of the new
  * one, and the new tip must be the deployable revision `d` itself or a merge
  * whose parents are exactly the old tip and `d`. Returns why not, or null.
+ * `prodBelow`: git's own listing of stable's mainline by sha, in this decision,
+ * showed `prod` as the first parent of the oldest commit of the segment that
+ * holds `d`, so `prod` is on `d`'s first-parent chain: asking again would
+ * learn nothing (objects never change, and update-ref's compare-and-swap
+ * checks that production-stable is still `prod`).
  */
-function moveRefused(engine: Engine, prod: string | null, target: string, d: string): string | null {
+function moveRefused(engine: Engine, prod: string | null, target: string, d: string, prodBelow: boolean): string | null {
   const { repo } = engine;
   if (target === d) {
     // A question of its own (not the --is-ancestor the decision asked): prod is an ancestor of d exactly when it is their merge base.
-    if (prod && repo.mergeBase(prod, d) !== prod) {
+    if (prod && !prodBelow && repo.mergeBase(prod, d) !== prod) {
       return `the deployable revision ${shortSha(d)} does not contain production-stable's tip ${shortSha(prod)}`;
     }
     return null;
