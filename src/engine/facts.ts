@@ -3,8 +3,8 @@ import { MAX_LISTED_COMMITS } from "../policy/message";
 import { branchRef, type RefClass } from "../policy/refs";
 import { type CommitInfo, isZeroSha, type MainlineCommit } from "../policy/types";
 import { queries } from "../git/repo";
-import type { GitQuery } from "../git/run";
-import { branchTips, type DeployState, deployState, deployStateQueries, type Engine, type Tips } from "./state";
+import type { FollowUp, GitQuery } from "../git/run";
+import { branchTips, type DeployState, deployState, deployStateFollowUp, deployStateQueries, type Engine, type Tips } from "./state";
 
 /** The branches whose old tip must stay on the new tip's first-parent chain. */
 const FIRST_PARENT_KINDS = new Set<RefClass["kind"]>(["devel", "stable", "productionStable", "productionDevel"]);
@@ -86,7 +86,11 @@ export class FactGatherer {
   prefetch(updates: readonly { update: RefUpdate; cls: RefClass }[], extra: readonly GitQuery[] = []): void {
     const { repo, config } = this.engine;
     const planned: GitQuery[] = [...extra];
-    if (!this.knownTips && updates.some(({ cls }) => NEEDS_TIPS.has(cls.kind))) planned.push(...deployStateQueries(this.engine));
+    let follow: FollowUp | undefined;
+    if (!this.knownTips && updates.some(({ cls }) => NEEDS_TIPS.has(cls.kind))) {
+      planned.push(...deployStateQueries(this.engine));
+      follow = deployStateFollowUp(this.engine);
+    }
     const settled: RefUpdate[] = [];
     for (const { update, cls } of updates) {
       if (isZeroSha(update.new)) continue;
@@ -99,7 +103,7 @@ export class FactGatherer {
       // Asked as if the tag names a commit, which a verdict tag usually does.
       if (cls.kind === "verdictTag") planned.push(queries.mainlineTo(update.new, branchRef(config.branches.stable)));
     }
-    repo.prefetchUpdates(settled, planned);
+    repo.prefetchUpdates(settled, planned, follow);
   }
 
   gather(update: RefUpdate, cls: RefClass): UpdateFacts {

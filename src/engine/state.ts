@@ -1,7 +1,7 @@
 import { type Config, readConfig, readConfigCached } from "../config";
 import { UserError } from "../errors";
 import { queries, Repo } from "../git/repo";
-import type { GitQuery } from "../git/run";
+import type { FollowUp, GitQuery } from "../git/run";
 import { type DeployableResult, deployableRevision } from "../policy/deployable";
 import { branchRef } from "../policy/refs";
 import type { BranchKind, MainlineCommit } from "../policy/types";
@@ -60,6 +60,25 @@ export function deployStateQueries(engine: Engine): GitQuery[] {
 }
 
 /**
+ * deployState()'s second question, stable's mainline not in production-stable
+ * (nor the baseline), asked ahead by the shas of the two tips as read in that
+ * same process: it answers deployState() only when the tips it then reads are
+ * those same shas, and the baseline unchanged.
+ */
+export function deployStateFollowUp(engine: Engine): FollowUp {
+  const { config, store } = engine;
+  const baseline = store.getSetting("baseline");
+  return {
+    refs: [branchRef(config.branches.stable), branchRef(config.branches.productionStable)],
+    query: (stable, prod) =>
+      queries.mainline(
+        stable,
+        [prod, baseline].filter((x): x is string => !!x),
+      ),
+  };
+}
+
+/**
  * The deployable revision as the repository and the database stand now,
  * computed from one snapshot of the refs: the tips are read once (or given
  * as `known`), and everything after asks git by those shas only, never by a
@@ -69,6 +88,7 @@ export function deployStateQueries(engine: Engine): GitQuery[] {
  */
 export function deployState(engine: Engine, known?: Tips): DeployState {
   const { repo, store } = engine;
+  if (!known) repo.prefetchMainline(deployStateQueries(engine), deployStateFollowUp(engine));
   const baseline = store.getSetting("baseline");
   const tips = known ?? branchTips(engine);
   if (!tips.stable) {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import type { CommitInfo, MainlineCommit } from "../policy/types";
 import { COMMIT_FORMAT, type ParsedCommit, parseCommits, parsePatchIds, parseRefTips } from "./parse";
-import { Git, type GitQuery } from "./run";
+import { type FollowUp, Git, type GitQuery } from "./run";
 
 /** Revision numbers already counted, keyed by commit (see Store). */
 export interface RevnoCache {
@@ -165,12 +165,12 @@ export class Repo {
   }
 
   /**
-   * Ask git, in one process, for the tips of `refs` and for the mainline of
-   * `tipRef` not in `exclude` (names), which refTips() and mainline() with
-   * those same names then answer. False when this history cannot.
+   * Ask git, in one process, the `queries` and then `follow` (see FollowUp):
+   * the calls that ask the same questions later are answered from it. False
+   * when this history cannot.
    */
-  prefetchMainline(refs: readonly string[], tipRef: string, exclude: readonly string[]): boolean {
-    this.git.prefetch([queries.refTips(refs), queries.mainline(tipRef, exclude)]);
+  prefetchMainline(queries: readonly GitQuery[], follow: FollowUp): boolean {
+    this.git.prefetch(queries, follow);
     return true;
   }
 
@@ -217,9 +217,9 @@ export class Repo {
    * processes; `extra` queries ride along for later calls. An update the log
    * cannot settle (a tag, a rewind) is simply asked again later.
    */
-  prefetchUpdates(updates: readonly { old: string; new: string }[], extra: readonly GitQuery[] = []): void {
+  prefetchUpdates(updates: readonly { old: string; new: string }[], extra: readonly GitQuery[] = [], follow?: FollowUp): void {
     const logs = updates.map((u) => ({ ...u, query: queries.leftRight(u.old, u.new) }));
-    this.git.prefetch([...logs.map((l) => l.query), ...extra]);
+    this.git.prefetch([...logs.map((l) => l.query), ...extra], follow);
     for (const l of logs) {
       const out = this.git.take(l.query);
       if (!out) continue;

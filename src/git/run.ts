@@ -24,6 +24,19 @@ export interface GitOptions {
   env?: Record<string, string>;
 }
 
+/**
+ * A question that needs the tips of two refs first, asked at the end of a
+ * prefetch: the tips are read once in that process and the follow-up asked
+ * with those shas, so its answer is kept exactly under `query(a, b)` for the
+ * shas really used (b null when the second ref does not exist). `query` must
+ * put each sha in an argument of its own; the placeholders it is first
+ * called with stand for them.
+ */
+export interface FollowUp {
+  refs: readonly [string, string];
+  query: (a: string, b: string | null) => GitQuery;
+}
+
 /** A git command, or a pipeline of them (`git a | git b`), as argument lists. */
 export type GitQuery = readonly (readonly string[])[];
 
@@ -67,14 +80,26 @@ export class Git {
    * is its last command's, so a failure of the first would pass for an empty
    * answer.
    */
-  prefetch(queries: readonly GitQuery[]): void {
+  prefetch(queries: readonly GitQuery[], follow?: FollowUp): void {
     const unique = [...new Map(queries.map((q) => [queryKey(q), q])).values()].filter(
       (q) => q.length === 1 && !this.prefetched.has(queryKey(q)),
     );
-    if (unique.length < 2) return;
+    if (unique.length + (follow ? 1 : 0) < 2) return;
     const token = `prodgate-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
     const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
-    const script = unique.map((q, i) => `git ${q[0]!.map(quote).join(" ")} 2>/dev/null; printf '\\0%s ${i} %d\\0' "$1" $?`).join("\n");
+    const lines = unique.map((q, i) => `git ${q[0]!.map(quote).join(" ")} 2>/dev/null; printf '\\0%s ${i} %d\\0' "$1" $?`);
+    if (follow) {
+      // The shas of the two refs, read once, then the follow-up asked with them; the shas
+      // come back with the answer, which is kept under the query those shas make.
+      const [a, b] = follow.refs.map(quote);
+      const args = follow.query("@A@", "@B@")[0]!.map((arg) => (arg === "@A@" ? `"$a"` : arg === "@B@" ? `\${b:+"$b"}` : quote(arg)));
+      lines.push(
+        `a= b=\nwhile read -r n o; do case $n in ${a}) a=$o ;; ${b}) b=$o ;; esac; done <<PRODGATE_TIPS\n` +
+          `$(git for-each-ref '--format=%(refname) %(objectname)' -- ${a} ${b} 2>/dev/null)\nPRODGATE_TIPS\n` +
+          `if [ -n "$a" ]; then git ${args.join(" ")} 2>/dev/null; printf '\\0%s F %d %s %s\\0' "$1" $? "$a" "$b"; fi`,
+      );
+    }
+    const script = lines.join("\n");
     gitProcesses.started++;
     const result = spawnSync("/bin/sh", ["-c", script, "sh", token], {
       cwd: this.cwd,
@@ -94,6 +119,15 @@ export class Git {
       if (status === 0 || status === 1) this.prefetched.set(queryKey(q), { status, stdout: result.stdout.slice(at, end), stderr: "" });
       at = close + 1;
     });
+    if (!follow) return;
+    const marker = `\0${token} F `;
+    const end = result.stdout.indexOf(marker, at);
+    if (end < 0) return;
+    const close = result.stdout.indexOf("\0", end + marker.length);
+    const [status, a, b] = result.stdout.slice(end + marker.length, close).split(" ");
+    const sha = /^[0-9a-f]{40,64}$/;
+    if (status !== "0" || !a || !sha.test(a) || (b !== "" && !sha.test(b ?? ""))) return;
+    this.prefetched.set(queryKey(follow.query(a, b || null)), { status: 0, stdout: result.stdout.slice(at, end), stderr: "" });
   }
 
   /** Answers asked by someone else (the pre-receive shim), keyed by queryKey. */

@@ -96,6 +96,61 @@ describe("Git.prefetch", () => {
     repo.git.prefetch([queries.objectType(missing), queries.patchIds([missing], ["2".repeat(40)])]);
     expect(() => repo.patchIds([missing], ["2".repeat(40)])).toThrow(/git log/);
   });
+
+  /** A bare repository with stable two commits ahead of production-stable; returns [stable, production-stable]. */
+  function twoBranches(repoDir: string): [string, string] {
+    const env = {
+      ...process.env,
+      GIT_CONFIG_NOSYSTEM: "1",
+      GIT_AUTHOR_NAME: "A",
+      GIT_AUTHOR_EMAIL: "a@x",
+      GIT_COMMITTER_NAME: "A",
+      GIT_COMMITTER_EMAIL: "a@x",
+    };
+    const g = (...args: string[]) => spawnSync("git", ["--git-dir", repoDir, ...args], { env, encoding: "utf8" }).stdout.trim();
+    spawnSync("git", ["init", "--quiet", "--bare", repoDir], { env });
+    const tree = g("mktree");
+    const r1 = g("commit-tree", tree, "-m", "r1");
+    const r2 = g("commit-tree", tree, "-p", r1, "-m", "r2");
+    const r3 = g("commit-tree", tree, "-p", r2, "-m", "r3");
+    g("update-ref", "refs/heads/stable", r3);
+    g("update-ref", "refs/heads/production-stable", r1);
+    return [r3, r1];
+  }
+
+  const follow = {
+    refs: ["refs/heads/stable", "refs/heads/production-stable"] as const,
+    query: (a: string, b: string | null) => queries.mainline(a, b ? [b] : []),
+  };
+
+  it("asks a follow-up by the shas it read, and keeps its answer under exactly that query", () => {
+    const repoDir = join(gitDir, "repo.git");
+    const [stable, prod] = twoBranches(repoDir);
+    const git = new Git(repoDir);
+    git.prefetch([queries.refTips(["refs/heads/stable"])], follow);
+    // Under any other shas there is no answer: the caller asks git itself.
+    expect(git.take(queries.mainline(prod, [stable]))).toBeUndefined();
+    expect(git.take(queries.mainline(stable, []))).toBeUndefined();
+    const answer = git.take(queries.mainline(stable, [prod]));
+    expect(answer).toBeDefined();
+    expect(answer!.stdout).toBe(
+      spawnSync("git", ["--git-dir", repoDir, ...queries.mainline(stable, [prod])[0]!], { encoding: "utf8" }).stdout,
+    );
+    expect(git.take(queries.mainline(stable, [prod]))).toBeUndefined(); // given out once
+  });
+
+  it("asks the follow-up without the second ref when it does not exist, and nothing without the first", () => {
+    const repoDir = join(gitDir, "repo.git");
+    const [stable] = twoBranches(repoDir);
+    spawnSync("git", ["--git-dir", repoDir, "update-ref", "-d", "refs/heads/production-stable"]);
+    const git = new Git(repoDir);
+    git.prefetch([queries.refTips(["refs/heads/stable"])], follow);
+    expect(git.take(queries.mainline(stable, []))?.stdout).toContain(stable);
+    spawnSync("git", ["--git-dir", repoDir, "update-ref", "-d", "refs/heads/stable"]);
+    const again = new Git(repoDir);
+    again.prefetch([queries.refTips(["refs/heads/stable"])], follow);
+    expect(again.take(queries.mainline(stable, []))).toBeUndefined();
+  });
 });
 
 describe("queryKey", () => {
