@@ -66,7 +66,10 @@ export const CONFIG_KEYS: Record<string, { default: string; meaning: string }> =
     meaning:
       "regular expressions finding ticket ids in commit messages (multi-valued), each with one capture group around the id or a list of ids; set, they replace the defaults",
   },
-  "prodgate.tickets.url": { default: "", meaning: "link template for a ticket, `{id}` standing for its id (`https://bugs.example.org/{id}`)" },
+  "prodgate.tickets.url": {
+    default: "",
+    meaning: "link template for a ticket, `{id}` standing for its id (`https://bugs.example.org/{id}`)",
+  },
   "prodgate.targets": {
     default: "",
     meaning:

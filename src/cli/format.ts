@@ -36,7 +36,8 @@ export function describeVerdict(p: {
   byTicket?: { ticket: string; verdict: string }[];
 }): string {
   const perTicket = p.byTicket?.length ? ` — by ticket: ${p.byTicket.map((t) => `${printable(t.ticket)} ${t.verdict}`).join(", ")}` : "";
-  if (p.source === "incremental") return `${p.verdict} as [incr]: QA'd with ${(p.qaWith ?? []).map((r) => `r${r}`).join(", ")}, a later landing of its ticket`;
+  if (p.source === "incremental")
+    return `${p.verdict} as [incr]: QA'd with ${(p.qaWith ?? []).map((r) => `r${r}`).join(", ")}, a later landing of its ticket`;
   if (p.qaWith) {
     return p.qaWith.length
       ? `${p.verdict}: [incr], QA'd with ${p.qaWith.map((r) => `r${r}`).join(", ")}, which has no ok yet`
@@ -48,7 +49,11 @@ export function describeVerdict(p: {
     return `${p.verdict} by its message${who}, not judged by QA`;
   }
   if (p.source === "recorded" && p.by) return `${p.verdict} by QA (${printable(p.by)})${perTicket}${incrNote}`;
-  return (p.markerIgnored ? `${p.verdict} (its [no-qa]/[testfix] marker does not count: see prodgate.markers.trust)` : p.verdict) + perTicket + incrNote;
+  return (
+    (p.markerIgnored ? `${p.verdict} (its [no-qa]/[testfix] marker does not count: see prodgate.markers.trust)` : p.verdict) +
+    perTicket +
+    incrNote
+  );
 }
 
 /** "3h ago" style: the largest unit only, as gh prints it. */

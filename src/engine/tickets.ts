@@ -6,7 +6,10 @@ import type { CommitInfo, MainlineCommit, Verdict, VerdictRecord } from "../poli
 import { type DeployState, deployState, type Engine } from "./state";
 
 /** The tickets each commit's message references (sha → ids), by the configured patterns. */
-export function ticketsOf(config: Pick<Config, "ticketPatterns">, commits: readonly Pick<CommitInfo, "sha" | "message">[]): Map<string, string[]> {
+export function ticketsOf(
+  config: Pick<Config, "ticketPatterns">,
+  commits: readonly Pick<CommitInfo, "sha" | "message">[],
+): Map<string, string[]> {
   return new Map(commits.map((c) => [c.sha, ticketRefs(c.message, config.ticketPatterns)]));
 }
 

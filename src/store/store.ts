@@ -399,7 +399,14 @@ export class Store {
    * added. Returns how many were recorded.
    */
   recordVerdicts(
-    records: readonly { sha: string; verdict: Verdict; note?: string | null; revno?: number; ref?: string | null; ticket?: string | null }[],
+    records: readonly {
+      sha: string;
+      verdict: Verdict;
+      note?: string | null;
+      revno?: number;
+      ref?: string | null;
+      ticket?: string | null;
+    }[],
     user: string,
     source: string,
     pushId: string | null = null,
@@ -415,7 +422,8 @@ export class Store {
       const at = this.stamp();
       for (const r of records) {
         insert.run(r.sha, r.verdict, user, at, r.note ?? null, source, r.ticket ?? null);
-        const what = (r.revno !== undefined ? `r${r.revno} ${shortSha(r.sha)}` : shortSha(r.sha)) + (r.ticket ? ` (ticket ${r.ticket})` : "");
+        const what =
+          (r.revno !== undefined ? `r${r.revno} ${shortSha(r.sha)}` : shortSha(r.sha)) + (r.ticket ? ` (ticket ${r.ticket})` : "");
         audit.run(at, pushId, user, r.ref ?? null, r.sha, r.verdict, `${r.verdict} for ${what}`, r.note ?? source);
       }
       return records.length;

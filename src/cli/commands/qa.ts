@@ -30,7 +30,8 @@ export function qaCommand(ctx: CommandContext, verdict: string, revs: string[], 
   if (!isVerdict(verdict)) throw new UserError(`unknown verdict "${verdict}": use one of ${VERDICTS.join(", ")}, or pending`, 2);
   if (opts.byTicket) throw new UserError("--by-ticket is for qa pending", 2);
   if (opts.ticket !== undefined) {
-    if (revs.length) throw new UserError("qa --ticket takes no revisions: it records on every pending revision that references the ticket", 2);
+    if (revs.length)
+      throw new UserError("qa --ticket takes no revisions: it records on every pending revision that references the ticket", 2);
     return qaByTicket(ctx, verdict, opts.ticket, note);
   }
   if (revs.length === 0) throw new UserError(`name the revisions: prodgate qa ${verdict} <rev>…`, 2);
@@ -119,7 +120,13 @@ function qaPending(ctx: CommandContext, byTicket: boolean): number {
   if (byTicket) {
     const groups = groupByTicket(pending);
     if (ctx.json) {
-      ctx.print(JSON.stringify(groups.map((g) => ({ ticket: g.ticket, url: ticketLink(ctx, g.ticket), revisions: g.revisions })), null, 2));
+      ctx.print(
+        JSON.stringify(
+          groups.map((g) => ({ ticket: g.ticket, url: ticketLink(ctx, g.ticket), revisions: g.revisions })),
+          null,
+          2,
+        ),
+      );
       return 0;
     }
     if (groups.length === 0) ctx.print("nothing awaits QA");

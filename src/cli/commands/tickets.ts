@@ -56,7 +56,11 @@ export function ticketsCommand(ctx: CommandContext, given: string): number {
     } else if (stable) {
       const record = done.get(c.sha);
       verdict = record?.verdict ?? (inProduction ? "in production" : "baseline");
-      why = record ? `${record.verdict} by QA (${printable(record.user)})` : inProduction ? "went out without a verdict of its own" : "at or behind the baseline";
+      why = record
+        ? `${record.verdict} by QA (${printable(record.user)})`
+        : inProduction
+          ? "went out without a verdict of its own"
+          : "at or behind the baseline";
     } else {
       verdict = "not on stable";
       why = `on ${config.branches.devel} only`;
@@ -75,7 +79,9 @@ export function ticketsCommand(ctx: CommandContext, given: string): number {
       },
     };
   });
-  const history = engine.store.ticketVerdicts(ticket).map((v) => ({ sha: v.sha, verdict: v.verdict, user: v.user, at: v.at, note: v.note ?? null }));
+  const history = engine.store
+    .ticketVerdicts(ticket)
+    .map((v) => ({ sha: v.sha, verdict: v.verdict, user: v.user, at: v.at, note: v.note ?? null }));
   const url = ticketLink(ctx, ticket);
   if (ctx.json) {
     ctx.print(JSON.stringify({ ticket, url, revisions, verdicts: history }, null, 2));
@@ -97,7 +103,9 @@ export function ticketsCommand(ctx: CommandContext, given: string): number {
       const revnoOf = new Map(revisions.map((r) => [r.sha, r.revno] as const));
       for (const v of history) {
         const n = revnoOf.get(v.sha);
-        ctx.print(`  ${v.at}  ${printable(v.user)}  ${v.verdict}  ${n ? `r${n}` : v.sha.slice(0, 7)}${v.note ? `  (${printable(v.note)})` : ""}`);
+        ctx.print(
+          `  ${v.at}  ${printable(v.user)}  ${v.verdict}  ${n ? `r${n}` : v.sha.slice(0, 7)}${v.note ? `  (${printable(v.note)})` : ""}`,
+        );
       }
     }
   }
