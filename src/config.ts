@@ -11,7 +11,7 @@ export interface Config {
   /** Extra refs prodgate governs (globs): fast-forward only, never deleted. */
   governed: string[];
   stableWriters: "anyone" | "ci";
-  /** Whose [no-qa]/[testfix] markers count: everyone's, or only on commits a holder of this role pushed onto devel or stable. */
+  /** Whose [no-qa]/[testfix]/[incr] markers count: everyone's, or only on commits a holder of this role pushed onto devel or stable. */
   markersTrust: "anyone" | Role;
   requireCi: boolean;
   identityVars: string[];
@@ -50,7 +50,7 @@ export const CONFIG_KEYS: Record<string, { default: string; meaning: string }> =
   "prodgate.markers.trust": {
     default: "ci",
     meaning:
-      "`anyone` or a role: whose `[no-qa]`/`[testfix]` markers count — only on commits a holder of the role pushed onto devel (or stable)",
+      "`anyone` or a role: whose `[no-qa]`/`[testfix]`/`[incr]` markers count — only on commits a holder of the role pushed onto devel (or stable)",
   },
   "prodgate.requireCi": { default: "true", meaning: "security promotions need a recorded CI pass" },
   "prodgate.identityVars": {
