@@ -1,5 +1,7 @@
 // QA by ticket: verdicts through the tickets commit messages reference, [incr],
 // ticket tags, and where a ticket's revisions have reached. Real pushes.
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Clone, type Sandbox, standardSandbox } from "../helpers/repo";
 
@@ -193,10 +195,14 @@ describe("ticket verdict tags", () => {
   it("from someone without the qa role it is refused, costs nothing, and records nothing", () => {
     work.commit("[bug=7] first");
     work.land();
+    // Without the shim's answers the engine would have to ask git itself.
+    rmSync(join(sb.bare, "prodgate", "prefetch"), { recursive: true, force: true });
+    const trace = join(sb.root, "trace.txt");
     work.git(["tag", "qa/ok/ticket-7", "HEAD"]);
-    const p = work.push(["origin", "qa/ok/ticket-7"], "dev");
+    const p = work.push(["origin", "qa/ok/ticket-7"], "dev", { PRODGATE_TRACE: trace });
     expect(p.status).not.toBe(0);
     expect(p.output).toContain("[role-required]");
+    expect(readFileSync(trace, "utf8").trim().split("\n")[0]).toMatch(/^pre-receive .* git=0$/);
     expect(sb.tip("refs/tags/qa/ok/ticket-7")).toBeNull();
     expect(sb.json<Status>(["status"]).pending).toHaveLength(1);
   });
