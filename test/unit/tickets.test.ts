@@ -2,7 +2,8 @@
 import { describe, expect, it } from "vitest";
 import { configFromValues } from "../../src/config";
 import { deployableRevision, type MarkerTrust } from "../../src/policy/deployable";
-import { parseTagRef } from "../../src/policy/refs";
+import { decide, decideWithoutFacts, type PushContext, type UpdateFacts } from "../../src/policy/decide";
+import { classifyRef, parseTagRef } from "../../src/policy/refs";
 import {
   type ChannelRecord,
   combineVerdicts,
@@ -11,7 +12,7 @@ import {
   MAX_TICKETS_PER_COMMIT,
   ticketRefs,
 } from "../../src/policy/tickets";
-import type { MainlineCommit, Verdict, VerdictRecord } from "../../src/policy/types";
+import type { MainlineCommit, Role, Verdict, VerdictRecord } from "../../src/policy/types";
 
 const defaults = DEFAULT_TICKET_PATTERNS.map((p) => new RegExp(p, "g"));
 
@@ -312,5 +313,66 @@ describe("[incr] in the deployable walk", () => {
     const start = performance.now();
     expect(walk(specs).d).toBe(20_001);
     expect(performance.now() - start).toBeLessThan(2000);
+  });
+});
+
+describe("deciding a ticket verdict tag", () => {
+  const BRANCHES = { devel: "devel", stable: "stable", productionStable: "production-stable", productionDevel: "production-devel" };
+  const target: MainlineCommit = { sha: "d".repeat(40), revno: 42, parents: [], subject: "x", message: "x" };
+  const at = (revno: number): MainlineCommit => ({ ...target, sha: revno.toString(16).padStart(40, "0"), revno });
+  const facts = (ref: string, over: Partial<UpdateFacts> = {}): UpdateFacts => ({
+    ref,
+    old: "0".repeat(40),
+    new: target.sha,
+    class: classifyRef(ref, BRANCHES, []),
+    isCreate: true,
+    isDelete: false,
+    newType: "commit",
+    isFastForward: true,
+    keepsFirstParent: true,
+    verdictTarget: target,
+    ...over,
+  });
+  const ctx = (roles: Role[]): PushContext => ({
+    user: "u",
+    roles: new Set(roles),
+    overrideReason: null,
+    requireCi: true,
+    stableWriters: "anyone",
+    freeze: null,
+  });
+  const cases: { name: string; f: UpdateFacts; roles: Role[]; code: string; reason?: RegExp }[] = [
+    {
+      name: "accepted, naming the revisions",
+      f: facts("refs/tags/qa/ok/ticket-7", { ticketRevisions: [at(40), at(42)] }),
+      roles: ["qa"],
+      code: "verdict",
+      reason: /ok for ticket 7: r40, r42/,
+    },
+    {
+      name: "no revision references it",
+      f: facts("refs/tags/qa/ok/ticket-7", { ticketRevisions: [] }),
+      roles: ["qa"],
+      code: "ticket-unreferenced",
+    },
+    {
+      name: "not on stable's mainline",
+      f: facts("refs/tags/qa/ok/ticket-7", { verdictTarget: null }),
+      roles: ["qa"],
+      code: "verdict-target",
+    },
+    { name: "without the qa role", f: facts("refs/tags/qa/ok/ticket-7"), roles: [], code: "role-required" },
+    { name: "an id that is not one", f: facts("refs/tags/qa/ok/ticket-_7"), roles: ["qa"], code: "bad-tag-name" },
+  ];
+  it.each(cases)("$name", ({ f, roles, code, reason }) => {
+    const d = decide(f, ctx(roles));
+    expect(d.code).toBe(code);
+    if (reason) expect(d.reason).toMatch(reason);
+  });
+
+  it("refuses it without the qa role before any fact is gathered", () => {
+    const ref = "refs/tags/qa/ok/ticket-7";
+    const d = decideWithoutFacts({ ref, old: "0".repeat(40), new: target.sha, class: classifyRef(ref, BRANCHES, []) }, ctx([]));
+    expect(d?.code).toBe("role-required");
   });
 });

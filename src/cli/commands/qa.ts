@@ -91,8 +91,14 @@ function qaByTicket(ctx: CommandContext, verdict: Verdict, given: string, note: 
   if (ctx.json) {
     ctx.print(JSON.stringify({ ticket, recorded: commits.map((c) => ({ sha: c.sha, revno: c.revno, verdict, ticket })), mirror }, null, 2));
   } else {
+    // With each author: anyone may name a ticket in a message, so QA sees whose revisions the verdict took.
+    const authored = authorsAndDates(
+      ctx,
+      commits.map((c) => c.sha),
+    );
     ctx.print(`ticket ${ticket}: ${verdict} recorded on ${commits.length} revision(s):`);
-    for (const c of commits) ctx.print(`  ${verdict}: ${rev(c)}`);
+    for (const c of commits)
+      ctx.print(`  ${verdict}: ${rev(c)}${authored.has(c.sha) ? `  (${printable(authored.get(c.sha)!.author)})` : ""}`);
     ctx.print(mirror.line);
   }
   return mirror.outcome === "conflict" ? 1 : 0;
