@@ -32,7 +32,7 @@ export interface PendingCommit {
   revno: number;
   subject: string;
   verdict: string;
-  /** recorded (by QA) | message-tag (untestable by its message) | default */
+  /** recorded (by QA) | message-tag (untestable by its message) | incremental ([incr], QA'd with a later landing) | default */
   source: string;
   /** Who recorded the verdict (source "recorded"). */
   by: string | null;
