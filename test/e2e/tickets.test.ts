@@ -59,14 +59,16 @@ describe("verdicts by ticket", () => {
     expect(st.pending.map((p) => [p.revno, p.sha, p.tickets])).toEqual([[6, r6, ["100"]]]);
 
     const json = sb.json<{ recorded: { revno: number; ticket: string }[] }>(["qa", "ok", "--ticket", "100"], "quinn");
-    expect(json.recorded).toEqual([{ sha: r6, revno: 6, verdict: "ok", ticket: "100" }]);
+    expect(json.recorded).toEqual([{ sha: r6, revno: 6, verdict: "ok", ticket: "100", otherTickets: [] }]);
     expect(sb.tip("production-stable")).toBe(r6);
   });
 
   it("a revision with two tickets is ok only when both are; bad on one makes it bad", () => {
     const r2 = work.commit("[r=ada][bug=1,2] Fix both");
     work.land();
-    expect(sb.prodgate(["qa", "ok", "--ticket", "1"], "quinn").status).toBe(0);
+    const first = sb.prodgate(["qa", "ok", "--ticket", "1"], "quinn");
+    expect(first.status).toBe(0);
+    expect(first.stdout).toContain("it also references ticket 2 (needstesting)");
     let st = sb.json<Status>(["status"]);
     expect(st.pending[0]).toMatchObject({ revno: 2, verdict: "needstesting", tickets: ["1", "2"] });
     expect(st.pending[0]!.byTicket).toEqual([

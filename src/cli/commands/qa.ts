@@ -6,7 +6,7 @@ import { buildStatus, type PendingCommit } from "../../engine/status";
 import { ticketsOf } from "../../engine/tickets";
 import { UserError } from "../../errors";
 import { printable } from "../../policy/message";
-import { isTicketId } from "../../policy/tickets";
+import { type CombinedVerdict, isTicketId } from "../../policy/tickets";
 import { isVerdict, type MainlineCommit, type Verdict, VERDICTS } from "../../policy/types";
 import { type CommandContext, plainValue, requireRole } from "../context";
 import { ago, renderTable, rev, short } from "../format";
@@ -88,8 +88,15 @@ function qaByTicket(ctx: CommandContext, verdict: Verdict, given: string, note: 
     );
     return runMirror(engine, "qa command", user);
   });
+  // A revision with other tickets is ok only when they are too: say which still hold it.
+  const after = new Map(deployState(engine).walk.entries.map((e) => [e.commit.sha, e] as const));
+  const heldBy = (sha: string) => {
+    const byTicket = (after.get(sha)?.record as CombinedVerdict | undefined)?.byTicket ?? [];
+    return byTicket.filter((t) => t.ticket !== ticket && t.verdict !== verdict);
+  };
   if (ctx.json) {
-    ctx.print(JSON.stringify({ ticket, recorded: commits.map((c) => ({ sha: c.sha, revno: c.revno, verdict, ticket })), mirror }, null, 2));
+    const recorded = commits.map((c) => ({ sha: c.sha, revno: c.revno, verdict, ticket, otherTickets: heldBy(c.sha) }));
+    ctx.print(JSON.stringify({ ticket, recorded, mirror }, null, 2));
   } else {
     // With each author: anyone may name a ticket in a message, so QA sees whose revisions the verdict took.
     const authored = authorsAndDates(
@@ -97,8 +104,12 @@ function qaByTicket(ctx: CommandContext, verdict: Verdict, given: string, note: 
       commits.map((c) => c.sha),
     );
     ctx.print(`ticket ${ticket}: ${verdict} recorded on ${commits.length} revision(s):`);
-    for (const c of commits)
+    for (const c of commits) {
       ctx.print(`  ${verdict}: ${rev(c)}${authored.has(c.sha) ? `  (${printable(authored.get(c.sha)!.author)})` : ""}`);
+      const others = heldBy(c.sha);
+      if (others.length)
+        ctx.print(`      it also references ${others.map((t) => `ticket ${printable(t.ticket)} (${t.verdict})`).join(", ")}`);
+    }
     ctx.print(mirror.line);
   }
   return mirror.outcome === "conflict" ? 1 : 0;
