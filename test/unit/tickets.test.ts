@@ -22,6 +22,8 @@ describe("ticketRefs with the default patterns", () => {
     ["[r=foo][bug=123456,654321] Fix the frobnicator.", ["123456", "654321"]],
     ["[r=sinzui][ui=none][bug=598464] Add a missing import.", ["598464"]],
     ["[r=abentley][bug=601076, 601087] Show the queue correctly", ["601076", "601087"]],
+    ["[r=zkrynicki][bug=1093718][author=brendan-donegan] automatic merge by tarmac", ["1093718"]],
+    ["[Bug=6503, 6525] SetGeoRef now also sets the size", ["6503", "6525"]],
     ["[incr] [bug=1] part 1", ["1"]],
     ["[no-qa][incr] [bug=707741] scaffolding for the new API", ["707741"]],
     ["[r=gmb][bug=  12 ]  blanks inside the brackets count", ["12"]],
