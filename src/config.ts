@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { readCopied, writeCopied } from "./files";
 import type { Git } from "./git/run";
 import { isTargetName } from "./ops/rules";
+import { compileTicketPattern, DEFAULT_TICKET_PATTERNS } from "./policy/tickets";
 import { type BranchNames, type Role, ROLES } from "./policy/types";
 
 export interface Config {
@@ -10,7 +11,7 @@ export interface Config {
   /** Extra refs prodgate governs (globs): fast-forward only, never deleted. */
   governed: string[];
   stableWriters: "anyone" | "ci";
-  /** Whose [no-qa]/[testfix] markers count: everyone's, or only on commits a holder of this role pushed onto devel or stable. */
+  /** Whose [no-qa]/[testfix]/[incr] markers count: everyone's, or only on commits a holder of this role pushed onto devel or stable. */
   markersTrust: "anyone" | Role;
   requireCi: boolean;
   identityVars: string[];
@@ -20,6 +21,15 @@ export interface Config {
   reportPath: string | null;
   /** Where code runs (environments, servers); empty: any plain name is a target. */
   targets: string[];
+  /** The ticket patterns that compile with one capture group (prodgate.tickets.pattern, or the defaults). */
+  ticketPatterns: RegExp[];
+  /** Link template for a ticket, `{id}` standing for its id; null: no links. */
+  ticketUrl: string | null;
+  /**
+   * Unusable ticket settings: doctor fails on them, pushes do not (a pattern
+   * left out only finds fewer tickets, which never approves anything).
+   */
+  ticketProblems: ConfigError[];
 }
 
 export interface ConfigError {
@@ -40,7 +50,7 @@ export const CONFIG_KEYS: Record<string, { default: string; meaning: string }> =
   "prodgate.markers.trust": {
     default: "ci",
     meaning:
-      "`anyone` or a role: whose `[no-qa]`/`[testfix]` markers count — only on commits a holder of the role pushed onto devel (or stable)",
+      "`anyone` or a role: whose `[no-qa]`/`[testfix]`/`[incr]` markers count — only on commits a holder of the role pushed onto devel (or stable)",
   },
   "prodgate.requireCi": { default: "true", meaning: "security promotions need a recorded CI pass" },
   "prodgate.identityVars": {
@@ -51,6 +61,15 @@ export const CONFIG_KEYS: Record<string, { default: string; meaning: string }> =
   "prodgate.robot": { default: "prodgate <prodgate@localhost>", meaning: "author and committer of mirror merges" },
   "prodgate.roles.<role>": { default: "", meaning: "users holding a role (multi-valued; qa, security, ci, ops, admin)" },
   "prodgate.reportPath": { default: "", meaning: "where hooks and sync rewrite the HTML deployment report" },
+  "prodgate.tickets.pattern": {
+    default: "`[bug=N]`, `LP: #N`, `Fixes #N`",
+    meaning:
+      "regular expressions finding ticket ids in commit messages (multi-valued), each with one capture group around the id or a list of ids; set, they replace the defaults",
+  },
+  "prodgate.tickets.url": {
+    default: "",
+    meaning: "link template for a ticket, `{id}` standing for its id (`https://bugs.example.org/{id}`)",
+  },
   "prodgate.targets": {
     default: "",
     meaning:
@@ -151,6 +170,19 @@ export function configFromValues(values: Map<string, string[]>): { config: Confi
     if (!isTargetName(t)) errors.push({ key: "prodgate.targets", message: `"${t}" is not a target name (letters, digits, ".", "_", "-")` });
   }
 
+  const ticketProblems: ConfigError[] = [];
+  const patternValues = values.get("prodgate.tickets.pattern");
+  const ticketPatterns: RegExp[] = [];
+  for (const source of patternValues ? patternValues.filter((v) => v !== "") : DEFAULT_TICKET_PATTERNS) {
+    const compiled = compileTicketPattern(source);
+    if ("error" in compiled) ticketProblems.push({ key: "prodgate.tickets.pattern", message: compiled.error });
+    else ticketPatterns.push(compiled.pattern);
+  }
+  const ticketUrl = last("prodgate.tickets.url") || null;
+  if (ticketUrl !== null && (!/^https?:\/\/[^\s<>"]+$/.test(ticketUrl) || !ticketUrl.includes("{id}"))) {
+    ticketProblems.push({ key: "prodgate.tickets.url", message: `"${ticketUrl}" is not an http(s) address with {id} in it` });
+  }
+
   const config: Config = {
     branches,
     governed,
@@ -163,6 +195,9 @@ export function configFromValues(values: Map<string, string[]>): { config: Confi
     roles,
     reportPath: last("prodgate.reportPath") || null,
     targets,
+    ticketPatterns,
+    ticketUrl: ticketProblems.some((p) => p.key === "prodgate.tickets.url") ? null : ticketUrl,
+    ticketProblems,
   };
   return { config, errors };
 }

@@ -30,13 +30,30 @@ export function describeVerdict(p: {
   markerBy: string | null;
   markerRole: string | null;
   markerIgnored: boolean;
+  tickets?: string[];
+  qaWith?: number[] | null;
+  incrIgnored?: boolean;
+  byTicket?: { ticket: string; verdict: string }[];
 }): string {
+  const perTicket = p.byTicket?.length ? ` — by ticket: ${p.byTicket.map((t) => `${printable(t.ticket)} ${t.verdict}`).join(", ")}` : "";
+  if (p.source === "incremental")
+    return `${p.verdict} as [incr]: QA'd with ${(p.qaWith ?? []).map((r) => `r${r}`).join(", ")}, a later landing of its ticket`;
+  if (p.qaWith) {
+    return p.qaWith.length
+      ? `${p.verdict}: [incr], QA'd with ${p.qaWith.map((r) => `r${r}`).join(", ")}, which has no ok yet`
+      : `${p.verdict}: [incr], but no later revision of ${p.tickets?.length ? `ticket ${p.tickets.map((t) => printable(t)).join(", ")}` : "its ticket (it references none)"} is on stable yet: it waits like any other`;
+  }
+  const incrNote = p.incrIgnored ? " (its [incr] marker does not count: see prodgate.markers.trust)" : "";
   if (p.source === "message-tag") {
     const who = p.markerBy ? ` (pushed by ${printable(p.markerBy)}, role ${p.markerRole})` : " (prodgate.markers.trust = anyone)";
     return `${p.verdict} by its message${who}, not judged by QA`;
   }
-  if (p.source === "recorded" && p.by) return `${p.verdict} by QA (${printable(p.by)})`;
-  return p.markerIgnored ? `${p.verdict} (its [no-qa]/[testfix] marker does not count: see prodgate.markers.trust)` : p.verdict;
+  if (p.source === "recorded" && p.by) return `${p.verdict} by QA (${printable(p.by)})${perTicket}${incrNote}`;
+  return (
+    (p.markerIgnored ? `${p.verdict} (its [no-qa]/[testfix] marker does not count: see prodgate.markers.trust)` : p.verdict) +
+    perTicket +
+    incrNote
+  );
 }
 
 /** "3h ago" style: the largest unit only, as gh prints it. */

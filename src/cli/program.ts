@@ -15,12 +15,13 @@ import { registerOpsCommands } from "./commands/ops";
 import { freezeCommand, thawCommand } from "./commands/freeze";
 import { logCommand } from "./commands/log";
 import { overridesCommand } from "./commands/overrides";
-import { qaCommand } from "./commands/qa";
+import { qaCommand, type QaOptions } from "./commands/qa";
 import { REPORT_CHANGING_COMMANDS, refreshPublishedReport, reportCommand, serveCommand } from "./commands/report";
 import { roleCommand } from "./commands/role";
 import { securityCommand } from "./commands/security";
 import { statusCommand } from "./commands/status";
 import { syncCommand } from "./commands/sync";
+import { ticketsCommand } from "./commands/tickets";
 import { commandContext, type CommandContext, type GlobalOptions, openRepo, repoDir } from "./context";
 
 /** Builds the admin command. Each action returns its exit status; only main() exits. */
@@ -72,8 +73,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .argument("<verdict>", "ok | bad | untestable | needstesting | pending")
     .argument("[revs...]", "sha, ref, r<revno>, or A..B")
     .option("--note <text>", "a note kept with the verdict")
-    .action((verdict: string, revs: string[], opts: { note?: string }) =>
-      withContext((ctx) => qaCommand(ctx, verdict, revs, opts.note), verdict === "pending")(),
+    .option("--ticket <id>", "record on every pending revision of stable whose message references this ticket")
+    .option("--by-ticket", "qa pending: grouped by ticket")
+    .action((verdict: string, revs: string[], opts: QaOptions) =>
+      withContext((ctx) => qaCommand(ctx, verdict, revs, opts), verdict === "pending")(),
     );
 
   program
@@ -111,6 +114,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option("--pending", "only fixes not yet back in both devel and stable")
     .option("--max-age <days>", "exit 1 when a pending fix is older than this")
     .action((opts: { pending?: boolean; maxAge?: string }) => withContext((ctx) => securityCommand(ctx, opts), true)());
+
+  program
+    .command("tickets")
+    .description("every revision referencing a ticket, its verdict, and where it has reached (stable, production-stable, deployed targets)")
+    .argument("<id>", "the ticket id, as commit messages reference it ([bug=N], LP: #N, …)")
+    .action((id: string) => withContext((ctx) => ticketsCommand(ctx, id), true)());
 
   program
     .command("overrides")
@@ -212,7 +221,14 @@ function prodgateVersion(): string {
 /** Examples shown by `prodgate <command> --help`. */
 const EXAMPLES: Record<string, string[]> = {
   status: ["prodgate status", "prodgate status --repo /srv/git/app.git --json"],
-  qa: ["prodgate qa pending", "prodgate qa ok r41..r43 --note 'tried on staging'", "prodgate qa bad r44"],
+  qa: [
+    "prodgate qa pending",
+    "prodgate qa ok r41..r43 --note 'tried on staging'",
+    "prodgate qa bad r44",
+    "prodgate qa ok --ticket 123456",
+    "prodgate qa pending --by-ticket",
+  ],
+  tickets: ["prodgate tickets 123456", "prodgate tickets 123456 --json"],
   ci: ["prodgate ci pass 1a2b3c4"],
   explain: ["prodgate explain r42", "prodgate explain production-devel --json"],
   freeze: ["prodgate freeze --reason 'release weekend'"],

@@ -4,6 +4,7 @@ import type { RefUpdate } from "./facts";
 import { faultPoint } from "./fault";
 import { findEarlierReturns, markFixesPending, scanMergeBack } from "./mergeback";
 import { runMirror } from "./mirror";
+import { recordTicketTag } from "./tickets";
 import { recordDeployTag } from "../ops/engine";
 import { branchTips, type Engine, type Tips } from "./state";
 
@@ -28,12 +29,21 @@ export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: s
       const sha = repo.knownCommit(u.new) ?? repo.resolveCommit(u.new);
       if (!sha) continue;
       faultPoint("before-verdict-recorded");
-      store.recordVerdicts(
-        [{ sha, verdict: cls.tag.value as Verdict, revno: repo.revno(sha), ref: u.ref }],
-        user ?? "unknown",
-        `tag ${u.ref}`,
-        pushId,
-      );
+      if (cls.tag.ticket !== undefined) {
+        const tag = { ref: u.ref, target: sha, verdict: cls.tag.value as Verdict, ticket: cls.tag.ticket };
+        const found = recordTicketTag(engine, tag, user ?? "unknown", pushId);
+        lines.push(
+          found.length
+            ? `prodgate: ${tag.verdict} for ticket ${tag.ticket} recorded on ${found.map((c) => `r${c.revno}`).join(", ")}`
+            : `prodgate: no revision awaiting production references ticket ${tag.ticket} any more; nothing recorded`,
+        );
+      } else
+        store.recordVerdicts(
+          [{ sha, verdict: cls.tag.value as Verdict, revno: repo.revno(sha), ref: u.ref }],
+          user ?? "unknown",
+          `tag ${u.ref}`,
+          pushId,
+        );
       faultPoint("after-verdict-recorded");
       mirrorNeeded = true;
     } else if (cls.kind === "ciTag" && cls.tag?.valid && isZeroSha(u.old)) {

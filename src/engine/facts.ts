@@ -4,6 +4,7 @@ import { branchRef, type RefClass } from "../policy/refs";
 import { type CommitInfo, isZeroSha, type MainlineCommit } from "../policy/types";
 import { queries } from "../git/repo";
 import type { FollowUp, GitQuery } from "../git/run";
+import { ticketRevisionsUpTo } from "./tickets";
 import { branchTips, type DeployState, deployState, deployStateFollowUp, deployStateQueries, type Engine, type Tips } from "./state";
 
 /** The branches whose old tip must stay on the new tip's first-parent chain. */
@@ -130,6 +131,9 @@ export class FactGatherer {
         break;
       case "verdictTag":
         facts.verdictTarget = isDelete ? null : this.mainlineTarget(update.new, newType);
+        if (facts.verdictTarget && cls.tag?.ticket !== undefined) {
+          facts.ticketRevisions = ticketRevisionsUpTo(this.engine, this.deployState(), facts.verdictTarget.revno, cls.tag.ticket);
+        }
         break;
       case "ciTag":
         facts.ciTarget = isDelete ? null : repo.resolveCommit(update.new);

@@ -1,7 +1,7 @@
-// Whose [no-qa]/[testfix] markers count (prodgate.markers.trust): the facts
+// Whose [no-qa]/[testfix]/[incr] markers count (prodgate.markers.trust): the facts
 // the deployable walk takes, and their recording when a trusted user pushes.
 import type { Decision } from "../policy/decide";
-import { carriesNoQaMarker, type MarkerTrust } from "../policy/deployable";
+import { carriesTrustedMarker, type MarkerTrust } from "../policy/deployable";
 import { branchRef, type RefClass } from "../policy/refs";
 import { type CommitInfo, isZeroSha, type MainlineCommit, type Role } from "../policy/types";
 import type { RefUpdate } from "./facts";
@@ -11,7 +11,7 @@ import type { Engine } from "./state";
 export function markerTrust(engine: Pick<Engine, "config" | "store">, segment: readonly MainlineCommit[]): MarkerTrust {
   const role = engine.config.markersTrust;
   if (role === "anyone") return "anyone";
-  const marked = segment.filter((c) => carriesNoQaMarker(c.message)).map((c) => c.sha);
+  const marked = segment.filter((c) => carriesTrustedMarker(c.message)).map((c) => c.sha);
   return engine.store.trustedMarkers(marked, role);
 }
 
@@ -49,7 +49,7 @@ export function recordTrustedMarkers(
     // A merge's marker would pass everything it brings beside, and its message often copies the
     // side's own subjects (merge.log, a merged tag's message): only single-parent commits are vouched for.
     const added = mainlineOf(repo.commits([update.new], exclude), update.new).filter(
-      (c) => c.parents.length <= 1 && carriesNoQaMarker(c.message),
+      (c) => c.parents.length <= 1 && carriesTrustedMarker(c.message),
     );
     store.recordTrustedMarkers(
       added.map((c) => c.sha),

@@ -6,6 +6,7 @@ import { branchRef } from "../policy/refs";
 import { type CommitInfo, isZeroSha, type MainlineCommit } from "../policy/types";
 import type { AuditEntry } from "../store/store";
 import { markerTrust } from "./markers";
+import { verdictsFor } from "./tickets";
 import { branchTips, type Engine, type Tips } from "./state";
 
 /** At most this many commits of one override are judged one by one; the rest are counted. */
@@ -138,7 +139,7 @@ function judgeAll(
   baseline: string | null,
   prod: string | null,
 ): OverrideCommit[] {
-  const { repo, store } = engine;
+  const { repo } = engine;
   const old = row.old && !isZeroSha(row.old) ? row.old : null;
   const exclude = [old, baseline].filter((x): x is string => !!x);
   let behindBaseline = new Set<string>();
@@ -153,7 +154,7 @@ function judgeAll(
     holders.set(c.sha, onMainline.get(c.sha) ?? (stableTip ? holdingMainline(engine, c.sha, stableTip) : null));
   }
   const found = [...holders.values()].filter((h): h is MainlineCommit => !!h);
-  const verdicts = store.latestVerdicts(found.map((h) => h.sha));
+  const verdicts = verdictsFor(engine, found);
   const trust = markerTrust(engine, found);
   return shown.map((c) => {
     const base = { sha: c.sha, subject: c.subject, by: null, at: null };

@@ -6,6 +6,7 @@ import { type CiResult, isZeroSha, type Verdict } from "../policy/types";
 import { recordPromotedFixes } from "./after-push";
 import { recordDeployTag } from "../ops/engine";
 import { branchTips, type Engine } from "./state";
+import { recordTicketTag } from "./tickets";
 
 /**
  * Record the verdict, CI and deploy tags that pre-receive accepted but post-receive
@@ -34,7 +35,10 @@ export function reconcileTags(engine: Engine): number {
     if (!sha) continue;
     const user = a.user ?? "unknown";
     const source = `tag ${ref}`;
-    if (cls.kind === "verdictTag") {
+    if (cls.kind === "verdictTag" && cls.tag.ticket !== undefined) {
+      const tag = { ref, target: sha, verdict: cls.tag.value as Verdict, ticket: cls.tag.ticket };
+      recorded += recordTicketTag(engine, tag, user, a.pushId ?? null).length;
+    } else if (cls.kind === "verdictTag") {
       recorded += store.recordVerdicts([{ sha, verdict: cls.tag.value as Verdict, revno: repo.revno(sha), ref }], user, source, a.pushId);
     } else if (cls.kind === "ciTag") {
       if (store.recordCi(sha, cls.tag.value as CiResult, user, source, a.pushId ?? null, ref)) recorded++;

@@ -7,6 +7,7 @@ import { branchRef } from "../policy/refs";
 import type { BranchKind, MainlineCommit } from "../policy/types";
 import { databasePath, Store } from "../store/store";
 import { markerTrust } from "./markers";
+import { ticketsOf, verdictsFor } from "./tickets";
 
 export const BRANCH_KINDS: readonly BranchKind[] = ["devel", "stable", "productionStable", "productionDevel"];
 
@@ -96,7 +97,8 @@ export function deployState(engine: Engine, known?: Tips): DeployState {
   }
   const exclude = [tips.productionStable, baseline].filter((x): x is string => !!x);
   const { segment, boundary } = repo.mainline(tips.stable, exclude);
-  const verdicts = engine.store.latestVerdicts(segment.map((c) => c.sha));
-  const walk = deployableRevision({ segment, base: boundary, verdicts, markers: markerTrust(engine, segment) });
+  const tickets = ticketsOf(engine.config, segment);
+  const verdicts = verdictsFor(engine, segment, tickets);
+  const walk = deployableRevision({ segment, base: boundary, verdicts, markers: markerTrust(engine, segment), tickets });
   return { tips, baseline, segment, base: boundary, walk };
 }

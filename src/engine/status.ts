@@ -1,4 +1,5 @@
 import type { PendingEntry } from "../policy/deployable";
+import { type CombinedVerdict, ticketRefs } from "../policy/tickets";
 import type { CommitInfo, MainlineCommit } from "../policy/types";
 import type { MirrorRun, SecurityFix } from "../store/store";
 import { currentFreeze, type Freeze } from "./mirror";
@@ -31,7 +32,7 @@ export interface PendingCommit {
   revno: number;
   subject: string;
   verdict: string;
-  /** recorded (by QA) | message-tag (untestable by its message) | default */
+  /** recorded (by QA) | message-tag (untestable by its message) | incremental ([incr], QA'd with a later landing) | default */
   source: string;
   /** Who recorded the verdict (source "recorded"). */
   by: string | null;
@@ -44,6 +45,14 @@ export interface PendingCommit {
   note: string | null;
   heldForRollback: boolean;
   rolledBackBy: number | null;
+  /** The tickets its message references (prodgate.tickets.pattern). */
+  tickets?: string[];
+  /** Its [incr] marker counts: the revnos of the later landings it is QA'd with (empty: none yet, it waits); else null. */
+  qaWith?: number[] | null;
+  /** The message carries [incr] that does not count (untrusted pusher, or a rollback). */
+  incrIgnored?: boolean;
+  /** Per ticket, the verdict standing for it, when some verdict came through a ticket. */
+  byTicket?: { ticket: string; verdict: string }[];
   /** Set when the commit reached production-stable by a break-glass override and still awaits a verdict. */
   override?: { id: number; user: string | null; at: string; why: string };
 }
@@ -89,6 +98,10 @@ export function pendingCommit(e: PendingEntry): PendingCommit {
     note: e.record?.note ?? null,
     heldForRollback: e.heldForRollback ?? false,
     rolledBackBy: e.rolledBackBy?.revno ?? null,
+    tickets: [...(e.tickets ?? [])],
+    qaWith: e.qaWith ? e.qaWith.map((c) => c.revno) : null,
+    incrIgnored: e.incrIgnored ?? false,
+    ...(e.record && "byTicket" in e.record ? { byTicket: (e.record as CombinedVerdict).byTicket } : {}),
   };
 }
 
@@ -190,6 +203,9 @@ function overrideContentAwaitingQa(
         note: null,
         heldForRollback: false,
         rolledBackBy: null,
+        tickets: ticketRefs(engine.repo.commit(sha)?.message ?? "", engine.config.ticketPatterns),
+        qaWith: null,
+        incrIgnored: false,
         override: { id: o.id, user: o.user, at: o.at, why: o.why },
       });
     }

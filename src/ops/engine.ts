@@ -6,6 +6,7 @@ import { fixReturnsIn } from "../engine/mergeback";
 import { currentFreeze } from "../engine/mirror";
 import { resolveCommitSpec } from "../engine/revs";
 import { branchTips, type Engine } from "../engine/state";
+import { verdictsFor } from "../engine/tickets";
 import { parseRevSpec } from "../policy/revspec";
 import { shortSha } from "../policy/types";
 import type { Cowboy, CowboyRetirement, DeploymentRecord } from "../store/store";
@@ -220,7 +221,7 @@ export function deployStatus(engine: Engine, only: string | null): TargetStatus[
       const shas = new Set(brings.map((c) => c.sha));
       if (tips.stable) {
         const { segment } = repo.mainline(tips.stable, d ? [d.sha] : []);
-        const verdicts = store.latestVerdicts(segment.map((c) => c.sha));
+        const verdicts = verdictsFor(engine, segment);
         revisions = segment
           .filter((c) => shas.has(c.sha))
           .map((c) => ({ sha: c.sha, revno: c.revno, subject: c.subject, verdict: verdicts.get(c.sha)?.verdict ?? "needstesting" }));

@@ -71,6 +71,11 @@ export const REJECTION_CODES = {
     rule: "a verdict tag whose label is a revno (qa/ok/r42) must point at that revision: the label is what people read later",
     remedy: "tag the revision the label names, or give the tag a label that is not a revno",
   },
+  "ticket-unreferenced": {
+    rule: "a ticket verdict tag (qa/ok/ticket-N) records on the revisions awaiting production, at or before the tagged one, that reference the ticket: there must be one",
+    remedy:
+      "tag the stable revision QA tested, which holds the ticket's landings (prodgate qa pending --by-ticket lists them), or check the ticket id",
+  },
   "tag-immutable": {
     rule: "verdict, CI and deploy tags are never moved or deleted",
     remedy: "push a new tag with another label; a later verdict replaces an earlier one",

@@ -1,7 +1,7 @@
 import type { AcceptCode, DecisionCode, RejectionCode } from "./codes";
 import type { RefClass } from "./refs";
 import { isZeroSha, shortSha, type CommitInfo, type MainlineCommit, type Role } from "./types";
-import { clip, USER_TEXT_MAX } from "./message";
+import { clip, MAX_LISTED_COMMITS, USER_TEXT_MAX } from "./message";
 import { decideDeployTag, deployTagPrecheck } from "../ops/deploy-tag";
 
 /** A commit named in a decision, with the verdict QA gave it if it has one. */
@@ -52,6 +52,8 @@ export interface UpdateFacts {
   production?: ProductionFacts;
   /** Verdict tags: the mainline commit of stable the tag points at, or null. */
   verdictTarget?: MainlineCommit | null;
+  /** Ticket verdict tags: the revisions awaiting production, at or before the target, that reference the ticket, oldest first. */
+  ticketRevisions?: MainlineCommit[];
   /** CI tags: the commit the tag points at, or null. */
   ciTarget?: string | null;
   /** Deploy tags: the commit the tag points at, or null. */
@@ -162,7 +164,11 @@ function tagPrecheck(f: Pick<UpdateFacts, "ref" | "old" | "new" | "class" | "isC
   const isQa = tag.namespace === "qa";
   const facts = f as UpdateFacts;
   if (!tag.valid) {
-    return reject(facts, "bad-tag-name", `${f.ref} is not qa/<ok|bad|untestable|needstesting>/<label> or ci/<pass|fail>/<label>`);
+    return reject(
+      facts,
+      "bad-tag-name",
+      `${f.ref} is not qa/<ok|bad|untestable|needstesting>/<label> (a ticket: qa/<verdict>/ticket-<id>) or ci/<pass|fail>/<label>`,
+    );
   }
   if (f.isDelete) return reject(facts, "tag-immutable", `${f.ref} records a ${isQa ? "verdict" : "CI result"}; it is never deleted`);
   if (!f.isCreate) return reject(facts, "tag-immutable", `${f.ref} already exists; verdict and CI tags never move`);
@@ -177,6 +183,19 @@ function decideTag(f: UpdateFacts, ctx: PushContext): Decision {
   if (isQa) {
     if (!f.verdictTarget) {
       return reject(f, "verdict-target", `${f.ref} points at ${shortSha(f.new)}, which is not a mainline commit of stable`);
+    }
+    if (tag.ticket !== undefined) {
+      const found = f.ticketRevisions ?? [];
+      if (found.length === 0) {
+        return reject(
+          f,
+          "ticket-unreferenced",
+          `no revision awaiting production up to r${f.verdictTarget.revno} ${shortSha(f.verdictTarget.sha)} references ticket ${tag.ticket}`,
+        );
+      }
+      const listed = found.slice(0, MAX_LISTED_COMMITS).map((c) => `r${c.revno}`);
+      const more = found.length > listed.length ? ` and ${found.length - listed.length} more` : "";
+      return accept(f, "verdict", `${tag.value} for ticket ${tag.ticket}: ${listed.join(", ")}${more}`);
     }
     const named = /^r([0-9]{1,15})$/i.exec(tag.label);
     if (named && Number(named[1]) !== f.verdictTarget.revno) {

@@ -1,3 +1,4 @@
+import { carriesIncrMarker } from "./tickets";
 import type { MainlineCommit, Verdict, VerdictRecord } from "./types";
 
 /** Message tags that make a commit count as untestable without a verdict. */
@@ -6,7 +7,7 @@ const ROLLBACK_TAG = /\[rollback=\s*r?([0-9a-f]+)\s*\]/gi;
 /** How many [rollback=…] targets of one commit count: the rest are ignored, so no message can make the walk slow. */
 export const MAX_ROLLBACK_TARGETS = 16;
 
-export type VerdictSource = "recorded" | "message-tag" | "default";
+export type VerdictSource = "recorded" | "message-tag" | "incremental" | "default";
 
 /** Who vouched for a commit's [no-qa]/[testfix] marker: the user who pushed it onto devel or stable, and the role that made it count. */
 export interface MarkerVouch {
@@ -33,6 +34,16 @@ export interface PendingEntry {
   rolledBackBy?: MainlineCommit;
   /** True when the commit lies between a bad commit and its rollback. */
   heldForRollback?: boolean;
+  /** The tickets its message references (when the caller gave them). */
+  tickets?: readonly string[];
+  /**
+   * For a commit whose trusted [incr] marker counts and that has no verdict of
+   * its own: the later landings of its tickets it is QA'd with (empty: none
+   * has landed yet, and it waits like any other).
+   */
+  qaWith?: MainlineCommit[];
+  /** The message carries [incr] that does not count (nobody trusted pushed it, or it is a rollback). */
+  incrIgnored?: boolean;
 }
 
 export type StopReason = "needstesting" | "bad";
@@ -64,13 +75,20 @@ export interface DeployableInput {
   /** The mainline commit just before the segment (already in production or at the baseline). */
   base: MainlineCommit | null;
   verdicts: ReadonlyMap<string, VerdictRecord>;
-  /** Whose [no-qa]/[testfix] markers count (prodgate.markers.trust). */
+  /** Whose [no-qa]/[testfix]/[incr] markers count (prodgate.markers.trust). */
   markers: MarkerTrust;
+  /** The tickets each commit references (sha → ids); without it, [incr] never counts. */
+  tickets?: ReadonlyMap<string, readonly string[]>;
 }
 
 /** Does the message carry [no-qa] or [testfix]? A rollback never counts as untestable by its message. */
 export function carriesNoQaMarker(message: string): boolean {
   return NO_QA_TAG.test(message) && !hasRollbackMarker(message);
+}
+
+/** Does the message carry a marker whose trust is recorded: [no-qa], [testfix] or [incr], on a commit that is not a rollback? */
+export function carriesTrustedMarker(message: string): boolean {
+  return (NO_QA_TAG.test(message) || carriesIncrMarker(message)) && !hasRollbackMarker(message);
 }
 
 function hasRollbackMarker(message: string): boolean {
@@ -173,6 +191,41 @@ class TargetIndex {
 }
 
 /**
+ * [incr]: a commit marked incremental, with no verdict of its own, is QA'd
+ * with the next later landing of each of its tickets that is not itself
+ * incremental: it is ok (or untestable) when all of those are, and needs
+ * testing otherwise; with a ticket not landed again yet it waits like any
+ * other. The marker counts only where [no-qa] would (prodgate.markers.trust),
+ * and never on a rollback, which needs its own verdict. Linear: one pass from
+ * the newest commit, a map from ticket to its next final landing.
+ */
+function coverIncremental(entries: PendingEntry[], tickets: ReadonlyMap<string, readonly string[]>, markers: MarkerTrust): void {
+  const finalAt = new Map<string, PendingEntry>();
+  for (let j = entries.length - 1; j >= 0; j--) {
+    const entry = entries[j]!;
+    const { commit } = entry;
+    const own = tickets.get(commit.sha) ?? [];
+    entry.tickets = own;
+    let incremental = false;
+    if (carriesIncrMarker(commit.message)) {
+      incremental = (markers === "anyone" || markers.has(commit.sha)) && !hasRollbackMarker(commit.message);
+      if (!incremental) entry.incrIgnored = true;
+    }
+    if (incremental && entry.verdict === "needstesting") {
+      const later = own.map((t) => finalAt.get(t));
+      const landed = later.every((e) => e !== undefined) && later.length > 0;
+      const with_ = [...new Set(later.filter((e): e is PendingEntry => e !== undefined))];
+      entry.qaWith = landed ? with_.map((e) => e.commit) : [];
+      if (landed && with_.every((e) => e.verdict === "ok" || e.verdict === "untestable")) {
+        entry.verdict = with_.some((e) => e.verdict === "ok") ? "ok" : "untestable";
+        entry.source = "incremental";
+      }
+    }
+    if (!incremental) for (const t of own) finalAt.set(t, entry);
+  }
+}
+
+/**
  * The deployable walk: the newest mainline commit D such that every commit
  * after the base up to D is ok or untestable, where a bad commit stops the
  * walk unless a later commit rolls it back, and nothing between a bad commit
@@ -181,6 +234,7 @@ class TargetIndex {
 export function deployableRevision(input: DeployableInput): DeployableResult {
   const { segment, verdicts, markers } = input;
   const entries: PendingEntry[] = segment.map((commit) => ({ commit, ...effectiveVerdict(commit, verdicts, markers) }));
+  if (input.tickets) coverIncremental(entries, input.tickets, markers);
 
   // Index of the first later commit rolling back each commit, by position.
   const rollbackAt = new Map<number, number>();

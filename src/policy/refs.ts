@@ -1,4 +1,5 @@
 import { type DeployTagName, parseDeployTagRef } from "../ops/rules";
+import { isTicketId } from "./tickets";
 import { type BranchKind, type BranchNames, isCiResult, isVerdict } from "./types";
 
 export type RefKind = BranchKind | "verdictTag" | "ciTag" | "deployTag" | "governed" | "ungoverned";
@@ -9,6 +10,8 @@ export interface TagName {
   label: string;
   /** False when the value is not a known verdict or CI result, or the label is empty. */
   valid: boolean;
+  /** qa/<verdict>/ticket-<id>: a verdict for every pending revision referencing the ticket. */
+  ticket?: string;
 }
 
 export interface RefClass {
@@ -30,6 +33,10 @@ export function parseTagRef(ref: string): TagName | null {
   const value = slash < 0 ? m[2]! : m[2]!.slice(0, slash);
   const label = slash < 0 ? "" : m[2]!.slice(slash + 1);
   const known = namespace === "qa" ? isVerdict(value) : isCiResult(value);
+  if (namespace === "qa" && label.startsWith("ticket-")) {
+    const ticket = label.slice("ticket-".length);
+    return { namespace, value, label, valid: known && isTicketId(ticket), ticket };
+  }
   return { namespace, value, label, valid: known && label.length > 0 };
 }
 

@@ -20,6 +20,7 @@ export function gatherReport(
     rejected: engine.store.log({ limit: REJECTED_SHOWN, rejected: true }),
     fixes: engine.store.fixes(),
     deployed: deployedOverview(engine),
+    ticketUrl: engine.config.ticketUrl,
     generatedAt: new Date().toISOString(),
     ...opts,
   };

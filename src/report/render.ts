@@ -23,6 +23,34 @@ export interface ReportExtra {
   servedBy?: string;
   /** What runs where (deploy records, live cowboys), when gathered. */
   deployed?: readonly DeployedTarget[];
+  /** prodgate.tickets.url: a ticket's link, `{id}` standing for its id. */
+  ticketUrl?: string | null;
+}
+
+/** A ticket id, as a link when a template is configured. */
+function ticketHtml(id: string, x: ReportExtra): string {
+  if (!x.ticketUrl) return `<span class="ticket">${esc(id)}</span>`;
+  return `<a class="ticket" href="${esc(x.ticketUrl.replaceAll("{id}", encodeURIComponent(id)))}">${esc(id)}</a>`;
+}
+
+function ticketsCell(p: PendingCommit, x: ReportExtra): string {
+  return p.tickets?.length ? ` <span class="tag">${p.tickets.map((t) => ticketHtml(t, x)).join(", ")}</span>` : "";
+}
+
+/** Undeployed revisions by ticket: "ticket 4321: r16775 bad, r16791 rollback awaiting QA". */
+function ticketsSection(s: StatusReport, x: ReportExtra): string {
+  const byTicket = new Map<string, PendingCommit[]>();
+  for (const p of s.undeployed) for (const t of p.tickets ?? []) byTicket.set(t, [...(byTicket.get(t) ?? []), p]);
+  if (byTicket.size === 0) return "";
+  const word = (p: PendingCommit) =>
+    `${/\[rollback=/i.test(p.subject) ? "rollback " : ""}${p.verdict === "needstesting" ? "awaiting QA" : p.verdict}`;
+  const items = [...byTicket].map(
+    ([t, revs]) =>
+      `<li data-ticket="${esc(t)}">ticket ${ticketHtml(t, x)}: ` +
+      revs.map((p) => `<span class="v-${esc(p.verdict)}">r${esc(p.revno)} ${esc(word(p))}</span>`).join(", ") +
+      `</li>`,
+  );
+  return `<section aria-labelledby="tkt-h"><h2 id="tkt-h">Tickets (${byTicket.size})</h2><ul id="tickets">${items.join("")}</ul></section>`;
 }
 
 /** No script runs on this page, whatever a commit says; styles are inline only. */
@@ -138,6 +166,12 @@ function verdictCell(p: PendingCommit): string {
         : "untestable by its message, not by QA",
     );
   if (p.markerIgnored) tags.push("its message marker does not count");
+  if (p.source === "incremental") tags.push(`[incr]: QA'd with ${(p.qaWith ?? []).map((r) => `r${esc(r)}`).join(", ")}`);
+  else if (p.qaWith)
+    tags.push(
+      p.qaWith.length ? `[incr]: waits for r${p.qaWith.map((r) => esc(r)).join(", r")}` : "[incr]: waits for its ticket's next landing",
+    );
+  if (p.incrIgnored) tags.push("its [incr] marker does not count");
   if (p.heldForRollback) tags.push("held until its rollback");
   if (p.rolledBackBy !== null) tags.push(`rolled back by r${esc(p.rolledBackBy)}`);
   return verdictBadge(p.verdict) + tags.map((t) => ` <span class="tag">${t}</span>`).join("");
@@ -158,7 +192,7 @@ function undeployedTable(s: StatusReport, x: ReportExtra): string {
           ? ` <span class="tag">← stops the walk</span>`
           : "";
     return (
-      `<tr class="${cls}" data-sha="${esc(p.sha)}">${td("revision", `${revLabel(p)}${mark}`)}${td("subject", esc(p.subject), "subject")}` +
+      `<tr class="${cls}" data-sha="${esc(p.sha)}">${td("revision", `${revLabel(p)}${mark}`)}${td("subject", esc(p.subject) + ticketsCell(p, x), "subject")}` +
       `${td("verdict", verdictCell(p))}${td("by", esc(p.by ?? ""))}${td("when", when(p.at))}${td("note", esc(p.note ?? ""), "subject")}</tr>`
     );
   });
@@ -287,6 +321,7 @@ ${freezeBanner(status, extra)}
 ${flow(status, extra)}
 ${deployableSummary(status, extra)}
 ${undeployedTable(status, extra)}
+${ticketsSection(status, extra)}
 ${mirrorSection(status)}
 ${extra.deployed ? deployedSection(extra.deployed, nowMs) : ""}
 ${fixesSection(extra, nowMs)}

@@ -171,6 +171,11 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX cowboy_targets_target ON cowboy_targets(target);
   `,
+  // Verdicts given by ticket (prodgate qa ok --ticket N, qa/ok/ticket-N) keep the ticket they came through.
+  `
+  ALTER TABLE verdicts ADD COLUMN ticket TEXT;
+  CREATE INDEX verdicts_ticket ON verdicts(ticket, id);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

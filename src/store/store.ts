@@ -399,12 +399,19 @@ export class Store {
    * added. Returns how many were recorded.
    */
   recordVerdicts(
-    records: readonly { sha: string; verdict: Verdict; note?: string | null; revno?: number; ref?: string | null }[],
+    records: readonly {
+      sha: string;
+      verdict: Verdict;
+      note?: string | null;
+      revno?: number;
+      ref?: string | null;
+      ticket?: string | null;
+    }[],
     user: string,
     source: string,
     pushId: string | null = null,
   ): number {
-    const insert = this.db.prepare("INSERT INTO verdicts (sha, verdict, user, at, note, source) VALUES (?, ?, ?, ?, ?, ?)");
+    const insert = this.db.prepare("INSERT INTO verdicts (sha, verdict, user, at, note, source, ticket) VALUES (?, ?, ?, ?, ?, ?, ?)");
     const audit = this.db.prepare(
       `INSERT INTO audit (at, push_id, user, ref, new, decision, code, reason, detail)
        VALUES (?, ?, ?, ?, ?, 'verdict', ?, ?, ?)`,
@@ -414,12 +421,38 @@ export class Store {
       if (source.startsWith("tag ") && seen.get(source)) return 0;
       const at = this.stamp();
       for (const r of records) {
-        insert.run(r.sha, r.verdict, user, at, r.note ?? null, source);
-        const what = r.revno !== undefined ? `r${r.revno} ${shortSha(r.sha)}` : shortSha(r.sha);
+        insert.run(r.sha, r.verdict, user, at, r.note ?? null, source, r.ticket ?? null);
+        const what =
+          (r.revno !== undefined ? `r${r.revno} ${shortSha(r.sha)}` : shortSha(r.sha)) + (r.ticket ? ` (ticket ${r.ticket})` : "");
         audit.run(at, pushId, user, r.ref ?? null, r.sha, r.verdict, `${r.verdict} for ${what}`, r.note ?? source);
       }
       return records.length;
     });
+  }
+
+  /**
+   * The newest verdict of each channel of these commits: the one given to the
+   * commit itself (ticket null) and the one given through each ticket.
+   */
+  verdictChannels(shas: readonly string[]): Map<string, (VerdictRecord & { id: number; ticket: string | null })[]> {
+    const result = new Map<string, (VerdictRecord & { id: number; ticket: string | null })[]>();
+    if (shas.length === 0) return result;
+    const rows = this.db
+      .prepare(
+        `SELECT v.id, v.sha, v.verdict, v.user, v.at, v.note, v.ticket FROM verdicts AS v
+         WHERE v.id IN (SELECT max(id) FROM verdicts WHERE sha IN (SELECT value FROM json_each(?)) GROUP BY sha, ticket)
+         ORDER BY v.id`,
+      )
+      .all(JSON.stringify(shas)) as (VerdictRecord & { id: number; ticket: string | null })[];
+    for (const row of rows) result.set(row.sha, [...(result.get(row.sha) ?? []), row]);
+    return result;
+  }
+
+  /** Every verdict given through a ticket, oldest first. */
+  ticketVerdicts(ticket: string): (VerdictRecord & { id: number; ticket: string })[] {
+    return this.db
+      .prepare("SELECT id, sha, verdict, user, at, note, ticket FROM verdicts WHERE ticket = ? ORDER BY id")
+      .all(ticket) as (VerdictRecord & { id: number; ticket: string })[];
   }
 
   /** Record a CI result; like verdicts, a tag records once. Returns whether it was recorded. */

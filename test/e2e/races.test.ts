@@ -401,3 +401,31 @@ describe("crash recovery after production-stable moved on", () => {
     expect(existsSync(join(sb.bare, "logs", "refs", "heads", "production-stable"))).toBe(true);
   });
 });
+
+describe("a verdict by ticket", () => {
+  it("never approves a revision of the ticket that landed while the command was reading", { timeout: 120_000 }, async () => {
+    ({ sb, work } = standardSandbox());
+    expect(sb.prodgate(["qa", "ok", "r1"], "quinn").status).toBe(0);
+    const r2 = work.commit("[bug=9] the fix QA tried");
+    work.land();
+    const r3 = work.commit("[bug=9] a late addition nobody tried");
+    expect(work.push(["origin", "HEAD:devel"], "dev").status).toBe(0);
+
+    const wrapper = gitWrapper("after-mainline");
+    const ok = startProdgate(["qa", "ok", "--ticket", "9"], "quinn", withPath(wrapper));
+    await until(() => existsSync(join(wrapper, "held")) || ok.exited, "the command to list stable's mainline");
+    expect(ok.exited, readFileSync(join(wrapper, "calls"), "utf8")).toBe(false);
+    // r3 lands on stable while the command holds its snapshot (its post-receive queues for the mirror's lock).
+    const push = start("git", ["push", "origin", "HEAD:stable"], work.dir, { GL_USER: "dev" });
+    await until(() => sb.tip("stable") === r3, "the stable push to land");
+    writeFileSync(join(wrapper, "go"), "");
+    const [o, p] = await Promise.all([ok.done, push.done]);
+    expect(o.status, o.stderr).toBe(0);
+    expect(p.status, p.stderr).toBe(0);
+
+    expect(o.stdout).toContain("ok recorded on 1 revision(s)");
+    expect(sb.tip("production-stable")).toBe(r2);
+    const pending = sb.json<{ pending: { sha: string }[] }>(["status"]).pending;
+    expect(pending.map((x) => x.sha)).toEqual([r3]);
+  });
+});

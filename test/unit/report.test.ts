@@ -221,3 +221,23 @@ describe("renderReport", () => {
     expect(text).toContain("The mirror has not run yet.");
   });
 });
+
+describe("renderReport: tickets", () => {
+  it("links each revision's tickets and shows a per-ticket view", () => {
+    const undeployed = [
+      pending(16775, "b", "bad", { subject: "[bug=4321] Fix the frobnicator", tickets: ["4321"] }),
+      pending(16791, "c", "needstesting", { subject: "[rollback=16775] [bug=4321] Back out", tickets: ["4321"] }),
+      pending(16792, "d", "needstesting", { subject: "no ticket" }),
+    ];
+    const html = renderReport(status({ undeployed, pending: undeployed.slice(1) }), extra({ ticketUrl: "https://bugs.example.org/{id}" }));
+    expect(html).toContain(`<a class="ticket" href="https://bugs.example.org/4321">4321</a>`);
+    expect(visibleText(html).replace(/\s+/g, " ")).toContain("ticket 4321 : r16775 bad , r16791 rollback awaiting QA");
+  });
+
+  it("escapes a ticket id and never builds a link without a template", () => {
+    const undeployed = [pending(2, "b", "needstesting", { tickets: ['"><script>x()</script>'] })];
+    const html = renderReport(status({ undeployed, pending: undeployed }), extra());
+    expect(html).not.toContain("<script>x()");
+    expect(html).not.toContain(`<a class="ticket"`);
+  });
+});

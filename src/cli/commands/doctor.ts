@@ -58,12 +58,21 @@ export function doctorChecks(repo: Repo): Check[] {
       : { name: "node", status: "fail", message: `Node.js ${process.versions.node}: prodgate needs 20 or newer` },
   );
 
-  const { errors } = readConfig(repo.git);
+  const { errors, config: read } = readConfig(repo.git);
   checks.push(
     errors.length === 0
       ? { name: "config", status: "ok", message: "prodgate.* configuration is valid" }
       : { name: "config", status: "fail", message: errors.map((e) => `${e.key}: ${e.message}`).join("; ") + " (fix with git config)" },
   );
+  // Checked apart: a bad ticket setting fails doctor but never a push.
+  if (read.ticketProblems.length > 0)
+    checks.push({
+      name: "tickets",
+      status: "fail",
+      message:
+        read.ticketProblems.map((e) => `${e.key}: ${e.message}`).join("; ") +
+        " (fix with git config; until then it is left out, and no ticket is found through it)",
+    });
   const push = repo.git.run(["config", "--bool", "--get", "receive.advertisePushOptions"], { okStatuses: [1] }).stdout.trim();
   if (push !== "true")
     checks.push({

@@ -13,6 +13,8 @@ import { describeVerdict, rev, short } from "../format";
 import { pendingCommit } from "../../engine/status";
 import { listOverrides, unjudgedOverrideOf } from "../../engine/overrides";
 import { printable } from "../../policy/message";
+import { ticketRefs } from "../../policy/tickets";
+import { ticketLink } from "./qa";
 
 /** Why a revision is or is not deployable, and what a push of it would get. Changes nothing. */
 export function explainCommand(ctx: CommandContext, revText: string): number {
@@ -95,8 +97,11 @@ export function explainCommand(ctx: CommandContext, revText: string): number {
     freeze,
   });
 
+  const tickets = (entry?.tickets ?? ticketRefs(commit.message, config.ticketPatterns)).map((id) => ({ id, url: ticketLink(ctx, id) }));
   const report = {
     rev: { sha, revno: revno ?? null, subject: commit.subject },
+    tickets,
+    qaWith: entry?.qaWith ? entry.qaWith.map((c) => ({ sha: c.sha, revno: c.revno })) : null,
     verdict: entry ? verdictOf(pendingCommit(entry)) : null,
     onStable,
     inProduction,
@@ -123,6 +128,7 @@ export function explainCommand(ctx: CommandContext, revText: string): number {
     // The answer first, then what it rests on, then what a push would get.
     ctx.print(`deployable: ${deployable ? "yes" : "no"} — ${printable(why)}`);
     ctx.print(`${rev({ sha, revno, subject: commit.subject })}`);
+    if (tickets.length) ctx.print(`tickets: ${tickets.map((t) => (t.url ? `${printable(t.id)} ${t.url}` : printable(t.id))).join(", ")}`);
     if (entry) ctx.print(`verdict: ${describeVerdict(pendingCommit(entry))}`);
     else if (override) ctx.print(`verdict: ${override.commit.verdict} (see prodgate overrides)`);
     if (stoppedBy) ctx.print(`stopped by: ${rev(stoppedBy)} (${stoppedBy.reason})`);

@@ -1,19 +1,39 @@
 import { withMirrorLock } from "../../engine/lock";
 import { runMirror } from "../../engine/mirror";
 import { resolveMainline } from "../../engine/revs";
-import { buildStatus } from "../../engine/status";
+import { deployState } from "../../engine/state";
+import { buildStatus, type PendingCommit } from "../../engine/status";
+import { ticketsOf } from "../../engine/tickets";
 import { UserError } from "../../errors";
-import { isVerdict, VERDICTS } from "../../policy/types";
+import { printable } from "../../policy/message";
+import { type CombinedVerdict, isTicketId } from "../../policy/tickets";
+import { isVerdict, type MainlineCommit, type Verdict, VERDICTS } from "../../policy/types";
 import { type CommandContext, plainValue, requireRole } from "../context";
 import { ago, renderTable, rev, short } from "../format";
 import { pendingNote } from "./status";
 
-export function qaCommand(ctx: CommandContext, verdict: string, revs: string[], note: string | undefined): number {
+export interface QaOptions {
+  note?: string;
+  /** Record on every pending revision referencing this ticket. */
+  ticket?: string;
+  /** qa pending: grouped by ticket. */
+  byTicket?: boolean;
+}
+
+export function qaCommand(ctx: CommandContext, verdict: string, revs: string[], opts: QaOptions): number {
+  const { note } = opts;
   if (verdict === "pending") {
     if (revs.length) throw new UserError("qa pending takes no revisions", 2);
-    return qaPending(ctx);
+    if (opts.ticket !== undefined) throw new UserError("qa pending takes no --ticket (use --by-ticket)", 2);
+    return qaPending(ctx, opts.byTicket ?? false);
   }
   if (!isVerdict(verdict)) throw new UserError(`unknown verdict "${verdict}": use one of ${VERDICTS.join(", ")}, or pending`, 2);
+  if (opts.byTicket) throw new UserError("--by-ticket is for qa pending", 2);
+  if (opts.ticket !== undefined) {
+    if (revs.length)
+      throw new UserError("qa --ticket takes no revisions: it records on every pending revision that references the ticket", 2);
+    return qaByTicket(ctx, verdict, opts.ticket, note);
+  }
   if (revs.length === 0) throw new UserError(`name the revisions: prodgate qa ${verdict} <rev>…`, 2);
   if (note !== undefined) plainValue(note, "--note");
   const user = requireRole(ctx, ["qa"], "recording a QA verdict");
@@ -38,13 +58,102 @@ export function qaCommand(ctx: CommandContext, verdict: string, revs: string[], 
   return mirror.outcome === "conflict" ? 1 : 0;
 }
 
-function qaPending(ctx: CommandContext): number {
+/**
+ * A verdict on every mainline revision of stable not yet in production that
+ * references the ticket, as they stand when the command takes the mirror's
+ * lock: the concrete revisions are recorded, so a revision that lands later
+ * with the same ticket is never approved by this verdict.
+ */
+function qaByTicket(ctx: CommandContext, verdict: Verdict, given: string, note: string | undefined): number {
+  const ticket = given.replace(/^#/, "");
+  if (!isTicketId(ticket)) throw new UserError(`"${printable(given)}" is not a ticket id (letters, digits, ".", "_", "-")`, 2);
+  if (note !== undefined) plainValue(note, "--note");
+  const user = requireRole(ctx, ["qa"], "recording a QA verdict");
+  const { engine } = ctx;
+  let commits: MainlineCommit[] = [];
+  const mirror = withMirrorLock(engine.repo.gitDir, () => {
+    const { segment } = deployState(engine);
+    const tickets = ticketsOf(engine.config, segment);
+    commits = segment.filter((c) => tickets.get(c.sha)!.includes(ticket));
+    if (commits.length === 0) {
+      throw new UserError(
+        `no revision of stable awaiting production references ticket ${ticket}; nothing was recorded (prodgate qa pending --by-ticket lists the tickets)`,
+        1,
+      );
+    }
+    engine.store.recordVerdicts(
+      commits.map((c) => ({ sha: c.sha, verdict, note: note ?? null, revno: c.revno, ticket })),
+      user,
+      "command",
+    );
+    return runMirror(engine, "qa command", user);
+  });
+  // A revision with other tickets is ok only when they are too: say which still hold it.
+  const after = new Map(deployState(engine).walk.entries.map((e) => [e.commit.sha, e] as const));
+  const heldBy = (sha: string) => {
+    const byTicket = (after.get(sha)?.record as CombinedVerdict | undefined)?.byTicket ?? [];
+    return byTicket.filter((t) => t.ticket !== ticket && t.verdict !== verdict);
+  };
+  if (ctx.json) {
+    const recorded = commits.map((c) => ({ sha: c.sha, revno: c.revno, verdict, ticket, otherTickets: heldBy(c.sha) }));
+    ctx.print(JSON.stringify({ ticket, recorded, mirror }, null, 2));
+  } else {
+    // With each author: anyone may name a ticket in a message, so QA sees whose revisions the verdict took.
+    const authored = authorsAndDates(
+      ctx,
+      commits.map((c) => c.sha),
+    );
+    ctx.print(`ticket ${ticket}: ${verdict} recorded on ${commits.length} revision(s):`);
+    for (const c of commits) {
+      ctx.print(`  ${verdict}: ${rev(c)}${authored.has(c.sha) ? `  (${printable(authored.get(c.sha)!.author)})` : ""}`);
+      const others = heldBy(c.sha);
+      if (others.length)
+        ctx.print(`      it also references ${others.map((t) => `ticket ${printable(t.ticket)} (${t.verdict})`).join(", ")}`);
+    }
+    ctx.print(mirror.line);
+  }
+  return mirror.outcome === "conflict" ? 1 : 0;
+}
+
+/** Pending revisions by ticket, in order of each ticket's oldest pending revision; those with none last. */
+export function groupByTicket(pending: readonly PendingCommit[]): { ticket: string | null; revisions: PendingCommit[] }[] {
+  const groups = new Map<string | null, PendingCommit[]>();
+  for (const p of pending) {
+    const tickets = p.tickets?.length ? p.tickets : [null];
+    for (const t of tickets) groups.set(t, [...(groups.get(t) ?? []), p]);
+  }
+  const none = groups.get(null);
+  groups.delete(null);
+  return [...[...groups].map(([ticket, revisions]) => ({ ticket, revisions })), ...(none ? [{ ticket: null, revisions: none }] : [])];
+}
+
+function qaPending(ctx: CommandContext, byTicket: boolean): number {
   const status = buildStatus(ctx.engine);
   const { pending } = status;
   const authored = authorsAndDates(
     ctx,
     pending.map((p) => p.sha),
   );
+  if (byTicket) {
+    const groups = groupByTicket(pending);
+    if (ctx.json) {
+      ctx.print(
+        JSON.stringify(
+          groups.map((g) => ({ ticket: g.ticket, url: ticketLink(ctx, g.ticket), revisions: g.revisions })),
+          null,
+          2,
+        ),
+      );
+      return 0;
+    }
+    if (groups.length === 0) ctx.print("nothing awaits QA");
+    for (const g of groups) {
+      const link = ticketLink(ctx, g.ticket);
+      ctx.print(g.ticket === null ? "no ticket:" : `ticket ${g.ticket}${link ? `  ${link}` : ""}:`);
+      for (const p of g.revisions) ctx.print(`  ${rev(p)}  ${authored.get(p.sha)?.author ?? ""}${pendingNote(p)}`);
+    }
+    return 0;
+  }
   if (ctx.json) {
     ctx.print(
       JSON.stringify(
@@ -95,4 +204,10 @@ function authorsAndDates(ctx: CommandContext, shas: readonly string[]): Map<stri
     // Bazaar histories and damaged repositories: the list without authors.
   }
   return found;
+}
+
+/** The configured link for a ticket, or null. */
+export function ticketLink(ctx: Pick<CommandContext, "engine">, ticket: string | null): string | null {
+  const url = ctx.engine.config.ticketUrl;
+  return ticket === null || !url ? null : url.replaceAll("{id}", encodeURIComponent(ticket));
 }

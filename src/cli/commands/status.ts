@@ -67,5 +67,5 @@ export function pendingNote(
   p: { markerIgnored: boolean; override?: { id: number; user: string | null } } & Parameters<typeof describeVerdict>[0],
 ): string {
   if (p.override) return `  (in production-stable by override #${p.override.id} of ${printable(p.override.user ?? "(unknown)")})`;
-  return p.markerIgnored ? `  (${describeVerdict(p)})` : "";
+  return p.markerIgnored || p.qaWith || p.incrIgnored || p.byTicket ? `  (${describeVerdict(p)})` : "";
 }

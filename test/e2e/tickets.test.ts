@@ -1,0 +1,276 @@
+// QA by ticket: verdicts through the tickets commit messages reference, [incr],
+// ticket tags, and where a ticket's revisions have reached. Real pushes.
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type Clone, type Sandbox, standardSandbox } from "../helpers/repo";
+
+let sb: Sandbox;
+let work: Clone;
+
+interface Pending {
+  sha: string;
+  revno: number;
+  subject: string;
+  verdict: string;
+  source: string;
+  tickets: string[];
+  qaWith: number[] | null;
+  incrIgnored: boolean;
+  byTicket?: { ticket: string; verdict: string }[];
+}
+interface Status {
+  deployable: { sha: string; revno: number } | null;
+  pending: Pending[];
+  undeployed: Pending[];
+}
+
+beforeEach(() => {
+  ({ sb, work } = standardSandbox());
+  expect(sb.prodgate(["qa", "ok", "r1"], "quinn").status).toBe(0);
+});
+afterEach(() => sb.cleanup());
+
+const verdictRows = () => sb.json<{ decision: string; reason: string }[]>(["log"]).filter((e) => e.decision === "verdict");
+
+describe("verdicts by ticket", () => {
+  it("a ticket spanning three revisions is approved in one command, listing them; a later landing is not", () => {
+    const r2 = work.commit("[r=ada][bug=100] Fix the frobnicator, part one.");
+    work.commit("[r=ada][bug=200] Something else");
+    work.commit("Tidy the frobnicator\n\nLP: #100");
+    const r5 = work.commit("Last piece of the frobnicator\n\nFixes #100");
+    work.land();
+
+    const r = sb.prodgate(["qa", "ok", "--ticket", "100"], "quinn");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("ticket 100: ok recorded on 3 revision(s)");
+    for (const n of [2, 4, 5]) expect(r.stdout).toMatch(new RegExp(`ok: r${n} `));
+    expect(r.stdout).not.toMatch(/ok: r3 /);
+    // r3 (ticket 200) still blocks: production-stable stops at r2.
+    expect(sb.tip("production-stable")).toBe(r2);
+    expect(verdictRows().filter((e) => e.reason.includes("(ticket 100)"))).toHaveLength(3);
+
+    // A revision that lands afterwards with the same ticket was never seen by that verdict.
+    const r6 = work.commit("[bug=100] A follow-up nobody tried");
+    work.land();
+    expect(sb.prodgate(["qa", "ok", "--ticket", "200"], "quinn").status).toBe(0);
+    expect(sb.tip("production-stable")).toBe(r5);
+    const st = sb.json<Status>(["status"]);
+    expect(st.pending.map((p) => [p.revno, p.sha, p.tickets])).toEqual([[6, r6, ["100"]]]);
+
+    const json = sb.json<{ recorded: { revno: number; ticket: string }[] }>(["qa", "ok", "--ticket", "100"], "quinn");
+    expect(json.recorded).toEqual([{ sha: r6, revno: 6, verdict: "ok", ticket: "100", otherTickets: [] }]);
+    expect(sb.tip("production-stable")).toBe(r6);
+  });
+
+  it("a revision with two tickets is ok only when both are; bad on one makes it bad", () => {
+    const r2 = work.commit("[r=ada][bug=1,2] Fix both");
+    work.land();
+    const first = sb.prodgate(["qa", "ok", "--ticket", "1"], "quinn");
+    expect(first.status).toBe(0);
+    expect(first.stdout).toContain("it also references ticket 2 (needstesting)");
+    let st = sb.json<Status>(["status"]);
+    expect(st.pending[0]).toMatchObject({ revno: 2, verdict: "needstesting", tickets: ["1", "2"] });
+    expect(st.pending[0]!.byTicket).toEqual([
+      { ticket: "1", verdict: "ok" },
+      { ticket: "2", verdict: "needstesting" },
+    ]);
+    expect(sb.tip("production-stable")).not.toBe(r2);
+
+    expect(sb.prodgate(["qa", "bad", "--ticket", "2", "--note", "still broken"], "quinn").status).toBe(0);
+    st = sb.json<Status>(["status"]);
+    expect(st.undeployed[0]).toMatchObject({ revno: 2, verdict: "bad" });
+    const ex = sb.prodgate(["explain", "r2"], "dev");
+    expect(ex.stdout).toContain("tickets: 1, 2");
+    expect(ex.stdout).toMatch(/verdict: bad by QA \(quinn\) — by ticket: 1 ok, 2 bad/);
+    expect(work.push(["origin", "HEAD:production-stable"], "dev").output).toContain("[unapproved]");
+
+    expect(sb.prodgate(["qa", "ok", "--ticket", "2"], "quinn").status).toBe(0);
+    expect(sb.tip("production-stable")).toBe(r2);
+  });
+
+  it("a ticket no pending revision references: exit 1 naming it, nothing recorded", () => {
+    work.commit("[bug=5] something");
+    work.land();
+    const before = verdictRows().length;
+    const r = sb.prodgate(["qa", "ok", "--ticket", "999"], "quinn");
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("ticket 999");
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(verdictRows()).toHaveLength(before);
+    // Already in production: no longer pending.
+    expect(sb.prodgate(["qa", "ok", "--ticket", "5"], "quinn").status).toBe(0);
+    expect(sb.prodgate(["qa", "bad", "--ticket", "5"], "quinn").status).toBe(1);
+    // Not the QA role, and not a ticket id.
+    expect(sb.prodgate(["qa", "ok", "--ticket", "5"], "dev").stderr).toContain("qa");
+    expect(sb.prodgate(["qa", "ok", "--ticket", "../x"], "quinn").status).toBe(2);
+  });
+
+  it("qa pending --by-ticket groups what awaits QA, with links", () => {
+    sb.git(["config", "prodgate.tickets.url", "https://bugs.example.org/{id}"], { cwd: sb.bare });
+    work.commit("[bug=10] a");
+    work.commit("no ticket here");
+    work.commit("[bug=10,11] b");
+    work.land();
+    const groups = sb.json<{ ticket: string | null; url: string | null; revisions: { revno: number }[] }[]>([
+      "qa",
+      "pending",
+      "--by-ticket",
+    ]);
+    expect(groups.map((g) => [g.ticket, g.url, g.revisions.map((r) => r.revno)])).toEqual([
+      ["10", "https://bugs.example.org/10", [2, 4]],
+      ["11", "https://bugs.example.org/11", [4]],
+      [null, null, [3]],
+    ]);
+    const text = sb.prodgate(["qa", "pending", "--by-ticket"]).stdout;
+    expect(text).toContain("ticket 10  https://bugs.example.org/10:");
+    expect(text).toContain("no ticket:");
+  });
+});
+
+describe("[incr]", () => {
+  it("before its final landing it waits; with it, it is QA'd with that landing", () => {
+    const part1 = work.commit("[incr] [bug=5] part 1");
+    work.land("cid");
+    let st = sb.json<Status>(["status"]);
+    expect(st.pending[0]).toMatchObject({ sha: part1, qaWith: [], tickets: ["5"] });
+    expect(sb.prodgate(["explain", "r2"], "dev").stdout).toContain(
+      "no later revision of ticket 5 is on stable yet: it waits like any other",
+    );
+
+    const part2 = work.commit("[bug=5] part 2");
+    work.land("cid");
+    st = sb.json<Status>(["status"]);
+    expect(st.pending.map((p) => p.revno)).toEqual([2, 3]);
+    expect(st.pending[0]!.qaWith).toEqual([3]);
+    expect(sb.prodgate(["explain", "r2"], "dev").stdout).toContain("[incr], QA'd with r3, which has no ok yet");
+
+    sb.prodgate(["freeze", "--reason", "look first"], "ada");
+    expect(sb.prodgate(["qa", "ok", "r3"], "quinn").status).toBe(0);
+    const ex = sb.prodgate(["explain", "r2"], "dev").stdout;
+    expect(ex).toContain("deployable: yes");
+    expect(ex).toContain("verdict: ok as [incr]: QA'd with r3");
+    sb.prodgate(["thaw"], "ada");
+    expect(sb.tip("production-stable")).toBe(part2);
+  });
+
+  it("without its final landing, a verdict on another ticket's revision does not carry it", () => {
+    work.commit("[incr] [bug=5] part 1");
+    work.commit("[bug=6] unrelated");
+    work.land("cid");
+    expect(sb.prodgate(["qa", "ok", "r3"], "quinn").status).toBe(0);
+    expect(sb.json<Status>(["status"]).pending.map((p) => p.revno)).toEqual([2]);
+    expect(sb.tip("production-stable")).toBe(work.sha("HEAD~2"));
+  });
+
+  it("a developer's own [incr] [bug=N] does not ride on QA's approval of someone else's landing", () => {
+    const r1 = work.sha("HEAD");
+    work.commit("[incr] [bug=5] harmless, honest", { "backdoor.sh": "evil\n" });
+    work.land("dev");
+    work.commit("[bug=5] the real fix");
+    work.land("cid");
+    expect(sb.prodgate(["qa", "ok", "r3"], "quinn").status).toBe(0);
+    expect(sb.tip("production-stable")).toBe(r1);
+    const st = sb.json<Status>(["status"]);
+    expect(st.pending[0]).toMatchObject({ revno: 2, incrIgnored: true, qaWith: null });
+    expect(sb.prodgate(["status"]).stdout).toContain("[incr] marker does not count");
+  });
+});
+
+describe("ticket verdict tags", () => {
+  it("qa/ok/ticket-N records on the revisions up to the tagged one that reference N", () => {
+    const r2 = work.commit("[bug=7] first");
+    const r3 = work.commit("[bug=7] second");
+    work.land();
+    const r4 = work.commit("[bug=7] third, after QA tested");
+    work.land();
+    work.git(["tag", "qa/ok/ticket-7", r3]);
+    const p = work.push(["origin", "qa/ok/ticket-7"], "quinn");
+    expect(p.status, p.output).toBe(0);
+    expect(p.output).toContain("ok for ticket 7 recorded on r2, r3");
+    expect(sb.tip("production-stable")).toBe(r3);
+    const st = sb.json<Status>(["status"]);
+    expect(st.pending.map((x) => x.sha)).toEqual([r4]);
+    expect(r2).not.toBe(r3);
+  });
+
+  it("from someone without the qa role it is refused, costs nothing, and records nothing", () => {
+    work.commit("[bug=7] first");
+    work.land();
+    // Without the shim's answers the engine would have to ask git itself.
+    rmSync(join(sb.bare, "prodgate", "prefetch"), { recursive: true, force: true });
+    const trace = join(sb.root, "trace.txt");
+    work.git(["tag", "qa/ok/ticket-7", "HEAD"]);
+    const p = work.push(["origin", "qa/ok/ticket-7"], "dev", { PRODGATE_TRACE: trace });
+    expect(p.status).not.toBe(0);
+    expect(p.output).toContain("[role-required]");
+    expect(readFileSync(trace, "utf8").trim().split("\n")[0]).toMatch(/^pre-receive .* git=0$/);
+    expect(sb.tip("refs/tags/qa/ok/ticket-7")).toBeNull();
+    expect(sb.json<Status>(["status"]).pending).toHaveLength(1);
+  });
+
+  it("a ticket no pending revision up to the tag references is refused", () => {
+    work.commit("[bug=7] first");
+    work.land();
+    work.git(["tag", "qa/ok/ticket-8", "HEAD"]);
+    const p = work.push(["origin", "qa/ok/ticket-8"], "quinn");
+    expect(p.status).not.toBe(0);
+    expect(p.output).toContain("[ticket-unreferenced]");
+    expect(p.output).toContain("ticket 8");
+    work.git(["tag", "qa/ok/ticket-_x", "HEAD"]);
+    expect(work.push(["origin", "qa/ok/ticket-_x"], "quinn").output).toContain("[bad-tag-name]");
+  });
+});
+
+describe("prodgate tickets", () => {
+  it("shows every revision of a ticket, its verdict, and where it reached", () => {
+    sb.grant("ops", "olga");
+    const r2 = work.commit("[bug=42] first");
+    work.land();
+    expect(sb.prodgate(["qa", "ok", "--ticket", "42"], "quinn").status).toBe(0);
+    expect(sb.prodgate(["deploy", "record", "app1", "production-stable"], "olga").status).toBe(0);
+    work.commit("[bug=42] second");
+    work.land();
+    expect(sb.prodgate(["qa", "bad", "--ticket", "42"], "quinn").status).toBe(0);
+    work.commit("[bug=42] third, on devel only");
+    expect(work.push(["origin", "HEAD:devel"], "dev").status).toBe(0);
+
+    const t = sb.json<{
+      revisions: {
+        sha: string;
+        revno: number | null;
+        verdict: string;
+        reached: { stable: boolean; productionStable: boolean; deployed: { target: string }[] };
+      }[];
+      verdicts: { verdict: string }[];
+    }>(["tickets", "42"]);
+    expect(
+      t.revisions.map((r) => [r.revno, r.verdict, r.reached.stable, r.reached.productionStable, r.reached.deployed.map((d) => d.target)]),
+    ).toEqual([
+      [2, "ok", true, true, ["app1"]],
+      [3, "bad", true, false, []],
+      [null, "not on stable", false, false, []],
+    ]);
+    expect(t.revisions[0]!.sha).toBe(r2);
+    expect(t.verdicts.map((v) => v.verdict)).toEqual(["ok", "bad"]);
+    const text = sb.prodgate(["tickets", "42"]).stdout;
+    expect(text).toContain("reached: stable, production-stable, deployed on app1");
+    expect(sb.prodgate(["tickets", "4242"]).status).toBe(1);
+  });
+});
+
+describe("ticket configuration", () => {
+  it("a bad pattern fails doctor naming the key, and pushes go on", () => {
+    sb.git(["config", "--add", "prodgate.tickets.pattern", "[bug=("], { cwd: sb.bare });
+    sb.git(["config", "--add", "prodgate.tickets.pattern", "\\b([A-Z]+-[0-9]+)\\b"], { cwd: sb.bare });
+    const doctor = sb.prodgate(["doctor"]);
+    expect(doctor.status).toBe(1);
+    expect(doctor.stdout + doctor.stderr).toContain("prodgate.tickets.pattern");
+    work.commit("APP-12 fix the login [bug=3]");
+    work.land();
+    const st = sb.json<Status>(["status"]);
+    expect(st.pending[0]!.tickets).toEqual(["APP-12"]);
+    expect(sb.prodgate(["qa", "ok", "--ticket", "APP-12"], "quinn").status).toBe(0);
+    expect(sb.tip("production-stable")).toBe(work.sha("HEAD"));
+  });
+});
