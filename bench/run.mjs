@@ -2,13 +2,15 @@
 // npm run bench: prodgate's hooks and commands against the same repository
 // without hooks, side by side in one run, on generated histories.
 //
-//   node bench/run.mjs [--quick] [--commits 10000,100000] [--runs N] [--out FILE] [--keep]
+//   node bench/run.mjs [--quick] [--commits 10000,100000] [--runs N] [--out FILE] [--keep] [--only webhook]
 //
+// --only webhook runs just the case of a push with a webhook that never answers.
 // --quick (or PRODGATE_BENCH_QUICK=1) is a smoke run on a tiny repository.
 // Prints a table and writes it as JSON (default bench/out/latest.json).
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,7 +24,7 @@ const TIME = existsSync("/usr/bin/time") ? "/usr/bin/time" : null;
 // --- options -----------------------------------------------------------------
 
 function options(argv) {
-  const opts = { quick: !!process.env.PRODGATE_BENCH_QUICK, commits: null, runs: null, out: null, keep: false };
+  const opts = { quick: !!process.env.PRODGATE_BENCH_QUICK, commits: null, runs: null, out: null, keep: false, only: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -35,10 +37,12 @@ function options(argv) {
     else if (a === "--runs") opts.runs = Number(value());
     else if (a === "--out") opts.out = resolve(value());
     else if (a === "--keep") opts.keep = true;
+    else if (a === "--only") opts.only = value();
     else usage(`unknown argument ${a}`);
   }
   if (opts.commits?.some((n) => !Number.isInteger(n) || n < 50)) usage("--commits takes sizes of at least 50");
   if (opts.runs !== null && (!Number.isInteger(opts.runs) || opts.runs < 1)) usage("--runs takes a positive number");
+  if (opts.only !== null && opts.only !== "webhook") usage("--only takes: webhook");
   opts.commits ??= opts.quick ? [300] : [10_000, 100_000];
   opts.runs ??= opts.quick ? 2 : 15;
   opts.warmup = opts.quick ? 1 : 2;
@@ -48,7 +52,7 @@ function options(argv) {
 
 function usage(problem) {
   process.stderr.write(
-    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--commits 10000,100000] [--runs N] [--out FILE] [--keep]\n`,
+    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--commits 10000,100000] [--runs N] [--out FILE] [--keep] [--only webhook]\n`,
   );
   process.exit(2);
 }
@@ -270,6 +274,34 @@ class Bench {
     );
   }
 
+  /**
+   * The verdict tag push again, into a copy of the repository with a webhook
+   * to a port that accepts connections and never answers, against the same
+   * push without a webhook: what events cost a push (the deliverer is started
+   * detached and waits on the receiver by itself).
+   */
+  webhookNeverAnswers(port) {
+    const first = this.n - 2 * this.iterations;
+    const withHook = join(this.root, "webhook.git");
+    git(this.hooked, ["update-ref", "refs/heads/production-stable", this.sha(first)]);
+    cpSync(this.hooked, withHook, { recursive: true });
+    const secret = join(this.root, "webhook.secret");
+    writeFileSync(secret, "bench secret\n", { mode: 0o600 });
+    git(withHook, ["config", "prodgate.webhook.bench.url", `http://127.0.0.1:${port}/never-answers`]);
+    git(withHook, ["config", "prodgate.webhook.bench.secretFile", secret]);
+    const result = this.sideBySide((i, side, memory) =>
+      this.push(
+        side === "hooked" ? withHook : this.hooked,
+        `${this.sha(first + 1 + i)}:refs/tags/qa/ok/webhook-bench-${i}`,
+        "quinn",
+        memory,
+      ),
+    );
+    // The deliverer left waiting on the receiver exits at its next pass, finding no webhook.
+    git(withHook, ["config", "--remove-section", "prodgate.webhook.bench"]);
+    return result;
+  }
+
   /** A push of 10,000 approved revisions to production-stable; put back after each run. */
   promotion() {
     this.db((db) => {
@@ -313,8 +345,9 @@ class Bench {
     return { walk, status: { hooked: stats(samples), plain: null, peakMb } };
   }
 
-  all() {
+  all(only) {
     this.prepare();
+    if (only === "webhook") return this.webhookOnly();
     const rows = [];
     const row = (key, name, result, target) =>
       rows.push({ key, name, commits: this.n, ...result, ...judge(result, target), target: target.text });
@@ -323,6 +356,7 @@ class Bench {
     row("devel", "push to devel, 100 fixes pending", ds.devel, { added: 150, text: "≤ +150 ms" });
     row("stable", "push to stable, 100 fixes pending", ds.stable, { added: 150, text: "≤ +150 ms" });
     row("verdict", "verdict tag push, mirror included", this.verdictTag(), { added: 250, text: "≤ +250 ms" });
+    this.webhookRow(row);
     row("promotion", `promotion of ${this.promote} commits to production-stable`, this.promotion(), { total: 1000, text: "< 1 s" });
     const ws = this.walkAndStatus();
     row("walk", `deployable walk over ${this.walk} pending (in-process)`, ws.walk, { total: 200, text: "< 200 ms" });
@@ -330,6 +364,25 @@ class Bench {
     return rows;
   }
 }
+
+/** A loopback port that accepts connections and never answers (set in main). */
+let NEVER_ANSWERS_PORT = 0;
+
+Bench.prototype.webhookRow = function (row) {
+  row("webhook", "verdict tag push, webhook that never answers (vs none)", this.webhookNeverAnswers(NEVER_ANSWERS_PORT), {
+    added: 10,
+    text: "≤ +10 ms over no webhook",
+  });
+};
+
+/** Only the webhook case (--only webhook): the verdict tag push, with and without a webhook. */
+Bench.prototype.webhookOnly = function () {
+  const rows = [];
+  const row = (key, name, result, target) =>
+    rows.push({ key, name, commits: this.n, ...result, ...judge(result, target), target: target.text });
+  this.webhookRow(row);
+  return rows;
+};
 
 function judge(result, target) {
   const h = result.hooked?.median ?? null;
@@ -393,8 +446,13 @@ function machine() {
   };
 }
 
-function main() {
+async function main() {
   const opts = options(process.argv.slice(2));
+  // The benchmark blocks its event loop while it pushes, so nothing ever reads
+  // these connections: the kernel completes each handshake, and no answer comes.
+  const neverAnswers = createServer(() => {});
+  await new Promise((resolve) => neverAnswers.listen(0, "127.0.0.1", resolve));
+  NEVER_ANSWERS_PORT = neverAnswers.address().port;
   if (!existsSync(MAIN)) usage(`${MAIN} is not built; run npm run build (npm run bench does)`);
   buildProbe();
   // Other work on the machine shows in every number: the load average goes in the report.
@@ -406,7 +464,7 @@ function main() {
     ENV = cleanEnv(join(root, "home"));
     process.stderr.write(`bench: ${n} commits in ${root}\n`);
     try {
-      rows.push(...new Bench(root, n, opts).all());
+      rows.push(...new Bench(root, n, opts).all(opts.only));
     } finally {
       if (!opts.keep) rmSync(root, { recursive: true, force: true });
     }
@@ -426,4 +484,5 @@ function main() {
   );
 }
 
-main();
+await main();
+process.exit(0);

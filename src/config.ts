@@ -83,7 +83,7 @@ export const CONFIG_KEYS: Record<string, { default: string; meaning: string }> =
   },
   "prodgate.fixMaxAgeDays": {
     default: "14",
-    meaning: "days a security fix may stay pending before `sync` raises fix.overdue (once a day)",
+    meaning: "days a security fix may stay pending before `sync` raises fix.overdue (once a day; 0: from its promotion)",
   },
 };
 

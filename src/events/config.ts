@@ -110,8 +110,7 @@ export function eventsConfigFromValues(values: Map<string, string[]>): EventsCon
   const ageValue = last("prodgate.fixmaxagedays");
   if (ageValue !== undefined) {
     const n = Number(ageValue);
-    if (!/^\d+$/.test(ageValue) || n < 1)
-      errors.push({ key: "prodgate.fixMaxAgeDays", message: `"${ageValue}" is not a whole number of days` });
+    if (!/^\d+$/.test(ageValue)) errors.push({ key: "prodgate.fixMaxAgeDays", message: `"${ageValue}" is not a whole number of days` });
     else fixMaxAgeDays = n;
   }
   return {

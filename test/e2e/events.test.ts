@@ -338,6 +338,84 @@ describe("events", () => {
   });
 });
 
+describe("events of security fixes and of the mirror", () => {
+  function promoteFix(): string {
+    work.git(["fetch", "--quiet", "origin"]);
+    work.git(["checkout", "--quiet", "-B", "secfix", "origin/production-stable"]);
+    const fix = work.commit("Fix auth bypass", { "auth.c": "check the password\n" });
+    expect(work.push(["origin", "HEAD:production-devel"], "sam").status).toBe(0);
+    expect(sb.prodgate(["ci", "pass", fix], "cid").status).toBe(0);
+    const p = work.push(["origin", "secfix:production-stable"], "sam");
+    expect(p.status, p.output).toBe(0);
+    return fix;
+  }
+
+  it("a promotion: fix.promoted and production-stable.moved with the fix; fix.back when it returns; fix.overdue from sync once a day", async () => {
+    expect((await prodgate(["qa", "ok", "r1"], "quinn")).status).toBe(0);
+    const base = sb.tip("production-stable");
+    const fix = promoteFix();
+    const moved = (await events(["--type", "production-stable.moved"]))[0]!;
+    expect(moved.actor).toBe("sam");
+    expect(moved.data).toMatchObject({ from: base, to: fix, how: "fast-forward", fixes: [{ sha: fix, subject: "Fix auth bypass" }] });
+    expect((await events(["--type", "fix.promoted"])).map((e) => e.data)).toEqual([
+      expect.objectContaining({ sha: fix, subject: "Fix auth bypass" }),
+    ]);
+    setConfig("prodgate.fixMaxAgeDays", "0");
+    expect((await prodgate(["sync"])).status).toBe(0);
+    expect((await prodgate(["sync"])).status).toBe(0);
+    const overdue = await events(["--type", "fix.overdue"]);
+    expect(overdue.map((e) => e.data)).toEqual([expect.objectContaining({ sha: fix, missing: ["devel", "stable"] })]);
+    work.git(["checkout", "--quiet", "devel"]);
+    work.git(["merge", "--quiet", "--no-edit", "secfix"]);
+    expect(work.push(["origin", "HEAD:devel"]).status).toBe(0);
+    expect((await events(["--type", "fix.back"])).map((e) => e.data)).toEqual([
+      expect.objectContaining({ fix, branch: "devel", how: "ancestry" }),
+    ]);
+  });
+
+  it.each(["after-update-ref", "before-db-write"])("a mirror killed at %s: the next sync writes its moved event, once", async (fault) => {
+    const killed = await prodgate(["qa", "ok", "r1"], "quinn", { PRODGATE_FAULT: fault });
+    expect(killed.status).not.toBe(0);
+    expect(sb.tip("production-stable")).toBe(work.sha("HEAD"));
+    expect(await events(["--type", "production-stable.moved"])).toEqual([]);
+    expect((await prodgate(["sync"])).status).toBe(0);
+    expect((await prodgate(["sync"])).status).toBe(0);
+    const moved = await events(["--type", "production-stable.moved"]);
+    expect(moved.map((e) => e.data)).toEqual([
+      expect.objectContaining({
+        from: null,
+        to: work.sha("HEAD"),
+        revno: 1,
+        revisions: [expect.objectContaining({ revno: 1, verdict: "ok" })],
+      }),
+    ]);
+  });
+
+  it("a mirror blocked by a conflict raises mirror.blocked once, and mirror.unblocked when it clears", async () => {
+    expect((await prodgate(["qa", "ok", "r1"], "quinn")).status).toBe(0);
+    // A promoted fix and a stable revision that change the same line: the mirror cannot merge them.
+    work.git(["fetch", "--quiet", "origin"]);
+    work.git(["checkout", "--quiet", "-B", "secfix", "origin/production-stable"]);
+    const fix = work.commit("Fix", { README: "fixed\n" });
+    expect(work.push(["origin", "HEAD:production-devel"], "sam").status).toBe(0);
+    expect(sb.prodgate(["ci", "pass", fix], "cid").status).toBe(0);
+    expect(work.push(["origin", "secfix:production-stable"], "sam").status).toBe(0);
+    work.git(["checkout", "--quiet", "devel"]);
+    work.commit("r2: conflicting", { README: "changed on devel\n" });
+    work.land();
+    expect((await prodgate(["qa", "ok", "r2"], "quinn")).stdout).toContain("merge conflict in README");
+    expect((await prodgate(["sync"])).status).toBe(1);
+    const blocked = await events(["--type", "mirror.*"]);
+    expect(blocked.map((e) => e.type)).toEqual(["mirror.blocked"]);
+    expect(blocked[0]!.data).toMatchObject({ why: "conflict", files: ["README"] });
+    // Resolved on stable by merging the fix back: the mirror moves again.
+    work.git(["merge", "--quiet", "--no-edit", "-X", "ours", "secfix"]);
+    work.land();
+    expect((await prodgate(["qa", "ok", "r3"], "quinn")).status).toBe(0);
+    expect((await events(["--type", "mirror.*"])).map((e) => e.type)).toEqual(["mirror.unblocked", "mirror.blocked"]);
+  });
+});
+
 /** Is a deliverer holding the repository's delivery lock? (Asked the way a deliverer asks: an exclusive transaction on it.) */
 function delivererRunning(): boolean {
   const db = new Database(join(sb.bare, "prodgate", "deliver.lock"), { timeout: 0 });

@@ -70,7 +70,7 @@ describe("events configuration", () => {
         ["prodgate.mail.qa.to", "qa@example.com"],
         ["prodgate.mail.qa.to", "not an address"],
         ["prodgate.events.retryBase", "soon"],
-        ["prodgate.fixMaxAgeDays", "0"],
+        ["prodgate.fixMaxAgeDays", "-1"],
       ]),
     );
     expect(cfg.endpoints.map((e) => [e.key, e.events])).toEqual([
