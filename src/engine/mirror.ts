@@ -4,7 +4,7 @@ import { parseMergeTreeConflicts } from "../git/parse";
 import { branchRef } from "../policy/refs";
 import { shortSha, type MainlineCommit } from "../policy/types";
 import type { AuditRow, Store } from "../store/store";
-import { movedEvent, movedRevisions } from "../events/build";
+import { MOVED_REVISIONS_LIMIT, movedEvent, movedRevisions } from "../events/build";
 import type { EventDraft } from "../events/types";
 import { faultPoint } from "./fault";
 import { withMirrorLock } from "./lock";
@@ -92,7 +92,7 @@ function recoverUnfinished(engine: Engine): void {
       // The killed mirror may have moved production-stable without production-devel.
       const follow = prod && prod === to ? advanceProductionDevel(engine, prod, "prodgate") : null;
       // Its event was to be written with its row: written now, from what git holds.
-      const brought = engine.repo.mainline(run.deployableSha ?? to!, run.fromSha ? [run.fromSha] : []).segment;
+      const brought = engine.repo.mainlineNewest(run.deployableSha ?? to!, run.fromSha ? [run.fromSha] : [], MOVED_REVISIONS_LIMIT);
       const moved = movedEvent("prodgate", {
         from: run.fromSha,
         to: to!,
@@ -260,7 +260,8 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
       to: target,
       revno: d.revno,
       how: outcome === "merged" ? "merge" : "fast-forward",
-      revisions: movedRevisions(engine, brought, state.walk.entries),
+      revisions: movedRevisions(engine, brought.slice(-MOVED_REVISIONS_LIMIT), state.walk.entries),
+      revisionCount: brought.length,
       fixes: [],
     }),
   ];

@@ -27,6 +27,9 @@ export function movedRevisions(engine: Engine, commits: readonly MainlineCommit[
   });
 }
 
+/** A moved event lists at most this many revisions (the newest); `revisionCount` says how many it brought. */
+export const MOVED_REVISIONS_LIMIT = 1000;
+
 export function movedEvent(
   actor: string | null,
   move: {
@@ -35,10 +38,13 @@ export function movedEvent(
     revno: number | null;
     how: "fast-forward" | "merge";
     revisions: MovedRevision[];
+    /** How many revisions the move brought, when more than are listed. */
+    revisionCount?: number;
     fixes: { sha: string; subject: string }[];
   },
 ): EventDraft {
-  return { type: "production-stable.moved", actor, data: { ...move } };
+  const { revisionCount, ...rest } = move;
+  return { type: "production-stable.moved", actor, data: { ...rest, revisionCount: revisionCount ?? move.revisions.length } };
 }
 
 /**
@@ -55,10 +61,14 @@ export function pushEvents(engine: Engine, landed: readonly RefUpdate[], user: s
     if (isZeroSha(u.new)) continue;
     if (u.ref === prodRef) {
       const from = isZeroSha(u.old) ? null : u.old;
-      const { segment } = repo.mainline(u.new, from ? [from] : []);
+      // production-stable's old tip stays on its new tip's first-parent chain: the revnos tell how many came.
+      const segment = repo.mainlineNewest(u.new, from ? [from] : [], MOVED_REVISIONS_LIMIT);
+      const revisionCount = (segment.at(-1)?.revno ?? 0) - (from ? repo.revno(from) : 0);
       const stableTip = repo.refTips([stableRef]).get(stableRef) ?? null;
       const exclude = [from, stableTip].filter((x): x is string => !!x);
-      const fixes = repo.commits([u.new], exclude, { noMerges: true }).map((c) => ({ sha: c.sha, subject: c.subject }));
+      const fixes = repo
+        .commits([u.new], exclude, { noMerges: true, limit: MOVED_REVISIONS_LIMIT })
+        .map((c) => ({ sha: c.sha, subject: c.subject }));
       events.push(
         movedEvent(user, {
           from,
@@ -66,6 +76,7 @@ export function pushEvents(engine: Engine, landed: readonly RefUpdate[], user: s
           revno: segment.at(-1)?.revno ?? repo.revno(u.new),
           how: "fast-forward",
           revisions: movedRevisions(engine, segment),
+          revisionCount: Math.max(revisionCount, segment.length),
           fixes,
         }),
       );

@@ -14,7 +14,7 @@ export function mailSubject(e: ProdgateEvent): string {
   let what: string;
   switch (e.type) {
     case "production-stable.moved": {
-      const n = Array.isArray(d.revisions) ? d.revisions.length : 0;
+      const n = typeof d.revisionCount === "number" ? d.revisionCount : Array.isArray(d.revisions) ? d.revisions.length : 0;
       what = `production-stable moved to ${typeof d.revno === "number" ? `r${d.revno}` : shortSha(str(d.to))} (+${s(n, "revision")})`;
       break;
     }
@@ -83,7 +83,8 @@ export function mailBody(e: ProdgateEvent, reportUrl: string | null): string {
       "",
     );
     if (revisions.length > 0) {
-      lines.push(`${s(revisions.length, "revision")}:`);
+      const count = typeof d.revisionCount === "number" ? d.revisionCount : revisions.length;
+      lines.push(count > revisions.length ? `${s(count, "revision")}, the newest ${revisions.length}:` : `${s(count, "revision")}:`);
       for (const r of revisions)
         lines.push(
           `  ${rev(r.sha, r.revno).padEnd(14)} ${(r.verdict ?? "-").padEnd(12)} ${(r.by ? `(${r.by})` : "").padEnd(12)} ${r.subject}`,

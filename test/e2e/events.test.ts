@@ -101,6 +101,23 @@ describe("events", () => {
     ]);
   });
 
+  it("a move of more than 1000 revisions lists the newest 1000 and says how many came", async () => {
+    webhook("deploy", receiver.url, ["production-stable.moved"]);
+    const stream = [`reset refs/heads/devel\nfrom ${work.sha("HEAD")}\n\n`];
+    for (let i = 2; i <= 1006; i++)
+      stream.push(`commit refs/heads/devel\ncommitter T <t@example.com> ${1700000000 + i} +0000\ndata ${`r${i}`.length}\nr${i}\n\n`);
+    sb.git(["fast-import", "--quiet"], { cwd: work.dir, input: stream.join("") });
+    work.git(["reset", "--quiet", "--hard", "devel"]);
+    work.land();
+    expect((await prodgate(["qa", "ok", "r1..r1006"], "quinn")).status).toBe(0);
+    await until(() => receiver.delivered.length === 1, "the moved event");
+    const data = receiver.delivered[0]!.body.data as { revno: number; revisionCount: number; revisions: { revno: number }[] };
+    expect(data.revno).toBe(1006);
+    expect(data.revisionCount).toBe(1006);
+    expect(data.revisions).toHaveLength(1000);
+    expect([data.revisions[0]!.revno, data.revisions.at(-1)!.revno]).toEqual([7, 1006]);
+  }, 60_000);
+
   it("a stable push raises qa.waiting with the revisions awaiting QA", async () => {
     webhook("qa", receiver.url, ["qa.*"]);
     work.commit("r2: needs a look");
