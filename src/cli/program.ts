@@ -215,12 +215,15 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description("deliver queued events to webhooks and mail now (the hooks start it; one runs per repository)")
     .option("--once", "one pass over what is due, then exit (no waiting for retries)")
     .action((opts: { once?: boolean }) => {
+      // Exits when done: an HTTP client keeps idle connections open for seconds, and sync waits for this process.
       runDeliverer(openRepo(globals()), opts).then(
-        (status) => (process.exitCode = status),
+        (status) => process.exit(status),
         (err: unknown) =>
-          (process.exitCode = withBoundary(() => {
-            throw err;
-          })),
+          process.exit(
+            withBoundary(() => {
+              throw err;
+            }),
+          ),
       );
     });
 

@@ -6,7 +6,7 @@ import Database from "better-sqlite3";
 import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { type Config, readConfig } from "../config";
+import { type Config, readConfigCached } from "../config";
 import { faultPoint } from "../engine/fault";
 import type { Repo } from "../git/repo";
 import { nativeBinding } from "../store/native";
@@ -172,7 +172,8 @@ async function drain(store: Store, config: Config, endpoint: Endpoint, repositor
 
 /** One pass: queue new events for every endpoint, then deliver what is due. Returns when the next delivery is due (ms from now), or null. */
 async function pass(repo: Repo, store: Store, repository: string): Promise<number | null> {
-  const { config } = readConfig(repo.git);
+  // The cached read: a deliverer waiting on retries looks every second, and the config file rarely changes.
+  const { config } = readConfigCached(repo.git, repo.gitDir);
   const endpoints = config.events.endpoints;
   store.registerEndpoints(endpoints.map((e) => e.key));
   for (const e of endpoints) store.queueDeliveries(e.key, (type) => e.events.some((g) => typeMatches(g, type)));
@@ -206,8 +207,9 @@ export async function runDeliverer(repo: Repo, opts: { once?: boolean } = {}): P
           if (store.lastEventId() !== seen) continue;
           break;
         }
-        // Wake up for the retry, or within a second for events written meanwhile.
-        await sleep(Math.min(wait, 1000));
+        // Wake up for the retry, or within a second of an event written meanwhile.
+        const due = Date.now() + wait;
+        while (Date.now() < due && store.lastEventId() === seen) await sleep(Math.min(due - Date.now(), 1000));
       }
     } finally {
       store.close();

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import type * as ChildProcess from "node:child_process";
 import { join } from "node:path";
 import type { Config } from "../config";
 import type { Store } from "../store/store";
@@ -14,6 +14,8 @@ export function startDeliverer(gitDir: string, env: NodeJS.ProcessEnv = process.
   try {
     // Both bundles (dist/hook.cjs and dist/prodgate.cjs) live side by side.
     const script = join(__dirname, "prodgate.cjs");
+    // Loaded here: a push that writes no event never needs it.
+    const { spawn } = require("node:child_process") as typeof ChildProcess;
     const child = spawn(process.execPath, [script, "--repo", gitDir, "deliver"], {
       detached: true,
       stdio: "ignore",

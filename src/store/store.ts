@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { randomUUID } from "node:crypto";
+import type * as Crypto from "node:crypto";
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { UserError } from "../errors";
@@ -786,6 +786,8 @@ export class Store {
   private emit(events: readonly EventDraft[], at?: string): void {
     if (events.length === 0) return;
     const insert = this.db.prepare("INSERT INTO events (uid, type, at, actor, data) VALUES (?, ?, ?, ?, ?)");
+    // node:crypto is loaded only here: most pushes write no event, and loading it costs the hooks a few ms.
+    const { randomUUID } = require("node:crypto") as typeof Crypto;
     for (const e of events) insert.run(randomUUID(), e.type, at ?? now(), e.actor, JSON.stringify(e.data));
     this.eventsWritten += events.length;
   }
@@ -834,6 +836,9 @@ export class Store {
 
   /** Queue, for an endpoint, the events written since it was last looked at whose type it wants. */
   queueDeliveries(endpoint: string, wants: (type: string) => boolean): number {
+    const scannedBefore = this.db.prepare("SELECT scanned FROM event_endpoints WHERE name = ?").pluck().get(endpoint) as number | undefined;
+    // Nothing new: no write transaction (a deliverer waiting on retries asks every second).
+    if (scannedBefore === undefined || scannedBefore >= this.lastEventId()) return 0;
     return this.write(() => {
       const scanned = this.db.prepare("SELECT scanned FROM event_endpoints WHERE name = ?").pluck().get(endpoint) as number | undefined;
       if (scanned === undefined) return 0;
