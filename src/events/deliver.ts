@@ -41,10 +41,10 @@ export function eventBody(e: StoredEvent, repository: string): string {
 /**
  * The wait before retry number `attempts` (1 after the first failure):
  * base, doubling, never more than 60 × base; null once 1440 × base (24 h at
- * the default 60 s) have passed since the first attempt: failed for good.
+ * the default 60 s) have passed since the event: failed for good.
  */
-export function retryDelayMs(base: number, attempts: number, sinceFirstMs: number): number | null {
-  if (sinceFirstMs >= 1440 * base * 1000) return null;
+export function retryDelayMs(base: number, attempts: number, sinceEventMs: number): number | null {
+  if (sinceEventMs >= 1440 * base * 1000) return null;
   return Math.min(base * 2 ** Math.max(0, attempts - 1), 60 * base) * 1000;
 }
 
@@ -136,18 +136,11 @@ export function endpointProblem(cfg: EventsConfig, e: Endpoint): string | null {
 }
 
 /** Record one attempt's outcome, with the next retry or the end. */
-function settle(
-  store: Store,
-  base: number,
-  eventId: number,
-  endpoint: string,
-  firstAttemptAt: string | null,
-  attempts: number,
-  r: AttemptResult,
-): void {
+function settle(store: Store, base: number, eventId: number, endpoint: string, eventAt: string, attempts: number, r: AttemptResult): void {
   if (r.ok) return store.recordAttempt(eventId, endpoint, { state: "delivered", status: r.status, nextAt: null });
-  const first = firstAttemptAt ? Date.parse(firstAttemptAt) : Date.now();
-  const delay = retryDelayMs(base, attempts + 1, Date.now() - first);
+  // The window runs from the event, not from its first attempt: events queued behind a
+  // receiver that stays down are given up in turn, so nothing waits 24 h per event.
+  const delay = retryDelayMs(base, attempts + 1, Date.now() - Date.parse(eventAt));
   if (delay === null) return store.recordAttempt(eventId, endpoint, { state: "failed", status: r.status, nextAt: null });
   store.recordAttempt(eventId, endpoint, { state: "retrying", status: r.status, nextAt: new Date(Date.now() + delay).toISOString() });
 }
@@ -166,7 +159,7 @@ async function drain(store: Store, config: Config, endpoint: Endpoint, repositor
     const r = await attempt(cfg, endpoint, head.event, repository, robot);
     // Killed here, the endpoint has the event but the row does not say so: it is sent again (at least once).
     faultPoint("before-delivery-marked");
-    settle(store, cfg.retryBase, head.eventId, endpoint.key, head.firstAttemptAt, head.attempts, r);
+    settle(store, cfg.retryBase, head.eventId, endpoint.key, head.event.at, head.attempts, r);
   }
 }
 

@@ -28,10 +28,10 @@ describe("retry schedule", () => {
     [7, 0, 3_600_000], // 64 min capped at 1 h
     [30, 0, 3_600_000],
     [30, 24 * 3600 * 1000 - 1, 3_600_000],
-  ])("retry %i, %i ms after the first attempt: wait %i ms", (attempts, since, wait) => {
+  ])("retry %i, %i ms after the event: wait %i ms", (attempts, since, wait) => {
     expect(retryDelayMs(minute, attempts, since)).toBe(wait);
   });
-  it("gives up 24 h after the first attempt", () => expect(retryDelayMs(minute, 30, 24 * 3600 * 1000)).toBeNull());
+  it("gives up 24 h after the event", () => expect(retryDelayMs(minute, 30, 24 * 3600 * 1000)).toBeNull());
   it("scales with the base", () => {
     expect(retryDelayMs(0.2, 1, 0)).toBe(200);
     expect(retryDelayMs(0.2, 20, 0)).toBe(12_000);
