@@ -36,7 +36,7 @@ export function movedEvent(
     from: string | null;
     to: string;
     revno: number | null;
-    how: "fast-forward" | "merge";
+    how: "fast-forward" | "merge" | "forced";
     revisions: MovedRevision[];
     /** How many revisions the move brought, when more than are listed. */
     revisionCount?: number;
@@ -74,7 +74,8 @@ export function pushEvents(engine: Engine, landed: readonly RefUpdate[], user: s
           from,
           to: u.new,
           revno: segment.at(-1)?.revno ?? repo.revno(u.new),
-          how: "fast-forward",
+          // Only an admin's override can force production-stable back or aside.
+          how: !from || repo.isAncestor(from, u.new) ? "fast-forward" : "forced",
           revisions: movedRevisions(engine, segment),
           revisionCount: Math.max(revisionCount, segment.length),
           fixes,

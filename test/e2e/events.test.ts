@@ -306,6 +306,15 @@ describe("events", () => {
     await until(() => receiver.delivered.length === 2, "override.used");
     expect(receiver.delivered[1]!.body).toMatchObject({ type: "override.used", actor: "ada", data: { reason: "hotfix for the outage" } });
     expect((await events(["--type", "push.rejected"])).length).toBe(1);
+    const moved = await events(["--type", "production-stable.moved"]);
+    expect(moved.map((e) => [e.actor, e.data.how, e.data.to])).toEqual([["ada", "fast-forward", work.sha("HEAD")]]);
+    // An override that forces production-stable aside says so.
+    work.git(["reset", "--quiet", "--hard", "HEAD~1"]);
+    work.commit("another unapproved");
+    const forced = await push(["-o", "prodgate.override=roll back the hotfix", "origin", "+HEAD:production-stable"], "ada");
+    expect(forced.status, forced.output).toBe(0);
+    const [last] = await events(["--type", "production-stable.moved"]);
+    expect(last!.data).toMatchObject({ how: "forced", to: work.sha("HEAD") });
   });
 
   it("mail: one plain-text message a person reads in five seconds", async () => {
