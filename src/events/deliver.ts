@@ -4,6 +4,7 @@
 // one runs per repository.
 import Database from "better-sqlite3";
 import { createHmac } from "node:crypto";
+import type * as Http from "node:http";
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { type Config, readConfigCached } from "../config";
@@ -74,21 +75,46 @@ export async function attempt(
 async function postWebhook(endpoint: WebhookEndpoint, e: StoredEvent, repository: string): Promise<AttemptResult> {
   const body = eventBody(e, repository);
   const secret = readSecret(endpoint.secretFile!);
-  const res = await fetch(endpoint.url!, {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/json",
-      "User-Agent": "prodgate",
-      "X-Prodgate-Event": e.type,
-      "X-Prodgate-Delivery": e.id,
-      "X-Prodgate-Signature-256": signature(secret, body),
-    },
-    body,
-    redirect: "manual",
-    signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
+  const status = await post(endpoint.url!, body, {
+    "Content-Type": "application/json",
+    "User-Agent": "prodgate",
+    "X-Prodgate-Event": e.type,
+    "X-Prodgate-Delivery": e.id,
+    "X-Prodgate-Signature-256": signature(secret, body),
   });
-  await res.body?.cancel().catch(() => {});
-  return { ok: res.status >= 200 && res.status < 300, status: String(res.status) };
+  return { ok: status >= 200 && status < 300, status: String(status) };
+}
+
+/**
+ * POST `body` and resolve with the answer's status, or reject when none came
+ * within DELIVERY_TIMEOUT_MS (a deadline for the whole exchange, so a receiver
+ * that trickles bytes cannot hold the deliverer). No redirect is followed, no
+ * connection is kept for later.
+ */
+function post(url: string, body: string, headers: Record<string, string>): Promise<number> {
+  const target = new URL(url);
+  const client = (target.protocol === "https:" ? require("node:https") : require("node:http")) as typeof Http;
+  return new Promise((resolve, reject) => {
+    const req = client.request(
+      target,
+      { method: "POST", agent: false, headers: { ...headers, "Content-Length": String(Buffer.byteLength(body)) } },
+      (res) => {
+        clearTimeout(deadline);
+        resolve(res.statusCode ?? 0);
+        res.destroy();
+      },
+    );
+    const deadline = setTimeout(() => req.destroy(new DeliveryTimeout()), DELIVERY_TIMEOUT_MS);
+    req.on("error", (err) => {
+      clearTimeout(deadline);
+      reject(err);
+    });
+    req.end(body);
+  });
+}
+
+class DeliveryTimeout extends Error {
+  override name = "TimeoutError";
 }
 
 async function sendMailEvent(
@@ -111,9 +137,9 @@ async function sendMailEvent(
 }
 
 function oneLine(err: unknown): string {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e?.name === "TimeoutError" || e?.name === "AbortError") return `no answer in ${DELIVERY_TIMEOUT_MS / 1000} s`;
-  const text = e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err);
+  const e = err as { name?: string; code?: string; message?: string };
+  if (e?.name === "TimeoutError") return `no answer in ${DELIVERY_TIMEOUT_MS / 1000} s`;
+  const text = e?.code ?? e?.message ?? String(err);
   return text.replace(/\s+/g, " ").slice(0, 200);
 }
 
