@@ -11,6 +11,7 @@ import { readConfigCached } from "../config";
 import { parseHookInput } from "./input";
 import type { HookIO } from "./pre-receive";
 import { deliverIfWritten } from "../events/start";
+import { faultPoint } from "../engine/fault";
 import { pushEvents } from "../events/build";
 import type { EventDraft } from "../events/types";
 import type { Engine } from "../engine/state";
@@ -44,7 +45,9 @@ export function postReceive(io: HookIO): number {
     const user = identify(io.env, engine.config);
     // git hands post-receive exactly the updates that landed: settle this push's accepted rows,
     // with the events of what they changed (production-stable moved, revisions awaiting QA).
-    engine.store.settlePush(input.pushId, governed, "post-receive", landedEvents(engine, governed, user, io));
+    const events = landedEvents(engine, governed, user, io);
+    faultPoint("before-landing-settled");
+    engine.store.settlePush(input.pushId, governed, "post-receive", events);
     // Verdict and CI tags change what is deployable, and stable or
     // production-stable updates run the mirror: all of that is done under the
     // mirror's lock, so it is serialised with every other mirror and verdict.

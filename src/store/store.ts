@@ -792,6 +792,11 @@ export class Store {
     this.eventsWritten += events.length;
   }
 
+  /** Write events in the caller's transaction (inside Store.write), for a change it makes there. */
+  emitEvents(events: readonly EventDraft[]): void {
+    this.emit(events);
+  }
+
   /**
    * sync's reminder: one fix.overdue per fix and UTC day. Returns how many
    * were raised.

@@ -417,6 +417,24 @@ describe("events of security fixes and of the mirror", () => {
     ]);
   });
 
+  it("post-receive killed before it recorded a push of production-stable: sync writes the moved event, once", async () => {
+    expect((await prodgate(["qa", "ok", "r1"], "quinn")).status).toBe(0);
+    work.commit("r2");
+    work.land();
+    expect((await prodgate(["qa", "ok", "r2"], "quinn", { PRODGATE_FAULT: "before-update-ref" })).status).not.toBe(0);
+    // production-stable did not move; the approved revision is pushed there by hand, and post-receive dies.
+    const p = await push(["origin", "HEAD:production-stable"], "dev", { PRODGATE_FAULT: "before-landing-settled" });
+    expect(p.status, p.output).toBe(0);
+    expect(sb.tip("production-stable")).toBe(work.sha("HEAD"));
+    const before = await events(["--type", "production-stable.moved"]);
+    expect(before).toHaveLength(1);
+    expect((await prodgate(["sync"])).status).toBe(0);
+    expect((await prodgate(["sync"])).status).toBe(0);
+    const moved = await events(["--type", "production-stable.moved"]);
+    expect(moved).toHaveLength(2);
+    expect(moved[0]).toMatchObject({ actor: "dev", data: { from: work.sha("HEAD~1"), to: work.sha("HEAD"), revno: 2, revisionCount: 1 } });
+  });
+
   it("a mirror blocked by a conflict raises mirror.blocked once, and mirror.unblocked when it clears", async () => {
     expect((await prodgate(["qa", "ok", "r1"], "quinn")).status).toBe(0);
     // A promoted fix and a stable revision that change the same line: the mirror cannot merge them.
