@@ -2,6 +2,9 @@
 // shims start it on every governed push), dist/prodgate.cjs everything else.
 // One file starts faster than many modules. better-sqlite3's JavaScript is
 // bundled too; its native addon is loaded by path (see src/store/native.ts).
+// The SMTP library (nodemailer) is a third file, dist/mail.cjs, loaded by the
+// deliverer only when it sends mail: neither the hooks nor the other commands
+// read it.
 import { build } from "esbuild";
 
 const common = {
@@ -18,4 +21,5 @@ const common = {
 await Promise.all([
   build({ ...common, entryPoints: ["src/main.ts"], outfile: "dist/prodgate.cjs" }),
   build({ ...common, entryPoints: ["src/hook-main.ts"], outfile: "dist/hook.cjs" }),
+  build({ ...common, entryPoints: ["src/events/mail-send.ts"], outfile: "dist/mail.cjs" }),
 ]);

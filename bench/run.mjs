@@ -2,8 +2,9 @@
 // npm run bench: prodgate's hooks and commands against the same repository
 // without hooks, side by side in one run, on generated histories.
 //
-//   node bench/run.mjs [--quick] [--commits 10000,100000] [--runs N] [--out FILE] [--keep] [--against DIR]
+//   node bench/run.mjs [--quick] [--commits 10000,100000] [--runs N] [--out FILE] [--keep] [--against DIR] [--only webhook]
 //
+// --only webhook runs just the case of a push with a webhook that never answers.
 // --quick (or PRODGATE_BENCH_QUICK=1) is a smoke run on a tiny repository.
 // --against DIR installs a second build of prodgate (another checkout, built) on a third copy and
 // runs it interleaved with this one, so machine load hits both alike: the table then gives the
@@ -12,6 +13,7 @@
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -25,7 +27,7 @@ const TIME = existsSync("/usr/bin/time") ? "/usr/bin/time" : null;
 // --- options -----------------------------------------------------------------
 
 function options(argv) {
-  const opts = { quick: !!process.env.PRODGATE_BENCH_QUICK, commits: null, runs: null, out: null, keep: false, against: null };
+  const opts = { quick: !!process.env.PRODGATE_BENCH_QUICK, commits: null, runs: null, out: null, keep: false, against: null, only: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -39,11 +41,13 @@ function options(argv) {
     else if (a === "--out") opts.out = resolve(value());
     else if (a === "--keep") opts.keep = true;
     else if (a === "--against") opts.against = resolve(value());
+    else if (a === "--only") opts.only = value();
     else usage(`unknown argument ${a}`);
   }
   if (opts.commits?.some((n) => !Number.isInteger(n) || n < 50)) usage("--commits takes sizes of at least 50");
   if (opts.runs !== null && (!Number.isInteger(opts.runs) || opts.runs < 1)) usage("--runs takes a positive number");
   if (opts.against && !existsSync(join(opts.against, "dist", "prodgate.cjs"))) usage(`${opts.against} has no built dist/prodgate.cjs`);
+  if (opts.only !== null && opts.only !== "webhook") usage("--only takes: webhook");
   opts.commits ??= opts.quick ? [300] : [10_000, 100_000];
   opts.runs ??= opts.quick ? 2 : 15;
   opts.warmup = opts.quick ? 1 : 2;
@@ -53,7 +57,7 @@ function options(argv) {
 
 function usage(problem) {
   process.stderr.write(
-    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--commits 10000,100000] [--runs N] [--out FILE] [--keep] [--against DIR]\n`,
+    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--commits 10000,100000] [--runs N] [--out FILE] [--keep] [--against DIR] [--only webhook]\n`,
   );
   process.exit(2);
 }
@@ -243,8 +247,8 @@ class Bench {
    * Runs `step(i, side, memory)` for hooked and hookless alternately (which goes
    * first alternates too); the first iterations warm up, the last one measures memory.
    */
-  sideBySide(step) {
-    const sides = this.against ? ["hooked", "against", "plain"] : ["hooked", "plain"];
+  sideBySide(step, withAgainst = !!this.against) {
+    const sides = withAgainst ? ["hooked", "against", "plain"] : ["hooked", "plain"];
     const samples = Object.fromEntries(sides.map((side) => [side, []]));
     const cpu = Object.fromEntries(sides.map((side) => [side, []]));
     let peakMb = null;
@@ -265,7 +269,7 @@ class Bench {
       plain: stats(samples.plain),
       peakMb,
       cpu: { hooked: stats(cpu.hooked), plain: stats(cpu.plain) },
-      against: this.against ? paired(samples, cpu) : null,
+      against: withAgainst ? paired(samples, cpu) : null,
     };
   }
 
@@ -313,6 +317,36 @@ class Bench {
     return this.sideBySide((i, side, memory) =>
       this.push(this.dir(side), `${this.sha(first + 1 + i)}:refs/tags/qa/ok/bench-${i}`, "quinn", memory),
     );
+  }
+
+  /**
+   * The verdict tag push again, into a copy of the repository with a webhook
+   * to a port that accepts connections and never answers, against the same
+   * push without a webhook: what events cost a push (the deliverer is started
+   * detached and waits on the receiver by itself).
+   */
+  webhookNeverAnswers(port) {
+    const first = this.n - 2 * this.iterations;
+    const withHook = join(this.root, "webhook.git");
+    git(this.hooked, ["update-ref", "refs/heads/production-stable", this.sha(first)]);
+    cpSync(this.hooked, withHook, { recursive: true });
+    const secret = join(this.root, "webhook.secret");
+    writeFileSync(secret, "bench secret\n", { mode: 0o600 });
+    git(withHook, ["config", "prodgate.webhook.bench.url", `http://127.0.0.1:${port}/never-answers`]);
+    git(withHook, ["config", "prodgate.webhook.bench.secretFile", secret]);
+    const result = this.sideBySide(
+      (i, side, memory) =>
+        this.push(
+          side === "hooked" ? withHook : this.hooked,
+          `${this.sha(first + 1 + i)}:refs/tags/qa/ok/webhook-bench-${i}`,
+          "quinn",
+          memory,
+        ),
+      false, // the same build with and without a webhook
+    );
+    // The deliverer left waiting on the receiver exits at its next pass, finding no webhook.
+    git(withHook, ["config", "--remove-section", "prodgate.webhook.bench"]);
+    return result;
   }
 
   /** A push of 10,000 approved revisions to production-stable; put back after each run. */
@@ -371,8 +405,9 @@ class Bench {
     };
   }
 
-  all() {
+  all(only) {
     this.prepare();
+    if (only === "webhook") return this.webhookOnly();
     const rows = [];
     const row = (key, name, result, target) =>
       rows.push({ key, name, commits: this.n, ...result, ...judge(result, target), target: target.text });
@@ -381,6 +416,7 @@ class Bench {
     row("devel", "push to devel, 100 fixes pending", ds.devel, { added: 150, text: "≤ +150 ms" });
     row("stable", "push to stable, 100 fixes pending", ds.stable, { added: 150, text: "≤ +150 ms" });
     row("verdict", "verdict tag push, mirror included", this.verdictTag(), { added: 250, text: "≤ +250 ms" });
+    this.webhookRow(row);
     row("promotion", `promotion of ${this.promote} commits to production-stable`, this.promotion(), { total: 1000, text: "< 1 s" });
     const ws = this.walkAndStatus();
     row("walk", `deployable walk over ${this.walk} pending (in-process)`, ws.walk, { total: 200, text: "< 200 ms" });
@@ -388,6 +424,25 @@ class Bench {
     return rows;
   }
 }
+
+/** A loopback port that accepts connections and never answers (set in main). */
+let NEVER_ANSWERS_PORT = 0;
+
+Bench.prototype.webhookRow = function (row) {
+  row("webhook", "verdict tag push, webhook that never answers (vs none)", this.webhookNeverAnswers(NEVER_ANSWERS_PORT), {
+    added: 10,
+    text: "≤ +10 ms over no webhook",
+  });
+};
+
+/** Only the webhook case (--only webhook): the verdict tag push, with and without a webhook. */
+Bench.prototype.webhookOnly = function () {
+  const rows = [];
+  const row = (key, name, result, target) =>
+    rows.push({ key, name, commits: this.n, ...result, ...judge(result, target), target: target.text });
+  this.webhookRow(row);
+  return rows;
+};
 
 function judge(result, target) {
   const h = result.hooked?.median ?? null;
@@ -479,8 +534,13 @@ function machine() {
   };
 }
 
-function main() {
+async function main() {
   const opts = options(process.argv.slice(2));
+  // The benchmark blocks its event loop while it pushes, so nothing ever reads
+  // these connections: the kernel completes each handshake, and no answer comes.
+  const neverAnswers = createServer(() => {});
+  await new Promise((resolve) => neverAnswers.listen(0, "127.0.0.1", resolve));
+  NEVER_ANSWERS_PORT = neverAnswers.address().port;
   if (!existsSync(MAIN)) usage(`${MAIN} is not built; run npm run build (npm run bench does)`);
   buildProbe();
   // Other work on the machine shows in every number: the load average goes in the report.
@@ -492,7 +552,7 @@ function main() {
     ENV = cleanEnv(join(root, "home"));
     process.stderr.write(`bench: ${n} commits in ${root}\n`);
     try {
-      rows.push(...new Bench(root, n, opts).all());
+      rows.push(...new Bench(root, n, opts).all(opts.only));
     } finally {
       if (!opts.keep) rmSync(root, { recursive: true, force: true });
     }
@@ -513,4 +573,5 @@ function main() {
   );
 }
 
-main();
+await main();
+process.exit(0);

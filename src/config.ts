@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import { readCopied, writeCopied } from "./files";
 import type { Git } from "./git/run";
+import { type EventsConfig, eventsConfigFromValues } from "./events/config";
 import { isTargetName } from "./ops/rules";
 import { compileTicketPattern, DEFAULT_TICKET_PATTERNS } from "./policy/tickets";
 import { type BranchNames, type Role, ROLES } from "./policy/types";
@@ -30,6 +31,8 @@ export interface Config {
    * left out only finds fewer tickets, which never approves anything).
    */
   ticketProblems: ConfigError[];
+  /** Webhooks and mail: its mistakes are in events.errors, never in the errors that fail a push. */
+  events: EventsConfig;
 }
 
 export interface ConfigError {
@@ -74,6 +77,32 @@ export const CONFIG_KEYS: Record<string, { default: string; meaning: string }> =
     default: "",
     meaning:
       "where code runs (multi-valued): the only target names deploy and cowboy commands and deploy/ tags take; unset, any plain name",
+  },
+  "prodgate.webhook.<name>.url": { default: "", meaning: "a webhook: where events are POSTed (http:// or https://)" },
+  "prodgate.webhook.<name>.events": {
+    default: "*",
+    meaning: "event types the webhook gets (multi-valued globs, e.g. `production-stable.*`)",
+  },
+  "prodgate.webhook.<name>.secretFile": {
+    default: "",
+    meaning: "file holding the webhook's signing secret, readable by the hook user only (required; doctor checks its mode)",
+  },
+  "prodgate.mail.<name>.to": { default: "", meaning: "a mail endpoint: who gets the mail (multi-valued addresses)" },
+  "prodgate.mail.<name>.events": { default: "*", meaning: "event types mailed (multi-valued globs)" },
+  "prodgate.smtp.url": {
+    default: "",
+    meaning: "the mail server: `smtp://host:port` (STARTTLS when offered) or `smtps://host:port`; user in the URL",
+  },
+  "prodgate.smtp.passwordFile": { default: "", meaning: "file holding the SMTP password (never in git config)" },
+  "prodgate.reportUrl": { default: "", meaning: "the deployment report's URL, named in mail" },
+  "prodgate.events.retryBase": {
+    default: "60",
+    meaning:
+      "seconds before a failed delivery's first retry; the delay doubles up to 60 times it, and delivery gives up after 1440 times it (24 h)",
+  },
+  "prodgate.fixMaxAgeDays": {
+    default: "14",
+    meaning: "days a security fix may stay pending before `sync` raises fix.overdue (once a day; 0: from its promotion)",
   },
 };
 
@@ -198,6 +227,7 @@ export function configFromValues(values: Map<string, string[]>): { config: Confi
     ticketPatterns,
     ticketUrl: ticketProblems.some((p) => p.key === "prodgate.tickets.url") ? null : ticketUrl,
     ticketProblems,
+    events: eventsConfigFromValues(values),
   };
   return { config, errors };
 }

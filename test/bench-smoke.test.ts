@@ -26,6 +26,7 @@ it("runs every case on a tiny repository and writes the table as JSON", { timeou
     "push to devel, 100 fixes pending",
     "push to stable, 100 fixes pending",
     "verdict tag push, mirror included",
+    "webhook that never answers",
     "to production-stable",
     "deployable walk over",
     "prodgate status",
@@ -34,7 +35,7 @@ it("runs every case on a tiny repository and writes the table as JSON", { timeou
   }
   const report = JSON.parse(readFileSync(out, "utf8")) as { machine: { cores: number }; rows: Row[] };
   expect(report.machine.cores).toBeGreaterThan(0);
-  expect(report.rows.map((row) => row.key)).toEqual(["ungoverned", "devel", "stable", "verdict", "promotion", "walk", "status"]);
+  expect(report.rows.map((row) => row.key)).toEqual(["ungoverned", "devel", "stable", "verdict", "webhook", "promotion", "walk", "status"]);
   for (const row of report.rows) {
     expect(row.hooked!.median).toBeGreaterThan(0);
     expect(row.hooked!.p95).toBeGreaterThanOrEqual(row.hooked!.median);

@@ -1,7 +1,11 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, CommanderError } from "commander";
-import { knownFailure } from "../boundary";
+import { knownFailure, withBoundary } from "../boundary";
+import { runDeliverer } from "../events/deliver";
+import { deliverIfWritten } from "../events/start";
+import { databasePath } from "../store/store";
+import { eventsCommand, redeliverCommand, testCommand } from "./commands/events";
 import { bzrDoctorChecks, registerBzrCommands } from "../bzr/commands";
 import { exitQuietlyWhenOutputCloses } from "../boundary";
 import { isBzrRepository, openBzrEngine } from "../bzr/engine";
@@ -58,8 +62,24 @@ export function buildProgram(setExit: (code: number) => void): Command {
       try {
         setExit(fn(ctx, ...args));
       } finally {
+        startDelivery(ctx);
         ctx.engine.store.close();
       }
+    };
+  // Commands that wait on the network: the exit status is set when they finish.
+  const withContextAsync =
+    <A extends unknown[]>(fn: (ctx: CommandContext, ...args: A) => Promise<number>) =>
+    (...args: A) => {
+      const ctx = commandContext(globals());
+      fn(ctx, ...args)
+        .then(
+          (status) => (process.exitCode = status),
+          (err: unknown) =>
+            (process.exitCode = withBoundary(() => {
+              throw err;
+            })),
+        )
+        .finally(() => ctx.engine.store.close());
     };
 
   program
@@ -180,6 +200,42 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   registerOpsCommands(program, withContext);
 
+  const events = program
+    .command("events")
+    .description("the events sent to webhooks and mail, newest first, with each delivery (events redeliver|test)")
+    .option("--type <glob>", "only events of this type (a glob: fix.*)")
+    .option("--failed", "only events with a delivery not delivered after an attempt")
+    .option("--limit <n>", "at most n events", "50")
+    .action((opts: { type?: string; failed?: boolean; limit?: string }) => withContext((ctx) => eventsCommand(ctx, opts), true)());
+  events
+    .command("redeliver")
+    .description("send an event again now, with the same delivery id")
+    .argument("<id>", "the event's id (prodgate events shows it)")
+    .option("--to <name>", "only to this endpoint (default: every endpoint that had it)")
+    .action((id: string, opts: { to?: string }) => withContextAsync((ctx) => redeliverCommand(ctx, id, opts))());
+  events
+    .command("test")
+    .description("send a ping to a webhook or mail endpoint")
+    .argument("<name>", "the endpoint (prodgate.webhook.<name> or prodgate.mail.<name>)")
+    .action((name: string) => withContextAsync((ctx) => testCommand(ctx, name))());
+
+  program
+    .command("deliver")
+    .description("deliver queued events to webhooks and mail now (the hooks start it; one runs per repository)")
+    .option("--once", "one pass over what is due, then exit (no waiting for retries)")
+    .action((opts: { once?: boolean }) => {
+      // Exits when done: an HTTP client keeps idle connections open for seconds, and sync waits for this process.
+      runDeliverer(openRepo(globals()), opts).then(
+        (status) => process.exit(status),
+        (err: unknown) =>
+          process.exit(
+            withBoundary(() => {
+              throw err;
+            }),
+          ),
+      );
+    });
+
   registerBzrCommands(program, () => repoDir(globals()), setExit);
   addExamples(program);
 
@@ -200,6 +256,16 @@ export function buildProgram(setExit: (code: number) => void): Command {
     });
 
   return program;
+}
+
+/** A command that wrote events starts the deliverer (git repositories; a Bazaar server's is started by its own path). */
+function startDelivery(ctx: CommandContext): void {
+  try {
+    if (ctx.engine.store.path === databasePath(ctx.engine.repo.gitDir))
+      deliverIfWritten(ctx.engine.store, ctx.engine.config, ctx.engine.repo.gitDir);
+  } catch {
+    // Left queued for the next deliverer or sync.
+  }
 }
 
 /** Whether this run asked for JSON: its errors are JSON on stdout too. */
@@ -242,6 +308,13 @@ const EXAMPLES: Record<string, string[]> = {
   report: ["prodgate report --out /var/www/app.html"],
   serve: ["prodgate serve --port 8080"],
   doctor: ["prodgate doctor"],
+  events: [
+    "prodgate events --failed",
+    "prodgate events --type 'production-stable.*' --json",
+    "prodgate events redeliver <id> --to deploy",
+    "prodgate events test deploy",
+  ],
+  deliver: ["prodgate deliver --once"],
 };
 
 function addExamples(program: Command): void {

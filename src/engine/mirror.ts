@@ -3,7 +3,9 @@ import { join } from "node:path";
 import { parseMergeTreeConflicts } from "../git/parse";
 import { branchRef } from "../policy/refs";
 import { shortSha, type MainlineCommit } from "../policy/types";
-import type { AuditRow } from "../store/store";
+import type { AuditRow, Store } from "../store/store";
+import { MOVED_REVISIONS_LIMIT, movedEvent, movedRevisions } from "../events/build";
+import type { EventDraft } from "../events/types";
 import { faultPoint } from "./fault";
 import { withMirrorLock } from "./lock";
 import { branchTips, deployState, type Engine } from "./state";
@@ -89,15 +91,32 @@ function recoverUnfinished(engine: Engine): void {
     if (proven) {
       // The killed mirror may have moved production-stable without production-devel.
       const follow = prod && prod === to ? advanceProductionDevel(engine, prod, "prodgate") : null;
-      store.finishMirrorRun(run.id, code, "recovered after the mirror was interrupted", null, {
-        user: "prodgate",
-        ref: prodRef,
-        old: run.fromSha,
-        new: to,
-        decision: "mirror",
-        code,
-        reason: `recovered: an interrupted mirror had ${code === "merged" ? "merged into" : "moved"} production-stable`,
+      // Its event was to be written with its row: written now, from what git holds.
+      const brought = engine.repo.mainlineNewest(run.deployableSha ?? to!, run.fromSha ? [run.fromSha] : [], MOVED_REVISIONS_LIMIT);
+      const moved = movedEvent("prodgate", {
+        from: run.fromSha,
+        to: to!,
+        revno: run.deployableRevno,
+        how: code === "merged" ? "merge" : "fast-forward",
+        revisions: movedRevisions(engine, brought),
+        fixes: [],
       });
+      store.finishMirrorRun(
+        run.id,
+        code,
+        "recovered after the mirror was interrupted",
+        null,
+        {
+          user: "prodgate",
+          ref: prodRef,
+          old: run.fromSha,
+          new: to,
+          decision: "mirror",
+          code,
+          reason: `recovered: an interrupted mirror had ${code === "merged" ? "merged into" : "moved"} production-stable`,
+        },
+        [moved],
+      );
       if (follow) store.audit([follow]);
     } else if (proven === false) {
       store.finishMirrorRun(run.id, "abandoned", "interrupted before production-stable moved", null, null);
@@ -159,7 +178,14 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
         outcome === "moved" || outcome === "merged" || changed
           ? { user: user ?? "prodgate", ref: prodRef, old: prod, new: to, decision: "mirror", code: outcome, reason: line, detail }
           : null;
-      store.finishMirrorRun(id, outcome, detail, to, audit);
+      store.finishMirrorRun(
+        id,
+        outcome,
+        detail,
+        to,
+        audit,
+        blockEvents(previous?.outcome ?? null, outcome, previous?.deployableSha ?? null, d, detail, user),
+      );
     });
     return { outcome, from: prod, to, deployable: d, detail, line };
   };
@@ -226,19 +252,67 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
   const follow = advanceProductionDevel(engine, target, user ?? "prodgate", { prod, pdev: state.tips.productionDevel });
   const how = outcome === "merged" ? "by a merge that keeps its own commits" : "fast-forward";
   const line = `production-stable moved to ${rev(d)} (${how})`;
+  const brought = state.segment.slice(0, state.segment.findIndex((c) => c.sha === d.sha) + 1);
+  const events = [
+    ...blockEvents(lastOutcome(store), outcome, null, d, null, user),
+    movedEvent(user ?? "prodgate", {
+      from: prod,
+      to: target,
+      revno: d.revno,
+      how: outcome === "merged" ? "merge" : "fast-forward",
+      revisions: movedRevisions(engine, brought.slice(-MOVED_REVISIONS_LIMIT), state.walk.entries),
+      revisionCount: brought.length,
+      fixes: [],
+    }),
+  ];
   faultPoint("before-db-write");
-  store.finishMirrorRun(runId, outcome, null, target, {
-    user: user ?? "prodgate",
-    ref: prodRef,
-    old: prod,
-    new: target,
-    decision: "mirror",
-    code: outcome,
-    reason: line,
-  });
+  store.finishMirrorRun(
+    runId,
+    outcome,
+    null,
+    target,
+    {
+      user: user ?? "prodgate",
+      ref: prodRef,
+      old: prod,
+      new: target,
+      decision: "mirror",
+      code: outcome,
+      reason: line,
+    },
+    events,
+  );
   if (follow) store.audit([follow]);
   faultPoint("after-db-write");
   return { outcome, from: prod, to: target, deployable: d, detail: null, line };
+}
+
+function lastOutcome(store: Store): string | null {
+  return store.lastMirrorRun()?.outcome ?? null;
+}
+
+const BLOCKED = ["conflict", "blocked"];
+
+/**
+ * mirror.blocked when the mirror starts failing to take a deployable revision
+ * (or fails on a new one), mirror.unblocked when it stops failing.
+ */
+function blockEvents(
+  previous: string | null,
+  outcome: string,
+  previousDeployable: string | null,
+  d: MainlineCommit | null,
+  detail: string | null,
+  user: string | null,
+): EventDraft[] {
+  const was = previous !== null && BLOCKED.includes(previous);
+  const deployable = d ? { sha: d.sha, revno: d.revno } : null;
+  if (BLOCKED.includes(outcome)) {
+    if (was && previous === outcome && previousDeployable === (d?.sha ?? null)) return [];
+    const files = outcome === "conflict" && detail ? detail.split("\n") : [];
+    return [{ type: "mirror.blocked", actor: user ?? "prodgate", data: { deployable, why: outcome, files, detail } }];
+  }
+  return was ? [{ type: "mirror.unblocked", actor: user ?? "prodgate", data: { deployable, outcome } }] : [];
 }
 
 /**

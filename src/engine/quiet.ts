@@ -37,6 +37,8 @@ export function quietAfterPush(engine: Engine, updates: readonly RefUpdate[]): b
   const { repo, store, config } = engine;
   if (config.reportPath) return false;
   let quiet = true;
+  // A stable push's revisions awaiting QA are an event (qa.waiting) for whoever listens.
+  const listened = config.events.endpoints.length > 0;
   for (const u of updates) {
     const kind = quietKind(engine, u);
     if (kind === "ungoverned") continue;
@@ -45,6 +47,7 @@ export function quietAfterPush(engine: Engine, updates: readonly RefUpdate[]): b
     if (returns.length > 0 || disputed.length > 0) return false;
     // Keeps revision numbers counted for the verdicts that will follow.
     if (kind === "stable") repo.learnRevno(u.old, u.new, commits);
+    if (kind === "stable" && listened) quiet = false;
     if (kind === "stable" && couldChangeDeployable(commits, store.latestVerdicts(commits.map((c) => c.sha)))) quiet = false;
     // Everything reachable from the new tip has now been looked at for fixes.
     if (!store.advanceScanMark(kind, u.old, u.new)) quiet = false;

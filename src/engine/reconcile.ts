@@ -5,6 +5,8 @@ import { branchRef, classifyRef } from "../policy/refs";
 import { type CiResult, isZeroSha, type Verdict } from "../policy/types";
 import { recordPromotedFixes } from "./after-push";
 import { recordDeployTag } from "../ops/engine";
+import { pushEvents } from "../events/build";
+import type { EventDraft } from "../events/types";
 import { branchTips, type Engine } from "./state";
 import { recordTicketTag } from "./tickets";
 
@@ -90,6 +92,19 @@ function receiveAlive(receive: string): boolean {
  * there; otherwise it did not (governed branches never lose commits, and
  * every later move of them is in the log). Returns how many were settled.
  */
+/** The events of an accepted update that landed, when post-receive never wrote them; none when they cannot be built. */
+function eventsOfLanding(
+  engine: Engine,
+  r: { ref?: string | null; old?: string | null; new?: string | null; user: string | null },
+): EventDraft[] {
+  if (!r.ref || !r.new || isZeroSha(r.new)) return [];
+  try {
+    return pushEvents(engine, [{ ref: r.ref, old: r.old ?? "0".repeat(r.new.length), new: r.new }], r.user);
+  } catch {
+    return [];
+  }
+}
+
 export function reconcileLandings(engine: Engine): number {
   const { repo, store } = engine;
   let settled = 0;
@@ -119,6 +134,9 @@ export function reconcileLandings(engine: Engine): number {
   const open = unsettled.filter((r) => over(r) && !running.some((t) => same(t, r)));
   if (open.length === 0) return settled;
   const tips = repo.refTips([...new Set(open.map((r) => r.ref!))]);
+  // What post-receive would have told of each update (production-stable moved, revisions awaiting QA),
+  // built before the write and written with the landing it depends on.
+  const told = new Map(open.map((r) => [r.id, eventsOfLanding(engine, r)]));
   store.write(() => {
     // Oldest first: of two identical updates, only one whose decision came before the ref moved can have landed.
     for (const r of open) {
@@ -131,6 +149,7 @@ export function reconcileLandings(engine: Engine): number {
       // A later update from here still unsettled may yet prove it: asked again next time.
       if (!landed && r.new && store.laterUnsettledFrom(r.id, ref, r.new)) continue;
       store.settleLanding(r.id, landed, "sync");
+      if (landed) store.emitEvents(told.get(r.id) ?? []);
       settled++;
     }
   });

@@ -30,6 +30,12 @@ export function openEngine(repo: Repo, opts: { create?: boolean; read?: ReturnTy
   }
   const store = Store.open(databasePath(repo.gitDir), { create: opts.create });
   repo.revnoCache = store;
+  try {
+    // Endpoints configured since the last run start getting events before this run writes any.
+    store.registerEndpoints(config.events.endpoints.map((e) => e.key));
+  } catch {
+    // A read-only or busy database: registered by the next writer or the deliverer.
+  }
   return { repo, config, store };
 }
 

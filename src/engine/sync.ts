@@ -42,7 +42,27 @@ export function syncAll(engine: Engine, user: string | null): SyncResult {
         `${fixesBack[branch]} security fix(es) now recorded as back in ${engine.config.branches[branch]} (${branchRef(engine.config.branches[branch])})`,
       );
   }
+  const overdue = raiseOverdueFixes(engine);
+  if (overdue > 0)
+    lines.push(`${overdue} security fix(es) pending longer than ${engine.config.events.fixMaxAgeDays} days: fix.overdue raised`);
   const reportFailure = publishReport(engine);
   if (reportFailure) lines.push(reportFailure);
   return { mirror, fixesBack, tagsRecorded, fixesRecorded, lines };
+}
+
+/** fix.overdue for each fix pending longer than prodgate.fixMaxAgeDays, once per fix and day. */
+function raiseOverdueFixes(engine: Engine): number {
+  const limitMs = engine.config.events.fixMaxAgeDays * 86_400_000;
+  const nowMs = Date.now();
+  const overdue = engine.store
+    .fixes()
+    .filter((f) => (!f.devel || !f.stable) && nowMs - Date.parse(f.promotedAt) > limitMs)
+    .map((f) => ({
+      sha: f.sha,
+      subject: f.subject,
+      promotedAt: f.promotedAt,
+      days: Math.floor((nowMs - Date.parse(f.promotedAt)) / 86_400_000),
+      missing: [...(f.devel ? [] : ["devel"]), ...(f.stable ? [] : ["stable"])],
+    }));
+  return overdue.length > 0 ? engine.store.raiseOverdue(overdue) : 0;
 }

@@ -333,6 +333,16 @@ export class Repo {
     return { segment, boundary };
   }
 
+  /** At most `limit` of the newest commits of the first-parent chain of `tip` not reachable from `exclude`, oldest first, with revnos. */
+  mainlineNewest(tip: string, exclude: readonly string[], limit: number): MainlineCommit[] {
+    const parsed = parseCommits(
+      this.git.out(["log", "-z", "--first-parent", `--max-count=${limit}`, COMMIT_FORMAT, tip, "--not", ...exclude, "--"]),
+    );
+    if (parsed.length === 0) return [];
+    const tipRevno = this.revno(parsed[0]!.sha);
+    return parsed.map(({ mark: _m, ...c }, i) => ({ ...c, revno: tipRevno - i })).reverse();
+  }
+
   /**
    * `sha`'s commit and revno when it is on the first-parent chain of `ref`,
    * else null, from one `git log`: the chain of `ref` down to `sha`'s parents

@@ -10,6 +10,22 @@ import { classifyRef } from "../policy/refs";
 import { readConfigCached } from "../config";
 import { parseHookInput } from "./input";
 import type { HookIO } from "./pre-receive";
+import { deliverIfWritten } from "../events/start";
+import { faultPoint } from "../engine/fault";
+import { pushEvents } from "../events/build";
+import type { EventDraft } from "../events/types";
+import type { Engine } from "../engine/state";
+import type { RefUpdate } from "../engine/facts";
+
+/** The events of the landed updates; a failure to build them never stops the recording (the audit rows say what happened). */
+function landedEvents(engine: Engine, landed: readonly RefUpdate[], user: string | null, io: HookIO): EventDraft[] {
+  try {
+    return pushEvents(engine, landed, user);
+  } catch (err) {
+    io.write(`prodgate: (the events of this push could not be built: ${describeFailure(err)})`);
+    return [];
+  }
+}
 
 /**
  * Records and mirrors after refs have moved. It cannot undo the push, so a
@@ -27,8 +43,11 @@ export function postReceive(io: HookIO): number {
     // Left open: dist/hook.cjs exits right after (see pre-receive).
     const engine = openEngine(repo, { read });
     const user = identify(io.env, engine.config);
-    // git hands post-receive exactly the updates that landed: settle this push's accepted rows.
-    engine.store.settlePush(input.pushId, governed, "post-receive");
+    // git hands post-receive exactly the updates that landed: settle this push's accepted rows,
+    // with the events of what they changed (production-stable moved, revisions awaiting QA).
+    const events = landedEvents(engine, governed, user, io);
+    faultPoint("before-landing-settled");
+    engine.store.settlePush(input.pushId, governed, "post-receive", events);
     // Verdict and CI tags change what is deployable, and stable or
     // production-stable updates run the mirror: all of that is done under the
     // mirror's lock, so it is serialised with every other mirror and verdict.
@@ -38,6 +57,7 @@ export function postReceive(io: HookIO): number {
       ? afterPush(engine, governed, user, input.pushId)
       : withMirrorLock(repo.gitDir, () => afterPush(engine, governed, user, input.pushId));
     for (const line of lines) io.write(line);
+    deliverIfWritten(engine.store, config, repo.gitDir, io.env);
   } catch (err) {
     const why = describeFailure(err);
     io.write(`prodgate: the push landed, but recording it failed: ${why}`);

@@ -17,6 +17,7 @@ import { classifyRef, type RefClass, shadowsGoverned } from "../policy/refs";
 import { isZeroSha } from "../policy/types";
 import { faultPoint } from "../engine/fault";
 import { databasePath, Store } from "../store/store";
+import { deliverIfWritten } from "../events/start";
 import { type HookInput, misspeltOptions, overrideReason, parseHookInput, pushOptions } from "./input";
 
 export interface HookIO {
@@ -140,6 +141,8 @@ export function preReceive(io: HookIO): number {
   };
 
   const rejected = decisions.some((d) => !d.accepted);
+  // Before this push's events are written, so an endpoint configured just now gets them.
+  if (store) registerEndpoints(store, config, io);
   try {
     // Stamped inside the write; each accepted row waits for post-receive (or sync) to say it landed.
     store?.audit(
@@ -163,6 +166,7 @@ export function preReceive(io: HookIO): number {
       return 1;
     }
   }
+  if (store) deliverEvents(store, config, repo.gitDir, io);
   if (!rejected && engine) noteIfQuiet(engine, input, updates, io);
   if (!rejected && engine) trustMarkers(engine, classified, decisions, ctx, input.pushId, io);
   faultPoint("after-pre-receive");
@@ -189,6 +193,24 @@ function noteIfQuiet(engine: Engine, input: HookInput, updates: readonly RefUpda
       // Nothing more to do: the shim compares the note with its input anyway.
     }
     if (io.env.PRODGATE_DEBUG) io.write(`prodgate: (post-receive will run in full: ${describeFailure(err)})`);
+  }
+}
+
+/** Endpoints configured since the last push start getting events now. Never fails the push. */
+function registerEndpoints(store: Store, config: Config, io: HookIO): void {
+  try {
+    store.registerEndpoints(config.events.endpoints.map((e) => e.key));
+  } catch (err) {
+    if (io.env.PRODGATE_DEBUG) io.write(`prodgate: (webhook and mail endpoints not registered: ${describeFailure(err)})`);
+  }
+}
+
+/** A refused push or an override wrote events: hand them to the deliverer. Never fails the push. */
+function deliverEvents(store: Store, config: Config, gitDir: string, io: HookIO): void {
+  try {
+    deliverIfWritten(store, config, gitDir, io.env);
+  } catch (err) {
+    if (io.env.PRODGATE_DEBUG) io.write(`prodgate: (events left queued: ${describeFailure(err)})`);
   }
 }
 

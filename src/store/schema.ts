@@ -176,6 +176,38 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE verdicts ADD COLUMN ticket TEXT;
   CREATE INDEX verdicts_ticket ON verdicts(ticket, id);
   `,
+  `
+  -- The event outbox: each row is written in the transaction of the change it tells of.
+  CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    uid TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    at TEXT NOT NULL,
+    actor TEXT,
+    data TEXT NOT NULL
+  );
+  CREATE INDEX events_type ON events(type, id);
+  -- Endpoints (webhooks and mail) the deliverer has seen, and how far it has
+  -- looked for events to hand each one: an endpoint gets the events written
+  -- after prodgate first saw it configured.
+  CREATE TABLE event_endpoints (
+    name TEXT PRIMARY KEY,
+    scanned INTEGER NOT NULL,
+    since TEXT NOT NULL
+  );
+  CREATE TABLE deliveries (
+    event_id INTEGER NOT NULL REFERENCES events(id),
+    endpoint TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending','retrying','delivered','failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_status TEXT,
+    first_attempt_at TEXT,
+    last_attempt_at TEXT,
+    next_at TEXT,
+    PRIMARY KEY (event_id, endpoint)
+  ) WITHOUT ROWID;
+  CREATE INDEX deliveries_endpoint ON deliveries(endpoint, state, event_id);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,7 +1,10 @@
 import Database from "better-sqlite3";
+import type * as Crypto from "node:crypto";
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { UserError } from "../errors";
+import { eventsOfAuditRow } from "../events/audit";
+import type { EventDraft, EventType } from "../events/types";
 import type { FixHow } from "../policy/fixes";
 import type { CowboyHow } from "../ops/rules";
 import { shortSha, type CiResult, type Verdict, type VerdictRecord } from "../policy/types";
@@ -241,6 +244,7 @@ export class Store {
           at: this.stamp(),
         });
         if (pending && (r.decision === "accepted" || r.decision === "override")) pending.run(info.lastInsertRowid, landing.receive);
+        this.emit(eventsOfAuditRow(r));
       }
     });
   }
@@ -250,7 +254,12 @@ export class Store {
    * (post-receive's input): each of its accepted updates landed exactly when
    * it is among them. Returns how many rows were settled.
    */
-  settlePush(pushId: string, landed: readonly { ref: string; old: string; new: string }[], how: string): number {
+  settlePush(
+    pushId: string,
+    landed: readonly { ref: string; old: string; new: string }[],
+    how: string,
+    events: readonly EventDraft[] = [],
+  ): number {
     const key = (u: { ref: string | null | undefined; old: string | null | undefined; new: string | null | undefined }) =>
       `${u.ref} ${u.old} ${u.new}`;
     const keys = new Set(landed.map(key));
@@ -262,6 +271,8 @@ export class Store {
         )
         .all(pushId) as { id: number; ref: string; old: string; new: string }[];
       for (const r of rows) this.settleLanding(r.id, keys.has(key(r)), how);
+      // What the landed updates meant (production-stable moved, revisions await QA), told in the same transaction.
+      this.emit(events);
       return rows.length;
     });
   }
@@ -425,6 +436,16 @@ export class Store {
         const what =
           (r.revno !== undefined ? `r${r.revno} ${shortSha(r.sha)}` : shortSha(r.sha)) + (r.ticket ? ` (ticket ${r.ticket})` : "");
         audit.run(at, pushId, user, r.ref ?? null, r.sha, r.verdict, `${r.verdict} for ${what}`, r.note ?? source);
+        const data = {
+          sha: r.sha,
+          revno: r.revno ?? null,
+          verdict: r.verdict,
+          note: r.note ?? null,
+          source,
+          ...(r.ticket ? { ticket: r.ticket } : {}),
+        };
+        this.emit([{ type: "verdict.recorded", actor: user, data }], at);
+        if (r.verdict === "bad") this.emit([{ type: "verdict.bad", actor: user, data }], at);
       }
       return records.length;
     });
@@ -579,12 +600,20 @@ export class Store {
     return Number(info.lastInsertRowid);
   }
 
-  finishMirrorRun(id: number, outcome: string, detail: string | null, toSha: string | null, audit: AuditRow | null): void {
+  finishMirrorRun(
+    id: number,
+    outcome: string,
+    detail: string | null,
+    toSha: string | null,
+    audit: AuditRow | null,
+    events: readonly EventDraft[] = [],
+  ): void {
     this.write(() => {
       this.db
         .prepare("UPDATE mirror_runs SET finished_at = ?, outcome = ?, detail = ?, to_sha = coalesce(?, to_sha) WHERE id = ?")
         .run(now(), outcome, detail, toSha, id);
       if (audit) this.audit([audit]);
+      this.emit(events);
     });
   }
 
@@ -611,6 +640,7 @@ export class Store {
         if (insert.run(f.sha, f.subject, f.patchId, promotedBy, at, pushId).changes > 0) {
           added++;
           audit.run(at, pushId, promotedBy, f.sha, `security fix recorded: ${f.subject}`);
+          this.emit([{ type: "fix.promoted", actor: promotedBy, data: { sha: f.sha, subject: f.subject, pushId } }], at);
         }
       }
     });
@@ -662,6 +692,14 @@ export class Store {
             decision: "merge-back",
             code: reached.how,
             reason: `security fix ${shortSha(fixSha)} reached ${branch} by ${reached.how}`,
+          },
+        ]);
+        const subject = this.db.prepare("SELECT subject FROM fixes WHERE sha = ?").pluck().get(fixSha) as string | undefined;
+        this.emit([
+          {
+            type: "fix.back",
+            actor: reached.by,
+            data: { fix: fixSha, subject: subject ?? null, branch, sha: reached.sha, how: reached.how },
           },
         ]);
       }
@@ -765,6 +803,199 @@ export class Store {
       .run(branch, sha);
   }
 
+  // --- events: the outbox and its deliveries ----------------------------------
+
+  /** How many events this Store object wrote (whoever wrote some starts the deliverer). */
+  eventsWritten = 0;
+
+  /** Write events; only ever inside the write transaction of the change they tell of. */
+  private emit(events: readonly EventDraft[], at?: string): void {
+    if (events.length === 0) return;
+    const insert = this.db.prepare("INSERT INTO events (uid, type, at, actor, data) VALUES (?, ?, ?, ?, ?)");
+    // node:crypto is loaded only here: most pushes write no event, and loading it costs the hooks a few ms.
+    const { randomUUID } = require("node:crypto") as typeof Crypto;
+    for (const e of events) insert.run(randomUUID(), e.type, at ?? now(), e.actor, JSON.stringify(e.data));
+    this.eventsWritten += events.length;
+  }
+
+  /** Write events in the caller's transaction (inside Store.write), for a change it makes there. */
+  emitEvents(events: readonly EventDraft[]): void {
+    this.emit(events);
+  }
+
+  /**
+   * sync's reminder: one fix.overdue per fix and UTC day. Returns how many
+   * were raised.
+   */
+  raiseOverdue(fixes: readonly { sha: string; subject: string; promotedAt: string; days: number; missing: string[] }[]): number {
+    const day = now().slice(0, 10);
+    const seen = this.db.prepare(
+      "SELECT 1 FROM events WHERE type = 'fix.overdue' AND json_extract(data, '$.sha') = ? AND substr(at, 1, 10) = ? LIMIT 1",
+    );
+    return this.write(() => {
+      let raised = 0;
+      for (const f of fixes) {
+        if (seen.get(f.sha, day)) continue;
+        this.emit([
+          {
+            type: "fix.overdue",
+            actor: "prodgate",
+            data: { sha: f.sha, subject: f.subject, promotedAt: f.promotedAt, days: f.days, missing: f.missing },
+          },
+        ]);
+        raised++;
+      }
+      return raised;
+    });
+  }
+
+  /**
+   * Endpoints seen for the first time get the events written from now on.
+   * Read first, so a push with nothing new to register writes nothing.
+   */
+  registerEndpoints(keys: readonly string[]): void {
+    if (keys.length === 0) return;
+    const known = new Set(this.db.prepare("SELECT name FROM event_endpoints").pluck().all() as string[]);
+    const added = keys.filter((k) => !known.has(k));
+    if (added.length === 0) return;
+    this.write(() => {
+      const last = (this.db.prepare("SELECT max(id) FROM events").pluck().get() as number | null) ?? 0;
+      const insert = this.db.prepare("INSERT OR IGNORE INTO event_endpoints (name, scanned, since) VALUES (?, ?, ?)");
+      for (const k of added) insert.run(k, last, now());
+    });
+  }
+
+  /** Queue, for an endpoint, the events written since it was last looked at whose type it wants. */
+  queueDeliveries(endpoint: string, wants: (type: string) => boolean): number {
+    const scannedBefore = this.db.prepare("SELECT scanned FROM event_endpoints WHERE name = ?").pluck().get(endpoint) as number | undefined;
+    // Nothing new: no write transaction (a deliverer waiting on retries asks every second).
+    if (scannedBefore === undefined || scannedBefore >= this.lastEventId()) return 0;
+    return this.write(() => {
+      const scanned = this.db.prepare("SELECT scanned FROM event_endpoints WHERE name = ?").pluck().get(endpoint) as number | undefined;
+      if (scanned === undefined) return 0;
+      const rows = this.db.prepare("SELECT id, type FROM events WHERE id > ? ORDER BY id").all(scanned) as { id: number; type: string }[];
+      if (rows.length === 0) return 0;
+      const insert = this.db.prepare("INSERT OR IGNORE INTO deliveries (event_id, endpoint, state) VALUES (?, ?, 'pending')");
+      let queued = 0;
+      for (const r of rows) if (wants(r.type)) queued += insert.run(r.id, endpoint).changes;
+      this.db.prepare("UPDATE event_endpoints SET scanned = ? WHERE name = ?").run(rows.at(-1)!.id, endpoint);
+      return queued;
+    });
+  }
+
+  /** The highest event id, to notice events written while the deliverer waited. */
+  lastEventId(): number {
+    return (this.db.prepare("SELECT max(id) FROM events").pluck().get() as number | null) ?? 0;
+  }
+
+  /**
+   * An endpoint's next delivery, in event order: the oldest one not yet
+   * delivered or given up. Later events wait behind it, so each endpoint gets
+   * events in the order they were written.
+   */
+  headDelivery(endpoint: string): QueuedDelivery | null {
+    const row = this.db
+      .prepare(
+        `SELECT d.event_id AS eventId, d.endpoint, d.state, d.attempts, d.first_attempt_at AS firstAttemptAt, d.next_at AS nextAt,
+           e.uid, e.type, e.at, e.actor, e.data
+         FROM deliveries d JOIN events e ON e.id = d.event_id
+         WHERE d.endpoint = ? AND d.state IN ('pending', 'retrying') ORDER BY d.event_id LIMIT 1`,
+      )
+      .get(endpoint) as
+      (Omit<QueuedDelivery, "event"> & { uid: string; type: string; at: string; actor: string | null; data: string }) | undefined;
+    if (!row) return null;
+    const { uid, type, at, actor, data, ...rest } = row;
+    return { ...rest, event: { id: uid, type: type as EventType, at, actor, data: JSON.parse(data) as Record<string, unknown> } };
+  }
+
+  /** The earliest time a waiting delivery of any of these endpoints is due, or null. */
+  nextDue(endpoints: readonly string[]): string | null {
+    if (endpoints.length === 0) return null;
+    return (
+      (this.db
+        .prepare(
+          `SELECT min(coalesce(next_at, '')) FROM deliveries WHERE state IN ('pending', 'retrying')
+           AND endpoint IN (SELECT value FROM json_each(?))`,
+        )
+        .pluck()
+        .get(JSON.stringify(endpoints)) as string | null) ?? null
+    );
+  }
+
+  /** Record an attempt's outcome: delivered, retrying at `nextAt`, or failed for good. */
+  recordAttempt(
+    eventId: number,
+    endpoint: string,
+    outcome: { state: "delivered" | "retrying" | "failed"; status: string; nextAt: string | null },
+  ): void {
+    const at = now();
+    this.write(() => {
+      this.db
+        .prepare(
+          `UPDATE deliveries SET state = ?, attempts = attempts + 1, last_status = ?, first_attempt_at = coalesce(first_attempt_at, ?),
+             last_attempt_at = ?, next_at = ? WHERE event_id = ? AND endpoint = ?`,
+        )
+        .run(outcome.state, outcome.status, at, at, outcome.nextAt, eventId, endpoint);
+    });
+  }
+
+  /** Note why an endpoint's deliveries wait without an attempt (its configuration is incomplete). */
+  noteWaiting(eventId: number, endpoint: string, why: string): void {
+    this.write(() => {
+      this.db
+        .prepare("UPDATE deliveries SET last_status = ? WHERE event_id = ? AND endpoint = ? AND state = 'pending'")
+        .run(why, eventId, endpoint);
+    });
+  }
+
+  /** An event by its id (the uid receivers see), with its row number; null when there is none. */
+  eventById(uid: string): { rowId: number; event: StoredEvent } | null {
+    const row = this.db.prepare("SELECT id, uid, type, at, actor, data FROM events WHERE uid = ?").get(uid) as
+      { id: number; uid: string; type: string; at: string; actor: string | null; data: string } | undefined;
+    if (!row) return null;
+    return { rowId: row.id, event: { id: row.uid, type: row.type as EventType, at: row.at, actor: row.actor, data: JSON.parse(row.data) } };
+  }
+
+  /** Make sure a delivery row exists (for a redelivery to an endpoint that never had one). */
+  ensureDelivery(eventId: number, endpoint: string): void {
+    this.write(() => {
+      this.db.prepare("INSERT OR IGNORE INTO deliveries (event_id, endpoint, state) VALUES (?, ?, 'pending')").run(eventId, endpoint);
+    });
+  }
+
+  deliveriesOf(eventRowId: number): DeliveryState[] {
+    return this.db
+      .prepare(
+        "SELECT endpoint, state, attempts, last_status AS lastStatus, next_at AS nextAt FROM deliveries WHERE event_id = ? ORDER BY endpoint",
+      )
+      .all(eventRowId) as DeliveryState[];
+  }
+
+  /** Events newest first, each with its deliveries. */
+  eventList(filter: { type?: string; failed?: boolean; limit: number }): EventWithDeliveries[] {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: filter.limit };
+    if (filter.type) {
+      where.push("type GLOB @type");
+      params.type = filter.type;
+    }
+    if (filter.failed)
+      where.push("EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.state != 'delivered' AND d.attempts > 0)");
+    const rows = this.db
+      .prepare(
+        `SELECT id, uid, type, at, actor, data FROM events ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT @limit`,
+      )
+      .all(params) as { id: number; uid: string; type: string; at: string; actor: string | null; data: string }[];
+    return rows.map((r) => ({
+      id: r.uid,
+      type: r.type as EventType,
+      at: r.at,
+      actor: r.actor,
+      data: JSON.parse(r.data) as Record<string, unknown>,
+      deliveries: this.deliveriesOf(r.id),
+    }));
+  }
+
   // --- operations: deployments and cowboys ----------------------------------
 
   /**
@@ -792,8 +1023,7 @@ export class Store {
       for (const r of records) {
         const id = Number(insert.run(r.target, r.sha, at, by.user, by.note, by.source, r.onProduction ? 1 : 0, by.pushId).lastInsertRowid);
         ids.push(id);
-        // Events (issue 15): the `deploy` event of this record is written here, in this transaction.
-        this.audit([
+        this.opsRecord(
           {
             at,
             pushId: by.pushId,
@@ -805,11 +1035,12 @@ export class Store {
             reason: `${r.target} runs ${shortSha(r.sha)}${r.onProduction ? "" : ", which is not on production-stable"}`,
             detail: by.note ? `${by.source}: ${by.note}` : by.source,
           },
-        ]);
+          "deploy.recorded",
+          { id, target: r.target, sha: r.sha, onProduction: r.onProduction, note: by.note, source: by.source },
+        );
         for (const c of r.retires) {
           if (retire.run(at, r.sha, c.how, c.commit, id, c.cowboyId, r.target).changes === 0) continue;
-          // Events (issue 15): the `cowboy` retired event is written here.
-          this.audit([
+          this.opsRecord(
             {
               at,
               pushId: by.pushId,
@@ -820,7 +1051,9 @@ export class Store {
               code: "retired",
               reason: `cowboy #${c.cowboyId} retired on ${r.target}: ${shortSha(r.sha)} holds its fix (${c.how}, ${shortSha(c.commit)})`,
             },
-          ]);
+            "cowboy.retired",
+            { id: c.cowboyId, target: r.target, sha: r.sha, how: c.how, commit: c.commit, deployment: id },
+          );
         }
       }
       return ids;
@@ -863,19 +1096,19 @@ export class Store {
       );
       const insert = this.db.prepare("INSERT INTO cowboy_targets (cowboy_id, target, base) VALUES (?, ?, ?)");
       for (const t of c.targets) insert.run(id, t.target, t.base);
-      // Events (issue 15): the `cowboy` added event is written here.
-      this.audit([
+      this.opsRecord(
         {
           at,
           user: c.user,
-          ref: null,
           new: c.commit,
           decision: "cowboy",
           code: "added",
           reason: `cowboy #${id} on ${c.targets.map((t) => t.target).join(", ")}: ${c.reason}`,
           detail: c.commit ? `commit ${c.commit}` : `patch-id ${c.patchId}`,
         },
-      ]);
+        "cowboy.added",
+        { id, targets: c.targets.map((t) => t.target), commit: c.commit, patchId: c.patchId, reason: c.reason },
+      );
       return id;
     });
   }
@@ -888,10 +1121,18 @@ export class Store {
         .prepare("UPDATE cowboys SET removed_at = ?, removed_by = ?, removed_reason = ? WHERE id = ? AND removed_at IS NULL")
         .run(at, user, reason, id).changes;
       if (changed === 0) return false;
-      // Events (issue 15): the `cowboy` removed event is written here.
-      this.audit([{ at, user, decision: "cowboy", code: "removed", reason: `cowboy #${id} removed: ${reason}` }]);
+      this.opsRecord({ at, user, decision: "cowboy", code: "removed", reason: `cowboy #${id} removed: ${reason}` }, "cowboy.removed", {
+        id,
+        reason,
+      });
       return true;
     });
+  }
+
+  /** A deployment or cowboy change's audit row and its event, in the caller's transaction. */
+  private opsRecord(row: AuditRow & { at: string }, type: EventType, data: Record<string, unknown>): void {
+    this.audit([row]);
+    this.emit([{ type, actor: row.user, data }], row.at);
   }
 
   cowboys(): Cowboy[] {
@@ -970,3 +1211,33 @@ export interface Cowboy {
 
 const MIRROR_SELECT = `SELECT id, started_at AS startedAt, finished_at AS finishedAt, pid, trigger, outcome,
   from_sha AS fromSha, to_sha AS toSha, deployable_sha AS deployableSha, deployable_revno AS deployableRevno, detail FROM mirror_runs`;
+
+export interface StoredEvent {
+  id: string;
+  type: EventType;
+  at: string;
+  actor: string | null;
+  data: Record<string, unknown>;
+}
+
+export interface DeliveryState {
+  endpoint: string;
+  state: "pending" | "retrying" | "delivered" | "failed";
+  attempts: number;
+  lastStatus: string | null;
+  nextAt: string | null;
+}
+
+export interface EventWithDeliveries extends StoredEvent {
+  deliveries: DeliveryState[];
+}
+
+export interface QueuedDelivery {
+  eventId: number;
+  endpoint: string;
+  state: "pending" | "retrying";
+  attempts: number;
+  firstAttemptAt: string | null;
+  nextAt: string | null;
+  event: StoredEvent;
+}

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { buildProgram } from "../../src/cli/program";
 import { CONFIG_KEYS } from "../../src/config";
+import { EVENT_TYPES } from "../../src/events/types";
 import { ACCEPT_CODES, REJECTION_CODES } from "../../src/policy/codes";
 
 const reference = readFileSync(join(__dirname, "..", "..", "docs", "reference.md"), "utf8");
@@ -29,6 +30,15 @@ describe("docs/reference.md", () => {
   it.each(Object.keys(REJECTION_CODES))("lists rejection code %s", (code) => expect(reference).toContain(`| \`${code}\` |`));
   it.each(Object.keys(ACCEPT_CODES))("lists accept code %s", (code) => expect(reference).toContain(`| \`${code}\` |`));
   it.each(Object.keys(CONFIG_KEYS))("lists configuration key %s", (key) => expect(reference).toContain(`| \`${key}\` |`));
+  it.each(EVENT_TYPES)("lists event type %s with its data", (type) =>
+    expect(reference).toMatch(new RegExp(`\\| \`${type}\` \\| [^|]+ \\| \`\\{`)),
+  );
+  it("names no event type the code does not have", () => {
+    const start = reference.indexOf("## Events");
+    const table = reference.slice(start, reference.indexOf("\n## ", start + 1));
+    const named = [...table.matchAll(/^\| `([a-z.-]+)` \|/gm)].map((m) => m[1]);
+    expect(named).toEqual([...EVENT_TYPES]);
+  });
   it("names no command the program does not have", () => {
     const named = [...reference.matchAll(/^### `prodgate (\S+)`/gm)].map((m) => m[1]);
     expect(named.sort()).toEqual(commands.map((c) => c.name()).sort());

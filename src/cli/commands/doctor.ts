@@ -9,6 +9,7 @@ import { HOOK_NAMES, hooksDir, isProdgateHook } from "../../install/hooks";
 import { SCHEMA_VERSION } from "../../store/schema";
 import { nativeBinding } from "../../store/native";
 import { databasePath, databaseProblem, Store } from "../../store/store";
+import { eventsChecks } from "./doctor-events";
 
 export interface Check {
   name: string;
@@ -123,6 +124,7 @@ export function doctorChecks(repo: Repo): Check[] {
   const report = errors.length === 0 ? reportPathCheck(repo, readConfig(repo.git).config.reportPath) : null;
   if (report) checks.push(report);
   checks.push(...databaseChecks(databasePath(repo.gitDir), "install.sh on this repository"));
+  checks.push(...eventsChecks(read.events));
   return checks;
 }
 

@@ -1,0 +1,41 @@
+import type { AuditRow } from "../store/store";
+import type { EventDraft } from "./types";
+
+/**
+ * The events an audit row tells of by itself: a refused push of a governed
+ * ref, an override, a freeze or thaw. Other changes write their events where
+ * they know more than the row says (verdicts, fixes, the mirror, operations).
+ */
+export function eventsOfAuditRow(row: AuditRow): EventDraft[] {
+  const actor = row.user;
+  switch (row.decision) {
+    case "rejected":
+      return [
+        {
+          type: "push.rejected",
+          actor,
+          data: { ref: row.ref ?? null, old: row.old ?? null, new: row.new ?? null, code: row.code ?? null, reason: row.reason ?? null },
+        },
+      ];
+    case "override":
+      return [
+        {
+          type: "override.used",
+          actor,
+          data: {
+            ref: row.ref ?? null,
+            old: row.old ?? null,
+            new: row.new ?? null,
+            reason: row.reason ?? null,
+            overrode: row.detail ?? null,
+          },
+        },
+      ];
+    case "freeze":
+      return [{ type: "freeze", actor, data: { reason: row.reason ?? null } }];
+    case "thaw":
+      return [{ type: "thaw", actor, data: { reason: row.reason ?? null } }];
+    default:
+      return [];
+  }
+}
