@@ -118,3 +118,34 @@ export function combineVerdicts(channels: readonly ChannelRecord[], tickets: rea
   const by = deciding.record ?? latest;
   return { ...strip(by), verdict, byTicket };
 }
+
+/**
+ * Which of the revisions referencing a ticket (oldest first) a verdict given
+ * through it records on: all of them, except that an ok or untestable never
+ * clears a revision that stands bad for the ticket when the verdict also
+ * covers a later revision. QA tried the ticket with that later landing in;
+ * recorded, the ok would free the bad revision to go out alone, ahead of the
+ * landing that fixed it. Such a revision stays bad until it is rolled back or
+ * judged on its own (`prodgate qa ok rN`).
+ */
+export function ticketVerdictTargets<T>(
+  revisions: readonly T[],
+  verdict: Verdict,
+  standsBad: (revision: T) => boolean,
+): { record: T[]; keptBad: T[] } {
+  const record: T[] = [];
+  const keptBad: T[] = [];
+  revisions.forEach((r, i) => {
+    const clears = verdict === "ok" || verdict === "untestable";
+    if (clears && i < revisions.length - 1 && standsBad(r)) keptBad.push(r);
+    else record.push(r);
+  });
+  return { record, keptBad };
+}
+
+/** Does a revision whose verdict is `record` stand bad for `ticket` (through it, or by a verdict given to the revision itself)? */
+export function standsBadFor(record: CombinedVerdict | VerdictRecord | undefined, ticket: string): boolean {
+  if (!record) return false;
+  const through = (record as CombinedVerdict).byTicket?.find((t) => t.ticket === ticket);
+  return (through ? through.verdict : record.verdict) === "bad";
+}

@@ -10,7 +10,9 @@ import {
   compileTicketPattern,
   DEFAULT_TICKET_PATTERNS,
   MAX_TICKETS_PER_COMMIT,
+  standsBadFor,
   ticketRefs,
+  ticketVerdictTargets,
 } from "../../src/policy/tickets";
 import type { MainlineCommit, Role, Verdict, VerdictRecord } from "../../src/policy/types";
 
@@ -376,5 +378,46 @@ describe("deciding a ticket verdict tag", () => {
     const ref = "refs/tags/qa/ok/ticket-7";
     const d = decideWithoutFacts({ ref, old: "0".repeat(40), new: target.sha, class: classifyRef(ref, BRANCHES, []) }, ctx([]));
     expect(d?.code).toBe("role-required");
+  });
+});
+
+describe("ticketVerdictTargets: an ok by ticket never clears an earlier bad revision", () => {
+  // Revisions oldest first, each "b" standing bad for the ticket, "-" not.
+  const cases: { standing: string; verdict: Verdict; record: number[]; keptBad: number[] }[] = [
+    { standing: "b-", verdict: "ok", record: [1], keptBad: [0] },
+    { standing: "b-", verdict: "untestable", record: [1], keptBad: [0] },
+    { standing: "b-", verdict: "bad", record: [0, 1], keptBad: [] },
+    { standing: "b-", verdict: "needstesting", record: [0, 1], keptBad: [] },
+    { standing: "b", verdict: "ok", record: [0], keptBad: [] },
+    { standing: "bb", verdict: "ok", record: [1], keptBad: [0] },
+    { standing: "-b-b", verdict: "ok", record: [0, 2, 3], keptBad: [1] },
+    { standing: "--", verdict: "ok", record: [0, 1], keptBad: [] },
+  ];
+  for (const c of cases) {
+    it(`${c.verdict} over ${c.standing}`, () => {
+      const revisions = [...c.standing].map((_, i) => i);
+      const got = ticketVerdictTargets(revisions, c.verdict, (i) => c.standing[i] === "b");
+      expect(got).toEqual({ record: c.record, keptBad: c.keptBad });
+    });
+  }
+
+  it("bad for the ticket: through it, or given to the revision itself", () => {
+    const rec = (verdict: Verdict, byTicket?: { ticket: string; verdict: Verdict }[]) => ({
+      sha: "a",
+      verdict,
+      user: "q",
+      at: "",
+      note: null,
+      ...(byTicket ? { byTicket } : {}),
+    });
+    expect(standsBadFor(undefined, "1")).toBe(false);
+    expect(standsBadFor(rec("bad"), "1")).toBe(true);
+    expect(standsBadFor(rec("ok"), "1")).toBe(false);
+    const mixed = [
+      { ticket: "1", verdict: "ok" as Verdict },
+      { ticket: "2", verdict: "bad" as Verdict },
+    ];
+    expect(standsBadFor(rec("bad", mixed), "1")).toBe(false);
+    expect(standsBadFor(rec("bad", mixed), "2")).toBe(true);
   });
 });

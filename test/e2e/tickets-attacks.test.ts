@@ -1,0 +1,142 @@
+// QA by ticket under attack: a developer with push access and no role, who
+// writes any commit message and pushes devel and stable as often as they
+// like, tries to get a revision QA did not approve onto production-stable
+// through a verdict QA gave by ticket. Real pushes through installed hooks.
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type Clone, type Sandbox, standardSandbox } from "../helpers/repo";
+
+let sb: Sandbox;
+let work: Clone;
+let r1: string;
+
+interface Pending {
+  sha: string;
+  revno: number;
+  verdict: string;
+  tickets: string[];
+}
+
+beforeEach(() => {
+  ({ sb, work } = standardSandbox());
+  expect(sb.prodgate(["qa", "ok", "r1"], "quinn").status).toBe(0);
+  r1 = work.sha("HEAD");
+  expect(sb.tip("production-stable")).toBe(r1);
+});
+afterEach(() => sb.cleanup());
+
+const pending = () => sb.json<{ pending: Pending[] }>(["status"]).pending;
+const undeployed = () => sb.json<{ undeployed: Pending[] }>(["status"]).undeployed;
+const REAL_GIT = spawnSync("sh", ["-c", "command -v git"], { encoding: "utf8" }).stdout.trim();
+
+describe("a bad verdict holds", () => {
+  // QA found r2 bad. Its author lands the fix for the ticket together with work
+  // on another ticket; QA tries the ticket again with the fix in and says ok.
+  // That ok is about the ticket with the fix: it must not free r2 to go out
+  // alone, ahead of the fix that is still waiting for its other ticket.
+  it("an ok by ticket given after a later landing does not let the bad revision out without it", () => {
+    work.commit("[bug=50] new importer", { "importer.txt": "broken\n" });
+    work.land();
+    expect(sb.prodgate(["qa", "bad", "--ticket", "50"], "quinn").status).toBe(0);
+    const fix = work.commit("[bug=50] [bug=51] fix the importer, and start the exporter", { "importer.txt": "fixed\n" });
+    work.land();
+
+    const ok = sb.prodgate(["qa", "ok", "--ticket", "50"], "quinn");
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/r2 .*stays bad/);
+    // Nothing QA found bad went out on its own.
+    expect(sb.tip("production-stable")).toBe(r1);
+    expect(undeployed().map((p) => [p.revno, p.verdict])).toEqual([
+      [2, "bad"],
+      [3, "needstesting"],
+    ]);
+    // Once the fix is approved as well, the bad revision still needs its own word (or a rollback).
+    expect(sb.prodgate(["qa", "ok", "--ticket", "51"], "quinn").status).toBe(0);
+    expect(sb.tip("production-stable")).toBe(r1);
+    expect(sb.prodgate(["qa", "ok", "r2"], "quinn").status).toBe(0);
+    expect(sb.tip("production-stable")).toBe(fix);
+  });
+
+  it("the same by ticket tag", () => {
+    work.commit("[bug=50] new importer");
+    work.land();
+    expect(sb.prodgate(["qa", "bad", "r2"], "quinn").status).toBe(0);
+    const fix = work.commit("[bug=50] [bug=51] fix the importer, and start the exporter");
+    work.land();
+    work.git(["tag", "qa/ok/ticket-50", fix]);
+    const p = work.push(["origin", "qa/ok/ticket-50"], "quinn");
+    expect(p.status, p.output).toBe(0);
+    expect(p.output).toMatch(/r2 stays bad/);
+    expect(sb.tip("production-stable")).toBe(r1);
+    expect(undeployed()[0]).toMatchObject({ revno: 2, verdict: "bad" });
+  });
+
+  it("QA can still change its mind about a single revision by ticket", () => {
+    const r2 = work.commit("[bug=50] new importer");
+    work.land();
+    expect(sb.prodgate(["qa", "bad", "--ticket", "50"], "quinn").status).toBe(0);
+    expect(sb.prodgate(["qa", "ok", "--ticket", "50"], "quinn").status).toBe(0);
+    expect(sb.tip("production-stable")).toBe(r2);
+  });
+});
+
+describe("hostile ticket ids and tag names", () => {
+  it("are refused with one clear line, and change nothing", () => {
+    work.commit("[bug=7] something");
+    work.land();
+    for (const name of ["qa/ok/ticket-", "qa/ok/ticket-a/b", `qa/ok/ticket-${"9".repeat(65)}`, "qa/ok/ticket--1", "qa/ok/ticket-.x"]) {
+      work.git(["tag", name, "HEAD"]);
+      const p = work.push(["origin", `refs/tags/${name}`], "quinn");
+      expect(p.status, name).not.toBe(0);
+      expect(p.output, name).toContain("[bad-tag-name]");
+      expect(p.output, name).not.toMatch(/\bat .*\.(c?js|ts):\d+/);
+      expect(sb.tip(`refs/tags/${name}`)).toBeNull();
+    }
+    for (const id of ["\x1b[31mred", "7\n8", "../7", "", "7 8"]) {
+      for (const args of [
+        ["qa", "ok", "--ticket", id],
+        ["tickets", id],
+      ]) {
+        const r = sb.prodgate(args, "quinn");
+        expect(r.status, JSON.stringify(args)).toBe(2);
+        expect(r.stderr.trim().split("\n"), JSON.stringify(args)).toHaveLength(1);
+        expect(r.stderr + r.stdout).not.toContain("\x1b");
+      }
+    }
+    expect(pending()).toHaveLength(1);
+  });
+});
+
+describe("the prefetched mainline", () => {
+  // deployState reads the branch tips, then (in the same shell) reads them
+  // again and lists stable's mainline by those shas. A git that moves stable
+  // between the two reads makes the second answer about another stable: it
+  // must never be taken for the first.
+  it("is never taken for tips it was not asked with", () => {
+    const r2 = work.commit("[bug=9] the fix QA tried");
+    work.land();
+    const r3 = work.commit("[bug=9] a late addition nobody tried");
+    expect(work.push(["origin", "HEAD:devel"], "dev").status).toBe(0);
+    const dir = join(sb.root, "wrapper");
+    mkdirSync(dir);
+    // The follow-up's own read of the tips (a space between name and sha): stable moves first, once.
+    writeFileSync(
+      join(dir, "git"),
+      `#!/bin/sh
+case "$*" in *"for-each-ref --format=%(refname) %(objectname)"*)
+  if [ ! -e "${dir}/moved" ]; then : >"${dir}/moved"; "${REAL_GIT}" update-ref refs/heads/stable ${r3} ${r2}; fi ;;
+esac
+exec "${REAL_GIT}" "$@"
+`,
+    );
+    chmodSync(join(dir, "git"), 0o755);
+    const r = sb.prodgate(["qa", "ok", "--ticket", "9"], "quinn", { PATH: `${dir}:${process.env.PATH}` });
+    expect(r.status, r.stderr).toBe(0);
+    expect(sb.tip("stable")).toBe(r3);
+    expect(r.stdout).toContain("ok recorded on 1 revision(s)");
+    expect(sb.tip("production-stable")).toBe(r2);
+    expect(pending().map((p) => p.sha)).toEqual([r3]);
+  });
+});
