@@ -6,14 +6,15 @@ import type { Verdict, VerdictRecord } from "./types";
  * The patterns that count when prodgate.tickets.pattern is unset: the
  * process's own `[bug=N]` / `[bug=N,M]` (blanks allowed, `[bugs=…]` too),
  * Debian's and Launchpad's `LP: #N` (and `LP: #N, #M`), and GitHub's
- * `Fixes #N` / `Closes #N`. Each has one capture group holding one id or a
+ * `Fixes #N` / `Closes #N`, each number ending where a word would (`#7x` is
+ * no reference to 7). Each has one capture group holding one id or a
  * list of them. Each is linear: a bounded repetition after a literal, or
  * repetitions that must each start with a separator.
  */
 export const DEFAULT_TICKET_PATTERNS: readonly string[] = [
   String.raw`\[[Bb]ugs?=([0-9,\s]{1,200})\]`,
-  String.raw`LP:\s{0,8}#([0-9]+(?:,\s{0,8}#[0-9]+)*)`,
-  String.raw`\b(?:[Ff]ixes|[Cc]loses)\s{1,8}#([0-9]+)`,
+  String.raw`LP:\s{0,8}#([0-9]+(?:,\s{0,8}#[0-9]+)*)(?![0-9A-Za-z_])`,
+  String.raw`\b(?:[Ff]ixes|[Cc]loses)\s{1,8}#([0-9]+)(?![0-9A-Za-z_])`,
 ];
 
 /** How many tickets of one commit count: the rest are ignored, so no message can make a walk slow. */

@@ -82,6 +82,33 @@ describe("a bad verdict holds", () => {
   });
 });
 
+describe("ticket ids are compared exactly", () => {
+  it("look-alike references are other tickets: an ok on ticket 7 approves none of them", () => {
+    const real = work.commit("[bug=7] the fix QA tried");
+    work.land();
+    for (const msg of [
+      "[bug=07] leading zero",
+      "[bug=\uff17] fullwidth seven",
+      "LP: #7x not a ticket 7",
+      "Fixes #7_8 neither",
+      "[bug=7\u200b] zero-width",
+    ]) {
+      work.commit(msg);
+    }
+    work.land();
+    const r = sb.prodgate(["qa", "ok", "--ticket", "7"], "quinn");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("ok recorded on 1 revision(s)");
+    expect(sb.tip("production-stable")).toBe(real);
+    expect(pending()).toHaveLength(5);
+    // Keys differ by case too, when a pattern finds them.
+    sb.git(["config", "--add", "prodgate.tickets.pattern", "\\b([A-Za-z]+-[0-9]+)\\b"], { cwd: sb.bare });
+    work.commit("app-1 lower case");
+    work.land();
+    expect(sb.prodgate(["qa", "ok", "--ticket", "APP-1"], "quinn").status).toBe(1);
+  });
+});
+
 describe("hostile ticket ids and tag names", () => {
   it("are refused with one clear line, and change nothing", () => {
     work.commit("[bug=7] something");

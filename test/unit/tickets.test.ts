@@ -41,6 +41,9 @@ describe("ticketRefs with the default patterns", () => {
     ["Fixesa #9 is not a keyword; prefixes #3 neither", []],
     ["[bug=7] and LP: #7 and Fixes #7: one ticket", ["7"]],
     ["merge devel", []],
+    // A number that runs on into a word is no reference to its digits.
+    ["LP: #7x, Fixes #8_1, Closes #9abc", []],
+    ["LP: #1, #2x", ["1"]],
   ];
   it.each(cases)("%j → %j", (message, expected) => {
     expect(ticketRefs(message, defaults)).toEqual(expected);
@@ -57,6 +60,8 @@ describe("ticketRefs with the default patterns", () => {
       "[bug=" + "1,".repeat(200_000),
       "[bug=" + " ".repeat(200_000),
       "LP: #1" + ",#1".repeat(100_000) + ",",
+      "LP: #1" + ",#1".repeat(100_000) + "x",
+      "LP: #" + "1".repeat(16_000) + "x",
       "Fixes" + " ".repeat(200_000),
       "[bug=1".repeat(50_000),
     ];
