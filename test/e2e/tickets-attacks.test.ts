@@ -3,7 +3,7 @@
 // like, tries to get a revision QA did not approve onto production-stable
 // through a verdict QA gave by ticket. Real pushes through installed hooks.
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Clone, type Sandbox, standardSandbox } from "../helpers/repo";
@@ -165,5 +165,52 @@ exec "${REAL_GIT}" "$@"
     expect(r.stdout).toContain("ok recorded on 1 revision(s)");
     expect(sb.tip("production-stable")).toBe(r2);
     expect(pending().map((p) => p.sha)).toEqual([r3]);
+  });
+});
+
+describe("ref names a shell would read as commands", () => {
+  // git allows $( ) ` ; | & ' " < > in ref names. The hooks' shell and the
+  // prefetch's shell script must treat them as text, on a push that runs the
+  // engine (a stable update asks for the deployable state) and on one that does not.
+  it("run nothing, and the governed part of the push is decided as usual", () => {
+    const names = ["a;touch${IFS}PWN1", "$(touch${IFS}PWN2)", "`touch${IFS}PWN3`", "x'$(touch${IFS}PWN4)'", 'a|touch${IFS}PWN5&c>d<e"f'];
+    const r2 = work.commit("[bug=3] change");
+    const refspecs = names.map((n) => `HEAD:refs/heads/${n}`);
+    expect(work.push(["origin", "HEAD:devel"], "dev").status).toBe(0);
+    const p = work.push(["origin", "HEAD:stable", ...refspecs], "dev");
+    expect(p.status, p.output).toBe(0);
+    expect(sb.tip("stable")).toBe(r2);
+    for (const n of names) expect(sb.tip(`refs/heads/${n}`), n).toBe(r2);
+    const ok = sb.prodgate(["qa", "ok", "--ticket", "3"], "quinn");
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(sb.tip("production-stable")).toBe(r2);
+    const ungoverned = work.push(["origin", ...names.map((n) => `:refs/heads/${n}`)], "dev");
+    expect(ungoverned.status, ungoverned.output).toBe(0);
+    const found = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? found(join(dir, e.name)) : e.name.startsWith("PWN") ? [join(dir, e.name)] : [],
+      );
+    expect(found(sb.root)).toEqual([]);
+    expect(found(process.cwd()).filter((f) => !f.includes("node_modules"))).toEqual([]);
+  });
+});
+
+describe("what QA reads", () => {
+  it("an author's terminal escapes never reach QA's terminal from qa pending --by-ticket or qa --ticket", () => {
+    work.git(["commit", "--quiet", "--allow-empty", "-m", "[bug=4] hello"], {
+      GIT_AUTHOR_NAME: "Eve \x1b]0;pwned\x07\x1b[2J\u202e",
+    });
+    work.land();
+    for (const args of [
+      ["qa", "pending", "--by-ticket"],
+      ["qa", "pending"],
+      ["tickets", "4"],
+      ["explain", "r2"],
+      ["qa", "ok", "--ticket", "4"],
+    ]) {
+      const r = sb.prodgate(args, "quinn");
+      expect(r.status, JSON.stringify(args)).toBe(0);
+      for (const c of ["\x1b", "\x07", "\u202e"]) expect(r.stdout, JSON.stringify(args)).not.toContain(c);
+    }
   });
 });
