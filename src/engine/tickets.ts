@@ -64,7 +64,7 @@ export function keptBadNote(keptBad: readonly MainlineCommit[]): string {
   const first = `r${keptBad[0]!.revno}`;
   const which = keptBad.map((c) => `r${c.revno}`).join(", ");
   return (
-    `${which} ${keptBad.length === 1 ? "stays" : "stay"} bad: an ok by ticket given with a later landing in does not clear ` +
+    `${which} ${keptBad.length === 1 ? "stays" : "stay"} bad: a verdict by ticket given with a later landing in does not clear ` +
     `an earlier bad revision; roll it back ([rollback=${first}]) or judge it on its own (prodgate qa ok ${first})`
   );
 }

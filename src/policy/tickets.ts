@@ -122,12 +122,13 @@ export function combineVerdicts(channels: readonly ChannelRecord[], tickets: rea
 
 /**
  * Which of the revisions referencing a ticket (oldest first) a verdict given
- * through it records on: all of them, except that an ok or untestable never
- * clears a revision that stands bad for the ticket when the verdict also
- * covers a later revision. QA tried the ticket with that later landing in;
- * recorded, the ok would free the bad revision to go out alone, ahead of the
- * landing that fixed it. Such a revision stays bad until it is rolled back or
- * judged on its own (`prodgate qa ok rN`).
+ * through it records on: all of them, except that no verdict but bad clears
+ * a revision that stands bad for the ticket when the verdict also covers a
+ * later revision. QA tried the ticket with that later landing in; recorded,
+ * an ok would free the bad revision to go out alone, ahead of the landing
+ * that fixed it (and a needstesting would forget the bad, for the next ok to
+ * do the same). Such a revision stays bad until it is rolled back or judged
+ * on its own (`prodgate qa ok rN`).
  */
 export function ticketVerdictTargets<T>(
   revisions: readonly T[],
@@ -137,8 +138,7 @@ export function ticketVerdictTargets<T>(
   const record: T[] = [];
   const keptBad: T[] = [];
   revisions.forEach((r, i) => {
-    const clears = verdict === "ok" || verdict === "untestable";
-    if (clears && i < revisions.length - 1 && standsBad(r)) keptBad.push(r);
+    if (verdict !== "bad" && i < revisions.length - 1 && standsBad(r)) keptBad.push(r);
     else record.push(r);
   });
   return { record, keptBad };

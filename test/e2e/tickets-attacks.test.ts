@@ -73,6 +73,20 @@ describe("a bad verdict holds", () => {
     expect(undeployed()[0]).toMatchObject({ revno: 2, verdict: "bad" });
   });
 
+  it("a needstesting by ticket with the later landing in does not forget the bad for the next ok", () => {
+    work.commit("[bug=50] new importer");
+    work.land();
+    expect(sb.prodgate(["qa", "bad", "--ticket", "50"], "quinn").status).toBe(0);
+    work.commit("[bug=50] [bug=51] fix the importer, and start the exporter");
+    work.land();
+    const reset = sb.prodgate(["qa", "needstesting", "--ticket", "50"], "quinn");
+    expect(reset.status, reset.stderr).toBe(0);
+    expect(reset.stdout).toMatch(/r2 .*stays bad/);
+    expect(sb.prodgate(["qa", "ok", "--ticket", "50"], "quinn").status).toBe(0);
+    expect(sb.tip("production-stable")).toBe(r1);
+    expect(undeployed()[0]).toMatchObject({ revno: 2, verdict: "bad" });
+  });
+
   it("QA can still change its mind about a single revision by ticket", () => {
     const r2 = work.commit("[bug=50] new importer");
     work.land();

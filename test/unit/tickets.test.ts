@@ -392,7 +392,7 @@ describe("ticketVerdictTargets: an ok by ticket never clears an earlier bad revi
     { standing: "b-", verdict: "ok", record: [1], keptBad: [0] },
     { standing: "b-", verdict: "untestable", record: [1], keptBad: [0] },
     { standing: "b-", verdict: "bad", record: [0, 1], keptBad: [] },
-    { standing: "b-", verdict: "needstesting", record: [0, 1], keptBad: [] },
+    { standing: "b-", verdict: "needstesting", record: [1], keptBad: [0] },
     { standing: "b", verdict: "ok", record: [0], keptBad: [] },
     { standing: "bb", verdict: "ok", record: [1], keptBad: [0] },
     { standing: "-b-b", verdict: "ok", record: [0, 2, 3], keptBad: [1] },
