@@ -87,6 +87,20 @@ describe("a bad verdict holds", () => {
     expect(undeployed()[0]).toMatchObject({ revno: 2, verdict: "bad" });
   });
 
+  it("a rollback that names the ticket too takes the bad revision out only with it", () => {
+    work.commit("[bug=50] new importer", { "importer.txt": "broken\n" });
+    work.land();
+    expect(sb.prodgate(["qa", "bad", "--ticket", "50"], "quinn").status).toBe(0);
+    const rollback = work.commit("[rollback=2] [bug=50] take the importer out again", { "importer.txt": "" });
+    work.commit("[bug=51] an untested exporter");
+    work.land();
+    const ok = sb.prodgate(["qa", "ok", "--ticket", "50"], "quinn");
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/r2 .*stays bad/);
+    expect(sb.tip("production-stable")).toBe(rollback);
+    expect(pending().map((p) => p.revno)).toEqual([4]);
+  });
+
   it("QA can still change its mind about a single revision by ticket", () => {
     const r2 = work.commit("[bug=50] new importer");
     work.land();
