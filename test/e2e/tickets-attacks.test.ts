@@ -242,3 +242,26 @@ describe("what QA reads", () => {
     }
   });
 });
+
+describe("refs/replace", () => {
+  // A replace ref is the attacker's to push; prodgate reads history with replacements off.
+  it("cannot give a revision a ticket reference (or take one away) for a verdict by ticket", () => {
+    const r2 = work.commit("an untested change");
+    const r3 = work.commit("[bug=8] the fix QA tried");
+    work.land();
+    // r2 replaced by a commit saying [bug=8]; r3 by one that names no ticket.
+    const fake = (sha: string, msg: string) => work.git(["commit-tree", `${sha}^{tree}`, "-p", `${sha}^`, "-m", msg]);
+    const r2fake = fake(r2, "[bug=8] an untested change");
+    const r3fake = fake(r3, "the fix QA tried");
+    const p = work.push(["origin", `${r2fake}:refs/replace/${r2}`, `${r3fake}:refs/replace/${r3}`], "dev");
+    expect(p.status, p.output).toBe(0);
+    expect(sb.git(["log", "-1", "--format=%s", r2], { cwd: sb.bare })).toBe("[bug=8] an untested change");
+
+    const ok = sb.prodgate(["qa", "ok", "--ticket", "8"], "quinn");
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain("ok recorded on 1 revision(s)");
+    expect(ok.stdout).toMatch(/ok: r3 /);
+    expect(sb.tip("production-stable")).toBe(r1);
+    expect(pending().map((x) => [x.sha, x.tickets])).toEqual([[r2, []]]);
+  });
+});
