@@ -265,3 +265,23 @@ describe("refs/replace", () => {
     expect(pending().map((x) => [x.sha, x.tickets])).toEqual([[r2, []]]);
   });
 });
+
+describe("a merge on stable's mainline", () => {
+  // The side commit names the ticket QA is about to approve; the merge that
+  // brings it (with whatever else) onto the mainline does not.
+  it("is not taken by a verdict on a ticket only its second parent's messages name", () => {
+    const base = work.sha("HEAD");
+    work.git(["checkout", "--quiet", "-b", "side"]);
+    work.commit("[bug=12] small fix");
+    work.commit("untested extras", { "extras.sh": "rm -rf /\n" });
+    work.git(["checkout", "--quiet", "devel"]);
+    work.git(["merge", "--quiet", "--no-ff", "--no-log", "-m", "Merge side", "side"]);
+    const merge = work.sha("HEAD");
+    work.land();
+    expect(work.sha("HEAD^")).toBe(base);
+    const r = sb.prodgate(["qa", "ok", "--ticket", "12"], "quinn");
+    expect(r.status).toBe(1);
+    expect(sb.tip("production-stable")).toBe(r1);
+    expect(pending().map((p) => [p.sha, p.tickets])).toEqual([[merge, []]]);
+  });
+});
