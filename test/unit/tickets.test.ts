@@ -359,6 +359,13 @@ describe("deciding a ticket verdict tag", () => {
       reason: /ok for ticket 7: r40, r42/,
     },
     {
+      name: "accepted, naming those that stay bad",
+      f: facts("refs/tags/qa/ok/ticket-7", { ticketRevisions: [at(42)], ticketKeptBad: [at(40)] }),
+      roles: ["qa"],
+      code: "verdict",
+      reason: /ok for ticket 7: r42; r40 stay\(s\) bad/,
+    },
+    {
       name: "no revision references it",
       f: facts("refs/tags/qa/ok/ticket-7", { ticketRevisions: [] }),
       roles: ["qa"],
