@@ -4,7 +4,7 @@ import type { RefUpdate } from "./facts";
 import { faultPoint } from "./fault";
 import { findEarlierReturns, markFixesPending, scanMergeBack } from "./mergeback";
 import { runMirror } from "./mirror";
-import { recordTicketTag } from "./tickets";
+import { keptBadNote, recordTicketTag } from "./tickets";
 import { recordDeployTag } from "../ops/engine";
 import { branchTips, type Engine, type Tips } from "./state";
 
@@ -31,12 +31,13 @@ export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: s
       faultPoint("before-verdict-recorded");
       if (cls.tag.ticket !== undefined) {
         const tag = { ref: u.ref, target: sha, verdict: cls.tag.value as Verdict, ticket: cls.tag.ticket };
-        const found = recordTicketTag(engine, tag, user ?? "unknown", pushId);
+        const { recorded: found, keptBad } = recordTicketTag(engine, tag, user ?? "unknown", pushId);
         lines.push(
           found.length
             ? `prodgate: ${tag.verdict} for ticket ${tag.ticket} recorded on ${found.map((c) => `r${c.revno}`).join(", ")}`
             : `prodgate: no revision awaiting production references ticket ${tag.ticket} any more; nothing recorded`,
         );
+        if (found.length && keptBad.length) lines.push(`prodgate: ${keptBadNote(keptBad)}`);
       } else
         store.recordVerdicts(
           [{ sha, verdict: cls.tag.value as Verdict, revno: repo.revno(sha), ref: u.ref }],

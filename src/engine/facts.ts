@@ -1,10 +1,10 @@
 import type { CommitList, ListedCommit, ProductionFacts, UpdateFacts } from "../policy/decide";
 import { MAX_LISTED_COMMITS } from "../policy/message";
 import { branchRef, type RefClass } from "../policy/refs";
-import { type CommitInfo, isZeroSha, type MainlineCommit } from "../policy/types";
+import { type CommitInfo, isZeroSha, type MainlineCommit, type Verdict } from "../policy/types";
 import { queries } from "../git/repo";
 import type { FollowUp, GitQuery } from "../git/run";
-import { ticketRevisionsUpTo } from "./tickets";
+import { ticketVerdictRevisions } from "./tickets";
 import { branchTips, type DeployState, deployState, deployStateFollowUp, deployStateQueries, type Engine, type Tips } from "./state";
 
 /** The branches whose old tip must stay on the new tip's first-parent chain. */
@@ -132,7 +132,15 @@ export class FactGatherer {
       case "verdictTag":
         facts.verdictTarget = isDelete ? null : this.mainlineTarget(update.new, newType);
         if (facts.verdictTarget && cls.tag?.ticket !== undefined) {
-          facts.ticketRevisions = ticketRevisionsUpTo(this.engine, this.deployState(), facts.verdictTarget.revno, cls.tag.ticket);
+          const { record, keptBad } = ticketVerdictRevisions(
+            this.engine,
+            this.deployState(),
+            facts.verdictTarget.revno,
+            cls.tag.ticket,
+            cls.tag.value as Verdict,
+          );
+          facts.ticketRevisions = record;
+          if (keptBad.length) facts.ticketKeptBad = keptBad;
         }
         break;
       case "ciTag":

@@ -39,7 +39,7 @@ export function reconcileTags(engine: Engine): number {
     const source = `tag ${ref}`;
     if (cls.kind === "verdictTag" && cls.tag.ticket !== undefined) {
       const tag = { ref, target: sha, verdict: cls.tag.value as Verdict, ticket: cls.tag.ticket };
-      recorded += recordTicketTag(engine, tag, user, a.pushId ?? null).length;
+      recorded += recordTicketTag(engine, tag, user, a.pushId ?? null).recorded.length;
     } else if (cls.kind === "verdictTag") {
       recorded += store.recordVerdicts([{ sha, verdict: cls.tag.value as Verdict, revno: repo.revno(sha), ref }], user, source, a.pushId);
     } else if (cls.kind === "ciTag") {

@@ -54,6 +54,8 @@ export interface UpdateFacts {
   verdictTarget?: MainlineCommit | null;
   /** Ticket verdict tags: the revisions awaiting production, at or before the target, that reference the ticket, oldest first. */
   ticketRevisions?: MainlineCommit[];
+  /** Ticket verdict tags: revisions that reference the ticket and stay bad (an ok by ticket does not clear them; policy/tickets.ts ticketVerdictTargets). */
+  ticketKeptBad?: MainlineCommit[];
   /** CI tags: the commit the tag points at, or null. */
   ciTarget?: string | null;
   /** Deploy tags: the commit the tag points at, or null. */
@@ -195,7 +197,13 @@ function decideTag(f: UpdateFacts, ctx: PushContext): Decision {
       }
       const listed = found.slice(0, MAX_LISTED_COMMITS).map((c) => `r${c.revno}`);
       const more = found.length > listed.length ? ` and ${found.length - listed.length} more` : "";
-      return accept(f, "verdict", `${tag.value} for ticket ${tag.ticket}: ${listed.join(", ")}${more}`);
+      const kept = f.ticketKeptBad?.length
+        ? `; ${f.ticketKeptBad
+            .slice(0, MAX_LISTED_COMMITS)
+            .map((c) => `r${c.revno}`)
+            .join(", ")} stay(s) bad (roll back or judge on its own)`
+        : "";
+      return accept(f, "verdict", `${tag.value} for ticket ${tag.ticket}: ${listed.join(", ")}${more}${kept}`);
     }
     const named = /^r([0-9]{1,15})$/i.exec(tag.label);
     if (named && Number(named[1]) !== f.verdictTarget.revno) {

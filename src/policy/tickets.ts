@@ -6,14 +6,15 @@ import type { Verdict, VerdictRecord } from "./types";
  * The patterns that count when prodgate.tickets.pattern is unset: the
  * process's own `[bug=N]` / `[bug=N,M]` (blanks allowed, `[bugs=…]` too),
  * Debian's and Launchpad's `LP: #N` (and `LP: #N, #M`), and GitHub's
- * `Fixes #N` / `Closes #N`. Each has one capture group holding one id or a
+ * `Fixes #N` / `Closes #N`, each number ending where a word would (`#7x` is
+ * no reference to 7). Each has one capture group holding one id or a
  * list of them. Each is linear: a bounded repetition after a literal, or
  * repetitions that must each start with a separator.
  */
 export const DEFAULT_TICKET_PATTERNS: readonly string[] = [
   String.raw`\[[Bb]ugs?=([0-9,\s]{1,200})\]`,
-  String.raw`LP:\s{0,8}#([0-9]+(?:,\s{0,8}#[0-9]+)*)`,
-  String.raw`\b(?:[Ff]ixes|[Cc]loses)\s{1,8}#([0-9]+)`,
+  String.raw`LP:\s{0,8}#([0-9]+(?:,\s{0,8}#[0-9]+)*)(?![0-9A-Za-z_])`,
+  String.raw`\b(?:[Ff]ixes|[Cc]loses)\s{1,8}#([0-9]+)(?![0-9A-Za-z_])`,
 ];
 
 /** How many tickets of one commit count: the rest are ignored, so no message can make a walk slow. */
@@ -117,4 +118,35 @@ export function combineVerdicts(channels: readonly ChannelRecord[], tickets: rea
   // Who said it: the record that decided, or the newest one when a ticket has no record yet.
   const by = deciding.record ?? latest;
   return { ...strip(by), verdict, byTicket };
+}
+
+/**
+ * Which of the revisions referencing a ticket (oldest first) a verdict given
+ * through it records on: all of them, except that no verdict but bad clears
+ * a revision that stands bad for the ticket when the verdict also covers a
+ * later revision. QA tried the ticket with that later landing in; recorded,
+ * an ok would free the bad revision to go out alone, ahead of the landing
+ * that fixed it (and a needstesting would forget the bad, for the next ok to
+ * do the same). Such a revision stays bad until it is rolled back or judged
+ * on its own (`prodgate qa ok rN`).
+ */
+export function ticketVerdictTargets<T>(
+  revisions: readonly T[],
+  verdict: Verdict,
+  standsBad: (revision: T) => boolean,
+): { record: T[]; keptBad: T[] } {
+  const record: T[] = [];
+  const keptBad: T[] = [];
+  revisions.forEach((r, i) => {
+    if (verdict !== "bad" && i < revisions.length - 1 && standsBad(r)) keptBad.push(r);
+    else record.push(r);
+  });
+  return { record, keptBad };
+}
+
+/** Does a revision whose verdict is `record` stand bad for `ticket` (through it, or by a verdict given to the revision itself)? */
+export function standsBadFor(record: CombinedVerdict | VerdictRecord | undefined, ticket: string): boolean {
+  if (!record) return false;
+  const through = (record as CombinedVerdict).byTicket?.find((t) => t.ticket === ticket);
+  return (through ? through.verdict : record.verdict) === "bad";
 }

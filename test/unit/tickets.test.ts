@@ -10,7 +10,9 @@ import {
   compileTicketPattern,
   DEFAULT_TICKET_PATTERNS,
   MAX_TICKETS_PER_COMMIT,
+  standsBadFor,
   ticketRefs,
+  ticketVerdictTargets,
 } from "../../src/policy/tickets";
 import type { MainlineCommit, Role, Verdict, VerdictRecord } from "../../src/policy/types";
 
@@ -39,6 +41,9 @@ describe("ticketRefs with the default patterns", () => {
     ["Fixesa #9 is not a keyword; prefixes #3 neither", []],
     ["[bug=7] and LP: #7 and Fixes #7: one ticket", ["7"]],
     ["merge devel", []],
+    // A number that runs on into a word is no reference to its digits.
+    ["LP: #7x, Fixes #8_1, Closes #9abc", []],
+    ["LP: #1, #2x", ["1"]],
   ];
   it.each(cases)("%j → %j", (message, expected) => {
     expect(ticketRefs(message, defaults)).toEqual(expected);
@@ -55,6 +60,8 @@ describe("ticketRefs with the default patterns", () => {
       "[bug=" + "1,".repeat(200_000),
       "[bug=" + " ".repeat(200_000),
       "LP: #1" + ",#1".repeat(100_000) + ",",
+      "LP: #1" + ",#1".repeat(100_000) + "x",
+      "LP: #" + "1".repeat(16_000) + "x",
       "Fixes" + " ".repeat(200_000),
       "[bug=1".repeat(50_000),
     ];
@@ -352,6 +359,13 @@ describe("deciding a ticket verdict tag", () => {
       reason: /ok for ticket 7: r40, r42/,
     },
     {
+      name: "accepted, naming those that stay bad",
+      f: facts("refs/tags/qa/ok/ticket-7", { ticketRevisions: [at(42)], ticketKeptBad: [at(40)] }),
+      roles: ["qa"],
+      code: "verdict",
+      reason: /ok for ticket 7: r42; r40 stay\(s\) bad/,
+    },
+    {
       name: "no revision references it",
       f: facts("refs/tags/qa/ok/ticket-7", { ticketRevisions: [] }),
       roles: ["qa"],
@@ -376,5 +390,46 @@ describe("deciding a ticket verdict tag", () => {
     const ref = "refs/tags/qa/ok/ticket-7";
     const d = decideWithoutFacts({ ref, old: "0".repeat(40), new: target.sha, class: classifyRef(ref, BRANCHES, []) }, ctx([]));
     expect(d?.code).toBe("role-required");
+  });
+});
+
+describe("ticketVerdictTargets: an ok by ticket never clears an earlier bad revision", () => {
+  // Revisions oldest first, each "b" standing bad for the ticket, "-" not.
+  const cases: { standing: string; verdict: Verdict; record: number[]; keptBad: number[] }[] = [
+    { standing: "b-", verdict: "ok", record: [1], keptBad: [0] },
+    { standing: "b-", verdict: "untestable", record: [1], keptBad: [0] },
+    { standing: "b-", verdict: "bad", record: [0, 1], keptBad: [] },
+    { standing: "b-", verdict: "needstesting", record: [1], keptBad: [0] },
+    { standing: "b", verdict: "ok", record: [0], keptBad: [] },
+    { standing: "bb", verdict: "ok", record: [1], keptBad: [0] },
+    { standing: "-b-b", verdict: "ok", record: [0, 2, 3], keptBad: [1] },
+    { standing: "--", verdict: "ok", record: [0, 1], keptBad: [] },
+  ];
+  for (const c of cases) {
+    it(`${c.verdict} over ${c.standing}`, () => {
+      const revisions = [...c.standing].map((_, i) => i);
+      const got = ticketVerdictTargets(revisions, c.verdict, (i) => c.standing[i] === "b");
+      expect(got).toEqual({ record: c.record, keptBad: c.keptBad });
+    });
+  }
+
+  it("bad for the ticket: through it, or given to the revision itself", () => {
+    const rec = (verdict: Verdict, byTicket?: { ticket: string; verdict: Verdict }[]) => ({
+      sha: "a",
+      verdict,
+      user: "q",
+      at: "",
+      note: null,
+      ...(byTicket ? { byTicket } : {}),
+    });
+    expect(standsBadFor(undefined, "1")).toBe(false);
+    expect(standsBadFor(rec("bad"), "1")).toBe(true);
+    expect(standsBadFor(rec("ok"), "1")).toBe(false);
+    const mixed = [
+      { ticket: "1", verdict: "ok" as Verdict },
+      { ticket: "2", verdict: "bad" as Verdict },
+    ];
+    expect(standsBadFor(rec("bad", mixed), "1")).toBe(false);
+    expect(standsBadFor(rec("bad", mixed), "2")).toBe(true);
   });
 });

@@ -3,7 +3,7 @@ import { runMirror } from "../../engine/mirror";
 import { resolveMainline } from "../../engine/revs";
 import { deployState } from "../../engine/state";
 import { buildStatus, type PendingCommit } from "../../engine/status";
-import { ticketsOf } from "../../engine/tickets";
+import { keptBadNote, ticketVerdictRevisions } from "../../engine/tickets";
 import { UserError } from "../../errors";
 import { printable } from "../../policy/message";
 import { type CombinedVerdict, isTicketId } from "../../policy/tickets";
@@ -71,10 +71,9 @@ function qaByTicket(ctx: CommandContext, verdict: Verdict, given: string, note: 
   const user = requireRole(ctx, ["qa"], "recording a QA verdict");
   const { engine } = ctx;
   let commits: MainlineCommit[] = [];
+  let keptBad: MainlineCommit[] = [];
   const mirror = withMirrorLock(engine.repo.gitDir, () => {
-    const { segment } = deployState(engine);
-    const tickets = ticketsOf(engine.config, segment);
-    commits = segment.filter((c) => tickets.get(c.sha)!.includes(ticket));
+    ({ record: commits, keptBad } = ticketVerdictRevisions(engine, deployState(engine), Infinity, ticket, verdict));
     if (commits.length === 0) {
       throw new UserError(
         `no revision of stable awaiting production references ticket ${ticket}; nothing was recorded (prodgate qa pending --by-ticket lists the tickets)`,
@@ -96,7 +95,8 @@ function qaByTicket(ctx: CommandContext, verdict: Verdict, given: string, note: 
   };
   if (ctx.json) {
     const recorded = commits.map((c) => ({ sha: c.sha, revno: c.revno, verdict, ticket, otherTickets: heldBy(c.sha) }));
-    ctx.print(JSON.stringify({ ticket, recorded, mirror }, null, 2));
+    const stayBad = keptBad.map((c) => ({ sha: c.sha, revno: c.revno }));
+    ctx.print(JSON.stringify({ ticket, recorded, stayBad, mirror }, null, 2));
   } else {
     // With each author: anyone may name a ticket in a message, so QA sees whose revisions the verdict took.
     const authored = authorsAndDates(
@@ -109,6 +109,10 @@ function qaByTicket(ctx: CommandContext, verdict: Verdict, given: string, note: 
       const others = heldBy(c.sha);
       if (others.length)
         ctx.print(`      it also references ${others.map((t) => `ticket ${printable(t.ticket)} (${t.verdict})`).join(", ")}`);
+    }
+    if (keptBad.length) {
+      for (const c of keptBad) ctx.print(`  bad: ${rev(c)}`);
+      ctx.print(`  ${keptBadNote(keptBad)}`);
     }
     ctx.print(mirror.line);
   }
