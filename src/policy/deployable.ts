@@ -229,7 +229,8 @@ function coverIncremental(entries: PendingEntry[], tickets: ReadonlyMap<string, 
  * The deployable walk: the newest mainline commit D such that every commit
  * after the base up to D is ok or untestable, where a bad commit stops the
  * walk unless a later commit rolls it back, and nothing between a bad commit
- * and its rollback can be D.
+ * and its rollback can be D; nor anything from an [incr] commit passed by a
+ * later landing up to that landing.
  */
 export function deployableRevision(input: DeployableInput): DeployableResult {
   const { segment, verdicts, markers } = input;
@@ -247,9 +248,13 @@ export function deployableRevision(input: DeployableInput): DeployableResult {
     }
   });
 
+  // An [incr] commit passed by a later landing goes out only together with it, as a bad commit
+  // only with its rollback: QA tried the landing, never the partial state before it.
+  const position = new Map(segment.map((c, i) => [c.sha, i] as const));
   let deployable = input.base;
   let blocker: Blocker | null = null;
   let holdUntil = -1;
+  let incrUntil = -1;
   const approved: number[] = [];
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!;
@@ -257,12 +262,13 @@ export function deployableRevision(input: DeployableInput): DeployableResult {
     if (rollback !== undefined) entry.rolledBackBy = segment[rollback];
     if (blocker) continue;
     if (i < holdUntil) entry.heldForRollback = true;
+    if (entry.source === "incremental") for (const c of entry.qaWith ?? []) incrUntil = Math.max(incrUntil, position.get(c.sha) ?? -1);
     if (entry.verdict === "needstesting") {
       blocker = { commit: entry.commit, reason: "needstesting" };
     } else if (entry.verdict === "bad") {
       if (rollback === undefined) blocker = { commit: entry.commit, reason: "bad" };
       else holdUntil = Math.max(holdUntil, rollback);
-    } else if (i >= holdUntil) {
+    } else if (i >= holdUntil && i >= incrUntil) {
       deployable = entry.commit;
       approved.push(i);
     }

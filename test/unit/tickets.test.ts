@@ -283,6 +283,37 @@ describe("[incr] in the deployable walk", () => {
       d: null,
     },
     {
+      name: "it goes out only together with its final landing: not while an untested revision holds that back",
+      specs: [
+        ["[incr] [bug=1] part 1", null],
+        ["[bug=2] other work", null],
+        ["[bug=1] part 2", "ok"],
+      ],
+      d: null,
+    },
+    {
+      name: "nothing between it and its final landing goes out without that landing",
+      specs: [
+        ["[bug=3] before", "ok"],
+        ["[incr] [bug=1] part 1", null],
+        ["[bug=2] other work", "ok"],
+        ["[bug=1] part 2", "ok"],
+        ["[bug=4] after", null],
+      ],
+      d: 4,
+    },
+    {
+      name: "held until its final landing, which another untested revision blocks",
+      specs: [
+        ["[bug=3] before", "ok"],
+        ["[incr] [bug=1] part 1", null],
+        ["[bug=2] other work", "ok"],
+        ["[bug=5] untested", null],
+        ["[bug=1] part 2", "ok"],
+      ],
+      d: 1,
+    },
+    {
       name: "an untrusted pusher's [incr] does not count",
       specs: [
         ["[incr] [bug=1] rides on someone else's approval", null],
