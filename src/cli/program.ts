@@ -93,7 +93,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .argument("<verdict>", "ok | bad | untestable | needstesting | pending")
     .argument("[revs...]", "sha, ref, r<revno>, or A..B")
     .option("--note <text>", "a note kept with the verdict")
-    .option("--ticket <id>", "record on every pending revision of stable whose message references this ticket")
+    .option(
+      "--ticket <id>",
+      "record on every pending revision of stable whose message references this ticket (up to the one revision given)",
+    )
     .option("--by-ticket", "qa pending: grouped by ticket")
     .action((verdict: string, revs: string[], opts: QaOptions) =>
       withContext((ctx) => qaCommand(ctx, verdict, revs, opts), verdict === "pending")(),

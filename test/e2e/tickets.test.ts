@@ -63,6 +63,24 @@ describe("verdicts by ticket", () => {
     expect(sb.tip("production-stable")).toBe(r6);
   });
 
+  it("named with the revision QA tried, it takes nothing that landed after it", () => {
+    const r2 = work.commit("[bug=9] Fix the widget");
+    work.land();
+    // Lands while QA is trying r2 on staging.
+    const r3 = work.commit("[bug=9] More widget, untried");
+    work.land();
+    expect(sb.prodgate(["qa", "ok", "--ticket", "9", "r2", "r3"], "quinn").status).toBe(2);
+    const r = sb.prodgate(["qa", "ok", "--ticket", "9", "r2"], "quinn");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("ticket 9: ok recorded on 1 revision(s)");
+    expect(sb.tip("production-stable")).toBe(r2);
+    expect(sb.json<Status>(["status"]).pending.map((p) => p.sha)).toEqual([r3]);
+    // Nothing left up to r2: exit 1, nothing recorded.
+    const none = sb.prodgate(["qa", "ok", "--ticket", "9", "r2"], "quinn");
+    expect(none.status).toBe(1);
+    expect(none.stderr).toContain("up to r2");
+  });
+
   it("a revision with two tickets is ok only when both are; bad on one makes it bad", () => {
     const r2 = work.commit("[r=ada][bug=1,2] Fix both");
     work.land();

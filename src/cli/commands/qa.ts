@@ -30,9 +30,12 @@ export function qaCommand(ctx: CommandContext, verdict: string, revs: string[], 
   if (!isVerdict(verdict)) throw new UserError(`unknown verdict "${verdict}": use one of ${VERDICTS.join(", ")}, or pending`, 2);
   if (opts.byTicket) throw new UserError("--by-ticket is for qa pending", 2);
   if (opts.ticket !== undefined) {
-    if (revs.length)
-      throw new UserError("qa --ticket takes no revisions: it records on every pending revision that references the ticket", 2);
-    return qaByTicket(ctx, verdict, opts.ticket, note);
+    if (revs.length > 1)
+      throw new UserError(
+        "qa --ticket takes at most one revision, the newest it may record on (the one QA tried): prodgate qa ok --ticket <id> [<rev>]",
+        2,
+      );
+    return qaByTicket(ctx, verdict, opts.ticket, note, revs[0]);
   }
   if (revs.length === 0) throw new UserError(`name the revisions: prodgate qa ${verdict} <rev>…`, 2);
   if (note !== undefined) plainValue(note, "--note");
@@ -64,19 +67,21 @@ export function qaCommand(ctx: CommandContext, verdict: string, revs: string[], 
  * lock: the concrete revisions are recorded, so a revision that lands later
  * with the same ticket is never approved by this verdict.
  */
-function qaByTicket(ctx: CommandContext, verdict: Verdict, given: string, note: string | undefined): number {
+function qaByTicket(ctx: CommandContext, verdict: Verdict, given: string, note: string | undefined, upTo?: string): number {
   const ticket = given.replace(/^#/, "");
   if (!isTicketId(ticket)) throw new UserError(`"${printable(given)}" is not a ticket id (letters, digits, ".", "_", "-")`, 2);
   if (note !== undefined) plainValue(note, "--note");
   const user = requireRole(ctx, ["qa"], "recording a QA verdict");
   const { engine } = ctx;
+  // The revision QA tried (as a ticket tag's): nothing that landed after it is taken.
+  const bound = upTo === undefined ? Infinity : resolveMainline(engine, [upTo])[0]!.revno;
   let commits: MainlineCommit[] = [];
   let keptBad: MainlineCommit[] = [];
   const mirror = withMirrorLock(engine.repo.gitDir, () => {
-    ({ record: commits, keptBad } = ticketVerdictRevisions(engine, deployState(engine), Infinity, ticket, verdict));
+    ({ record: commits, keptBad } = ticketVerdictRevisions(engine, deployState(engine), bound, ticket, verdict));
     if (commits.length === 0) {
       throw new UserError(
-        `no revision of stable awaiting production references ticket ${ticket}; nothing was recorded (prodgate qa pending --by-ticket lists the tickets)`,
+        `no revision of stable awaiting production${bound === Infinity ? "" : ` up to r${bound}`} references ticket ${ticket}; nothing was recorded (prodgate qa pending --by-ticket lists the tickets)`,
         1,
       );
     }
