@@ -125,11 +125,9 @@ export function buildStatus(engine: Engine, state: DeployState = deployState(eng
   const tipCommits = new Map(
     repo.commitsNoWalk(BRANCH_KINDS.map((k) => state.tips[k]).filter((x): x is string => !!x)).map((c) => [c.sha, c] as const),
   );
-  // deployState asked git for stable's mainline not in production-stable: with no baseline that is
-  // exactly the question holdings() asks of a production branch at that tip (the same shas).
+  // deployState asked git for stable's mainline not in production-stable (nor the baseline).
   const asked = new Map<string, Mainline>();
-  if (state.tips.productionStable && !state.baseline)
-    asked.set(state.tips.productionStable, { segment: state.segment, boundary: state.base });
+  if (state.tips.productionStable) asked.set(state.tips.productionStable, { segment: state.segment, boundary: state.base });
   for (const kind of BRANCH_KINDS) {
     const sha = state.tips[kind];
     const name = config.branches[kind];
@@ -217,13 +215,19 @@ type Mainline = { segment: MainlineCommit[]; boundary: MainlineCommit | null };
 
 /**
  * What a production branch at `tip` holds, in stable's terms: never a revno of its own.
- * `mainline`, when given, is git's answer to repo.mainline(stableTip, [tip]), already asked.
+ * `asked`, when given, is git's answer to repo.mainline(stableTip, [tip, …]) with
+ * perhaps more excluded (the baseline): when its boundary is in `tip`, that
+ * boundary is the newest mainline commit `tip` holds (everything after it on the
+ * mainline is in the segment, which `tip` lacks), and stable's mainline need not
+ * be walked again.
  */
-export function holdings(engine: Engine, tip: string, stableTip: string | null, mainline?: Mainline): Holdings {
+export function holdings(engine: Engine, tip: string, stableTip: string | null, asked?: Mainline): Holdings {
   const { repo, store } = engine;
   let held: { sha: string; revno: number } | null = null;
-  if (stableTip) {
-    const { segment, boundary } = mainline ?? repo.mainline(stableTip, [tip]);
+  if (stableTip && asked?.segment.length && asked.boundary && repo.isAncestor(asked.boundary.sha, tip)) {
+    held = { sha: asked.boundary.sha, revno: asked.boundary.revno };
+  } else if (stableTip) {
+    const { segment, boundary } = repo.mainline(stableTip, [tip]);
     if (segment.length === 0) held = { sha: stableTip, revno: repo.revno(stableTip) };
     else if (boundary && repo.isAncestor(boundary.sha, tip)) held = { sha: boundary.sha, revno: boundary.revno };
   }
