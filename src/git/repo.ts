@@ -167,9 +167,11 @@ export class Repo {
   /**
    * Ask git, in one process, the `queries` and then `follow` (see FollowUp):
    * the calls that ask the same questions later are answered from it. False
-   * when this history cannot.
+   * when this history cannot, or when a hook's shim has already asked ahead
+   * (its mainline by sha would only be asked again).
    */
   prefetchMainline(queries: readonly GitQuery[], follow: FollowUp): boolean {
+    if (this.git.preloaded) return false;
     this.git.prefetch(queries, follow);
     return true;
   }

@@ -130,9 +130,13 @@ export class Git {
     this.prefetched.set(queryKey(follow.query(a, b || null)), { status: 0, stdout: result.stdout.slice(at, end), stderr: "" });
   }
 
+  /** Whether a shim handed this process answers (it asked ahead what the hook needs). */
+  preloaded = false;
+
   /** Answers asked by someone else (the pre-receive shim), keyed by queryKey. */
   preload(answers: ReadonlyMap<string, GitResult>): void {
     for (const [key, answer] of answers) if (answer.status === 0 || answer.status === 1) this.prefetched.set(key, answer);
+    if (answers.size > 0) this.preloaded = true;
   }
 
   /** The prefetched answer to a query, if there is one (given out once). */
