@@ -155,12 +155,11 @@ export function rollbackTargets(message: string): string[] {
  * one commit of the segment is ambiguous and names none.
  */
 class TargetIndex {
-  private readonly byRevno = new Map<number, number>();
+  // Built at the first rollback marker: most segments carry none.
+  private byRevno: Map<number, number> | null = null;
   private readonly byPrefix = new Map<number, Map<string, number>>();
 
-  constructor(private readonly segment: readonly MainlineCommit[]) {
-    segment.forEach((c, i) => this.byRevno.set(c.revno, i));
-  }
+  constructor(private readonly segment: readonly MainlineCommit[]) {}
 
   private prefixMap(length: number): Map<string, number> {
     let map = this.byPrefix.get(length);
@@ -179,6 +178,7 @@ class TargetIndex {
     const found = new Set<number>();
     const isNumber = /^[0-9]+$/.test(target);
     if (isNumber && target.length <= 15) {
+      this.byRevno ??= new Map(this.segment.map((c, i) => [c.revno, i] as const));
       const at = this.byRevno.get(Number(target));
       if (at !== undefined) found.add(at);
     }
@@ -250,7 +250,7 @@ export function deployableRevision(input: DeployableInput): DeployableResult {
 
   // An [incr] commit passed by a later landing goes out only together with it, as a bad commit
   // only with its rollback: QA tried the landing, never the partial state before it.
-  const position = new Map(segment.map((c, i) => [c.sha, i] as const));
+  let position: Map<string, number> | null = null;
   let deployable = input.base;
   let blocker: Blocker | null = null;
   let holdUntil = -1;
@@ -262,7 +262,10 @@ export function deployableRevision(input: DeployableInput): DeployableResult {
     if (rollback !== undefined) entry.rolledBackBy = segment[rollback];
     if (blocker) continue;
     if (i < holdUntil) entry.heldForRollback = true;
-    if (entry.source === "incremental") for (const c of entry.qaWith ?? []) incrUntil = Math.max(incrUntil, position.get(c.sha) ?? -1);
+    if (entry.source === "incremental") {
+      position ??= new Map(segment.map((c, j) => [c.sha, j] as const));
+      for (const c of entry.qaWith ?? []) incrUntil = Math.max(incrUntil, position.get(c.sha) ?? -1);
+    }
     if (entry.verdict === "needstesting") {
       blocker = { commit: entry.commit, reason: "needstesting" };
     } else if (entry.verdict === "bad") {
