@@ -8,8 +8,8 @@ import { plainValue } from "../cli/context";
 import { readConfig } from "../config";
 import { UserError } from "../errors";
 import { bzrDatabasePath, isBzrRepository, setupBzr } from "./engine";
-import { pluginPath, projectDir, readSnapshot } from "./helper";
-import { BzrRepo, ConfigFileGit, configPath, legacyStateDir } from "./repo";
+import { askHelper, pluginPath, projectDir } from "./helper";
+import { ConfigFileGit, configPath, legacyStateDir } from "./repo";
 
 /**
  * The argv of brz for serving a repository: the plugin's own serve command, so
@@ -137,12 +137,13 @@ export function bzrDoctorChecks(dir: string): Check[] {
       status: "fail",
       message: `${legacyStateDir(root)} is inside the served tree; run ./install.sh --bzr ${root} to move it out`,
     });
-  let repo: BzrRepo | null = null;
+  let tips: Set<string> | null = null;
   try {
-    const snapshot = readSnapshot(root);
-    repo = new BzrRepo(root, snapshot);
-    checks.push({ name: "repository", status: "ok", message: `${root}: ${repo.history.tips.size} branch(es) read with Breezy` });
-    for (const [name, why] of Object.entries(snapshot.layout ?? {}))
+    // The branches' tips and layout only: doctor reads no history.
+    const facts = askHelper(root, { known: [], tipsOnly: true });
+    tips = new Set(Object.keys(facts.branches));
+    checks.push({ name: "repository", status: "ok", message: `${root}: ${tips.size} branch(es) read with Breezy` });
+    for (const [name, why] of Object.entries(facts.layout ?? {}))
       checks.push({
         name: `branch ${name}`,
         status: "fail",
@@ -151,8 +152,8 @@ export function bzrDoctorChecks(dir: string): Check[] {
   } catch (err) {
     checks.push({ name: "repository", status: "fail", message: (err as Error).message });
   }
-  if (repo) {
-    const { config, errors } = readConfig(repo.git);
+  if (tips) {
+    const { config, errors } = readConfig(new ConfigFileGit(root, configPath(root)));
     checks.push(
       errors.length === 0
         ? { name: "config", status: "ok", message: `${configPath(root)} is valid` }
@@ -163,7 +164,7 @@ export function bzrDoctorChecks(dir: string): Check[] {
           },
     );
     for (const name of Object.values(config.branches)) {
-      if (!repo.history.tips.has(name))
+      if (!tips.has(name))
         checks.push({ name: `branch ${name}`, status: "fail", message: `${join(root, name)} is not a branch (brz init it)` });
     }
   }

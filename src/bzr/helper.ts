@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { UserError } from "../errors";
 import { type BzrSnapshot, parseSnapshot } from "./history";
+import { type BreezySource, type FactsAnswer, type FactsRequest, parseFactsAnswer } from "./index";
 
 /** The project folder: the one holding bzr/prodgate_bzr (dist/ when bundled, src/bzr/ from source). */
 export function projectDir(): string {
@@ -29,9 +30,9 @@ export interface HelperResult {
   stderr: string;
 }
 
-export function runHelper(args: readonly string[]): HelperResult {
+export function runHelper(args: readonly string[], input?: string): HelperResult {
   const script = join(pluginPath(), "prodgate_bzr", "helper.py");
-  const r = spawnSync(pythonCommand(), [script, ...args], { encoding: "utf8", maxBuffer: 1024 * 1024 * 1024 });
+  const r = spawnSync(pythonCommand(), [script, ...args], { encoding: "utf8", maxBuffer: 1024 * 1024 * 1024, input });
   if (r.error) throw new UserError(`cannot run ${pythonCommand()} for Breezy: ${r.error.message} (install brz, or set PRODGATE_PYTHON)`, 1);
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
@@ -48,6 +49,17 @@ export function readSnapshot(root: string): BzrSnapshot {
   const r = runHelper(["snapshot", root]);
   if (r.status !== 0) throw new UserError(`cannot read the Bazaar repository ${root}: ${failure(r)}`, 1);
   return parseSnapshot(JSON.parse(r.stdout));
+}
+
+/** Ask Breezy, through the helper (one Python process per question), what the index needs. */
+export function askHelper(root: string, request: FactsRequest): FactsAnswer {
+  const r = runHelper(["facts", root], JSON.stringify(request));
+  if (r.status !== 0) throw new UserError(`cannot read the Bazaar repository ${root}: ${failure(r)}`, 1);
+  return parseFactsAnswer(JSON.parse(r.stdout));
+}
+
+export function helperSource(root: string): BreezySource {
+  return { ask: (request) => askHelper(root, request) };
 }
 
 /** Compare-and-swap a branch tip through Breezy; false when the branch moved meanwhile. A lock is waited on with a bound. */

@@ -171,6 +171,22 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX cowboy_targets_target ON cowboy_targets(target);
   `,
+  `
+  -- Bazaar: the revision index, a cache of what Breezy says about the shared
+  -- repository's revisions (immutable, so none of this changes), closed under
+  -- parents: every parent is a row here or a ghost below.
+  CREATE TABLE bzr_revisions (
+    id TEXT PRIMARY KEY,
+    parents TEXT NOT NULL, -- JSON array, left-hand parent first, ghosts included
+    message TEXT NOT NULL,
+    revno INTEGER NOT NULL,
+    gen INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  -- Parents the repository did not hold when indexed: filling one changes revnos, so the index is rebuilt.
+  CREATE TABLE bzr_ghosts (id TEXT PRIMARY KEY) WITHOUT ROWID;
+  -- The governed branches' tips as last checked against Breezy (revno as the branch states it).
+  CREATE TABLE bzr_tips (branch TEXT PRIMARY KEY, id TEXT NOT NULL, revno INTEGER NOT NULL) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

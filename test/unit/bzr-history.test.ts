@@ -83,7 +83,7 @@ describe("BzrHistory", () => {
 });
 
 describe("BzrRepo names", () => {
-  const repo = new BzrRepo("/srv/bzr/project", snapshot);
+  const repo = new BzrRepo("/srv/bzr/project", () => ({ history, facts: snapshot, rebuilt: false }));
   it.each([
     ["a3", "a3"],
     ["stable", "m4"],
