@@ -13,7 +13,9 @@
 // stable revision, which moves production-stable. Prints medians and the load
 // average, and writes them as JSON (default bench/out/bzr.json). Histories are
 // cached under bench/out/cache.
+import { Buffer } from "node:buffer";
 import { spawn, spawnSync } from "node:child_process";
+import { setTimeout } from "node:timers";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -61,7 +63,13 @@ let CWD = tmpdir();
 
 function run(cmd, args, opts = {}) {
   const started = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 1 << 30, env: { ...ENV, ...opts.env }, cwd: opts.cwd ?? CWD, input: opts.input });
+  const r = spawnSync(cmd, args, {
+    encoding: "utf8",
+    maxBuffer: 1 << 30,
+    env: { ...ENV, ...opts.env },
+    cwd: opts.cwd ?? CWD,
+    input: opts.input,
+  });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (r.status !== 0 && !opts.allowFail) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr || r.stdout}`);
   return { ...r, seconds };
@@ -87,7 +95,8 @@ function stream(n) {
       );
       merge = `merge :${side}\n`;
     }
-    const message = i % 4 === 0 ? `[r=reviewer] land branch ${i}` : i % 10 === 0 ? `r${i}: a test fix [testfix]` : `r${i}: one small change`;
+    const message =
+      i % 4 === 0 ? `[r=reviewer] land branch ${i}` : i % 10 === 0 ? `r${i}: a test fix [testfix]` : `r${i}: one small change`;
     parts.push(
       `commit refs/heads/devel\nmark :${i}\ncommitter Dev <dev@example.com> ${when} +0000\n`,
       data(message),

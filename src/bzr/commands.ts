@@ -1,5 +1,5 @@
 // The admin command's Bazaar-only parts: serve-bzr, setup-bzr, and doctor's checks.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
@@ -22,7 +22,8 @@ export function serveArgs(root: string, opts: { listen?: string; port?: string; 
     if (opts.listen || opts.port) throw new UserError("--inet serves one connection on stdin/stdout; it takes no --listen or --port", 2);
     return [...args, "--inet"];
   }
-  if (opts.listen !== undefined) args.push(`--listen=${plainValue(opts.listen, "--listen")}`);
+  // Loopback unless told otherwise, like `serve`: bzr:// has neither authentication nor encryption.
+  args.push(`--listen=${opts.listen !== undefined ? plainValue(opts.listen, "--listen") : "127.0.0.1"}`);
   if (opts.port !== undefined) {
     const port = Number(opts.port);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UserError(`--port "${opts.port}" is not a port number (1-65535)`, 2);
@@ -52,7 +53,8 @@ function serveEnv(governed: string[]): NodeJS.ProcessEnv {
     BRZ_PLUGIN_PATH: plugins,
     BRZ_NO_SMART_VFS: "1",
     PRODGATE_BZR_GOVERNED: governed.join("\n"),
-    PRODGATE_NODE: process.execPath,
+    // An admin may name another node (or a wrapper) for the engine; by default the one serving.
+    PRODGATE_NODE: process.env.PRODGATE_NODE || process.execPath,
     PRODGATE_MAIN: join(projectDir(), "dist", "prodgate.cjs"),
   };
 }
@@ -79,20 +81,40 @@ function governedNames(root: string): string[] {
   return [...Object.values(config.branches), ...config.governed.filter((g) => g.startsWith("refs/")).map((g) => `ref:${g}`)];
 }
 
+const STOP_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
+
+/**
+ * Serve until brz exits, and stop brz with us, always: a signal to this
+ * process is passed on to it, and brz asks the kernel to stop it when this
+ * process dies whatever the way (PRODGATE_SERVE_PARENT: see serve.py), so no
+ * brz is left listening on the port.
+ */
 function serve(root: string, opts: { listen?: string; port?: string; inet?: boolean }): number {
   const args = serveArgs(root, opts);
-  const env = serveEnv(governedNames(root));
+  const env = { ...serveEnv(governedNames(root)), PRODGATE_SERVE_PARENT: String(process.pid) };
   preflight(root, env);
-  const r = spawnSync("brz", args, { stdio: "inherit", env });
-  if (r.error) throw new UserError(`cannot run brz: ${r.error.message} (install it: apt-get install brz)`, 1);
-  return r.status ?? 1;
+  const child = spawn("brz", args, { stdio: "inherit", env });
+  const forward = (signal: NodeJS.Signals) => () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, forward(signal));
+  child.once("error", (err) => {
+    process.stderr.write(`prodgate: cannot run brz: ${err.message} (install it: apt-get install brz)\n`);
+    process.exitCode = 1;
+  });
+  child.once("exit", (code, signal) => {
+    for (const s of STOP_SIGNALS) process.removeAllListeners(s);
+    // Stopped by a signal we passed on: a clean stop. Any other end says what brz said.
+    process.exitCode = code ?? (signal && STOP_SIGNALS.includes(signal as (typeof STOP_SIGNALS)[number]) ? 0 : 1);
+  });
+  return 0;
 }
 
 export function registerBzrCommands(program: Command, repo: () => string, setExit: (code: number) => void): void {
   program
     .command("serve-bzr")
     .description("serve the Bazaar repository through prodgate's gate (branch operations only, plugin required)")
-    .option("--listen <addr>", "address to listen on (brz's default: all)")
+    .option("--listen <addr>", "address to listen on (default: 127.0.0.1; see the README before exposing it)")
     .option("--port <n>", "TCP port (brz's default: 4155)")
     .option("--inet", "serve one connection on stdin/stdout (bzr+ssh)")
     .action((opts: { listen?: string; port?: string; inet?: boolean }) => setExit(serve(requireBzr(repo()), opts)));

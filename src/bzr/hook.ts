@@ -14,6 +14,7 @@ import { UserError } from "../errors";
 import { identify } from "../identity";
 import { decide, type Decision, type PushContext } from "../policy/decide";
 import type { BranchNames } from "../policy/types";
+import { REJECTION_CODES } from "../policy/codes";
 import { formatPushResult } from "../policy/message";
 import { branchRef, classifyRef, type RefClass } from "../policy/refs";
 import { now } from "../store/store";
@@ -133,7 +134,7 @@ function preChange(
     });
   } catch (err) {
     return {
-      answer: { accepted: false, lines: [`prodgate: rejected ${update.ref} [unavailable]: ${describeFailure(err)}`], moves: [] },
+      answer: { accepted: false, lines: [`prodgate: rejected ${input.update.branch} [unavailable]: ${describeFailure(err)}`], moves: [] },
       history: null,
     };
   }
@@ -185,7 +186,14 @@ function preChange(
     } catch {
       // Unrecorded markers only stay uncounted.
     }
-    return { answer: { accepted: decision.accepted, lines: formatPushResult([decision]).map(inBazaarWords), moves: [] }, history };
+    return {
+      answer: {
+        accepted: decision.accepted,
+        lines: formatPushResult([{ ...decision, ref: input.update.branch }]).map(inBazaarWords),
+        moves: [],
+      },
+      history,
+    };
   } finally {
     engine.store.close();
   }
@@ -196,9 +204,23 @@ function isUngoverned(root: string, ref: string): boolean {
   return errors.length === 0 && classifyRef(ref, config.branches, config.governed).kind === "ungoverned";
 }
 
-/** Git's words in a hint, as a Bazaar user types them. */
+/** Git's words in prodgate's messages, as a Bazaar user says them (rules and remedies only: never a revision's text). */
+const BAZAAR_WORDS: readonly [string | RegExp, string][] = [
+  [
+    REJECTION_CODES.renumbers.remedy,
+    "your merge put your own side first: branch the branch at its tip, brz merge your work into it, commit and push that (its old tip stays the left-hand parent)",
+  ],
+  [/--force\b/g, "--overwrite"],
+  [/first-parent chain/g, "left-hand history"],
+  ["no ref was changed", "no branch was changed"],
+  ["(break-glass override)", "(on the server)"],
+];
+
+/** A rejection or note as a Bazaar user reads it: Bazaar's words, and ref names as the branch paths they push to. */
 export function inBazaarWords(line: string): string {
-  return line.replace(/--force\b/g, "--overwrite");
+  let out = line;
+  for (const [git, bzr] of BAZAAR_WORDS) out = out.replaceAll(git, bzr);
+  return out.replace(/(^|[\s(])refs\/heads\/(?=\S)/g, "$1");
 }
 
 // eslint-disable-next-line no-control-regex
@@ -303,8 +325,9 @@ export function bzrPostChange(
     const { config } = engine;
     if (classifyRef(update.ref, config.branches, config.governed).kind === "ungoverned") return { accepted: true, lines: [], moves: [] };
     const landed = input.update.new !== null && input.snapshot.branches[input.update.branch] === input.update.new;
-    if (judged && landed && judged.has(input.update.new!)) persistLanded(engine.store, judged, input.snapshot);
-    const lines = afterPush(engine, [update], identify(env, config), pushIdOf(input));
+    // Only data crosses from the judging stage: its history read a database connection that is closed now.
+    if (judged && landed && judged.has(input.update.new!)) persistLanded(engine.store, judged.pendingRevisions(), input.snapshot);
+    const lines = afterPush(engine, [update], identify(env, config), pushIdOf(input)).map(inBazaarWords);
     return { accepted: true, lines, moves: (engine.repo as BzrRepo).deferred };
   } finally {
     engine.store.close();

@@ -4,9 +4,9 @@
 // disagreement rebuilds it from everything Breezy holds. The index is a cache:
 // every answer taken from it is the answer Breezy would give.
 import { UserError } from "../errors";
-import { BzrIndexStore } from "../store/bzr-index";
+import { BzrIndexStore, type IndexedTip } from "../store/bzr-index";
 import type { Store } from "../store/store";
-import { BzrHistory, type BzrSnapshot, parseSnapshot } from "./history";
+import { BzrHistory, type BzrSnapshot, type PendingRevision, parseSnapshot } from "./history";
 
 /** What prodgate asks Breezy: the facts document facts.py answers, by the helper or by the plugin. */
 export interface FactsRequest {
@@ -83,25 +83,52 @@ export function loadHistory(store: Store, source: BreezySource, told: FactsAnswe
     const stated = facts.revnos?.[branch];
     if (!history.has(id)) return rebuild(store, source, told);
     const same = stored.get(branch);
-    // The branch's own revno is a claim; a disagreement with the index is settled by rebuilding it from Breezy once.
-    if (stated !== undefined && stated !== history.revno(id) && !(same && same.id === id && same.revno === stated))
+    // The branch's own revno is a claim, but a disagreement may be the index's fault: it is rebuilt from
+    // Breezy, and only a disagreement that a rebuild confirmed for this very tip is not asked again.
+    if (stated !== undefined && stated !== history.revno(id) && !(same && same.id === id && same.revno === stated && same.settled))
       return rebuild(store, source, told);
   }
   const pending = history.pendingRevisions();
-  const tipsChanged = tips.some(([b, id]) => stored.get(b)?.id !== id) || [...stored.keys()].some((b) => !(b in facts.branches));
+  const tipsChanged =
+    tips.some(([b, id]) => stored.get(b)?.id !== id || stored.get(b)?.revno !== (facts.revnos?.[b] ?? history.revno(id))) ||
+    [...stored.keys()].some((b) => !(b in facts.branches));
   if (pending.length > 0 || tipsChanged)
     index.save(
       pending,
       [...newGhosts].filter((g) => !history.has(g)),
-      tipMap(facts, history),
+      tipMap(facts, history, stored),
     );
   return { history: new BzrHistory({ ...facts, revisions: [] }, index), facts, rebuilt: false };
 }
 
-function tipMap(facts: FactsAnswer, history: BzrHistory): Map<string, { id: string; revno: number } | null> {
-  const tips = new Map<string, { id: string; revno: number } | null>();
-  for (const [branch, id] of Object.entries(facts.branches))
-    tips.set(branch, id === null ? null : { id, revno: facts.revnos?.[branch] ?? history.revno(id) });
+/**
+ * The tips to record. `settledBy` says where a disagreement between a stated
+ * revno and the history is settled: "rebuild" (just read from Breezy), or the
+ * tips recorded before (kept only for the same tip and the same claim).
+ */
+function tipMap(
+  facts: FactsAnswer,
+  history: BzrHistory,
+  settledBy: "rebuild" | ReadonlyMap<string, IndexedTip>,
+): Map<string, IndexedTip | null> {
+  const tips = new Map<string, IndexedTip | null>();
+  for (const [branch, id] of Object.entries(facts.branches)) {
+    if (id === null) {
+      tips.set(branch, null);
+      continue;
+    }
+    const revno = facts.revnos?.[branch] ?? history.revno(id);
+    const before = settledBy === "rebuild" ? undefined : settledBy.get(branch);
+    const settled =
+      revno === history.revno(id)
+        ? 0
+        : settledBy === "rebuild"
+          ? 1
+          : before?.id === id && before.revno === revno
+            ? (before.settled ?? 0)
+            : 0;
+    tips.set(branch, { id, revno, settled });
+  }
   return tips;
 }
 
@@ -122,14 +149,20 @@ export function rebuild(store: Store, source: BreezySource, told: FactsAnswer | 
   const ghosts = new Set<string>();
   for (const r of pending) for (const p of r.parents) if (!full.has(p)) ghosts.add(p);
   const index = new BzrIndexStore(store);
-  index.save(pending, [...ghosts], tipMap(facts, full), true);
+  index.save(pending, [...ghosts], tipMap(facts, full, "rebuild"), true);
   return { history: new BzrHistory({ ...facts, revisions: [] }, index), facts, rebuilt: true };
 }
 
-/** Record what a landed change added (revisions handed over for it) and the tips as they now stand. */
-export function persistLanded(store: Store, history: BzrHistory, facts: FactsAnswer): void {
+/**
+ * Record what a landed change added (the revisions handed over for it, which
+ * the repository holds now) and the tips as they stand.
+ */
+export function persistLanded(store: Store, revisions: readonly PendingRevision[], facts: FactsAnswer): void {
+  const index = new BzrIndexStore(store);
+  const history = new BzrHistory({ ...facts, revisions: [] }, index);
+  history.add(revisions.map((r) => [r.id, r.parents, r.message]));
   const pending = history.pendingRevisions();
   const ghosts = new Set<string>();
   for (const r of pending) for (const g of history.ghostParents(r.id)) ghosts.add(g);
-  new BzrIndexStore(store).save(pending, [...ghosts], tipMap(facts, history));
+  index.save(pending, [...ghosts], tipMap(facts, history, index.tips()));
 }

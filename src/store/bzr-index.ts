@@ -12,6 +12,14 @@ export interface IndexedRevision {
   gen: number;
 }
 
+/** A governed tip as last checked: its id and the revno the branch stated. */
+export interface IndexedTip {
+  id: string;
+  revno: number;
+  /** 1 when the stated revno differs from the history's and a rebuild confirmed the history's. */
+  settled?: number;
+}
+
 export interface NewIndexedRevision extends IndexedRevision {
   message: string;
 }
@@ -41,9 +49,9 @@ export class BzrIndexStore {
     return (this.db.prepare("SELECT id FROM bzr_ghosts ORDER BY id").all() as { id: string }[]).map((r) => r.id);
   }
 
-  tips(): Map<string, { id: string; revno: number }> {
-    const rows = this.db.prepare("SELECT branch, id, revno FROM bzr_tips").all() as { branch: string; id: string; revno: number }[];
-    return new Map(rows.map((r) => [r.branch, { id: r.id, revno: r.revno }]));
+  tips(): Map<string, IndexedTip> {
+    const rows = this.db.prepare("SELECT branch, id, revno, settled FROM bzr_tips").all() as (IndexedTip & { branch: string })[];
+    return new Map(rows.map((r) => [r.branch, { id: r.id, revno: r.revno, settled: r.settled }]));
   }
 
   count(): number {
@@ -58,13 +66,14 @@ export class BzrIndexStore {
   save(
     revisions: readonly NewIndexedRevision[],
     ghosts: readonly string[],
-    tips: ReadonlyMap<string, { id: string; revno: number } | null>,
+    tips: ReadonlyMap<string, IndexedTip | null>,
     replace = false,
   ): void {
     const insert = this.db.prepare("INSERT OR IGNORE INTO bzr_revisions (id, parents, message, revno, gen) VALUES (?, ?, ?, ?, ?)");
     const ghost = this.db.prepare("INSERT OR IGNORE INTO bzr_ghosts (id) VALUES (?)");
     const setTip = this.db.prepare(
-      "INSERT INTO bzr_tips (branch, id, revno) VALUES (?, ?, ?) ON CONFLICT(branch) DO UPDATE SET id = excluded.id, revno = excluded.revno",
+      `INSERT INTO bzr_tips (branch, id, revno, settled) VALUES (?, ?, ?, ?)
+       ON CONFLICT(branch) DO UPDATE SET id = excluded.id, revno = excluded.revno, settled = excluded.settled`,
     );
     const dropTip = this.db.prepare("DELETE FROM bzr_tips WHERE branch = ?");
     this.store.write(() => {
@@ -72,7 +81,7 @@ export class BzrIndexStore {
       for (const r of revisions) insert.run(r.id, JSON.stringify(r.parents), r.message, r.revno, r.gen);
       for (const g of ghosts) ghost.run(g);
       for (const [branch, tip] of tips) {
-        if (tip) setTip.run(branch, tip.id, tip.revno);
+        if (tip) setTip.run(branch, tip.id, tip.revno, tip.settled ?? 0);
         else dropTip.run(branch);
       }
     });

@@ -185,7 +185,8 @@ export const MIGRATIONS: readonly string[] = [
   -- Parents the repository did not hold when indexed: filling one changes revnos, so the index is rebuilt.
   CREATE TABLE bzr_ghosts (id TEXT PRIMARY KEY) WITHOUT ROWID;
   -- The governed branches' tips as last checked against Breezy (revno as the branch states it).
-  CREATE TABLE bzr_tips (branch TEXT PRIMARY KEY, id TEXT NOT NULL, revno INTEGER NOT NULL) WITHOUT ROWID;
+  -- settled: the branch states a revno its history does not give, and a rebuild from Breezy confirmed the history's.
+  CREATE TABLE bzr_tips (branch TEXT PRIMARY KEY, id TEXT NOT NULL, revno INTEGER NOT NULL, settled INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
   `,
 ];
 

@@ -139,8 +139,10 @@ describe("tip changes from the plugin", () => {
 
 describe("serve-bzr arguments", () => {
   it.each([
-    [{}, ["prodgate-serve", "/r"]],
-    [{ listen: "127.0.0.1", port: "4155" }, ["prodgate-serve", "/r", "--listen=127.0.0.1", "--port=4155"]],
+    // Loopback unless told otherwise: bzr:// has neither authentication nor encryption.
+    [{}, ["prodgate-serve", "/r", "--listen=127.0.0.1"]],
+    [{ port: "4155" }, ["prodgate-serve", "/r", "--listen=127.0.0.1", "--port=4155"]],
+    [{ listen: "0.0.0.0", port: "4155" }, ["prodgate-serve", "/r", "--listen=0.0.0.0", "--port=4155"]],
     [{ inet: true }, ["prodgate-serve", "/r", "--inet"]],
   ])("%j → %j", (opts, args) => {
     expect(serveArgs("/r", opts)).toEqual(args);
