@@ -71,7 +71,8 @@ function run(cmd, args, opts = {}) {
     input: opts.input,
   });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  if (r.status !== 0 && !opts.allowFail) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr || r.stdout}`);
+  if (r.status !== 0 && !opts.allowFail)
+    throw new Error(`${cmd} ${args.join(" ")} failed (${r.status ?? r.signal ?? r.error?.message}): ${r.stderr || r.stdout}`);
   return { ...r, seconds };
 }
 
@@ -119,7 +120,7 @@ function history(n) {
     const file = join(build, "history.fi");
     writeFileSync(file, stream(n));
     process.stderr.write(`building a ${n}-revision history with brz fast-import ...\n`);
-    const t = run("brz", ["fast-import", "--quiet", file, tmp]);
+    const t = run("brz", ["fast-import", "--quiet", file, tmp], { cwd: build });
     process.stderr.write(`  built in ${t.seconds.toFixed(1)} s\n`);
     run("brz", ["remove-tree", "--force", join(tmp, "devel")], { allowFail: true });
     for (const b of ["stable", "production-stable"]) run("brz", ["branch", "--quiet", "--no-tree", join(tmp, "devel"), join(tmp, b)]);
@@ -236,6 +237,7 @@ async function measure(n, runs) {
     return result;
   } finally {
     for (const s of servers) stop(s);
+    CWD = tmpdir();
     rmSync(work, { recursive: true, force: true });
   }
 }

@@ -76,6 +76,7 @@ export class BzrIndexStore {
        ON CONFLICT(branch) DO UPDATE SET id = excluded.id, revno = excluded.revno, settled = excluded.settled`,
     );
     const dropTip = this.db.prepare("DELETE FROM bzr_tips WHERE branch = ?");
+    const held = this.db.prepare("SELECT 1 FROM bzr_revisions WHERE id = ? UNION ALL SELECT 1 FROM bzr_ghosts WHERE id = ?");
     this.store.write(() => {
       if (replace) this.db.exec("DELETE FROM bzr_revisions; DELETE FROM bzr_ghosts; DELETE FROM bzr_tips;");
       for (const r of revisions) insert.run(r.id, JSON.stringify(r.parents), r.message, r.revno, r.gen);
@@ -84,6 +85,10 @@ export class BzrIndexStore {
         if (tip) setTip.run(branch, tip.id, tip.revno, tip.settled ?? 0);
         else dropTip.run(branch);
       }
+      // The index must stay closed under parents (a race with a rebuild could break that): if it is not,
+      // forget the tips, which makes the next reader rebuild it from Breezy rather than take a parent for a ghost.
+      const open = revisions.some((r) => r.parents.some((p) => held.get(p, p) === undefined));
+      if (open) this.db.exec("DELETE FROM bzr_tips");
     });
   }
 }
