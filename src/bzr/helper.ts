@@ -3,7 +3,6 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { UserError } from "../errors";
-import { type BzrSnapshot, parseSnapshot } from "./history";
 import { type BreezySource, type FactsAnswer, type FactsRequest, parseFactsAnswer } from "./index";
 
 /** The project folder: the one holding bzr/prodgate_bzr (dist/ when bundled, src/bzr/ from source). */
@@ -42,13 +41,6 @@ function failure(r: HelperResult): string {
   if (/No module named .?breezy/.test(r.stderr))
     return "Breezy is not installed for this Python (apt-get install brz, or set PRODGATE_PYTHON)";
   return lines[lines.length - 1] || `exit ${r.status}`;
-}
-
-/** Branch tips and ancestry of the shared repository at `root`. */
-export function readSnapshot(root: string): BzrSnapshot {
-  const r = runHelper(["snapshot", root]);
-  if (r.status !== 0) throw new UserError(`cannot read the Bazaar repository ${root}: ${failure(r)}`, 1);
-  return parseSnapshot(JSON.parse(r.stdout));
 }
 
 /** Ask Breezy, through the helper (one Python process per question), what the index needs. */
