@@ -229,6 +229,93 @@ def gather(root, repository=None, tips=None, extra=(), root_transport=None):
     }
 
 
+def read_tips(root, root_transport=None, tips=None):
+    """The governed branches' tips as each branch states them: ({rel: id or None}, {rel: revno}, layout).
+
+    Reads each branch's last-revision file only: no history. `tips` overrides
+    what is read (the hook knows the branch being changed better than its file).
+    """
+    branches, revnos, layout = {}, {}, {}
+    for rel in governed_paths(root):
+        branch = _open_branch(root, rel, root_transport)
+        if branch is None:
+            continue
+        problem = layout_problem(root, branch)
+        if problem:
+            layout[rel] = problem
+        if tips and rel in tips:
+            continue
+        revno, revid = branch.last_revision_info()
+        branches[rel] = None if not revid or revid == NULL_REVISION else _text(revid)
+        if branches[rel] is not None:
+            revnos[rel] = revno
+    for rel, (revno, revid) in (tips or {}).items():
+        branches[rel] = None if not revid or revid == NULL_REVISION else _text(revid)
+        if branches[rel] is not None:
+            revnos[rel] = revno
+    return branches, revnos, layout
+
+
+def revisions_since(repository, heads, known):
+    """The revisions in the ancestry of `heads` and not in the ancestry of `known`,
+    as [id, parents, message] (ghost parents kept), and the ghosts among their parents.
+
+    Costs what is new, not the history: Breezy's find_unique_ancestors stops at
+    the known revisions."""
+    heads = [h.encode("utf-8") for h in heads if h]
+    known = [k.encode("utf-8") for k in known if k]
+    if not heads:
+        return [], []
+    with repository.lock_read():
+        graph = repository.get_graph()
+        held_known = [k for k in known if k in graph.get_parent_map(known)]
+        ids = set()
+        for head in heads:
+            if not repository.has_revision(head):
+                continue
+            if held_known:
+                ids.update(graph.find_unique_ancestors(head, held_known))
+            else:
+                ids.update(r for r, p in graph.iter_ancestry([head]) if p is not None)
+        ids.discard(NULL_REVISION)
+        parent_map = graph.get_parent_map(ids)
+        outside = set()
+        for parents in parent_map.values():
+            outside.update(p for p in parents if p not in parent_map and p != NULL_REVISION)
+        held = set(graph.get_parent_map(outside)) if outside else set()
+        ghosts = sorted(_text(p) for p in outside if p not in held)
+        messages = {}
+        for revid, revision in repository.iter_revisions(list(parent_map)):
+            messages[revid] = revision.message if revision is not None else ""
+        revisions = [
+            [_text(r), [_text(p) for p in parents if p != NULL_REVISION], messages.get(r, "")] for r, parents in parent_map.items()
+        ]
+    return revisions, ghosts
+
+
+def answer(root, request, repository=None, root_transport=None, tips=None):
+    """prodgate's facts request (see src/bzr/index.ts): the governed tips, then
+    either everything or only what the index does not hold yet."""
+    if repository is None:
+        repository = open_repository(root, root_transport)
+    if request.get("everything"):
+        out = gather(root, repository=repository, tips={k: v[1] for k, v in (tips or {}).items()}, root_transport=root_transport)
+        _, revnos, _ = read_tips(root, root_transport, tips)
+        out["revnos"] = revnos
+        return out
+    branches, revnos, layout = read_tips(root, root_transport, tips)
+    if request.get("tipsOnly"):
+        return {"root": root, "branches": branches, "revnos": revnos, "layout": layout, "revisions": []}
+    heads = [r for r in branches.values() if r] + list(request.get("heads") or [])
+    revisions, ghosts = revisions_since(repository, heads, list(request.get("known") or []))
+    out = {"root": root, "branches": branches, "revnos": revnos, "layout": layout, "revisions": revisions, "ghosts": ghosts}
+    asked = [g.encode("utf-8") for g in request.get("ghosts") or []]
+    if asked:
+        with repository.lock_read():
+            out["present"] = sorted(_text(g) for g in repository.has_revisions(asked))
+    return out
+
+
 class TipMoved(Exception):
     pass
 

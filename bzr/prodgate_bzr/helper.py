@@ -1,6 +1,7 @@
 """prodgate's helper for the admin command: one process per command.
 
     helper.py snapshot <root>
+    helper.py facts <root>          (the request, JSON, on stdin; see src/bzr/index.ts)
     helper.py set-tip <root> <branch> <new> <old|-> <revno>
 
 Prints one JSON document; on stderr one line and exit 1 when the repository
@@ -26,6 +27,10 @@ def main(argv):
     try:
         if argv[:1] == ["snapshot"] and len(argv) == 2:
             json.dump(facts.gather(os.path.abspath(argv[1])), sys.stdout)
+            return 0
+        if argv[:1] == ["facts"] and len(argv) == 2:
+            request = json.loads(sys.stdin.read() or "{}")
+            json.dump(facts.answer(os.path.abspath(argv[1]), request), sys.stdout)
             return 0
         if argv[:1] == ["set-tip"] and len(argv) == 6:
             _, root, rel, new, old, revno = argv

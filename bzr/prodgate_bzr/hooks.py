@@ -4,6 +4,7 @@ import json
 import os
 import re
 import subprocess
+import threading
 
 from breezy import errors, trace
 
@@ -78,25 +79,96 @@ def _revid(revid):
     return revid.decode("utf-8")
 
 
-def _ask_engine(stage, document):
-    cmd = _engine_command() + ["bzr-hook", stage]
-    proc = subprocess.run(cmd, input=json.dumps(document), capture_output=True, text=True)
-    if proc.returncode != 0 or not proc.stdout.strip():
-        why = (proc.stderr.strip().splitlines() or ["no answer"])[-1]
-        raise RuntimeError(why)
-    return json.loads(proc.stdout)
+class _Session:
+    """One engine process for one tip change: asked before it, told after it.
+
+    One JSON document per line each way; the engine may ask for facts
+    (see src/bzr/index.ts) before it answers. Closing its input ends it.
+    """
+
+    def __init__(self, root, rel, root_transport):
+        import tempfile
+
+        self.root, self.rel, self.root_transport = root, rel, root_transport
+        self.stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            _engine_command() + ["bzr-hook", "session"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr
+        )
+        self.tips = None
+
+    def _send(self, message):
+        self.proc.stdin.write(json.dumps(message).encode("utf-8") + b"\n")
+        self.proc.stdin.flush()
+
+    def _failure(self):
+        self.close()
+        self.stderr.seek(0)
+        lines = self.stderr.read().decode("utf-8", "replace").strip().splitlines()
+        return RuntimeError(lines[-1] if lines else "no answer")
+
+    def exchange(self, message, tips):
+        """Send a stage, answer the engine's questions, return its answer."""
+        self.tips = tips
+        try:
+            self._send(message)
+            while True:
+                line = self.proc.stdout.readline()
+                if not line:
+                    raise self._failure()
+                reply = json.loads(line)
+                if "ask" in reply:
+                    self._send({"facts": facts.answer(self.root, reply["ask"], root_transport=self.root_transport, tips=self.tips)})
+                    continue
+                return reply["answer"]
+        except (OSError, ValueError) as e:
+            raise self._failure() from e
+
+    def close(self):
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
-def _consult(params, root, rel, stage, tip, extra=()):
-    """Gather the repository's facts around this tip change and ask the engine."""
+# The session of a change judged and not yet landed, per serving thread (the
+# pre and post hooks of one change run in the same thread).
+_sessions = threading.local()
+
+
+def _take_session(key):
+    held = getattr(_sessions, "held", None)
+    _sessions.held = None
+    if held is not None and held[0] != key:
+        held[1].close()
+        return None
+    return held[1] if held is not None else None
+
+
+def _keep_session(key, session):
+    _take_session(None)
+    _sessions.held = (key, session)
+
+
+def _stage(params, root, rel, stage, tip, session=None):
+    """Send one stage of this tip change to the engine: the governed tips as they
+    stand (the changed branch at `tip`), and before the change the revisions the
+    new tip brings that no governed tip holds. Never the history."""
+    rt = _root_transport(params.branch, rel)
+    tips = {rel: tip}
+    branches, revnos, layout = facts.read_tips(root, rt, tips)
+    revisions, ghosts = [], []
+    if stage == "pre-change" and params.new_revid and params.new_revid != facts.NULL_REVISION:
+        known = [r for r in branches.values() if r]
+        revisions, ghosts = facts.revisions_since(facts.open_repository(root, rt), [_revid(params.new_revid)], known)
+    snapshot = {"root": root, "branches": branches, "revnos": revnos, "layout": layout, "revisions": revisions, "ghosts": ghosts}
     update = {"branch": rel, "old": _revid(params.old_revid), "new": _revid(params.new_revid), "revno": params.new_revno}
-    snapshot = facts.gather(
-        root,
-        tips={rel: tip},
-        extra=list(extra),
-        root_transport=_root_transport(params.branch, rel),
-    )
-    return _ask_engine(stage, {"snapshot": snapshot, "update": update})
+    session = session or _Session(root, rel, rt)
+    return session, session.exchange({"stage": stage, "snapshot": snapshot, "update": update}, tips)
 
 
 def pre_change_branch_tip(params):
@@ -104,15 +176,22 @@ def pre_change_branch_tip(params):
     if where is None:
         return
     root, rel = where
+    key = (rel, params.old_revid, params.new_revid)
+    _take_session(None)
+    session = None
     try:
-        answer = _consult(params, root, rel, "pre-change", tip=params.old_revid, extra=[params.new_revid])
+        session, answer = _stage(params, root, rel, "pre-change", tip=(params.old_revno, params.old_revid))
     except Exception as e:  # fail closed: a governed branch is never changed unjudged
+        if session is not None:
+            session.close()
         raise errors.TipChangeRejected(
             "prodgate: rejected %s [unavailable]: prodgate could not judge the change (%s); tell the repository's admin"
             % (rel, _printable(e))
         )
     if not answer.get("accepted"):
+        session.close()
         raise errors.TipChangeRejected("\n".join(answer.get("lines") or ["prodgate: rejected"]))
+    _keep_session(key, session)
     for line in answer.get("lines") or []:
         trace.note(line)
 
@@ -122,9 +201,13 @@ def post_change_branch_tip(params):
     if where is None:
         return
     root, rel = where
+    session = _take_session((rel, params.old_revid, params.new_revid))
     try:
-        answer = _consult(params, root, rel, "post-change", tip=params.new_revid)
+        session, answer = _stage(params, root, rel, "post-change", tip=(params.new_revno, params.new_revid), session=session)
+        session.close()
     except Exception as e:  # the change has landed; report and leave the rest to `prodgate sync`
+        if session is not None:
+            session.close()
         trace.warning("prodgate: the change landed, but recording it failed (%s); an admin should run prodgate sync" % _printable(e))
         return
     # The engine cannot lock the branch this process is changing; it hands

@@ -280,6 +280,25 @@ def install_guards(root):
     _release_at_disconnect()
 
 
+def _stop_with_parent():
+    """Die with `prodgate serve-bzr`, however it ends (even SIGKILL): Linux's
+    parent-death signal. A parent already gone by now means stop at once."""
+    parent = os.environ.get("PRODGATE_SERVE_PARENT")
+    if not parent:
+        return
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if str(os.getppid()) != parent:
+        raise SystemExit(0)
+
+
 class cmd_prodgate_serve(Command):
     __doc__ = """Serve a prodgate-managed shared repository (use: prodgate serve-bzr)."""
 
@@ -294,6 +313,7 @@ class cmd_prodgate_serve(Command):
     def run(self, directory, inet=False, listen=None, port=None):
         from breezy import transport
 
+        _stop_with_parent()
         root = os.path.realpath(directory)
         os.environ["PRODGATE_BZR_ROOT"] = root
         # Breezy reads this at every request: no get/put/rename/delete of files.

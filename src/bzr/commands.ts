@@ -1,5 +1,5 @@
 // The admin command's Bazaar-only parts: serve-bzr, setup-bzr, and doctor's checks.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
@@ -8,8 +8,8 @@ import { plainValue } from "../cli/context";
 import { readConfig } from "../config";
 import { UserError } from "../errors";
 import { bzrDatabasePath, isBzrRepository, setupBzr } from "./engine";
-import { pluginPath, projectDir, readSnapshot } from "./helper";
-import { BzrRepo, ConfigFileGit, configPath, legacyStateDir } from "./repo";
+import { askHelper, pluginPath, projectDir } from "./helper";
+import { ConfigFileGit, configPath, legacyStateDir } from "./repo";
 
 /**
  * The argv of brz for serving a repository: the plugin's own serve command, so
@@ -22,7 +22,8 @@ export function serveArgs(root: string, opts: { listen?: string; port?: string; 
     if (opts.listen || opts.port) throw new UserError("--inet serves one connection on stdin/stdout; it takes no --listen or --port", 2);
     return [...args, "--inet"];
   }
-  if (opts.listen !== undefined) args.push(`--listen=${plainValue(opts.listen, "--listen")}`);
+  // Loopback unless told otherwise, like `serve`: bzr:// has neither authentication nor encryption.
+  args.push(`--listen=${opts.listen !== undefined ? plainValue(opts.listen, "--listen") : "127.0.0.1"}`);
   if (opts.port !== undefined) {
     const port = Number(opts.port);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UserError(`--port "${opts.port}" is not a port number (1-65535)`, 2);
@@ -52,7 +53,8 @@ function serveEnv(governed: string[]): NodeJS.ProcessEnv {
     BRZ_PLUGIN_PATH: plugins,
     BRZ_NO_SMART_VFS: "1",
     PRODGATE_BZR_GOVERNED: governed.join("\n"),
-    PRODGATE_NODE: process.execPath,
+    // An admin may name another node (or a wrapper) for the engine; by default the one serving.
+    PRODGATE_NODE: process.env.PRODGATE_NODE || process.execPath,
     PRODGATE_MAIN: join(projectDir(), "dist", "prodgate.cjs"),
   };
 }
@@ -79,20 +81,40 @@ function governedNames(root: string): string[] {
   return [...Object.values(config.branches), ...config.governed.filter((g) => g.startsWith("refs/")).map((g) => `ref:${g}`)];
 }
 
+const STOP_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
+
+/**
+ * Serve until brz exits, and stop brz with us, always: a signal to this
+ * process is passed on to it, and brz asks the kernel to stop it when this
+ * process dies whatever the way (PRODGATE_SERVE_PARENT: see serve.py), so no
+ * brz is left listening on the port.
+ */
 function serve(root: string, opts: { listen?: string; port?: string; inet?: boolean }): number {
   const args = serveArgs(root, opts);
-  const env = serveEnv(governedNames(root));
+  const env = { ...serveEnv(governedNames(root)), PRODGATE_SERVE_PARENT: String(process.pid) };
   preflight(root, env);
-  const r = spawnSync("brz", args, { stdio: "inherit", env });
-  if (r.error) throw new UserError(`cannot run brz: ${r.error.message} (install it: apt-get install brz)`, 1);
-  return r.status ?? 1;
+  const child = spawn("brz", args, { stdio: "inherit", env });
+  const forward = (signal: NodeJS.Signals) => () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, forward(signal));
+  child.once("error", (err) => {
+    process.stderr.write(`prodgate: cannot run brz: ${err.message} (install it: apt-get install brz)\n`);
+    process.exitCode = 1;
+  });
+  child.once("exit", (code, signal) => {
+    for (const s of STOP_SIGNALS) process.removeAllListeners(s);
+    // Stopped by a signal we passed on: a clean stop. Any other end says what brz said.
+    process.exitCode = code ?? (signal && STOP_SIGNALS.includes(signal as (typeof STOP_SIGNALS)[number]) ? 0 : 1);
+  });
+  return 0;
 }
 
 export function registerBzrCommands(program: Command, repo: () => string, setExit: (code: number) => void): void {
   program
     .command("serve-bzr")
     .description("serve the Bazaar repository through prodgate's gate (branch operations only, plugin required)")
-    .option("--listen <addr>", "address to listen on (brz's default: all)")
+    .option("--listen <addr>", "address to listen on (default: 127.0.0.1; see the README before exposing it)")
     .option("--port <n>", "TCP port (brz's default: 4155)")
     .option("--inet", "serve one connection on stdin/stdout (bzr+ssh)")
     .action((opts: { listen?: string; port?: string; inet?: boolean }) => setExit(serve(requireBzr(repo()), opts)));
@@ -137,12 +159,13 @@ export function bzrDoctorChecks(dir: string): Check[] {
       status: "fail",
       message: `${legacyStateDir(root)} is inside the served tree; run ./install.sh --bzr ${root} to move it out`,
     });
-  let repo: BzrRepo | null = null;
+  let tips: Set<string> | null = null;
   try {
-    const snapshot = readSnapshot(root);
-    repo = new BzrRepo(root, snapshot);
-    checks.push({ name: "repository", status: "ok", message: `${root}: ${repo.history.tips.size} branch(es) read with Breezy` });
-    for (const [name, why] of Object.entries(snapshot.layout ?? {}))
+    // The branches' tips and layout only: doctor reads no history.
+    const facts = askHelper(root, { known: [], tipsOnly: true });
+    tips = new Set(Object.keys(facts.branches));
+    checks.push({ name: "repository", status: "ok", message: `${root}: ${tips.size} branch(es) read with Breezy` });
+    for (const [name, why] of Object.entries(facts.layout ?? {}))
       checks.push({
         name: `branch ${name}`,
         status: "fail",
@@ -151,8 +174,8 @@ export function bzrDoctorChecks(dir: string): Check[] {
   } catch (err) {
     checks.push({ name: "repository", status: "fail", message: (err as Error).message });
   }
-  if (repo) {
-    const { config, errors } = readConfig(repo.git);
+  if (tips) {
+    const { config, errors } = readConfig(new ConfigFileGit(root, configPath(root)));
     checks.push(
       errors.length === 0
         ? { name: "config", status: "ok", message: `${configPath(root)} is valid` }
@@ -163,7 +186,7 @@ export function bzrDoctorChecks(dir: string): Check[] {
           },
     );
     for (const name of Object.values(config.branches)) {
-      if (!repo.history.tips.has(name))
+      if (!tips.has(name))
         checks.push({ name: `branch ${name}`, status: "fail", message: `${join(root, name)} is not a branch (brz init it)` });
     }
   }

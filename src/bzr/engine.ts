@@ -6,8 +6,8 @@ import { branchTips, type Engine } from "../engine/state";
 import { UserError } from "../errors";
 import { recordInstallState } from "../install/setup";
 import { Store } from "../store/store";
-import { readSnapshot } from "./helper";
-import type { BzrSnapshot } from "./history";
+import { helperSource } from "./helper";
+import { type BreezySource, type FactsAnswer, loadHistory, rebuild } from "./index";
 import { BzrRepo, configPath, legacyStateDir, stateDir } from "./repo";
 
 /** A Bazaar shared repository: `<dir>/.bzr/repository` without being a branch itself. */
@@ -20,15 +20,32 @@ export function bzrDatabasePath(root: string): string {
 }
 
 /**
- * The engine over a Bazaar repository. The snapshot comes from the plugin
- * inside a hook, else from the helper (one Python process per command).
+ * The engine over a Bazaar repository. History is answered from the revision
+ * index in the database, checked against the tips Breezy states at the first
+ * question: the plugin's (`told`, inside a hook), else the helper's (one
+ * Python process). A command that asks nothing of the history starts no Breezy.
  */
-export function openBzrEngine(dir: string, opts: { snapshot?: BzrSnapshot; lockedBranch?: string; create?: boolean } = {}): Engine {
+export function openBzrEngine(
+  dir: string,
+  opts: { told?: FactsAnswer; source?: BreezySource; lockedBranch?: string; create?: boolean; rebuild?: boolean } = {},
+): Engine {
   const root = resolve(dir);
   if (!existsSync(configPath(root))) {
     throw new UserError(`${root} is a Bazaar repository without prodgate; run ./install.sh --bzr ${root}`, 2);
   }
-  const repo = new BzrRepo(root, opts.snapshot ?? readSnapshot(root), opts.lockedBranch ?? null);
+  const source = opts.source ?? helperSource(root);
+  let told = opts.told ?? null;
+  let store: Store | null = null;
+  const repo = new BzrRepo(
+    root,
+    () => {
+      // The plugin's facts describe this moment only: a reload asks again.
+      const first = told;
+      told = null;
+      return opts.rebuild ? rebuild(store!, source) : loadHistory(store!, source, first);
+    },
+    opts.lockedBranch ?? null,
+  );
   const { config, errors } = readConfig(repo.git);
   if (errors.length > 0) {
     const e = errors[0]!;
@@ -38,7 +55,7 @@ export function openBzrEngine(dir: string, opts: { snapshot?: BzrSnapshot; locke
     );
   }
   mkdirSync(join(stateDir(root), "prodgate"), { recursive: true, mode: 0o755 });
-  const store = Store.open(bzrDatabasePath(root), { create: opts.create });
+  store = Store.open(bzrDatabasePath(root), { create: opts.create });
   return { repo, config, store };
 }
 
@@ -74,7 +91,8 @@ export function setupBzr(dir: string): string[] {
   Store.open(dbPath, { create: true }).close();
   chmodSync(dbPath, 0o644);
   if (fresh) done.push(`created ${dbPath}`);
-  const engine = openBzrEngine(root);
+  // The revision index is filled here, once, from the whole history; pushes then add only what they bring.
+  const engine = openBzrEngine(root, { rebuild: true });
   try {
     const tips = branchTips(engine);
     for (const kind of ["devel", "stable", "productionStable", "productionDevel"] as const) {

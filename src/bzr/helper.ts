@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { UserError } from "../errors";
-import { type BzrSnapshot, parseSnapshot } from "./history";
+import { type BreezySource, type FactsAnswer, type FactsRequest, parseFactsAnswer } from "./index";
 
 /** The project folder: the one holding bzr/prodgate_bzr (dist/ when bundled, src/bzr/ from source). */
 export function projectDir(): string {
@@ -29,9 +29,9 @@ export interface HelperResult {
   stderr: string;
 }
 
-export function runHelper(args: readonly string[]): HelperResult {
+export function runHelper(args: readonly string[], input?: string): HelperResult {
   const script = join(pluginPath(), "prodgate_bzr", "helper.py");
-  const r = spawnSync(pythonCommand(), [script, ...args], { encoding: "utf8", maxBuffer: 1024 * 1024 * 1024 });
+  const r = spawnSync(pythonCommand(), [script, ...args], { encoding: "utf8", maxBuffer: 1024 * 1024 * 1024, input });
   if (r.error) throw new UserError(`cannot run ${pythonCommand()} for Breezy: ${r.error.message} (install brz, or set PRODGATE_PYTHON)`, 1);
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
@@ -43,11 +43,15 @@ function failure(r: HelperResult): string {
   return lines[lines.length - 1] || `exit ${r.status}`;
 }
 
-/** Branch tips and ancestry of the shared repository at `root`. */
-export function readSnapshot(root: string): BzrSnapshot {
-  const r = runHelper(["snapshot", root]);
+/** Ask Breezy, through the helper (one Python process per question), what the index needs. */
+export function askHelper(root: string, request: FactsRequest): FactsAnswer {
+  const r = runHelper(["facts", root], JSON.stringify(request));
   if (r.status !== 0) throw new UserError(`cannot read the Bazaar repository ${root}: ${failure(r)}`, 1);
-  return parseSnapshot(JSON.parse(r.stdout));
+  return parseFactsAnswer(JSON.parse(r.stdout));
+}
+
+export function helperSource(root: string): BreezySource {
+  return { ask: (request) => askHelper(root, request) };
 }
 
 /** Compare-and-swap a branch tip through Breezy; false when the branch moved meanwhile. A lock is waited on with a bound. */

@@ -2,6 +2,7 @@
 // gathered (a snapshot and the tip change), the same decision core as the git
 // hooks judges it, and the answer goes back as one JSON document.
 import { createHash } from "node:crypto";
+import { writeSync } from "node:fs";
 import { describeFailure as failureLine } from "../boundary";
 import { readConfig, rolesOf } from "../config";
 import { afterPush } from "../engine/after-push";
@@ -13,11 +14,15 @@ import { UserError } from "../errors";
 import { identify } from "../identity";
 import { decide, type Decision, type PushContext } from "../policy/decide";
 import type { BranchNames } from "../policy/types";
+import { REJECTION_CODES } from "../policy/codes";
 import { formatPushResult } from "../policy/message";
 import { branchRef, classifyRef, type RefClass } from "../policy/refs";
 import { now } from "../store/store";
 import { openBzrEngine } from "./engine";
-import { type BzrHistory, type BzrSnapshot, parseSnapshot } from "./history";
+import { helperSource } from "./helper";
+import type { BzrHistory } from "./history";
+import { type BreezySource, type FactsAnswer, parseFactsAnswer, persistLanded } from "./index";
+import { readLine } from "./lines";
 import { type BzrRepo, ConfigFileGit, configPath, type DeferredMove } from "./repo";
 
 /** A branch-tip change as the plugin reports it: revision ids, null for Bazaar's null: revision. */
@@ -30,7 +35,13 @@ export interface TipChange {
 }
 
 export interface BzrHookInput {
-  snapshot: BzrSnapshot;
+  /**
+   * What the plugin read in the server: the governed tips (the changed branch
+   * at its tip before the change, or after it), the revnos the branches
+   * state, layout problems, and (before a change) the revisions the new tip
+   * brings that none of the governed tips holds. Never the history.
+   */
+  snapshot: FactsAnswer;
   update: TipChange;
 }
 
@@ -67,7 +78,7 @@ export function parseHookInput(text: string): BzrHookInput {
     throw new UserError("the Breezy plugin sent no usable tip change", 1);
   }
   return {
-    snapshot: parseSnapshot(v.snapshot),
+    snapshot: parseFactsAnswer(v.snapshot),
     update: { branch: u.branch, old: u.old ?? null, new: u.new ?? null, revno: u.revno ?? null },
   };
 }
@@ -81,22 +92,57 @@ function describeFailure(err: unknown): string {
   return failureLine(err);
 }
 
+/**
+ * The history for judging a change: the index checked against the tips the
+ * plugin read, plus the revisions the change brings (not indexed until it
+ * lands). A parent of those that is neither indexed, nor among them, nor a
+ * ghost the plugin named is asked of Breezy; one still missing stays a ghost
+ * to the rules, which refuse it on the four branches.
+ */
+function proposedHistory(repo: BzrRepo, input: BzrHookInput, source: BreezySource): BzrHistory {
+  const history = repo.history;
+  const ghosts = new Set(input.snapshot.ghosts ?? []);
+  const unresolved = history.add(input.snapshot.revisions).filter((p) => !ghosts.has(p));
+  if (unresolved.length > 0) {
+    const known = Object.values(repo.facts.branches).filter((id): id is string => id !== null);
+    history.add(source.ask({ known, heads: unresolved }).revisions);
+  }
+  return history;
+}
+
 /** Before a tip change: decide it. Fails closed on a governed branch. */
-export function bzrPreChange(input: BzrHookInput, env: NodeJS.ProcessEnv): BzrHookAnswer {
+export function bzrPreChange(input: BzrHookInput, env: NodeJS.ProcessEnv, source?: BreezySource): BzrHookAnswer {
+  return preChange(input, env, source ?? helperSource(input.snapshot.root)).answer;
+}
+
+function preChange(
+  input: BzrHookInput,
+  env: NodeJS.ProcessEnv,
+  source: BreezySource,
+): { answer: BzrHookAnswer; history: BzrHistory | null } {
   const update = refUpdateOf(input.update);
   const pushId = pushIdOf(input);
+  const pass = { answer: { accepted: true, lines: [], moves: [] }, history: null };
   // A branch prodgate does not govern never depends on prodgate's database being sound.
-  if (isUngoverned(input.snapshot.root, update.ref)) return { accepted: true, lines: [], moves: [] };
+  if (isUngoverned(input.snapshot.root, update.ref)) return pass;
   let engine: Engine;
   try {
-    engine = openBzrEngine(input.snapshot.root, { snapshot: input.snapshot, lockedBranch: input.update.branch });
+    engine = openBzrEngine(input.snapshot.root, {
+      told: { ...input.snapshot, revisions: [], ghosts: [] },
+      source,
+      lockedBranch: input.update.branch,
+    });
   } catch (err) {
-    return { accepted: false, lines: [`prodgate: rejected ${update.ref} [unavailable]: ${describeFailure(err)}`], moves: [] };
+    return {
+      answer: { accepted: false, lines: [`prodgate: rejected ${input.update.branch} [unavailable]: ${describeFailure(err)}`], moves: [] },
+      history: null,
+    };
   }
+  let history: BzrHistory | null = null;
   try {
     const { config, store } = engine;
     const cls = classifyRef(update.ref, config.branches, config.governed);
-    if (cls.kind === "ungoverned") return { accepted: true, lines: [], moves: [] };
+    if (cls.kind === "ungoverned") return pass;
     const user = identify(env, config);
     // Bazaar has no push options: the break-glass override is git-only.
     const ctx: PushContext = {
@@ -109,7 +155,7 @@ export function bzrPreChange(input: BzrHookInput, env: NodeJS.ProcessEnv): BzrHo
     };
     let decision: Decision;
     try {
-      const history = (engine.repo as BzrRepo).history;
+      history = proposedHistory(engine.repo as BzrRepo, input, source);
       decision =
         bazaarShape(update, input, history, config.branches) ??
         decide(
@@ -140,7 +186,14 @@ export function bzrPreChange(input: BzrHookInput, env: NodeJS.ProcessEnv): BzrHo
     } catch {
       // Unrecorded markers only stay uncounted.
     }
-    return { accepted: decision.accepted, lines: formatPushResult([decision]).map(inBazaarWords), moves: [] };
+    return {
+      answer: {
+        accepted: decision.accepted,
+        lines: formatPushResult([{ ...decision, ref: input.update.branch }]).map(inBazaarWords),
+        moves: [],
+      },
+      history,
+    };
   } finally {
     engine.store.close();
   }
@@ -151,9 +204,23 @@ function isUngoverned(root: string, ref: string): boolean {
   return errors.length === 0 && classifyRef(ref, config.branches, config.governed).kind === "ungoverned";
 }
 
-/** Git's words in a hint, as a Bazaar user types them. */
+/** Git's words in prodgate's messages, as a Bazaar user says them (rules and remedies only: never a revision's text). */
+const BAZAAR_WORDS: readonly [string | RegExp, string][] = [
+  [
+    REJECTION_CODES.renumbers.remedy,
+    "your merge put your own side first: branch the branch at its tip, brz merge your work into it, commit and push that (its old tip stays the left-hand parent)",
+  ],
+  [/--force\b/g, "--overwrite"],
+  [/first-parent chain/g, "left-hand history"],
+  ["no ref was changed", "no branch was changed"],
+  ["(break-glass override)", "(on the server)"],
+];
+
+/** A rejection or note as a Bazaar user reads it: Bazaar's words, and ref names as the branch paths they push to. */
 export function inBazaarWords(line: string): string {
-  return line.replace(/--force\b/g, "--overwrite");
+  let out = line;
+  for (const [git, bzr] of BAZAAR_WORDS) out = out.replaceAll(git, bzr);
+  return out.replace(/(^|[\s(])refs\/heads\/(?=\S)/g, "$1");
 }
 
 // eslint-disable-next-line no-control-regex
@@ -237,25 +304,85 @@ export function bazaarRules(d: Decision, cls: RefClass, change: TipChange, histo
   return null;
 }
 
-/** After a tip change: record it and mirror, as post-receive does. */
-export function bzrPostChange(input: BzrHookInput, env: NodeJS.ProcessEnv): BzrHookAnswer {
+/**
+ * After a tip change: record it and mirror, as post-receive does. `judged` is
+ * the history the same session judged the change with: once the change has
+ * landed, the revisions it brought go into the index, so the plugin sends none.
+ */
+export function bzrPostChange(
+  input: BzrHookInput,
+  env: NodeJS.ProcessEnv,
+  source?: BreezySource,
+  judged: BzrHistory | null = null,
+): BzrHookAnswer {
   const update = refUpdateOf(input.update);
-  const engine = openBzrEngine(input.snapshot.root, { snapshot: input.snapshot, lockedBranch: input.update.branch });
+  const engine = openBzrEngine(input.snapshot.root, {
+    told: { ...input.snapshot, revisions: [], ghosts: [] },
+    source: source ?? helperSource(input.snapshot.root),
+    lockedBranch: input.update.branch,
+  });
   try {
     const { config } = engine;
     if (classifyRef(update.ref, config.branches, config.governed).kind === "ungoverned") return { accepted: true, lines: [], moves: [] };
-    const lines = afterPush(engine, [update], identify(env, config), pushIdOf(input));
+    const landed = input.update.new !== null && input.snapshot.branches[input.update.branch] === input.update.new;
+    // Only data crosses from the judging stage: its history read a database connection that is closed now.
+    if (judged && landed && judged.has(input.update.new!)) persistLanded(engine.store, judged.pendingRevisions(), input.snapshot);
+    const lines = afterPush(engine, [update], identify(env, config), pushIdOf(input)).map(inBazaarWords);
     return { accepted: true, lines, moves: (engine.repo as BzrRepo).deferred };
   } finally {
     engine.store.close();
   }
 }
 
-/** `prodgate bzr-hook <pre-change|post-change>`: JSON in, JSON out. */
-export function bzrHook(stage: string | undefined, stdin: string, env: NodeJS.ProcessEnv): number {
+/**
+ * `prodgate bzr-hook session`: one engine process for one tip change, before
+ * and after. One JSON document per line: the plugin sends
+ * {"stage": "pre-change"|"post-change", snapshot, update}; the engine answers
+ * {"answer": ...}, or first asks {"ask": FactsRequest} and reads {"facts": ...}.
+ * It ends when the plugin closes its input. `pre-change` and `post-change`
+ * run one stage alone, the document on stdin, asking Breezy through the helper.
+ */
+export function bzrHook(stage: string | undefined, env: NodeJS.ProcessEnv, readStdin: () => string): number {
+  if (stage === "session") return bzrSession(env);
   if (stage !== "pre-change" && stage !== "post-change") throw new UserError(`unknown bzr-hook "${stage ?? ""}"`, 2);
-  const input = parseHookInput(stdin);
+  const input = parseHookInput(readStdin());
   const answer = stage === "pre-change" ? bzrPreChange(input, env) : bzrPostChange(input, env);
   process.stdout.write(`${JSON.stringify(answer)}\n`);
   return 0;
+}
+
+function bzrSession(env: NodeJS.ProcessEnv): number {
+  const send = (message: unknown) => writeSync(1, `${JSON.stringify(message)}\n`);
+  const receive = (): Record<string, unknown> | null => {
+    const line = readLine(0);
+    if (line === null) return null;
+    try {
+      return JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      throw new UserError("the Breezy plugin sent a document prodgate cannot read", 1);
+    }
+  };
+  const plugin: BreezySource = {
+    ask: (request) => {
+      send({ ask: request });
+      const reply = receive();
+      if (!reply || !("facts" in reply)) throw new UserError("the Breezy plugin did not answer prodgate's question", 1);
+      return parseFactsAnswer(reply.facts);
+    },
+  };
+  let judged: { update: TipChange; history: BzrHistory | null } | null = null;
+  for (;;) {
+    const message = receive();
+    if (message === null) return 0;
+    const input = parseHookInput(JSON.stringify(message));
+    if (message.stage === "pre-change") {
+      const { answer, history } = preChange(input, env, plugin);
+      judged = answer.accepted ? { update: input.update, history } : null;
+      send({ answer });
+    } else if (message.stage === "post-change") {
+      const same = judged && judged.update.branch === input.update.branch && judged.update.new === input.update.new;
+      send({ answer: bzrPostChange(input, env, plugin, same ? judged!.history : null) });
+      judged = null;
+    } else throw new UserError(`unknown bzr-hook stage ${JSON.stringify(message.stage)}`, 2);
+  }
 }

@@ -7,8 +7,9 @@ import { UserError } from "../errors";
 import { Git, type GitOptions, type GitResult } from "../git/run";
 import { Repo } from "../git/repo";
 import type { CommitInfo, MainlineCommit } from "../policy/types";
-import { readSnapshot, setTip } from "./helper";
-import { BzrHistory, type BzrSnapshot } from "./history";
+import { setTip } from "./helper";
+import type { BzrHistory } from "./history";
+import type { FactsAnswer, LoadedHistory } from "./index";
 
 /**
  * Where prodgate keeps its configuration and database: `<root>.prodgate`, next
@@ -68,22 +69,40 @@ export interface DeferredMove {
 }
 
 export class BzrRepo extends Repo {
-  history: BzrHistory;
   /** Moves of `lockedBranch` handed back to the plugin instead of made here. */
   readonly deferred: DeferredMove[] = [];
+  private loaded: LoadedHistory | null = null;
 
   /**
+   * @param load reads the tips from Breezy and the history from the index
+   *   (src/bzr/index.ts); called at the first question, so a command that asks
+   *   none never starts Breezy, and again after a compare-and-swap lost.
    * @param lockedBranch the branch the calling server process holds locked
    *   (inside a hook); the engine cannot take its lock, and no one else can move it.
    */
   constructor(
     readonly root: string,
-    snapshot: BzrSnapshot,
+    private readonly load: () => LoadedHistory,
     private readonly lockedBranch: string | null = null,
   ) {
     // The engine keeps its lock files under <gitDir>/prodgate: here inside the state directory, out of the served tree.
     super(stateDir(root), new ConfigFileGit(root, configPath(root)));
-    this.history = new BzrHistory(snapshot);
+  }
+
+  get history(): BzrHistory {
+    this.loaded ??= this.load();
+    return this.loaded.history;
+  }
+
+  /** The facts the tips came from: tips, the revnos the branches state, layout problems. */
+  get facts(): FactsAnswer {
+    this.loaded ??= this.load();
+    return this.loaded.facts;
+  }
+
+  /** Whether the index was rebuilt from everything Breezy holds while loading. */
+  get rebuilt(): boolean {
+    return this.loaded?.rebuilt ?? false;
   }
 
   override get mergesWithoutWorktree(): boolean {
@@ -228,7 +247,7 @@ export class BzrRepo extends Repo {
     } else {
       if (!setTip(this.root, branch, revno, target, expected)) {
         // Someone else moved it: read the repository again so the caller's retry sees the new tips.
-        this.history = new BzrHistory(readSnapshot(this.root));
+        this.loaded = this.load();
         return false;
       }
     }

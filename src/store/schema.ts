@@ -208,6 +208,23 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX deliveries_endpoint ON deliveries(endpoint, state, event_id);
   `,
+  `
+  -- Bazaar: the revision index, a cache of what Breezy says about the shared
+  -- repository's revisions (immutable, so none of this changes), closed under
+  -- parents: every parent is a row here or a ghost below.
+  CREATE TABLE bzr_revisions (
+    id TEXT PRIMARY KEY,
+    parents TEXT NOT NULL, -- JSON array, left-hand parent first, ghosts included
+    message TEXT NOT NULL,
+    revno INTEGER NOT NULL,
+    gen INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  -- Parents the repository did not hold when indexed: filling one changes revnos, so the index is rebuilt.
+  CREATE TABLE bzr_ghosts (id TEXT PRIMARY KEY) WITHOUT ROWID;
+  -- The governed branches' tips as last checked against Breezy (revno as the branch states it).
+  -- settled: the branch states a revno its history does not give, and a rebuild from Breezy confirmed the history's.
+  CREATE TABLE bzr_tips (branch TEXT PRIMARY KEY, id TEXT NOT NULL, revno INTEGER NOT NULL, settled INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -2,43 +2,10 @@
 // to `prodgate serve-bzr` directly (Breezy's API, for what brz will not do by
 // itself): branch locks and their tokens must not let them move a governed
 // branch unjudged nor stop everyone else's pushes.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createConnection, createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanEnv, MAIN, PROJECT, type RunResult } from "../helpers/repo";
-
-const hasBrz = spawnSync("brz", ["version", "--short"]).status === 0;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(what: string, ok: () => boolean | Promise<boolean>, tries = 600): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (await ok()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
-
-const listening = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = createConnection({ port, host: "127.0.0.1" }, () => {
-      socket.end();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
+import { type BzrServer, hasBrz, servedBzr, waitFor } from "../helpers/bzr";
 
 // Raw smart verbs. `race` locks a branch on one connection and hands the token
 // to a second: both then move the tip at once, each from the tip it read.
@@ -110,64 +77,32 @@ exec /usr/bin/git "$@"
 `;
 
 describe.skipIf(!hasBrz)("branch locks through the Bazaar server (skipped where brz is absent: run .ci/deps-bzr.sh)", () => {
+  let s: BzrServer;
   let root: string;
-  let home: string;
   let srv: string;
   let gate: string;
-  let server: ChildProcess;
-  let url: (branch: string) => string;
-
-  const env = (extra: Record<string, string | undefined> = {}) =>
-    cleanEnv(home, { BRZ_EMAIL: "Dev <dev@example.com>", BRZ_PLUGIN_PATH: undefined, ...extra });
-  const run = (cmd: string, args: string[], cwd = root): RunResult => {
-    const r = spawnSync(cmd, args, { cwd, env: env(), encoding: "utf8", input: "" });
-    return { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-  };
-  const brz = (args: string[], cwd = join(root, "wt")) => run("brz", args, cwd);
+  const url = (branch: string) => s.url(branch);
+  const run = (cmd: string, args: string[], cwd = root) => s.run(cmd, args, { cwd });
+  const brz = (args: string[], cwd = join(root, "wt")) => s.brz(args, cwd);
   const py = (args: string[]) => run("/usr/bin/python3", ["-c", PY, ...args]);
-  const revid = (branch: string) =>
-    brz(["revision-info", "-d", url(branch)])
-      .stdout.trim()
-      .split(" ")[1]!;
-  const commit = (dir: string, file: string, message: string) => {
-    writeFileSync(join(dir, file), `${message}\n`);
-    expect(brz(["add", "-q", file], dir).status).toBe(0);
-    const r = brz(["commit", "-q", "-m", message], dir);
-    expect(r.status, r.stderr).toBe(0);
-  };
+  const revid = (branch: string) => s.revid(branch);
+  const commit = (dir: string, file: string, message: string) => s.commit(file, message, dir);
 
   beforeAll(async () => {
-    root = mkdtempSync(join(tmpdir(), "prodgate-bzr-attacks-"));
-    home = join(root, "home");
-    mkdirSync(home);
-    srv = join(root, "srv");
-    gate = join(root, "gate");
-    mkdirSync(gate);
-    const bin = join(root, "bin");
-    mkdirSync(bin);
-    writeFileSync(join(bin, "git"), RENDEZVOUS, { mode: 0o755 });
-    const install = run("bash", [join(PROJECT, "install.sh"), "--bzr", srv]);
-    expect(install.status, install.stdout + install.stderr).toBe(0);
-    const port = await freePort();
-    url = (branch) => `bzr://127.0.0.1:${port}/${branch}`;
-    server = spawn(process.execPath, [MAIN, "--repo", srv, "serve-bzr", "--listen", "127.0.0.1", "--port", String(port)], {
-      env: env({ PATH: `${bin}:${process.env.PATH}`, PRODGATE_TEST_GATE: gate }),
-      detached: true,
-      stdio: "ignore",
+    s = await servedBzr("bzr-attacks", (t) => {
+      gate = join(t.root, "gate");
+      mkdirSync(gate);
+      const bin = join(t.root, "bin");
+      mkdirSync(bin);
+      writeFileSync(join(bin, "git"), RENDEZVOUS, { mode: 0o755 });
+      return { PATH: `${bin}:${process.env.PATH}`, PRODGATE_TEST_GATE: gate };
     });
-    await waitFor("the server", () => {
-      if (server.exitCode !== null) throw new Error(`prodgate serve-bzr exited with ${server.exitCode}`);
-      return listening(port);
-    });
-    expect(run("brz", ["init", "-q", "wt"]).status).toBe(0);
+    ({ root, srv } = s);
     commit(join(root, "wt"), "a.txt", "first change");
     expect(brz(["push", "-q", url("devel")]).status).toBe(0);
   });
 
-  afterAll(() => {
-    if (server?.pid && server.exitCode === null) process.kill(-server.pid, "SIGTERM");
-    if (root) rmSync(root, { recursive: true, force: true });
-  });
+  afterAll(() => s?.cleanup());
 
   it("judges one tip change at a time: a lock token shared by two connections cannot make devel lose a revision", () => {
     const other = join(root, "other");
@@ -225,17 +160,24 @@ describe.skipIf(!hasBrz)("branch locks through the Bazaar server (skipped where 
     expect(r.stdout.trim().split("\n").pop()).toBe("held");
   });
 
-  it("rewrites the published page after freeze on a Bazaar repository, with no error line", () => {
+  it("rewrites the published page after qa, freeze and thaw on a Bazaar repository, with no error line", () => {
     const page = join(root, "report.html");
     expect(run("git", ["config", "--file", `${srv}.prodgate/config`, "prodgate.reportPath", page]).status).toBe(0);
-    const prodgate = (args: string[], user: string) =>
-      spawnSync(process.execPath, [MAIN, "--repo", srv, ...args], { env: env({ GL_USER: user }), encoding: "utf8" });
+    const prodgate = (args: string[], user: string) => s.prodgate(args, { GL_USER: user });
     expect(prodgate(["role", "add", "admin", "ada"], "").status).toBe(0);
-    const freeze = prodgate(["freeze", "--reason", "release checks"], "ada");
-    expect(freeze.status, freeze.stderr).toBe(0);
-    expect(freeze.stderr).not.toContain("not rewritten");
-    expect(existsSync(page)).toBe(true);
-    expect(prodgate(["thaw"], "ada").status).toBe(0);
+    expect(brz(["push", "-q", url("stable")]).status).toBe(0);
+    for (const [args, user] of [
+      [["freeze", "--reason", "release checks"], "ada"],
+      [["qa", "pending"], "quinn"],
+      [["qa", "ok", "r1"], "quinn"],
+      [["thaw"], "ada"],
+    ] as const) {
+      const r = prodgate([...args], user);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr, args.join(" ")).not.toContain("not rewritten");
+      expect(existsSync(page)).toBe(true);
+      rmSync(page);
+    }
   });
 
   it("governs a branch exactly as the engine reads prodgate.governed: refs/*/release-* guards release-1 too", () => {

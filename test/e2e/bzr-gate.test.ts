@@ -2,42 +2,13 @@
 // and no role, using a plain brz client (and Breezy's API for what brz will not
 // do by itself) against `prodgate serve-bzr`, cannot move a governed branch
 // except through prodgate's judgement, nor stop everyone else's pushes.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanEnv, MAIN, PROJECT, type RunResult } from "../helpers/repo";
-
-const hasBrz = spawnSync("brz", ["version", "--short"]).status === 0;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, server: ChildProcess): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (server.exitCode !== null) throw new Error(`prodgate serve-bzr exited with ${server.exitCode}`);
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = createConnection({ port, host: "127.0.0.1" }, () => {
-        socket.end();
-        resolve(true);
-      });
-      socket.once("error", () => resolve(false));
-    });
-    if (up) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`brz serve never listened on port ${port}`);
-}
+import { type BzrServer, hasBrz, servedBzr } from "../helpers/bzr";
+import { cleanEnv, MAIN, PROJECT } from "../helpers/repo";
 
 // Breezy's API for what the brz command line does not offer: revisions with
 // chosen ids and parents, a tip set with a chosen revno, a lock taken and left.
@@ -71,66 +42,30 @@ with breezy.initialize(setup_ui=False):
 `;
 
 describe.skipIf(!hasBrz)("the Bazaar server is a gate (skipped where brz is absent: run .ci/deps-bzr.sh)", () => {
+  let s: BzrServer;
   let root: string;
-  let home: string;
   let srv: string;
-  let port: number;
-  let server: ChildProcess;
-  let url: (branch: string) => string;
-
-  const env = (extra: Record<string, string | undefined> = {}) =>
-    cleanEnv(home, { BRZ_EMAIL: "Dev <dev@example.com>", BRZ_PLUGIN_PATH: undefined, ...extra });
-  const run = (
-    cmd: string,
-    args: string[],
-    opts: { cwd?: string; env?: Record<string, string | undefined>; input?: string } = {},
-  ): RunResult => {
-    const r = spawnSync(cmd, args, { cwd: opts.cwd ?? root, env: env(opts.env), encoding: "utf8", input: opts.input ?? "" });
-    return { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-  };
-  const prodgate = (args: string[], extra: Record<string, string | undefined> = {}) =>
-    run(process.execPath, [MAIN, "--repo", srv, ...args], { env: extra });
-  const brz = (args: string[], cwd = join(root, "wt")) => run("brz", args, { cwd });
+  const env = (extra: Record<string, string | undefined> = {}) => s.env(extra);
+  const run = (cmd: string, args: string[], opts: { cwd?: string; env?: Record<string, string | undefined>; input?: string } = {}) =>
+    s.run(cmd, args, opts);
+  const url = (branch: string) => s.url(branch);
+  const prodgate = (args: string[], extra: Record<string, string | undefined> = {}) => s.prodgate(args, extra);
+  const brz = (args: string[], cwd = join(root, "wt")) => s.brz(args, cwd);
   const py = (args: string[]) => run("/usr/bin/python3", ["-c", PY, ...args]);
-  const revno = (branch: string) => brz(["revno", url(branch)]).stdout.trim();
-  const revid = (branch: string) =>
-    brz(["revision-info", "-d", url(branch)])
-      .stdout.trim()
-      .split(" ")[1]!;
-  const commit = (dir: string, file: string, message: string) => {
-    writeFileSync(join(dir, file), `${message}\n`);
-    brz(["add", "-q", file], dir);
-    const r = brz(["commit", "-q", "-m", message], dir);
-    expect(r.status, r.stderr).toBe(0);
-  };
+  const revno = (branch: string) => s.revno(branch);
+  const revid = (branch: string) => s.revid(branch);
+  const commit = (dir: string, file: string, message: string) => s.commit(file, message, dir);
   const audit = () => JSON.parse(prodgate(["log", "--json"]).stdout) as { ref: string; decision: string; code: string; new: string }[];
 
   beforeAll(async () => {
-    root = mkdtempSync(join(tmpdir(), "prodgate-bzr-gate-"));
-    home = join(root, "home");
-    mkdirSync(home);
-    srv = join(root, "srv");
-    const install = run("bash", [join(PROJECT, "install.sh"), "--bzr", srv]);
-    expect(install.status, install.stdout + install.stderr).toBe(0);
-    expect(prodgate(["role", "add", "qa", "quinn"]).status).toBe(0);
-    port = await freePort();
-    url = (branch) => `bzr://127.0.0.1:${port}/${branch}`;
-    server = spawn(process.execPath, [MAIN, "--repo", srv, "serve-bzr", "--listen", "127.0.0.1", "--port", String(port)], {
-      env: env(),
-      detached: true,
-      stdio: "ignore",
-    });
-    await waitForPort(port, server);
-    expect(run("brz", ["init", "-q", "wt"]).status).toBe(0);
+    s = await servedBzr("bzr-gate");
+    ({ root, srv } = s);
     commit(join(root, "wt"), "a.txt", "first change");
     expect(brz(["push", "-q", url("devel")]).status).toBe(0);
     expect(brz(["push", "-q", url("stable")]).status).toBe(0);
   });
 
-  afterAll(() => {
-    if (server?.pid && server.exitCode === null) process.kill(-server.pid, "SIGTERM");
-    if (root) rmSync(root, { recursive: true, force: true });
-  });
+  afterAll(() => s?.cleanup());
 
   it("refuses to serve when the plugin does not load", () => {
     const r = run(process.execPath, [MAIN, "--repo", srv, "serve-bzr", "--inet"], { env: { BRZ_DISABLE_PLUGINS: "prodgate_bzr" } });

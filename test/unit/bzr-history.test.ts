@@ -83,7 +83,7 @@ describe("BzrHistory", () => {
 });
 
 describe("BzrRepo names", () => {
-  const repo = new BzrRepo("/srv/bzr/project", snapshot);
+  const repo = new BzrRepo("/srv/bzr/project", () => ({ history, facts: snapshot, rebuilt: false }));
   it.each([
     ["a3", "a3"],
     ["stable", "m4"],
@@ -139,8 +139,10 @@ describe("tip changes from the plugin", () => {
 
 describe("serve-bzr arguments", () => {
   it.each([
-    [{}, ["prodgate-serve", "/r"]],
-    [{ listen: "127.0.0.1", port: "4155" }, ["prodgate-serve", "/r", "--listen=127.0.0.1", "--port=4155"]],
+    // Loopback unless told otherwise: bzr:// has neither authentication nor encryption.
+    [{}, ["prodgate-serve", "/r", "--listen=127.0.0.1"]],
+    [{ port: "4155" }, ["prodgate-serve", "/r", "--listen=127.0.0.1", "--port=4155"]],
+    [{ listen: "0.0.0.0", port: "4155" }, ["prodgate-serve", "/r", "--listen=0.0.0.0", "--port=4155"]],
     [{ inet: true }, ["prodgate-serve", "/r", "--inet"]],
   ])("%j → %j", (opts, args) => {
     expect(serveArgs("/r", opts)).toEqual(args);

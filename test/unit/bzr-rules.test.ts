@@ -1,6 +1,7 @@
 // The Bazaar-side rules judged on the snapshot: ids that could be misread,
 // ghosts, renumbering, client revnos, production-stable off stable's mainline.
 import { describe, expect, it } from "vitest";
+import { REJECTION_CODES } from "../../src/policy/codes";
 import { BzrHistory, type BzrSnapshot } from "../../src/bzr/history";
 import {
   bazaarRules,
@@ -134,6 +135,24 @@ describe("inBazaarWords", () => {
     expect(inBazaarWords("  what to do: fetch, rebase or merge onto the current tip, and push again without --force")).toContain(
       "without --overwrite",
     );
+  });
+
+  it.each([
+    ["prodgate: rejected refs/heads/production-stable [unapproved]: 1 new", "prodgate: rejected production-stable [unapproved]: 1 new"],
+    ["mirrored (refs/heads/production-stable to r4)", "mirrored (production-stable to r4)"],
+    [
+      "  rule: a branch's old tip must stay on its new tip's first-parent chain",
+      "  rule: a branch's old tip must stay on its new tip's left-hand history",
+    ],
+    ["prodgate: the push was refused; no ref was changed", "prodgate: the push was refused; no branch was changed"],
+  ])("names branches as Bazaar users push to them: %s", (git, bzr) => {
+    expect(inBazaarWords(git)).toBe(bzr);
+  });
+
+  it("gives the renumbering remedy with brz, not git", () => {
+    const line = inBazaarWords(`  what to do: ${REJECTION_CODES.renumbers.remedy}`);
+    expect(line).toContain("brz merge");
+    expect(line).not.toMatch(/\bgit\b/);
   });
 });
 
