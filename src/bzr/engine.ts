@@ -56,6 +56,12 @@ export function openBzrEngine(
   }
   mkdirSync(join(stateDir(root), "prodgate"), { recursive: true, mode: 0o755 });
   store = Store.open(bzrDatabasePath(root), { create: opts.create });
+  try {
+    // Endpoints configured since the last run start getting events before this run writes any (as openEngine).
+    store.registerEndpoints(config.events.endpoints.map((e) => e.key));
+  } catch {
+    // A read-only or busy database: registered by the next writer or the deliverer.
+  }
   return { repo, config, store };
 }
 

@@ -1,6 +1,7 @@
 // The engine's side of the Breezy plugin: the plugin hands over the facts it
 // gathered (a snapshot and the tip change), the same decision core as the git
 // hooks judges it, and the answer goes back as one JSON document.
+import { deliverIfWritten } from "../events/start";
 import { createHash } from "node:crypto";
 import { writeSync } from "node:fs";
 import { describeFailure as failureLine } from "../boundary";
@@ -186,6 +187,7 @@ function preChange(
     } catch {
       // Unrecorded markers only stay uncounted.
     }
+    deliverIfWritten(store, config, input.snapshot.root, env);
     return {
       answer: {
         accepted: decision.accepted,
@@ -328,6 +330,7 @@ export function bzrPostChange(
     // Only data crosses from the judging stage: its history read a database connection that is closed now.
     if (judged && landed && judged.has(input.update.new!)) persistLanded(engine.store, judged.pendingRevisions(), input.snapshot);
     const lines = afterPush(engine, [update], identify(env, config), pushIdOf(input)).map(inBazaarWords);
+    deliverIfWritten(engine.store, config, input.snapshot.root, env);
     return { accepted: true, lines, moves: (engine.repo as BzrRepo).deferred };
   } finally {
     engine.store.close();

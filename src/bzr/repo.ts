@@ -89,6 +89,11 @@ export class BzrRepo extends Repo {
     super(stateDir(root), new ConfigFileGit(root, configPath(root)));
   }
 
+  /** The shared repository, not the state directory: what --repo names. */
+  override get location(): string {
+    return this.root;
+  }
+
   get history(): BzrHistory {
     this.loaded ??= this.load();
     return this.loaded.history;

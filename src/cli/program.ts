@@ -4,7 +4,6 @@ import { Command, CommanderError } from "commander";
 import { knownFailure, withBoundary } from "../boundary";
 import { runDeliverer } from "../events/deliver";
 import { deliverIfWritten } from "../events/start";
-import { databasePath } from "../store/store";
 import { eventsCommand, redeliverCommand, testCommand } from "./commands/events";
 import { bzrDoctorChecks, registerBzrCommands } from "../bzr/commands";
 import { exitQuietlyWhenOutputCloses } from "../boundary";
@@ -228,7 +227,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option("--once", "one pass over what is due, then exit (no waiting for retries)")
     .action((opts: { once?: boolean }) => {
       // Exits when done: an HTTP client keeps idle connections open for seconds, and sync waits for this process.
-      runDeliverer(openRepo(globals()), opts).then(
+      deliverHere(globals(), opts).then(
         (status) => process.exit(status),
         (err: unknown) =>
           process.exit(
@@ -261,11 +260,20 @@ export function buildProgram(setExit: (code: number) => void): Command {
   return program;
 }
 
-/** A command that wrote events starts the deliverer (git repositories; a Bazaar server's is started by its own path). */
+/** `prodgate deliver` for the repository --repo names, git or Bazaar (whose engine starts no Breezy for it). */
+async function deliverHere(globals: GlobalOptions, opts: { once?: boolean }): Promise<number> {
+  const dir = repoDir(globals);
+  if (!isBzrRepository(dir)) return runDeliverer(openRepo(globals), opts);
+  const engine = openBzrEngine(dir);
+  const dbPath = engine.store.path;
+  engine.store.close();
+  return runDeliverer(engine.repo, opts, dbPath);
+}
+
+/** A command that wrote events starts the deliverer. */
 function startDelivery(ctx: CommandContext): void {
   try {
-    if (ctx.engine.store.path === databasePath(ctx.engine.repo.gitDir))
-      deliverIfWritten(ctx.engine.store, ctx.engine.config, ctx.engine.repo.gitDir);
+    deliverIfWritten(ctx.engine.store, ctx.engine.config, ctx.engine.repo.location);
   } catch {
     // Left queued for the next deliverer or sync.
   }

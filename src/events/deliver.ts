@@ -209,14 +209,14 @@ async function pass(repo: Repo, store: Store, repository: string): Promise<numbe
  * and picking up new events meanwhile. With `once` (sync), one pass over
  * what is due now. Returns at once when another deliverer holds the lock.
  */
-export async function runDeliverer(repo: Repo, opts: { once?: boolean } = {}): Promise<number> {
-  const repository = repositoryName(repo.gitDir);
+export async function runDeliverer(repo: Repo, opts: { once?: boolean } = {}, dbPath = databasePath(repo.gitDir)): Promise<number> {
+  const repository = repositoryName(repo.location);
   const lockPath = join(repo.gitDir, "prodgate", "deliver.lock");
   for (;;) {
     const lock = tryLock(lockPath);
     if (!lock) return 0; // another deliverer runs; it picks up what was just written
     let seen: number;
-    const store = Store.open(databasePath(repo.gitDir));
+    const store = Store.open(dbPath);
     try {
       for (;;) {
         seen = store.lastEventId();
@@ -236,7 +236,7 @@ export async function runDeliverer(repo: Repo, opts: { once?: boolean } = {}): P
       lock.close();
     }
     // An event written just before the lock was let go may have seen it held: look once more.
-    const check = Store.open(databasePath(repo.gitDir));
+    const check = Store.open(dbPath);
     const last = check.lastEventId();
     check.close();
     if (last === seen!) return 0;

@@ -10,16 +10,16 @@ import type { Store } from "../store/store";
  * so at most one runs per repository; a second one exits at once. Never
  * throws: events stay queued for the next deliverer or `prodgate sync`.
  */
-export function startDeliverer(gitDir: string, env: NodeJS.ProcessEnv = process.env): void {
+export function startDeliverer(location: string, env: NodeJS.ProcessEnv = process.env): void {
   try {
     // Both bundles (dist/hook.cjs and dist/prodgate.cjs) live side by side.
     const script = join(__dirname, "prodgate.cjs");
     // Loaded here: a push that writes no event never needs it.
     const { spawn } = require("node:child_process") as typeof ChildProcess;
-    const child = spawn(process.execPath, [script, "--repo", gitDir, "deliver"], {
+    const child = spawn(process.execPath, [script, "--repo", location, "deliver"], {
       detached: true,
       stdio: "ignore",
-      cwd: gitDir,
+      cwd: location,
       env: delivererEnv(env),
     });
     child.on("error", () => {});
@@ -30,8 +30,8 @@ export function startDeliverer(gitDir: string, env: NodeJS.ProcessEnv = process.
 }
 
 /** After a write: start the deliverer when events were written and someone listens. */
-export function deliverIfWritten(store: Store, config: Config, gitDir: string, env: NodeJS.ProcessEnv = process.env): void {
-  if (store.eventsWritten > 0 && config.events.endpoints.length > 0) startDeliverer(gitDir, env);
+export function deliverIfWritten(store: Store, config: Config, location: string, env: NodeJS.ProcessEnv = process.env): void {
+  if (store.eventsWritten > 0 && config.events.endpoints.length > 0) startDeliverer(location, env);
 }
 
 /** The hook's environment without git's per-push variables (quarantine, object directories, GIT_DIR). */

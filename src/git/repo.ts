@@ -54,6 +54,11 @@ export class Repo {
     this.git = git ?? new Git(gitDir);
   }
 
+  /** The directory the admin command names this repository by (--repo). */
+  get location(): string {
+    return this.gitDir;
+  }
+
   /** Whether the mirror can merge into production-stable without a work tree. */
   get mergesWithoutWorktree(): boolean {
     return true;

@@ -57,7 +57,7 @@ export function postReceive(io: HookIO): number {
       ? afterPush(engine, governed, user, input.pushId)
       : withMirrorLock(repo.gitDir, () => afterPush(engine, governed, user, input.pushId));
     for (const line of lines) io.write(line);
-    deliverIfWritten(engine.store, config, repo.gitDir, io.env);
+    deliverIfWritten(engine.store, config, repo.location, io.env);
   } catch (err) {
     const why = describeFailure(err);
     io.write(`prodgate: the push landed, but recording it failed: ${why}`);

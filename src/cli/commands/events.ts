@@ -90,7 +90,7 @@ export async function redeliverCommand(ctx: CommandContext, id: string, opts: { 
     const problem = endpointProblem(config.events, e);
     if (problem) throw new UserError(`${e.key} cannot be sent to: ${problem} (prodgate doctor says more)`, 1);
     store.ensureDelivery(found.rowId, e.key);
-    const r = await attempt(config.events, e, found.event, repositoryName(ctx.engine.repo.gitDir), robot(ctx));
+    const r = await attempt(config.events, e, found.event, repositoryName(ctx.engine.repo.location), robot(ctx));
     // A redelivery is the operator's: it records the outcome, and a failure leaves the schedule as it was.
     if (r.ok) store.recordAttempt(found.rowId, e.key, { state: "delivered", status: r.status, nextAt: null });
     else failed++;
@@ -108,7 +108,7 @@ export async function testCommand(ctx: CommandContext, name: string): Promise<nu
   const problem = endpointProblem(config.events, e);
   if (problem) throw new UserError(`${e.key} cannot be sent to: ${problem}`, 1);
   const ping = { id: randomUUID(), type: "ping" as const, at: now(), actor: ctx.user, data: { endpoint: e.key, types: e.events } };
-  const r = await attempt(config.events, e, ping, repositoryName(ctx.engine.repo.gitDir), robot(ctx));
+  const r = await attempt(config.events, e, ping, repositoryName(ctx.engine.repo.location), robot(ctx));
   if (ctx.json) ctx.print(JSON.stringify({ endpoint: e.key, ok: r.ok, status: r.status, id: ping.id }, null, 2));
   else ctx.print(`${e.key}: ${r.ok ? "ping delivered" : "ping NOT delivered"} (${r.status})`);
   return r.ok ? 0 : 1;

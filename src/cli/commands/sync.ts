@@ -1,7 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { syncAll } from "../../engine/sync";
-import { databasePath } from "../../store/store";
 import { type CommandContext } from "../context";
 
 export function syncCommand(ctx: CommandContext): number {
@@ -19,8 +18,8 @@ export function syncCommand(ctx: CommandContext): number {
  */
 function deliverOnce(ctx: CommandContext): void {
   const { engine } = ctx;
-  if (engine.config.events.endpoints.length === 0 || engine.store.path !== databasePath(engine.repo.gitDir)) return;
-  spawnSync(process.execPath, [join(__dirname, "prodgate.cjs"), "--repo", engine.repo.gitDir, "deliver", "--once"], {
+  if (engine.config.events.endpoints.length === 0) return;
+  spawnSync(process.execPath, [join(__dirname, "prodgate.cjs"), "--repo", engine.repo.location, "deliver", "--once"], {
     stdio: "ignore",
     timeout: 120_000,
   });
