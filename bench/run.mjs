@@ -2,9 +2,9 @@
 // npm run bench: prodgate's hooks and commands against the same repository
 // without hooks, side by side in one run, on generated histories.
 //
-//   node bench/run.mjs [--quick] [--commits 10000,100000] [--runs N] [--out FILE] [--keep] [--against DIR] [--only webhook]
+//   node bench/run.mjs [--quick] [--commits 10000,100000] [--runs N] [--out FILE] [--keep] [--against DIR] [--only CASES]
 //
-// --only webhook runs just the case of a push with a webhook that never answers.
+// --only ungoverned,devel,verdict,webhook,promotion,status runs just those cases.
 // --quick (or PRODGATE_BENCH_QUICK=1) is a smoke run on a tiny repository.
 // --against DIR installs a second build of prodgate (another checkout, built) on a third copy and
 // runs it interleaved with this one, so machine load hits both alike: the table then gives the
@@ -47,7 +47,11 @@ function options(argv) {
   if (opts.commits?.some((n) => !Number.isInteger(n) || n < 50)) usage("--commits takes sizes of at least 50");
   if (opts.runs !== null && (!Number.isInteger(opts.runs) || opts.runs < 1)) usage("--runs takes a positive number");
   if (opts.against && !existsSync(join(opts.against, "dist", "prodgate.cjs"))) usage(`${opts.against} has no built dist/prodgate.cjs`);
-  if (opts.only !== null && opts.only !== "webhook") usage("--only takes: webhook");
+  const CASES = ["ungoverned", "devel", "verdict", "webhook", "promotion", "status"];
+  if (opts.only !== null) {
+    opts.only = opts.only.split(",");
+    if (opts.only.some((c) => !CASES.includes(c))) usage(`--only takes cases among: ${CASES.join(", ")}`);
+  }
   opts.commits ??= opts.quick ? [300] : [10_000, 100_000];
   opts.runs ??= opts.quick ? 2 : 15;
   opts.warmup = opts.quick ? 1 : 2;
@@ -57,7 +61,7 @@ function options(argv) {
 
 function usage(problem) {
   process.stderr.write(
-    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--commits 10000,100000] [--runs N] [--out FILE] [--keep] [--against DIR] [--only webhook]\n`,
+    `bench: ${problem}\nusage: node bench/run.mjs [--quick] [--commits 10000,100000] [--runs N] [--out FILE] [--keep] [--against DIR] [--only CASES]\n`,
   );
   process.exit(2);
 }
@@ -405,22 +409,28 @@ class Bench {
     };
   }
 
+  /** Every case, or those `only` names ("devel" runs the stable push too). */
   all(only) {
     this.prepare();
-    if (only === "webhook") return this.webhookOnly();
+    const wanted = (c) => !only || only.includes(c);
     const rows = [];
     const row = (key, name, result, target) =>
       rows.push({ key, name, commits: this.n, ...result, ...judge(result, target), target: target.text });
-    row("ungoverned", "push of an ungoverned ref", this.ungoverned(), { ratio: 1.3, text: "≤ 1.3× hookless" });
-    const ds = this.develAndStable();
-    row("devel", "push to devel, 100 fixes pending", ds.devel, { added: 150, text: "≤ +150 ms" });
-    row("stable", "push to stable, 100 fixes pending", ds.stable, { added: 150, text: "≤ +150 ms" });
-    row("verdict", "verdict tag push, mirror included", this.verdictTag(), { added: 250, text: "≤ +250 ms" });
-    this.webhookRow(row);
-    row("promotion", `promotion of ${this.promote} commits to production-stable`, this.promotion(), { total: 1000, text: "< 1 s" });
-    const ws = this.walkAndStatus();
-    row("walk", `deployable walk over ${this.walk} pending (in-process)`, ws.walk, { total: 200, text: "< 200 ms" });
-    row("status", `prodgate status, ${this.walk} pending`, ws.status, { total: 1000, text: "< 1 s" });
+    if (wanted("ungoverned")) row("ungoverned", "push of an ungoverned ref", this.ungoverned(), { ratio: 1.3, text: "≤ 1.3× hookless" });
+    if (wanted("devel")) {
+      const ds = this.develAndStable();
+      row("devel", "push to devel, 100 fixes pending", ds.devel, { added: 150, text: "≤ +150 ms" });
+      row("stable", "push to stable, 100 fixes pending", ds.stable, { added: 150, text: "≤ +150 ms" });
+    }
+    if (wanted("verdict")) row("verdict", "verdict tag push, mirror included", this.verdictTag(), { added: 250, text: "≤ +250 ms" });
+    if (wanted("webhook")) this.webhookRow(row);
+    if (wanted("promotion"))
+      row("promotion", `promotion of ${this.promote} commits to production-stable`, this.promotion(), { total: 1000, text: "< 1 s" });
+    if (wanted("status")) {
+      const ws = this.walkAndStatus();
+      row("walk", `deployable walk over ${this.walk} pending (in-process)`, ws.walk, { total: 200, text: "< 200 ms" });
+      row("status", `prodgate status, ${this.walk} pending`, ws.status, { total: 1000, text: "< 1 s" });
+    }
     return rows;
   }
 }
@@ -433,15 +443,6 @@ Bench.prototype.webhookRow = function (row) {
     added: 10,
     text: "≤ +10 ms over no webhook",
   });
-};
-
-/** Only the webhook case (--only webhook): the verdict tag push, with and without a webhook. */
-Bench.prototype.webhookOnly = function () {
-  const rows = [];
-  const row = (key, name, result, target) =>
-    rows.push({ key, name, commits: this.n, ...result, ...judge(result, target), target: target.text });
-  this.webhookRow(row);
-  return rows;
 };
 
 function judge(result, target) {
