@@ -166,8 +166,10 @@ describe("[incr]", () => {
     sb.prodgate(["freeze", "--reason", "look first"], "ada");
     expect(sb.prodgate(["qa", "ok", "r3"], "quinn").status).toBe(0);
     const ex = sb.prodgate(["explain", "r2"], "dev").stdout;
-    expect(ex).toContain("deployable: yes");
+    // Never on its own: production-stable takes it only together with r3.
+    expect(ex).toContain("deployable: no — [incr]: it only goes out together with r3, the landing it is QA'd with");
     expect(ex).toContain("verdict: ok as [incr]: QA'd with r3");
+    expect(sb.prodgate(["explain", "r3"], "dev").stdout).toContain("deployable: yes");
     sb.prodgate(["thaw"], "ada");
     expect(sb.tip("production-stable")).toBe(part2);
   });

@@ -71,6 +71,9 @@ export function explainCommand(ctx: CommandContext, revText: string): number {
           ? `it is bad; it only goes out together with its rollback r${bad.rolledBackBy!.revno}`
           : `r${bad.commit.revno} is bad; it only goes out together with its rollback r${bad.rolledBackBy!.revno}`;
       stoppedBy = { sha: bad.commit.sha, revno: bad.commit.revno, subject: bad.commit.subject, reason: "bad" };
+    } else if (entry.source === "incremental" && entry.qaWith?.length) {
+      // QA tried the landing, never the partial state before it (policy/deployable.ts).
+      why = `[incr]: it only goes out together with ${entry.qaWith.map((c) => `r${c.revno}`).join(", ")}, the landing it is QA'd with`;
     } else {
       why = `it is ${entry.verdict}`;
     }
