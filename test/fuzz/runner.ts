@@ -98,7 +98,7 @@ export function runSequential(opts: RunOptions): Failure[] {
       },
       { statusEvery: 5, keepGoing: opts.keepGoing ?? false, trace: opts.trace },
     );
-    log(`seed ${opts.seed}: ${moves} moves, ${result.actions.length} actions`);
+    log(`seed ${opts.seed}: ${moves} moves, ${result.actions.length} actions; ${oracle.coverage()}`);
     return result.failures.map((f) => ({
       seed: opts.seed,
       ...f,
@@ -227,6 +227,7 @@ export async function runConcurrent(opts: ConcurrentOptions): Promise<Concurrent
         log(`seed ${opts.seed}: ${round + 1} rounds, ${outcomes.filter((o) => o.killed).length} killed in the last`);
       if (violations.length > 0) return { seed: opts.seed, round, violations, rounds, outcomes };
     }
+    log(`seed ${opts.seed}: ${oracle.coverage()}`);
     return null;
   } finally {
     oracle.close();
