@@ -159,14 +159,17 @@ export class Generator {
       }
       case "verdictCommand": {
         const verdict = rng.weighted(VERDICTS);
-        const pending = s.mainline.map((sha, i) => (s.prod.has(sha) ? 0 : i + 1)).filter((n) => n > 0);
-        const first = pending[0] ?? s.mainline.length;
+        const all = s.mainline.map((sha, i) => (s.prod.has(sha) ? 0 : i + 1)).filter((n) => n > 0);
+        // QA mostly skips [incr] landings (they are QA'd with a later one), which puts them at the front of the walk.
+        const pending = rng.chance(0.8) ? all.filter((n) => !s.incrRevnos.includes(n)) : all;
+        const first = pending[0] ?? all[0] ?? s.mainline.length;
+        const run = pending.filter((n, k) => n === first + k);
         // Now and then one landing of a ticket alone: an [incr] before it is QA'd with it.
         const target =
-          s.ticketRevnos.length && rng.chance(0.2)
-            ? `r${rng.pick(s.ticketRevnos)}`
-            : rng.chance(0.3) && pending.length > 1
-              ? `r${first}..r${rng.pick(pending)}`
+          s.ticketRevnos.length && rng.chance(0.25)
+            ? `r${rng.pick(s.incrFollowers.length && rng.chance(0.7) ? s.incrFollowers : s.ticketRevnos)}`
+            : rng.chance(0.3) && run.length > 1
+              ? `r${first}..r${rng.pick(run)}`
               : `r${rng.chance(0.6) ? first : rng.int(1, s.mainline.length)}`;
         return [{ k: "pg", by: this.actor("qa", 0.8), args: ["qa", verdict, target] }];
       }
@@ -214,7 +217,7 @@ export class Generator {
         return [{ k: "pg", by: this.actor(), args: ["sync"] }];
       case "freeze":
         return [
-          s.frozen && rng.chance(0.5)
+          s.frozen && rng.chance(0.7)
             ? { k: "pg", by: this.actor("admin", 0.7), args: ["thaw"] }
             : { k: "pg", by: this.actor(rng.chance(0.5) ? "admin" : "security", 0.7), args: ["freeze", "--reason", "incident"] },
         ];
@@ -266,7 +269,7 @@ export class Generator {
         fixes: ` Fixes #${a}`,
       }[shape];
     }
-    if (rng.chance(m ? 0.3 : 0.05)) m += rng.chance(0.85) ? " [incr]" : " [incremental]";
+    if (rng.chance(m ? 0.35 : 0.05)) m += rng.chance(0.85) ? " [incr]" : " [incremental]";
     return m;
   }
 

@@ -37,6 +37,10 @@ export interface Snapshot {
   pendingTickets: string[];
   /** Revnos of those revisions. */
   ticketRevnos: number[];
+  /** Revnos of pending mainline revisions marked [incr], trusted or not. */
+  incrRevnos: number[];
+  /** Revnos of those that reference a ticket an earlier one marked [incr] (trusted or not) references: its next landings. */
+  incrFollowers: number[];
 }
 
 /** What happened between two checks. */
@@ -261,6 +265,13 @@ export class Oracle {
     for (let i = base + 1; i < mainline.length; i++) {
       const sha = mainline[i]!;
       const { passing, bad } = this.judge(mainline, i, verdicts);
+      if (process.env.FUZZ_DEBUG && !passing && INCR.test(this.commits.get(sha)?.message ?? ""))
+        console.error(
+          `DEBUG front r${i + 1} incr vouched=${this.vouched(sha)} trusted=${this.trusted.has(sha)} tickets=${this.tickets(sha)} rows=${JSON.stringify(verdicts.get(sha) ?? [])} later=${mainline
+            .slice(i + 1)
+            .map((l, k) => `r${i + 2 + k}:${this.tickets(l)}:${this.judge(mainline, i + 1 + k, verdicts).passing}`)
+            .join(" ")}`,
+        );
       if (!passing) {
         if (!bad) break;
         const y = mainline.findIndex((later, j) => j > i && this.rollsBack(later, sha, i + 1));
@@ -490,6 +501,7 @@ export class Oracle {
     const status = JSON.parse(r.stdout) as {
       branches: Record<string, { sha: string; revno: number } | null>;
       pending: { sha: string; revno: number }[];
+      undeployed?: { sha: string; revno: number; verdict: string; source: string }[];
     };
     const stable = this.tips.get(STABLE);
     const mainline = stable ? this.firstParents(stable).reverse() : [];
@@ -508,6 +520,17 @@ export class Oracle {
           what: `status lists r${p.revno} as ${this.describe(p.sha)}; stable's mainline has ${short(mainline[p.revno - 1])} there`,
         });
       }
+    }
+    // Every revision prodgate counts as ok or untestable must pass the oracle's own judgement:
+    // a verdict by ticket, an [incr] or a marker cannot pass what QA did not approve.
+    const verdicts = this.verdicts(false);
+    for (const u of status.undeployed ?? []) {
+      const i = mainline.indexOf(u.sha);
+      if (i < 0 || !PASSING.has(u.verdict) || this.judge(mainline, i, verdicts).passing) continue;
+      v.push({
+        inv: "a",
+        what: `status counts r${u.revno} ${this.describe(u.sha)} as ${u.verdict} (${u.source}); QA's verdicts do not pass it`,
+      });
     }
     return v;
   }
@@ -530,7 +553,23 @@ export class Oracle {
       ...{ devel: on(DEVEL), stable: on(STABLE), pdev: on(PDEV), prod, mainline, badRevnos, frozen: this.frozen, ahead },
       pendingTickets: [...new Set(withTickets.flatMap((sha) => this.tickets(sha)))],
       ticketRevnos: withTickets.map((sha) => mainline.indexOf(sha) + 1),
+      incrRevnos: mainline.flatMap((sha, i) => (!prod.has(sha) && INCR.test(this.commits.get(sha)?.message ?? "") ? [i + 1] : [])),
+      incrFollowers: this.incrFollowers(withTickets).map((sha) => mainline.indexOf(sha) + 1),
     };
+  }
+
+  /** For each [incr] revision (trusted or not) among `pending`, the next landing of each of its tickets, either reading of "not itself incremental". */
+  private incrFollowers(pending: string[]): string[] {
+    const out = new Set<string>();
+    pending.forEach((r, k) => {
+      if (!INCR.test(this.commits.get(r)?.message ?? "")) return;
+      for (const t of this.tickets(r)) {
+        const later = pending.slice(k + 1).filter((sha) => this.tickets(sha).includes(t));
+        for (const final of [later.find((sha) => !this.isIncr(sha)), later.find((sha) => !INCR.test(this.commits.get(sha)?.message ?? ""))])
+          if (final) out.add(final);
+      }
+    });
+    return [...out];
   }
 
   // --- reading the repository and the database ------------------------------
