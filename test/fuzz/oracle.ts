@@ -265,13 +265,6 @@ export class Oracle {
     for (let i = base + 1; i < mainline.length; i++) {
       const sha = mainline[i]!;
       const { passing, bad } = this.judge(mainline, i, verdicts);
-      if (process.env.FUZZ_DEBUG && !passing && INCR.test(this.commits.get(sha)?.message ?? ""))
-        console.error(
-          `DEBUG front r${i + 1} incr vouched=${this.vouched(sha)} trusted=${this.trusted.has(sha)} tickets=${this.tickets(sha)} rows=${JSON.stringify(verdicts.get(sha) ?? [])} later=${mainline
-            .slice(i + 1)
-            .map((l, k) => `r${i + 2 + k}:${this.tickets(l)}:${this.judge(mainline, i + 1 + k, verdicts).passing}`)
-            .join(" ")}`,
-        );
       if (!passing) {
         if (!bad) break;
         const y = mainline.findIndex((later, j) => j > i && this.rollsBack(later, sha, i + 1));
