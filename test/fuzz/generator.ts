@@ -141,7 +141,14 @@ export class Generator {
         const parent = pendingTarget && rng.chance(0.7) ? `${target}^` : any();
         const name = label();
         this.replaced.push(target);
-        const msg = rng.pick([`${name}: innocuous [no-qa]`, `${name}: innocuous`, `${name}: fix [testfix]`]);
+        const msg = rng.pick([
+          `${name}: innocuous [no-qa]`,
+          `${name}: innocuous`,
+          `${name}: fix [testfix]`,
+          // Or as one landing of a ticket QA is about to approve.
+          `${name}: part of it [incr] [bug=${this.ticket()}]`,
+          `${name}: the fix [bug=${this.ticket()}]`,
+        ]);
         return [
           { k: "forge", label: name, of: target, parent, msg },
           { k: "replace", by, src: `fuzz/${name}`, target },
