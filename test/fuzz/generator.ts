@@ -113,7 +113,9 @@ export class Generator {
             first: foxtrot ? side : tip,
             second: foxtrot ? tip : side,
             // A merge's markers never count, whoever pushes it (git merge --log copies the merged side's subjects).
-            ...(rng.chance(0.4) ? { msg: `${name}: merge${this.markers(s)}` } : {}),
+            ...(rng.chance(0.5)
+              ? { msg: `${name}: merge${rng.pick([" [no-qa]", " [testfix]", ` [incr] [bug=${this.ticket()}]`, this.markers(s)])}` }
+              : {}),
           },
           { k: "push", by: this.actor(), src: `fuzz/${name}`, dst: `refs/heads/${target}` },
           ...(target === "devel" && rng.chance(0.3)
