@@ -28,7 +28,7 @@ export interface PendingEntry {
   record?: VerdictRecord;
   /** For an untestable-by-message commit: who pushed it (absent when everyone's markers count). */
   vouchedBy?: MarkerVouch;
-  /** The message carries [no-qa] or [testfix] that does not count (nobody trusted pushed it, or it is a rollback). */
+  /** The message carries [no-qa] or [testfix] that does not count (nobody trusted pushed it, or it is a rollback or a merge). */
   markerIgnored?: boolean;
   /** For a bad commit: the later mainline commit that rolls it back. */
   rolledBackBy?: MainlineCommit;
@@ -42,7 +42,7 @@ export interface PendingEntry {
    * has landed yet, and it waits like any other).
    */
   qaWith?: MainlineCommit[];
-  /** The message carries [incr] that does not count (nobody trusted pushed it, or it is a rollback). */
+  /** The message carries [incr] that does not count (nobody trusted pushed it, or it is a rollback or a merge). */
   incrIgnored?: boolean;
 }
 
@@ -111,7 +111,8 @@ export function effectiveVerdict(
   }
   if (NO_QA_TAG.test(commit.message)) {
     const vouch = markers === "anyone" ? null : markers.get(commit.sha);
-    if (vouch !== undefined && !hasRollbackMarker(commit.message)) {
+    // A merge never vouches for a marker, whoever's markers count: its message may copy the merged side's subjects.
+    if (vouch !== undefined && !hasRollbackMarker(commit.message) && commit.parents.length <= 1) {
       return { verdict: "untestable", source: "message-tag", record, ...(vouch ? { vouchedBy: vouch } : {}) };
     }
     return { verdict: "needstesting", source: record ? "recorded" : "default", record, markerIgnored: true };
@@ -208,7 +209,7 @@ function coverIncremental(entries: PendingEntry[], tickets: ReadonlyMap<string, 
     entry.tickets = own;
     let incremental = false;
     if (carriesIncrMarker(commit.message)) {
-      incremental = (markers === "anyone" || markers.has(commit.sha)) && !hasRollbackMarker(commit.message);
+      incremental = (markers === "anyone" || markers.has(commit.sha)) && !hasRollbackMarker(commit.message) && commit.parents.length <= 1;
       if (!incremental) entry.incrIgnored = true;
     }
     if (incremental && entry.verdict === "needstesting") {

@@ -166,6 +166,28 @@ describe("trusted markers", () => {
     expect(sb.tip("production-stable")).toBe(r1);
     expect(sb.run("git", ["merge-base", "--is-ancestor", backdoor, "production-stable"], { cwd: sb.bare }).status).toBe(1);
   });
+
+  it("nor does a developer's merge when everyone's markers count (prodgate.markers.trust = anyone)", () => {
+    ({ sb, work } = standardSandbox());
+    sb.git(["config", "prodgate.markers.trust", "anyone"], { cwd: sb.bare });
+    expect(sb.prodgate(["qa", "ok", "r1"], "quinn").status).toBe(0);
+    const r1 = sb.tip("production-stable");
+    // The side branch: a docs fix with the marker, and a feature without it.
+    work.git(["checkout", "--quiet", "-b", "feature"]);
+    work.commit("Fix a typo [no-qa]", { "docs.txt": "typo\n" });
+    const feature = work.commit("Add a feature", { "feature.c": "new\n" });
+    work.git(["checkout", "--quiet", "devel"]);
+    work.git(["merge", "--quiet", "--no-ff", "--log", "-m", "Land feature", "feature"]);
+    expect(work.git(["log", "-1", "--format=%B"])).toContain("[no-qa]");
+    work.land("dev");
+    expect(sb.prodgate(["sync"]).status).toBe(0);
+    expect(sb.tip("production-stable")).toBe(r1);
+    expect(sb.run("git", ["merge-base", "--is-ancestor", feature, "production-stable"], { cwd: sb.bare }).status).toBe(1);
+    expect(sb.json<{ pending: { revno: number; markerIgnored?: boolean }[] }>(["status"]).pending[0]).toMatchObject({
+      revno: 2,
+      markerIgnored: true,
+    });
+  });
 });
 
 describe("names that shadow governed refs", () => {

@@ -174,6 +174,23 @@ describe("[incr]", () => {
     expect(sb.tip("production-stable")).toBe(part2);
   });
 
+  it("a merge's [incr] never counts, even when everyone's markers do", () => {
+    sb.git(["config", "prodgate.markers.trust", "anyone"], { cwd: sb.bare });
+    const r1 = sb.tip("production-stable");
+    work.git(["checkout", "--quiet", "-b", "feature"]);
+    work.commit("Part one of the frobnicator", { "frob.c": "one\n" });
+    work.git(["checkout", "--quiet", "devel"]);
+    work.git(["merge", "--quiet", "--no-ff", "-m", "Land part one [incr] [bug=5]", "feature"]);
+    work.land("dev");
+    work.commit("[bug=5] part 2");
+    work.land("dev");
+    expect(sb.prodgate(["qa", "ok", "r3"], "quinn").status).toBe(0);
+    const st = sb.json<Status>(["status"]);
+    expect(st.pending.map((p) => p.revno)).toEqual([2]);
+    expect(st.pending[0]).toMatchObject({ incrIgnored: true });
+    expect(sb.tip("production-stable")).toBe(r1);
+  });
+
   it("without its final landing, a verdict on another ticket's revision does not carry it", () => {
     work.commit("[incr] [bug=5] part 1");
     work.commit("[bug=6] unrelated");

@@ -9,7 +9,7 @@ export type Action =
   /** A commit with a new file `<label>.txt` on top of `on` (a label or origin/<branch>). */
   | { k: "commit"; label: string; on: string; msg: string }
   /** A merge commit with parents (first, second). A foxtrot merge has the pusher's side chain first. */
-  | { k: "merge"; label: string; first: string; second: string }
+  | { k: "merge"; label: string; first: string; second: string; msg?: string }
   /** A commit with `of`'s tree, a chosen parent and message: the body of a replace ref. */
   | { k: "forge"; label: string; of: string; parent: string; msg: string }
   /** git push by `by` of src (a label, origin/<branch>, or "" to delete) to dst. */
@@ -26,7 +26,7 @@ export const isLocal = (a: Action): boolean => a.k === "commit" || a.k === "merg
 export const PRELUDE = `
 t() { n=\${1#c}; echo "@$((1700000000 + n * 60)) +0000"; }
 mk() { git checkout -q --detach "$2" && echo "$1" > "$1.txt" && git add "$1.txt" && GIT_AUTHOR_DATE=$(t "$1") GIT_COMMITTER_DATE=$(t "$1") git commit -q -m "$3" && git update-ref "refs/fuzz/$1" HEAD; }
-mg() { git checkout -q --detach "$2" && GIT_AUTHOR_DATE=$(t "$1") GIT_COMMITTER_DATE=$(t "$1") git merge -q --no-ff --no-edit -m "$1: merge" "$3" && git update-ref "refs/fuzz/$1" HEAD; }
+mg() { git checkout -q --detach "$2" && GIT_AUTHOR_DATE=$(t "$1") GIT_COMMITTER_DATE=$(t "$1") git merge -q --no-ff --no-edit -m "\${4:-$1: merge}" "$3" && git update-ref "refs/fuzz/$1" HEAD; }
 fg() { git update-ref "refs/fuzz/$1" "$(GIT_AUTHOR_DATE=$(t "$1") GIT_COMMITTER_DATE=$(t "$1") git commit-tree "$2^{tree}" -p "$3" -m "$4")"; }
 sha() { git rev-parse --verify -q "$1^{commit}"; }
 push() { GL_USER="$1" git push -q "$SERVER" "\${@:2}"; }
@@ -42,7 +42,7 @@ export function render(a: Action): string {
     case "commit":
       return `${fetchFirst(a.on)}mk ${a.label} ${a.on} ${q(a.msg)}`;
     case "merge":
-      return `${fetchFirst(a.first, a.second)}mg ${a.label} ${a.first} ${a.second}`;
+      return `${fetchFirst(a.first, a.second)}mg ${a.label} ${a.first} ${a.second}${a.msg ? ` ${q(a.msg)}` : ""}`;
     case "forge":
       return `${fetchFirst(a.of, a.parent)}fg ${a.label} ${a.of} ${a.parent} ${q(a.msg)}`;
     case "push": {

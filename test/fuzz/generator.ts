@@ -16,6 +16,7 @@ export const MOVES = {
   replace: 6,
   verdictTag: 13,
   verdictCommand: 12,
+  verdictTicket: 10,
   ci: 5,
   security: 6,
   mergeBack: 3,
@@ -28,6 +29,8 @@ type Move = keyof typeof MOVES;
 
 const GOVERNED = ["devel", "stable", "production-devel", "production-stable"];
 const VERDICTS = { ok: 60, bad: 20, untestable: 10, needstesting: 10 };
+/** How many tickets are in play at once; the window slides as commits are made, so tickets repeat but tag names stay fresh. */
+const TICKET_WINDOW = 5;
 
 export class Generator {
   private n: number;
@@ -104,7 +107,16 @@ export class Generator {
         const foxtrot = rng.chance(0.4) && !this.without.has("foxtrot");
         const tip = `origin/${target}`;
         return [
-          { k: "merge", label: name, first: foxtrot ? side : tip, second: foxtrot ? tip : side },
+          {
+            k: "merge",
+            label: name,
+            first: foxtrot ? side : tip,
+            second: foxtrot ? tip : side,
+            // A merge's markers never count, whoever pushes it (git merge --log copies the merged side's subjects).
+            ...(rng.chance(0.5)
+              ? { msg: `${name}: merge${rng.pick([" [no-qa]", " [testfix]", ` [incr] [bug=${this.ticket()}]`, this.markers(s)])}` }
+              : {}),
+          },
           { k: "push", by: this.actor(), src: `fuzz/${name}`, dst: `refs/heads/${target}` },
           ...(target === "devel" && rng.chance(0.3)
             ? [{ k: "push", by: this.actor(), src: `fuzz/${name}`, dst: "refs/heads/stable" } as Action]
@@ -131,7 +143,14 @@ export class Generator {
         const parent = pendingTarget && rng.chance(0.7) ? `${target}^` : any();
         const name = label();
         this.replaced.push(target);
-        const msg = rng.pick([`${name}: innocuous [no-qa]`, `${name}: innocuous`, `${name}: fix [testfix]`]);
+        const msg = rng.pick([
+          `${name}: innocuous [no-qa]`,
+          `${name}: innocuous`,
+          `${name}: fix [testfix]`,
+          // Or as one landing of a ticket QA is about to approve.
+          `${name}: part of it [incr] [bug=${this.ticket()}]`,
+          `${name}: the fix [bug=${this.ticket()}]`,
+        ]);
         return [
           { k: "forge", label: name, of: target, parent, msg },
           { k: "replace", by, src: `fuzz/${name}`, target },
@@ -149,13 +168,30 @@ export class Generator {
       }
       case "verdictCommand": {
         const verdict = rng.weighted(VERDICTS);
-        const pending = s.mainline.map((sha, i) => (s.prod.has(sha) ? 0 : i + 1)).filter((n) => n > 0);
-        const first = pending[0] ?? s.mainline.length;
+        const all = s.mainline.map((sha, i) => (s.prod.has(sha) ? 0 : i + 1)).filter((n) => n > 0);
+        // QA mostly skips [incr] landings (they are QA'd with a later one), which puts them at the front of the walk.
+        const pending = rng.chance(0.8) ? all.filter((n) => !s.incrRevnos.includes(n)) : all;
+        const first = pending[0] ?? all[0] ?? s.mainline.length;
+        const run = pending.filter((n, k) => n === first + k);
+        // Now and then one landing of a ticket alone: an [incr] before it is QA'd with it.
         const target =
-          rng.chance(0.3) && pending.length > 1
-            ? `r${first}..r${rng.pick(pending)}`
-            : `r${rng.chance(0.6) ? first : rng.int(1, s.mainline.length)}`;
+          s.ticketRevnos.length && rng.chance(0.25)
+            ? `r${rng.pick(s.incrFollowers.length && rng.chance(0.7) ? s.incrFollowers : s.ticketRevnos)}`
+            : rng.chance(0.3) && run.length > 1
+              ? `r${first}..r${rng.pick(run)}`
+              : `r${rng.chance(0.6) ? first : rng.int(1, s.mainline.length)}`;
         return [{ k: "pg", by: this.actor("qa", 0.8), args: ["qa", verdict, target] }];
+      }
+      case "verdictTicket": {
+        // QA marks a ticket: by command (every pending revision naming it) or by tag (those up to the tagged one).
+        const verdict = rng.weighted(VERDICTS);
+        const ticket =
+          s.pendingTickets.length && rng.chance(0.7) ? rng.pick(s.pendingTickets) : this.ticket(rng.chance(0.2) ? -TICKET_WINDOW : 0);
+        const by = this.actor("qa", 0.75);
+        if (rng.chance(0.5)) return [{ k: "pg", by, args: ["qa", verdict, "--ticket", ticket] }];
+        const target = rng.weighted({ tip: 45, pending: 40, any: 15 });
+        const src = target === "tip" ? "origin/stable" : target === "pending" ? this.pendingRev(s) : any();
+        return [{ k: "push", by, src, dst: `refs/tags/qa/${verdict}/ticket-${ticket}` }];
       }
       case "ci": {
         const target = from(rng.chance(0.7) ? where(s.pdev) : labels.map((l) => l.name), "origin/production-devel");
@@ -190,7 +226,7 @@ export class Generator {
         return [{ k: "pg", by: this.actor(), args: ["sync"] }];
       case "freeze":
         return [
-          s.frozen && rng.chance(0.5)
+          s.frozen && rng.chance(0.7)
             ? { k: "pg", by: this.actor("admin", 0.7), args: ["thaw"] }
             : { k: "pg", by: this.actor(rng.chance(0.5) ? "admin" : "security", 0.7), args: ["freeze", "--reason", "incident"] },
         ];
@@ -222,9 +258,33 @@ export class Generator {
     return (role && holders.length && this.rng.chance(p) ? this.rng.pick(holders) : this.rng.pick(this.actors)).name;
   }
 
-  private markers(s: Snapshot): string {
+  /** A ticket id of the current window (shifted by `shift`), so the same tickets recur across landings. */
+  private ticket(shift = 0): string {
+    return String(100 + Math.max(0, Math.floor(this.n / 40) + shift) + this.rng.int(0, TICKET_WINDOW - 1));
+  }
+
+  /** Ticket references in the shapes the default patterns read, and sometimes [incr]. */
+  private tickets(): string {
     const { rng } = this;
     let m = "";
+    if (rng.chance(0.5)) {
+      const [a, b] = [this.ticket(), this.ticket()];
+      const shape = rng.weighted({ bug: 40, bugs: 15, lp: 15, lps: 5, fixes: 15 });
+      m += {
+        bug: ` [bug=${a}]`,
+        bugs: a === b ? ` [bug=${a}]` : ` [bug=${a},${b}]`,
+        lp: ` (LP: #${a})`,
+        lps: a === b ? ` (LP: #${a})` : ` (LP: #${a}, #${b})`,
+        fixes: ` Fixes #${a}`,
+      }[shape];
+    }
+    if (rng.chance(m ? 0.35 : 0.05)) m += rng.chance(0.85) ? " [incr]" : " [incremental]";
+    return m;
+  }
+
+  private markers(s: Snapshot): string {
+    const { rng } = this;
+    let m = this.tickets();
     if (rng.chance(0.14)) m += rng.chance(0.75) ? " [no-qa]" : " [testfix]";
     if (rng.chance(0.08) && s.mainline.length > 0)
       m += ` [rollback=r${s.badRevnos.length && rng.chance(0.7) ? rng.pick(s.badRevnos) : rng.int(1, s.mainline.length)}]`;

@@ -33,6 +33,14 @@ export interface Snapshot {
   frozen: boolean;
   /** Commits of the newest deployable revision that production-stable lacks. */
   ahead: Set<string>;
+  /** Tickets that mainline revisions not in production reference. */
+  pendingTickets: string[];
+  /** Revnos of those revisions. */
+  ticketRevnos: number[];
+  /** Revnos of pending mainline revisions marked [incr], trusted or not. */
+  incrRevnos: number[];
+  /** Revnos of those that reference a ticket an earlier one marked [incr] (trusted or not) references: its next landings. */
+  incrFollowers: number[];
 }
 
 /** What happened between two checks. */
@@ -51,6 +59,13 @@ interface Commit {
   message: string;
 }
 
+/** A verdict that counts, with the ticket it came through (null: given to the revision) and whether it came during a concurrent interval. */
+interface VerdictRow {
+  verdict: string;
+  ticket: string | null;
+  during: boolean;
+}
+
 interface AuditRow {
   id: number;
   user: string | null;
@@ -65,7 +80,18 @@ const BRANCHES = ["devel", "stable", "production-devel", "production-stable"].ma
 const [DEVEL, STABLE, PDEV, PROD] = BRANCHES as [string, string, string, string];
 const ROBOT = "prodgate <prodgate@localhost>";
 const NO_QA = /\[(no-qa|testfix)\]/i;
+const INCR = /\[(incr|incremental)\]/i;
 const ROLLBACK = /\[rollback=\s*r?([0-9a-f]+)\s*\]/gi;
+/**
+ * Ticket references as README.md's "QA by ticket" lists the defaults:
+ * `[bug=N]`, `[bug=N,M]` (blanks inside, `[bugs=…]`), `LP: #N` (and `LP: #N, #M`),
+ * `Fixes #N` / `Closes #N`. The generator writes these shapes only.
+ */
+const TICKETS: [RegExp, (m: RegExpMatchArray) => string[]][] = [
+  [/\[bugs?\s*=\s*([0-9][0-9,\s]*)\]/gi, (m) => m[1]!.split(/[\s,]+/)],
+  [/\bLP:\s*(#[0-9]+(?:\s*,\s*#[0-9]+)*)/g, (m) => m[1]!.split(/[\s,#]+/)],
+  [/\b(?:Fixes|Closes)\s+#([0-9]+)/gi, (m) => [m[1]!]],
+];
 /** Audit kinds that record something other than a ref update. */
 const EVENTS = new Set(["rejected", "verdict", "ci", "fix", "merge-back", "role", "baseline", "freeze", "thaw"]);
 const PASSING = new Set(["ok", "untestable"]);
@@ -91,6 +117,11 @@ export class Oracle {
   private readonly shown = new Map<number, string>();
   private readonly revnoChecked = new Set<string>();
   private ancestorCache = new Map<string, Set<string>>();
+  private readonly ticketCache = new Map<string, string[]>();
+  /** What the run exercised, for its log: [incr] revisions passed with a later landing, ticket verdicts counted and not. */
+  private readonly seen = { incrPassed: new Set<string>(), ticketRows: 0, ticketRowsIgnored: 0 };
+  /** Where each qa/…/ticket-N tag pointed when first seen: a ticket verdict by tag covers only what QA tested. */
+  private readonly tagTargets = new Map<string, string>();
 
   constructor(
     private readonly world: World,
@@ -100,6 +131,12 @@ export class Oracle {
     this.db = new Database(join(world.sb.bare, "prodgate", "state.db"), { readonly: true, fileMustExist: true });
     const holders = (role: string) => new Set(actors.filter((a) => a.roles.includes(role as never)).map((a) => a.name));
     this.users = { qa: holders("qa"), ci: holders("ci"), security: holders("security"), admin: holders("admin") };
+  }
+
+  /** One line on what the run exercised beyond the invariants themselves. */
+  coverage(): string {
+    const { incrPassed, ticketRows, ticketRowsIgnored } = this.seen;
+    return `tickets: ${ticketRows} ticket verdicts counted, ${ticketRowsIgnored} not (no reference, or beyond the tagged revision); ${incrPassed.size} [incr] revisions passed with a later landing`;
   }
 
   close(): void {
@@ -112,6 +149,7 @@ export class Oracle {
     const before = this.tips;
     const now = this.readTips();
     this.readCommits();
+    for (const [ref, sha] of now) if (ref.startsWith("refs/tags/qa/") && !this.tagTargets.has(ref)) this.tagTargets.set(ref, sha);
     this.ancestorCache = new Map();
     const fresh = this.db
       .prepare("SELECT id, user, ref, old, new, decision, code FROM audit WHERE id > ? ORDER BY id")
@@ -183,14 +221,22 @@ export class Oracle {
     }
   }
 
+  /**
+   * Markers count on commits a ci-role push brought onto devel, or onto
+   * stable when devel did not hold them: advancing stable to someone else's
+   * commit vouches for nothing.
+   */
   private learnTrust(before: Map<string, string>, now: Map<string, string>, iv: Interval): void {
     if (!iv.ciPushed) return;
+    const had = (ref: string) => {
+      const old = before.get(ref);
+      return old && this.commits.has(old) ? this.ancestors(old) : new Set<string>();
+    };
     for (const ref of [DEVEL, STABLE]) {
       const tip = now.get(ref);
       if (!tip || tip === before.get(ref)) continue;
-      const old = before.get(ref);
-      const had = old && this.commits.has(old) ? this.ancestors(old) : new Set<string>();
-      for (const c of this.ancestors(tip)) if (!had.has(c)) this.trusted.add(c);
+      const known = [had(ref), ...(ref === STABLE ? [had(DEVEL)] : [])];
+      for (const c of this.ancestors(tip)) if (!known.some((k) => k.has(c))) this.trusted.add(c);
     }
   }
 
@@ -218,9 +264,9 @@ export class Oracle {
     let holdUntil = -1;
     for (let i = base + 1; i < mainline.length; i++) {
       const sha = mainline[i]!;
-      const states = this.effective(sha, verdicts.get(sha) ?? [null]);
-      if (!states.some((s) => PASSING.has(s))) {
-        if (!states.includes("bad")) break;
+      const { passing, bad } = this.judge(mainline, i, verdicts);
+      if (!passing) {
+        if (!bad) break;
         const y = mainline.findIndex((later, j) => j > i && this.rollsBack(later, sha, i + 1));
         if (y < 0) break;
         holdUntil = Math.max(holdUntil, y);
@@ -230,10 +276,82 @@ export class Oracle {
     }
   }
 
-  private effective(sha: string, recorded: (string | null)[]): string[] {
+  /**
+   * Whether mainline[i] may pass, and whether it may be bad, by README.md's
+   * "QA by ticket": a verdict given to the revision speaks for all its
+   * tickets, one given through a ticket for that ticket only, and for each
+   * ticket the newer word stands; the revision passes only when every ticket
+   * does and is bad when any is. With no word (or needstesting) a trusted
+   * `[no-qa]` makes a ticket untestable, and a trusted `[incr]` takes the ok
+   * or untestable of the next later mainline revision referencing the same
+   * ticket that is not itself a counted `[incr]` (waiting otherwise). Markers
+   * are trusted only on commits the trusted role brought, never on a merge or
+   * a rollback. Concurrently, any value a ticket held during the interval may
+   * have counted.
+   */
+  private judge(mainline: string[], i: number, verdicts: Map<string, VerdictRow[]>): { passing: boolean; bad: boolean } {
+    const sha = mainline[i]!;
+    const rows = verdicts.get(sha) ?? [];
+    const vouched = this.vouched(sha);
+    const noQa = vouched && NO_QA.test(this.commits.get(sha)?.message ?? "");
+    const incr = this.isIncr(sha);
+    const dims = [...new Set([...this.tickets(sha), ...rows.flatMap((r) => (r.ticket === null ? [] : [r.ticket]))])];
+    if (dims.length === 0) dims.push("");
+    let passing = true;
+    let bad = false;
+    for (const d of dims) {
+      const applies = rows.filter((r) => r.ticket === null || r.ticket === d);
+      const values = [applies.filter((r) => !r.during).at(-1)?.verdict ?? null, ...applies.filter((r) => r.during).map((r) => r.verdict)];
+      const out = new Set<string>();
+      for (const v of values) {
+        if (v && v !== "needstesting") out.add(v);
+        else if (noQa) out.add("untestable");
+        else if (incr && d) out.add(this.inherit(mainline, i, d, verdicts));
+        else out.add("needstesting");
+      }
+      if (![...out].some((v) => PASSING.has(v))) passing = false;
+      if (out.has("bad")) bad = true;
+    }
+    return { passing, bad };
+  }
+
+  /** What a counted `[incr]` revision takes for ticket `d`: "ok" when its ticket's next landing may pass, else "needstesting". */
+  private inherit(mainline: string[], i: number, d: string, verdicts: Map<string, VerdictRow[]>): string {
+    for (let j = i + 1; j < mainline.length; j++) {
+      const later = mainline[j]!;
+      if (!this.tickets(later).includes(d) || this.isIncr(later)) continue;
+      if (!this.judge(mainline, j, verdicts).passing) return "needstesting";
+      this.seen.incrPassed.add(mainline[i]!);
+      return "ok";
+    }
+    return "needstesting";
+  }
+
+  /** A commit whose markers count: brought by the trusted role (or anyone's, by the seed's configuration), not a merge, not a rollback. */
+  private vouched(sha: string): boolean {
+    const c = this.commits.get(sha);
+    return (
+      !!c &&
+      (this.world.trust === "anyone" || this.trusted.has(sha)) &&
+      c.parents.length < 2 &&
+      !new RegExp(ROLLBACK.source, "i").test(c.message)
+    );
+  }
+
+  private isIncr(sha: string): boolean {
+    return this.vouched(sha) && INCR.test(this.commits.get(sha)?.message ?? "");
+  }
+
+  /** The tickets a commit's message references (the default patterns), in no particular order. */
+  private tickets(sha: string): string[] {
+    const cached = this.ticketCache.get(sha);
+    if (cached) return cached;
     const message = this.commits.get(sha)?.message ?? "";
-    const marker = this.trusted.has(sha) && NO_QA.test(message) && !new RegExp(ROLLBACK.source, "i").test(message);
-    return recorded.map((r) => (r && r !== "needstesting" ? r : marker ? "untestable" : "needstesting"));
+    const found = new Set<string>();
+    for (const [re, ids] of TICKETS) for (const m of message.matchAll(re)) for (const id of ids(m)) if (id) found.add(id);
+    const list = [...found];
+    if (this.commits.has(sha)) this.ticketCache.set(sha, list);
+    return list;
   }
 
   private rollsBack(sha: string, bad: string, badRevno: number): boolean {
@@ -244,24 +362,41 @@ export class Oracle {
     return false;
   }
 
-  /** For each sha, the verdicts that may count: the latest, or (concurrently) any given during the interval too. */
-  private verdicts(concurrent: boolean): Map<string, (string | null)[]> {
-    const rows = this.db.prepare("SELECT id, sha, verdict, user FROM verdicts ORDER BY id").all() as {
+  /**
+   * For each sha, oldest first, the verdicts that count: by qa-role users,
+   * and through a ticket only on a revision whose message references it and,
+   * by tag, only at or before the tagged revision (what QA tested).
+   * Concurrently, those given during the interval are marked so.
+   */
+  private verdicts(concurrent: boolean): Map<string, VerdictRow[]> {
+    const rows = this.db.prepare("SELECT id, sha, verdict, user, ticket, source FROM verdicts ORDER BY id").all() as {
       id: number;
       sha: string;
       verdict: string;
       user: string;
+      ticket: string | null;
+      source: string;
     }[];
-    const out = new Map<string, (string | null)[]>();
-    const latestBefore = new Map<string, string>();
-    for (const r of rows.filter((r) => this.users.qa!.has(r.user))) {
-      if (!concurrent || r.id <= this.verdictMark) latestBefore.set(r.sha, r.verdict);
-      else out.set(r.sha, [...(out.get(r.sha) ?? []), r.verdict]);
+    const out = new Map<string, VerdictRow[]>();
+    this.seen.ticketRows = 0;
+    this.seen.ticketRowsIgnored = 0;
+    for (const r of rows) {
+      if (!this.users.qa!.has(r.user)) continue;
+      if (r.ticket !== null) this.seen[this.coversTicket(r) ? "ticketRows" : "ticketRowsIgnored"]++;
+      if (!this.coversTicket(r)) continue;
+      const during = concurrent && r.id > this.verdictMark;
+      out.set(r.sha, [...(out.get(r.sha) ?? []), { verdict: r.verdict, ticket: r.ticket, during }]);
     }
-    for (const [sha, verdict] of latestBefore) out.set(sha, [verdict, ...(out.get(sha) ?? [])]);
-    if (concurrent) for (const [sha, list] of out) if (!latestBefore.has(sha)) out.set(sha, [null, ...list]);
     this.verdictMark = rows.at(-1)?.id ?? 0;
     return out;
+  }
+
+  private coversTicket(r: { sha: string; ticket: string | null; source: string }): boolean {
+    if (r.ticket === null) return true;
+    if (!this.tickets(r.sha).includes(r.ticket)) return false;
+    if (!r.source.startsWith("tag ")) return true;
+    const target = this.tagTargets.get(fullRef(r.source.slice(4).trim()));
+    return target === undefined || this.ancestors(target).has(r.sha);
   }
 
   /** (a) and (f): every tip production-stable took is justified; a freeze holds. */
@@ -364,6 +499,7 @@ export class Oracle {
     const status = JSON.parse(r.stdout) as {
       branches: Record<string, { sha: string; revno: number } | null>;
       pending: { sha: string; revno: number }[];
+      undeployed?: { sha: string; revno: number; verdict: string; source: string }[];
     };
     const stable = this.tips.get(STABLE);
     const mainline = stable ? this.firstParents(stable).reverse() : [];
@@ -383,6 +519,17 @@ export class Oracle {
         });
       }
     }
+    // Every revision prodgate counts as ok or untestable must pass the oracle's own judgement:
+    // a verdict by ticket, an [incr] or a marker cannot pass what QA did not approve.
+    const verdicts = this.verdicts(false);
+    for (const u of status.undeployed ?? []) {
+      const i = mainline.indexOf(u.sha);
+      if (i < 0 || !PASSING.has(u.verdict) || this.judge(mainline, i, verdicts).passing) continue;
+      v.push({
+        inv: "a",
+        what: `status counts r${u.revno} ${this.describe(u.sha)} as ${u.verdict} (${u.source}); QA's verdicts do not pass it`,
+      });
+    }
     return v;
   }
 
@@ -399,7 +546,28 @@ export class Oracle {
     const prod = on(PROD);
     const d = [...mainline].reverse().find((sha) => this.deployable.has(sha));
     const ahead = new Set([...(d ? this.ancestors(d) : [])].filter((sha) => !prod.has(sha)));
-    return { devel: on(DEVEL), stable: on(STABLE), pdev: on(PDEV), prod, mainline, badRevnos, frozen: this.frozen, ahead };
+    const withTickets = mainline.filter((sha) => !prod.has(sha) && this.tickets(sha).length > 0);
+    return {
+      ...{ devel: on(DEVEL), stable: on(STABLE), pdev: on(PDEV), prod, mainline, badRevnos, frozen: this.frozen, ahead },
+      pendingTickets: [...new Set(withTickets.flatMap((sha) => this.tickets(sha)))],
+      ticketRevnos: withTickets.map((sha) => mainline.indexOf(sha) + 1),
+      incrRevnos: mainline.flatMap((sha, i) => (!prod.has(sha) && INCR.test(this.commits.get(sha)?.message ?? "") ? [i + 1] : [])),
+      incrFollowers: this.incrFollowers(withTickets).map((sha) => mainline.indexOf(sha) + 1),
+    };
+  }
+
+  /** For each [incr] revision (trusted or not) among `pending`, the next landing of each of its tickets, either reading of "not itself incremental". */
+  private incrFollowers(pending: string[]): string[] {
+    const out = new Set<string>();
+    pending.forEach((r, k) => {
+      if (!INCR.test(this.commits.get(r)?.message ?? "")) return;
+      for (const t of this.tickets(r)) {
+        const later = pending.slice(k + 1).filter((sha) => this.tickets(sha).includes(t));
+        for (const final of [later.find((sha) => !this.isIncr(sha)), later.find((sha) => !INCR.test(this.commits.get(sha)?.message ?? ""))])
+          if (final) out.add(final);
+      }
+    });
+    return [...out];
   }
 
   // --- reading the repository and the database ------------------------------

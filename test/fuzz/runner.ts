@@ -6,7 +6,7 @@ import { type Action, isLocal, render } from "./actions";
 import { Generator } from "./generator";
 import { INVARIANTS, type Interval, type Invariant, Oracle, type Violation } from "./oracle";
 import { Rng } from "./rng";
-import { castActors, type Outcome, reproScript, World } from "./world";
+import { castActors, markersTrust, type Outcome, reproScript, World } from "./world";
 
 export interface Failure {
   seed: number;
@@ -77,7 +77,7 @@ export function runSequential(opts: RunOptions): Failure[] {
   const log = opts.log ?? (() => {});
   const rng = new Rng(opts.seed);
   const actors = castActors(opts.seed);
-  const world = new World(actors);
+  const world = new World(actors, markersTrust(opts.seed));
   const oracle = new Oracle(world, actors, opts.boundMs);
   const deadline = Date.now() + (opts.budgetMs ?? Infinity);
   try {
@@ -98,7 +98,7 @@ export function runSequential(opts: RunOptions): Failure[] {
       },
       { statusEvery: 5, keepGoing: opts.keepGoing ?? false, trace: opts.trace },
     );
-    log(`seed ${opts.seed}: ${moves} moves, ${result.actions.length} actions`);
+    log(`seed ${opts.seed}: ${moves} moves, ${result.actions.length} actions; ${oracle.coverage()}`);
     return result.failures.map((f) => ({
       seed: opts.seed,
       ...f,
@@ -120,7 +120,7 @@ export function replay(
   inv?: Invariant,
 ): { step: number; violations: Violation[] } | null {
   const actors = castActors(seed);
-  const world = new World(actors);
+  const world = new World(actors, markersTrust(seed));
   const oracle = new Oracle(world, actors);
   try {
     oracle.check({ ciPushed: true, outcomes: [], concurrent: false });
@@ -164,10 +164,12 @@ export function describeFailure(f: Failure, shortest: Action[] | null): string {
   const actors = castActors(f.seed);
   const flags = f.without?.length ? ` --without ${f.without.join(",")}` : "";
   if (f.moves > 0) lines.push(`  reproduce and shrink: npm run fuzz -- --seed ${f.seed} --steps ${f.moves}${flags}`);
-  lines.push(`  actors: ${actors.map((a) => `${a.name}=${a.roles.join("+") || "none"}`).join(" ")}`);
+  lines.push(
+    `  actors: ${actors.map((a) => `${a.name}=${a.roles.join("+") || "none"}`).join(" ")}; prodgate.markers.trust ${markersTrust(f.seed)}`,
+  );
   if (shortest) {
     lines.push(`shortest sequence (${shortest.length} actions), as a script to paste in the project's folder after npm run build:`);
-    lines.push(reproScript(actors, shortest));
+    lines.push(reproScript(actors, shortest, markersTrust(f.seed)));
     lines.push(`# then: (${f.violations[0]!.inv}) ${f.violations[0]!.what}`);
   }
   return lines.join("\n");
@@ -202,7 +204,7 @@ export async function runConcurrent(opts: ConcurrentOptions): Promise<Concurrent
   const log = opts.log ?? (() => {});
   const rng = new Rng(opts.seed);
   const actors = castActors(opts.seed);
-  const world = new World(actors);
+  const world = new World(actors, markersTrust(opts.seed));
   const oracle = new Oracle(world, actors, opts.boundMs);
   const gen = new Generator(rng, actors, opts.without);
   const deadline = Date.now() + (opts.budgetMs ?? Infinity);
@@ -227,6 +229,7 @@ export async function runConcurrent(opts: ConcurrentOptions): Promise<Concurrent
         log(`seed ${opts.seed}: ${round + 1} rounds, ${outcomes.filter((o) => o.killed).length} killed in the last`);
       if (violations.length > 0) return { seed: opts.seed, round, violations, rounds, outcomes };
     }
+    log(`seed ${opts.seed}: ${oracle.coverage()}`);
     return null;
   } finally {
     oracle.close();

@@ -26,6 +26,12 @@ export function castActors(seed: number): Actor[] {
   return names.map((name) => ({ name, roles: roles.splice(rng.int(0, roles.length - 1), 1)[0]! }));
 }
 
+/** Whose markers count (prodgate.markers.trust), from the seed alone: mostly the landing robot's, sometimes everyone's. */
+export type MarkersTrust = "ci" | "anyone";
+export function markersTrust(seed: number): MarkersTrust {
+  return new Rng(seed ^ 0x7a57).chance(0.25) ? "anyone" : "ci";
+}
+
 export interface Outcome {
   status: number;
   ms: number;
@@ -38,10 +44,13 @@ export class World {
   readonly clone: string;
   private readonly env: NodeJS.ProcessEnv;
 
-  constructor(readonly actors: Actor[]) {
+  constructor(
+    readonly actors: Actor[],
+    readonly trust: MarkersTrust = "ci",
+  ) {
     const r = this.sb.install();
     if (r.status !== 0) throw new Error(`install.sh failed: ${r.stdout}${r.stderr}`);
-    this.sb.git(["config", "prodgate.markers.trust", "ci"], { cwd: this.sb.bare });
+    this.sb.git(["config", "prodgate.markers.trust", trust], { cwd: this.sb.bare });
     for (const a of actors) for (const role of a.roles) this.sb.grant(role, a.name);
     this.clone = this.sb.clone("client").dir;
     this.env = this.sb.env({ SERVER: this.sb.bare, PRODGATE: MAIN });
@@ -141,13 +150,13 @@ export function setupScript(ci: string): string[] {
 }
 
 /** A shell script that rebuilds a run from nothing: paste it in the project's folder. */
-export function reproScript(actors: Actor[], actions: Action[]): string {
+export function reproScript(actors: Actor[], actions: Action[], trust: MarkersTrust = "ci"): string {
   const ci = actors.find((a) => a.roles.includes("ci"))!.name;
   const grants = actors.flatMap((a) => a.roles.map((r) => `git -C "$SERVER" config --add prodgate.roles.${r} ${a.name}`));
   return [
     "set -u; R=$(mktemp -d); export SERVER=$R/server.git PRODGATE=$PWD/dist/prodgate.cjs HOME=$R GIT_CONFIG_NOSYSTEM=1",
     "export GIT_AUTHOR_NAME='Test Author' GIT_AUTHOR_EMAIL=author@example.com GIT_COMMITTER_NAME='Test Author' GIT_COMMITTER_EMAIL=author@example.com",
-    './install.sh "$SERVER" >/dev/null && git -C "$SERVER" config prodgate.markers.trust ci',
+    `./install.sh "$SERVER" >/dev/null && git -C "$SERVER" config prodgate.markers.trust ${trust}`,
     ...grants,
     'git clone -q "$SERVER" "$R/client" && cd "$R/client"',
     PRELUDE,
