@@ -1,0 +1,119 @@
+// The Bazaar revision index under attack: a developer with push access and no
+// role, talking to `prodgate serve-bzr` with a plain brz and Breezy's smart
+// verbs, must not make the index answer differently from Breezy, nor make
+// someone else's push pay for reading the whole history again.
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type BzrServer, hasBrz, servedBzr } from "../helpers/bzr";
+
+// Breezy's API for what brz will not do by itself: a revision whose merged
+// parent is absent (a ghost), a revision with a chosen id, and a tip set
+// with a revno of the client's choosing.
+const PY = `
+import sys, breezy
+with breezy.initialize(setup_ui=False):
+    import breezy.bzr
+    from breezy.controldir import ControlDir
+    from breezy.workingtree import WorkingTree
+    cmd, where, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+    if cmd == "merge-ghost":
+        wt = WorkingTree.open(where)
+        wt.set_parent_ids([wt.last_revision(), args[0].encode()], allow_leftmost_as_ghost=True)
+        wt.commit(message=args[1], allow_pointless=True)
+    elif cmd == "commit-as":
+        # a revision with a chosen id and chosen parents (absent ones allowed)
+        wt = WorkingTree.open(where)
+        wt.set_parent_ids([p.encode() for p in args[2:]], allow_leftmost_as_ghost=True)
+        wt.commit(message=args[1], rev_id=args[0].encode(), allow_pointless=True)
+    elif cmd == "set-tip":
+        cd = ControlDir.open(where)
+        c = cd._client
+        path = cd._path_for_remote_call(c)
+        path = path.encode() if isinstance(path, str) else path
+        ok, tok, rtok = c.call(b"Branch.lock_write", path, b"", b"")
+        try:
+            c.call(b"Branch.set_last_revision_info", path, tok, rtok, args[0].encode(), args[1].encode())
+            print("ok")
+        except Exception as e:
+            print(str(e).replace(chr(10), " "))
+        finally:
+            c.call(b"Branch.unlock", path, tok, rtok)
+`;
+
+// A row no Breezy revision has: a rebuild of the index from Breezy drops it, an index kept up to date keeps it.
+const CANARY = "prodgate-test-canary";
+const SQL = `
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+if sys.argv[2] == "plant":
+    c.execute("INSERT OR IGNORE INTO bzr_revisions (id, parents, message, revno, gen) VALUES (?, '[]', '', 1, 1)", (sys.argv[3],))
+    c.commit()
+elif sys.argv[2] == "has":
+    print(c.execute("SELECT count(*) FROM bzr_revisions WHERE id = ?", (sys.argv[3],)).fetchone()[0])
+elif sys.argv[2] == "forget":
+    c.executescript("DELETE FROM bzr_revisions; DELETE FROM bzr_ghosts; DELETE FROM bzr_tips;")
+`;
+
+describe.skipIf(!hasBrz)("the Bazaar revision index under attack (skipped where brz is absent: run .ci/deps-bzr.sh)", () => {
+  let s: BzrServer;
+  let root: string;
+  const py = (args: string[]) => s.run("/usr/bin/python3", ["-c", PY, ...args]);
+  const sql = (args: string[]) => s.run("/usr/bin/python3", ["-c", SQL, join(`${s.srv}.prodgate`, "state.db"), ...args]);
+  const plantCanary = () => expect(sql(["plant", CANARY]).status).toBe(0);
+  const rebuiltSinceCanary = () => sql(["has", CANARY]).stdout.trim() === "0";
+  const cfg = () => `${s.srv}.prodgate/config`;
+  /** A branch of `from` at <root>/<name>, with one more commit. */
+  const work = (name: string, from: string, message: string): string => {
+    const dir = join(root, name);
+    expect(s.brz(["branch", "-q", s.url(from), dir], root).status).toBe(0);
+    s.commit(`${name}.txt`, message, dir);
+    return dir;
+  };
+  /** An honest push to devel, from the client's branch. */
+  const honestPush = (message: string) => {
+    expect(s.brz(["pull", "-q", "--overwrite", s.url("devel")]).status).toBe(0);
+    s.commit(`${message.replaceAll(" ", "-")}.txt`, message);
+    const r = s.brz(["push", "-q", s.url("devel")]);
+    expect(r.status, r.stderr).toBe(0);
+  };
+
+  beforeAll(async () => {
+    s = await servedBzr("bzr-index");
+    root = s.root;
+    s.commit("a.txt", "first change");
+    s.commit("b.txt", "second change");
+    expect(s.brz(["push", "-q", s.url("devel")]).status).toBe(0);
+    // release-1 exists before prodgate governs it (clients cannot create a governed branch).
+    expect(s.brz(["push", "-q", s.url("release-1")]).status).toBe(0);
+    expect(s.run("git", ["config", "--file", cfg(), "--add", "prodgate.governed", "refs/heads/release-*"]).status).toBe(0);
+  });
+
+  afterAll(() => s?.cleanup());
+
+  it("refuses a tip set on any governed branch with a revno that is not prodgate's, so no push can force a rebuild of the index", () => {
+    const side = work("claim", "release-1", "work for release-1");
+    expect(s.brz(["push", "-q", s.url("scratch-claim")], side).status).toBe(0);
+    const id = s.revid("scratch-claim");
+    const before = s.revid("release-1");
+    // The right revno is 3: a client that says 99 makes the branch state 99.
+    const r = py(["set-tip", s.url("release-1"), "99", id]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("[renumbers]");
+    expect(s.revid("release-1")).toBe(before);
+    plantCanary();
+    honestPush("after a revno claim");
+    expect(rebuiltSinceCanary()).toBe(false);
+  });
+
+  it("refuses a ghost on any governed branch: filling it later would make the next push rebuild the whole index", () => {
+    const side = join(root, "ghostly");
+    expect(s.brz(["branch", "-q", s.url("release-1"), side], root).status).toBe(0);
+    const c = py(["merge-ghost", side, "ghost-for-release", "merges a revision nobody has"]);
+    expect(c.status, c.stderr).toBe(0);
+    const before = s.revid("release-1");
+    const r = s.brz(["push", "-q", s.url("release-1")], side);
+    expect(r.status, r.stderr).toBe(3);
+    expect(r.stderr).toContain("[renumbers]");
+    expect(s.revid("release-1")).toBe(before);
+  });
+});
