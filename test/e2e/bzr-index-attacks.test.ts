@@ -2,6 +2,7 @@
 // role, talking to `prodgate serve-bzr` with a plain brz and Breezy's smart
 // verbs, must not make the index answer differently from Breezy, nor make
 // someone else's push pay for reading the whole history again.
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BzrServer, hasBrz, servedBzr } from "../helpers/bzr";
@@ -50,8 +51,27 @@ if sys.argv[2] == "plant":
     c.commit()
 elif sys.argv[2] == "has":
     print(c.execute("SELECT count(*) FROM bzr_revisions WHERE id = ?", (sys.argv[3],)).fetchone()[0])
+elif sys.argv[2] == "open-tips":
+    # governed tips the index records without the revision, and revisions with a parent it neither holds nor knows as a ghost
+    print(c.execute("SELECT count(*) FROM bzr_tips WHERE id NOT IN (SELECT id FROM bzr_revisions)").fetchone()[0])
+    held = {r[0] for r in c.execute("SELECT id FROM bzr_revisions UNION SELECT id FROM bzr_ghosts")}
+    import json
+    print(sum(1 for (ps,) in c.execute("SELECT parents FROM bzr_revisions") for p in json.loads(ps) if p not in held))
 elif sys.argv[2] == "forget":
     c.executescript("DELETE FROM bzr_revisions; DELETE FROM bzr_ghosts; DELETE FROM bzr_tips;")
+`;
+
+// The engine's node: while the flag file exists, the first change told to the engine after it landed
+// kills serve-bzr and everything it started (kill -9 of its process group), before anything is recorded.
+const KILLING_NODE = `#!/bin/bash
+if [ ! -e "$PRODGATE_TEST_KILL" ]; then exec ${JSON.stringify(process.execPath)} "$@"; fi
+group=$(ps -o pgid= -p $$ | tr -d ' ')
+while IFS= read -r line; do
+  case "$line" in
+    *'"stage": "post-change"'*|*'"stage":"post-change"'*) rm -f "$PRODGATE_TEST_KILL"; kill -9 -- "-$group" ;;
+  esac
+  printf '%s\\n' "$line"
+done | ${JSON.stringify(process.execPath)} "$@"
 `;
 
 describe.skipIf(!hasBrz)("the Bazaar revision index under attack (skipped where brz is absent: run .ci/deps-bzr.sh)", () => {
@@ -116,6 +136,35 @@ describe.skipIf(!hasBrz)("the Bazaar revision index under attack (skipped where 
     expect(r.stderr).toContain("[renumbers]");
     expect(s.revid("release-1")).toBe(before);
   });
+  it("keeps no half change when serve-bzr is killed (-9) after a change landed and before it was recorded", async () => {
+    const node = join(root, "killing-node");
+    const flag = join(root, "kill-at-post-change");
+    writeFileSync(node, KILLING_NODE, { mode: 0o755 });
+    writeFileSync(flag, "");
+    s.stopServing();
+    await s.serve({ PRODGATE_NODE: node, PRODGATE_TEST_KILL: flag });
+    expect(s.brz(["pull", "-q", "--overwrite", s.url("devel")]).status).toBe(0);
+    s.commit("killed.txt", "landed while the server died");
+    const landed = s.brz(["revision-info"]).stdout.trim().split(" ")[1]!;
+    expect(s.brz(["push", "-q", s.url("devel")]).status).not.toBe(0);
+    expect(existsSync(flag)).toBe(false);
+    s.stopServing();
+    // The dead server's locks stay on disk (as with any Breezy process killed holding them): the admin breaks them.
+    for (const dir of [join(s.srv, "devel"), s.srv]) s.brz(["break-lock", "--force", dir], root);
+    await s.serve();
+    // The change landed (Breezy wrote the tip before the hook that records it ran), unrecorded.
+    expect(s.revid("devel")).toBe(landed);
+    expect(sql(["open-tips"]).stdout.trim().split("\n")).toEqual(["0", "0"]);
+    honestPush("after the server died");
+    const status = JSON.parse(s.prodgate(["status", "--json"]).stdout) as { branches: Record<string, { revno: number; sha: string }> };
+    expect(status.branches.devel).toMatchObject({ revno: Number(s.revno("devel")), sha: s.revid("devel") });
+    expect(sql(["open-tips"]).stdout.trim().split("\n")).toEqual(["0", "0"]);
+    const explained = s.prodgate(["explain", landed]).stdout;
+    expect(explained).toContain("landed while the server died");
+    expect(sql(["forget"]).status).toBe(0);
+    expect(s.prodgate(["explain", landed]).stdout).toBe(explained);
+  });
+
   it("answers status, qa pending and explain from the index as from an index rebuilt from Breezy", () => {
     // A landing merged into devel, and stable and a verdict, so the answers cover merges and the mainline.
     const side = work("landing", "devel", "landing part one");
