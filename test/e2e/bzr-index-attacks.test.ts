@@ -57,6 +57,8 @@ elif sys.argv[2] == "open-tips":
     held = {r[0] for r in c.execute("SELECT id FROM bzr_revisions UNION SELECT id FROM bzr_ghosts")}
     import json
     print(sum(1 for (ps,) in c.execute("SELECT parents FROM bzr_revisions") for p in json.loads(ps) if p not in held))
+elif sys.argv[2] == "tips":
+    print(" ".join(r[0] for r in c.execute("SELECT branch FROM bzr_tips ORDER BY branch")))
 elif sys.argv[2] == "forget":
     c.executescript("DELETE FROM bzr_revisions; DELETE FROM bzr_ghosts; DELETE FROM bzr_tips;")
 `;
@@ -163,6 +165,18 @@ describe.skipIf(!hasBrz)("the Bazaar revision index under attack (skipped where 
     expect(explained).toContain("landed while the server died");
     expect(sql(["forget"]).status).toBe(0);
     expect(s.prodgate(["explain", landed]).stdout).toBe(explained);
+  });
+
+  it("forgets the tip of a branch no longer governed, rather than count it as changed at every read", () => {
+    expect(s.prodgate(["status"]).status).toBe(0);
+    expect(sql(["tips"]).stdout).toContain("release-1");
+    expect(s.run("git", ["config", "--file", cfg(), "--unset-all", "prodgate.governed"]).status).toBe(0);
+    try {
+      expect(s.prodgate(["status"]).status).toBe(0);
+      expect(sql(["tips"]).stdout).not.toContain("release-1");
+    } finally {
+      expect(s.run("git", ["config", "--file", cfg(), "--add", "prodgate.governed", "refs/heads/release-*"]).status).toBe(0);
+    }
   });
 
   it("answers status, qa pending and explain from the index as from an index rebuilt from Breezy", () => {
