@@ -59,6 +59,10 @@ elif sys.argv[2] == "open-tips":
     print(sum(1 for (ps,) in c.execute("SELECT parents FROM bzr_revisions") for p in json.loads(ps) if p not in held))
 elif sys.argv[2] == "tips":
     print(" ".join(r[0] for r in c.execute("SELECT branch FROM bzr_tips ORDER BY branch")))
+elif sys.argv[2] == "dump":
+    for table in ("bzr_revisions", "bzr_ghosts", "bzr_tips"):
+        for row in c.execute("SELECT * FROM %s ORDER BY 1" % table):
+            print(table, row)
 elif sys.argv[2] == "forget":
     c.executescript("DELETE FROM bzr_revisions; DELETE FROM bzr_ghosts; DELETE FROM bzr_tips;")
 `;
@@ -192,6 +196,15 @@ describe.skipIf(!hasBrz)("the Bazaar revision index under attack (skipped where 
     const took = Date.now() - started;
     expect(r.stderr).toContain("[unapproved]");
     expect(took, `${took} ms`).toBeLessThan(12_000);
+  });
+
+  it("fills the same index when install.sh --bzr runs again on a served repository", () => {
+    expect(s.prodgate(["status"]).status).toBe(0);
+    const before = sql(["dump"]).stdout;
+    expect(before).toContain("bzr_tips ('devel'");
+    s.install();
+    expect(sql(["dump"]).stdout).toBe(before);
+    honestPush("after installing again");
   });
 
   it("answers status, qa pending and explain from the index as from an index rebuilt from Breezy", () => {
