@@ -161,6 +161,78 @@ def _serialise(root, cls):
     return Serialised
 
 
+# Verbs that store revisions a client sends.
+_INSERT_VERBS = (b"Repository.insert_stream", b"Repository.insert_stream_1.19", b"Repository.insert_stream_locked")
+
+
+class GhostFillRefused(errors.BzrError):
+    _fmt = "%(msg)s"
+
+    def __init__(self, msg):
+        errors.BzrError.__init__(self, msg=msg)
+
+
+def _refuse_ghost_fills(root, stream):
+    """The stream, refusing a revision whose id is a ghost of the governed
+    history (a parent the revision index records as absent): filled, it would
+    put what the client chose into the governed branches' ancestry (on devel,
+    to Breezy, though no push to devel brought it), change revnos when it is a
+    left-hand parent, and make prodgate read the whole history again. Only an
+    admin fills one, on the server."""
+    import sqlite3
+
+    db = None
+    try:
+        for kind, substream in stream:
+            if kind != "revisions":
+                yield kind, substream
+                continue
+            if db is None:
+                path = os.path.join(facts.state_dir(root), "state.db")
+                try:
+                    db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+                    db.execute("SELECT 1 FROM bzr_ghosts LIMIT 1")
+                except sqlite3.Error:
+                    db = False  # no index (yet): nothing recorded as a ghost
+
+            def checked(records):
+                for record in records:
+                    revid = record.key[-1]
+                    if db and db.execute("SELECT 1 FROM bzr_ghosts WHERE id = ?", (revid.decode("utf-8", "replace"),)).fetchone():
+                        raise GhostFillRefused(
+                            "prodgate refused revision %s: the governed branches' history names it as a ghost (a parent "
+                            "the repository does not hold); only the repository's admin may fill it, on the server"
+                            % revid.decode("utf-8", "replace")
+                        )
+                    yield record
+
+            yield kind, checked(substream)
+    finally:
+        if db:
+            db.close()
+
+
+def _guard_inserts(root, cls):
+    class GhostGuarded(cls):
+        def _inserter_thread(self):
+            import sys
+
+            from breezy.bzr.smart.repository import _byte_stream_to_stream
+
+            try:
+                src_format, stream = _byte_stream_to_stream(self.blocking_byte_stream())
+                self.insert_result = self.repository._get_sink().insert_stream(
+                    _refuse_ghost_fills(root, stream), src_format, self.tokens
+                )
+                self.insert_ok = True
+            except BaseException:
+                self.insert_exception = sys.exc_info()
+                self.insert_ok = False
+
+    GhostGuarded.__name__ = "Prodgate" + cls.__name__
+    return GhostGuarded
+
+
 # Branch locks a connection took and has not released, per serving thread
 # (Breezy serves each connection in its own thread, or process with --inet).
 _held = threading.local()
@@ -266,6 +338,8 @@ def install_guards(root):
         guarded._prodgate_guarded = True
         handlers.register(verb, guarded, info=info)
     for verb, wrap in [(v, lambda cls: _serialise(root, cls)) for v in _TIP_VERBS] + [
+        (v, lambda cls: _guard_inserts(root, cls)) for v in _INSERT_VERBS
+    ] + [
         (b"Branch.lock_write", _tracking_lock),
         (b"Branch.unlock", _tracking_unlock),
     ]:

@@ -269,12 +269,16 @@ export function bazaarShape(u: RefUpdate, input: BzrHookInput, history: BzrHisto
 
 /**
  * The rules the shared core does not carry yet, checked on Bazaar's facts:
- * the old tip stays on the new tip's left-hand history and no ghost sits in
- * the new history (else revnos change), the client's revno is prodgate's, and
- * production-stable only takes a mainline revision of stable unless promoted.
+ * on the four branches the old tip stays on the new tip's left-hand history
+ * (else revnos change) and production-stable only takes a mainline revision
+ * of stable unless promoted; on every governed branch no ghost sits in the new
+ * history and the client's revno is prodgate's (a ghost filled later, or a
+ * revno the branch states and its history does not give, would make the next
+ * reader rebuild the revision index from the whole history).
  */
 export function bazaarRules(d: Decision, cls: RefClass, change: TipChange, history: BzrHistory, branches: BranchNames): Decision | null {
-  if (change.new === null || !MAIN_KINDS.has(cls.kind) || d.code === "override") return null;
+  const judged = MAIN_KINDS.has(cls.kind) || cls.kind === "governed";
+  if (change.new === null || !judged || d.code === "override") return null;
   const fresh = history.between([change.new], change.old ? [change.old] : []);
   for (const id of fresh) {
     const ghosts = history.ghostParents(id);
@@ -286,7 +290,7 @@ export function bazaarRules(d: Decision, cls: RefClass, change: TipChange, histo
       );
     }
   }
-  if (change.old !== null && !history.onMainline(change.old, change.new)) {
+  if (MAIN_KINDS.has(cls.kind) && change.old !== null && !history.onMainline(change.old, change.new)) {
     return bzrReject(
       d,
       "renumbers",

@@ -129,6 +129,8 @@ function tipMap(
             : 0;
     tips.set(branch, { id, revno, settled });
   }
+  // A branch no longer governed (or gone) is no tip of the index's: kept, it would read as changed at every load.
+  if (settledBy !== "rebuild") for (const branch of settledBy.keys()) if (!(branch in facts.branches)) tips.set(branch, null);
   return tips;
 }
 

@@ -4,16 +4,24 @@ import { readSync } from "node:fs";
 
 const pending = new Map<number, Buffer>();
 
-/** The next line (without its newline), or null at the end of input. */
+/**
+ * The next line (without its newline), or null at the end of input. Costs
+ * what the line holds: each chunk read is searched and copied once (a line
+ * carries every message a push brings, as large as a client makes them).
+ */
 export function readLine(fd: number): string | null {
-  let buffered = pending.get(fd) ?? Buffer.alloc(0);
-  const chunk = Buffer.alloc(1 << 16);
-  for (;;) {
-    const nl = buffered.indexOf(10);
+  const carried = pending.get(fd);
+  const parts: Buffer[] = [];
+  if (carried && carried.length > 0) {
+    const nl = carried.indexOf(10);
     if (nl >= 0) {
-      pending.set(fd, buffered.subarray(nl + 1));
-      return buffered.subarray(0, nl).toString("utf8");
+      pending.set(fd, carried.subarray(nl + 1));
+      return carried.subarray(0, nl).toString("utf8");
     }
+    parts.push(carried);
+  }
+  for (;;) {
+    const chunk = Buffer.allocUnsafe(1 << 16);
     let n: number;
     try {
       n = readSync(fd, chunk, 0, chunk.length, null);
@@ -29,8 +37,15 @@ export function readLine(fd: number): string | null {
     }
     if (n === 0) {
       pending.delete(fd);
-      return buffered.length > 0 ? buffered.toString("utf8") : null;
+      return parts.length > 0 ? Buffer.concat(parts).toString("utf8") : null;
     }
-    buffered = Buffer.concat([buffered, chunk.subarray(0, n)]);
+    const got = chunk.subarray(0, n);
+    const nl = got.indexOf(10);
+    if (nl >= 0) {
+      parts.push(got.subarray(0, nl));
+      pending.set(fd, got.subarray(nl + 1));
+      return Buffer.concat(parts).toString("utf8");
+    }
+    parts.push(got);
   }
 }
