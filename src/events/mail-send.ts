@@ -14,7 +14,7 @@ export interface MailMessage {
 
 /**
  * Send one mail through `smtpUrl` (smtp:// upgrades with STARTTLS when the
- * server offers it; smtps:// is TLS from the start). The user comes from the
+ * server offers it, and must when there is a password; smtps:// is TLS from the start). The user comes from the
  * URL, the password from `passwordFile`. Resolves with the server's answer.
  */
 export async function sendMail(smtpUrl: string, passwordFile: string | null, message: MailMessage, timeoutMs: number): Promise<string> {
@@ -25,6 +25,8 @@ export async function sendMail(smtpUrl: string, passwordFile: string | null, mes
     host: url.hostname,
     port: url.port ? Number(url.port) : url.protocol === "smtps:" ? 465 : 25,
     secure: url.protocol === "smtps:",
+    // A password only ever goes over TLS: with smtp:// the server must then offer STARTTLS.
+    requireTLS: pass !== undefined && url.protocol !== "smtps:",
     auth: user ? { user, pass } : undefined,
     connectionTimeout: timeoutMs,
     greetingTimeout: timeoutMs,

@@ -345,6 +345,32 @@ describe("events", () => {
     }
   });
 
+  it("mail: a password is never sent where the server offers no TLS", async () => {
+    const smtp = await MailServer.start();
+    try {
+      const passwordFile = join(sb.root, "smtp.password");
+      writeFileSync(passwordFile, "hunter2\n");
+      chmodSync(passwordFile, 0o600);
+      setConfig("prodgate.smtp.url", smtp.url.replace("smtp://", "smtp://mailer@"));
+      setConfig("prodgate.smtp.passwordFile", passwordFile);
+      setConfig("prodgate.mail.release.to", "ops@example.com");
+      setConfig("prodgate.mail.release.events", "verdict.recorded");
+      expect((await prodgate(["qa", "ok", "r1"], "quinn")).status).toBe(0);
+      // The deliverer the command started has tried once when the delivery row says so.
+      for (let i = 0; i < 600; i++) {
+        const [v] = await events(["--type", "verdict.recorded"]);
+        if ((v?.deliveries[0]?.attempts ?? 0) >= 1) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(smtp.auths).toEqual([]);
+      expect(smtp.mails).toEqual([]);
+      const [v] = await events(["--type", "verdict.recorded"]);
+      expect(v!.deliveries[0]!.state).not.toBe("delivered");
+    } finally {
+      await smtp.close();
+    }
+  });
+
   it("operations: deploy.recorded, cowboy.added and cowboy.retired", async () => {
     webhook("ops", receiver.url, ["deploy.*", "cowboy.*"]);
     sb.grant("ops", "olga");

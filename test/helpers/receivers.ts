@@ -90,14 +90,22 @@ export interface Mail {
 
 export class MailServer {
   readonly mails: Mail[] = [];
+  /** Every AUTH a client made, with the credentials it sent (in clear: this server offers no TLS). */
+  readonly auths: { username: string | null | undefined; password: string | null | undefined }[] = [];
   private constructor(private readonly server: SMTPServer) {}
 
   static async start(): Promise<MailServer> {
     let self: MailServer | null = null;
     const server = new SMTPServer({
       authOptional: true,
+      // No STARTTLS, and AUTH taken all the same: what a careless relay does.
+      allowInsecureAuth: true,
       disabledCommands: ["STARTTLS"],
       logger: false,
+      onAuth(auth, _session, callback) {
+        self!.auths.push({ username: auth.username, password: auth.password });
+        callback(null, { user: auth.username });
+      },
       onData(stream, session, callback) {
         const chunks: Buffer[] = [];
         stream.on("data", (c: Buffer) => chunks.push(c));
