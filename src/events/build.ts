@@ -50,11 +50,16 @@ export function movedEvent(
 /**
  * The events of a push's landed updates that say more than their audit rows:
  * production-stable moved (by an approved fast-forward, a promotion or an
- * override), and stable revisions now awaiting QA.
+ * override), and stable revisions now awaiting QA. Their data costs git reads
+ * in proportion to what the push brought (thousands of revisions for a
+ * promotion), so they are built only while an endpoint is configured: an
+ * endpoint added later gets only events written after it (Store.registerEndpoints),
+ * and the audit log tells the same moves.
  */
 export function pushEvents(engine: Engine, landed: readonly RefUpdate[], user: string | null): EventDraft[] {
   const { repo, config } = engine;
   const events: EventDraft[] = [];
+  if (config.events.endpoints.length === 0) return events;
   const prodRef = branchRef(config.branches.productionStable);
   const stableRef = branchRef(config.branches.stable);
   for (const u of landed) {

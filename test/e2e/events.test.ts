@@ -403,6 +403,8 @@ describe("events of security fixes and of the mirror", () => {
   }
 
   it("a promotion: fix.promoted and production-stable.moved with the fix; fix.back when it returns; fix.overdue from sync once a day", async () => {
+    // Someone listens: a push's moved event is built only then (docs/reference.md#events).
+    webhook("all", receiver.url);
     expect((await prodgate(["qa", "ok", "r1"], "quinn")).status).toBe(0);
     const base = sb.tip("production-stable");
     const fix = promoteFix();
@@ -443,7 +445,16 @@ describe("events of security fixes and of the mirror", () => {
     ]);
   });
 
+  it("a push's moved event is not built while no endpoint listens: a promotion reads no history for it", async () => {
+    expect((await prodgate(["qa", "ok", "r1"], "quinn")).status).toBe(0);
+    const fix = promoteFix();
+    expect(sb.tip("production-stable")).toBe(fix);
+    expect(await events(["--type", "production-stable.moved"])).toHaveLength(1); // the mirror's, for r1
+    expect((await events(["--type", "fix.promoted"])).map((e) => e.data.sha)).toEqual([fix]);
+  });
+
   it("post-receive killed before it recorded a push of production-stable: sync writes the moved event, once", async () => {
+    webhook("all", receiver.url);
     expect((await prodgate(["qa", "ok", "r1"], "quinn")).status).toBe(0);
     work.commit("r2");
     work.land();
