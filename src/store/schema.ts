@@ -225,6 +225,10 @@ export const MIGRATIONS: readonly string[] = [
   -- settled: the branch states a revno its history does not give, and a rebuild from Breezy confirmed the history's.
   CREATE TABLE bzr_tips (branch TEXT PRIMARY KEY, id TEXT NOT NULL, revno INTEGER NOT NULL, settled INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
   `,
+  // The newest verdict of each revision through each ticket (Store.verdictChannels), read by every decision that walks stable.
+  `
+  CREATE INDEX verdicts_sha_ticket ON verdicts(sha, ticket, id);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
