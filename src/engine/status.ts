@@ -125,9 +125,6 @@ export function buildStatus(engine: Engine, state: DeployState = deployState(eng
   const tipCommits = new Map(
     repo.commitsNoWalk(BRANCH_KINDS.map((k) => state.tips[k]).filter((x): x is string => !!x)).map((c) => [c.sha, c] as const),
   );
-  // deployState asked git for stable's mainline not in production-stable (nor the baseline).
-  const asked = new Map<string, Mainline>();
-  if (state.tips.productionStable) asked.set(state.tips.productionStable, { segment: state.segment, boundary: state.base });
   for (const kind of BRANCH_KINDS) {
     const sha = state.tips[kind];
     const name = config.branches[kind];
@@ -138,7 +135,13 @@ export function buildStatus(engine: Engine, state: DeployState = deployState(eng
     const commit = tipCommits.get(sha) ?? repo.commit(sha)!;
     branches[name] = { ref: `refs/heads/${name}`, sha, revno: repo.revno(sha), subject: commit.subject };
     if (kind === "productionStable" || kind === "productionDevel")
-      branches[name]!.holds = holdings(engine, sha, state.tips.stable, asked.get(sha));
+      // deployState already asked git for stable's mainline not in production-stable (nor the baseline).
+      branches[name]!.holds = holdings(
+        engine,
+        sha,
+        state.tips.stable,
+        sha === state.tips.productionStable ? { segment: state.segment, boundary: state.base } : undefined,
+      );
   }
   const d: MainlineCommit | null = state.walk.deployable;
   const blocker = state.walk.blocker;
