@@ -1,3 +1,4 @@
+import type { TicketLookup } from "../policy/tickets";
 import { type Config, readConfig, readConfigCached } from "../config";
 import { UserError } from "../errors";
 import { queries, Repo } from "../git/repo";
@@ -7,7 +8,7 @@ import { branchRef } from "../policy/refs";
 import type { BranchKind, MainlineCommit } from "../policy/types";
 import { databasePath, Store } from "../store/store";
 import { markerTrust } from "./markers";
-import { ticketsOf, verdictsFor } from "./tickets";
+import { ticketLookup, verdictsFor } from "./tickets";
 
 export const BRANCH_KINDS: readonly BranchKind[] = ["devel", "stable", "productionStable", "productionDevel"];
 
@@ -59,6 +60,8 @@ export interface DeployState {
   /** The mainline commit just before the segment. */
   base: MainlineCommit | null;
   walk: DeployableResult;
+  /** The tickets of the segment's commits (the walk's entries carry them only around an [incr] marker). */
+  tickets: TicketLookup;
 }
 
 /** The git queries deployState() starts with, for a caller to ask them ahead with others. */
@@ -99,12 +102,19 @@ export function deployState(engine: Engine, known?: Tips): DeployState {
   const baseline = store.getSetting("baseline");
   const tips = known ?? branchTips(engine);
   if (!tips.stable) {
-    return { tips, baseline, segment: [], base: null, walk: { deployable: null, candidates: [], blocker: null, entries: [] } };
+    return {
+      tips,
+      baseline,
+      segment: [],
+      base: null,
+      walk: { deployable: null, candidates: [], blocker: null, entries: [] },
+      tickets: new Map(),
+    };
   }
   const exclude = [tips.productionStable, baseline].filter((x): x is string => !!x);
   const { segment, boundary } = repo.mainline(tips.stable, exclude);
-  const tickets = ticketsOf(engine.config, segment);
+  const tickets = ticketLookup(engine.config, segment);
   const verdicts = verdictsFor(engine, segment, tickets);
   const walk = deployableRevision({ segment, base: boundary, verdicts, markers: markerTrust(engine, segment), tickets });
-  return { tips, baseline, segment, base: boundary, walk };
+  return { tips, baseline, segment, base: boundary, walk, tickets };
 }

@@ -1,5 +1,5 @@
 import type { PendingEntry } from "../policy/deployable";
-import { type CombinedVerdict, ticketRefs } from "../policy/tickets";
+import { type CombinedVerdict, type TicketLookup, ticketRefs } from "../policy/tickets";
 import type { CommitInfo, MainlineCommit } from "../policy/types";
 import type { MirrorRun, SecurityFix } from "../store/store";
 import { currentFreeze, type Freeze } from "./mirror";
@@ -83,7 +83,8 @@ export interface StatusReport {
   inStepWithStable: number | null;
 }
 
-export function pendingCommit(e: PendingEntry): PendingCommit {
+/** `tickets`: the commits' tickets where the walk's entry has none (DeployState.tickets). */
+export function pendingCommit(e: PendingEntry, tickets?: TicketLookup): PendingCommit {
   return {
     sha: e.commit.sha,
     revno: e.commit.revno,
@@ -98,7 +99,7 @@ export function pendingCommit(e: PendingEntry): PendingCommit {
     note: e.record?.note ?? null,
     heldForRollback: e.heldForRollback ?? false,
     rolledBackBy: e.rolledBackBy?.revno ?? null,
-    tickets: [...(e.tickets ?? [])],
+    tickets: [...(e.tickets ?? tickets?.get(e.commit.sha) ?? [])],
     qaWith: e.qaWith ? e.qaWith.map((c) => c.revno) : null,
     incrIgnored: e.incrIgnored ?? false,
     ...(e.record && "byTicket" in e.record ? { byTicket: (e.record as CombinedVerdict).byTicket } : {}),
@@ -150,7 +151,7 @@ export function buildStatus(engine: Engine, state: DeployState = deployState(eng
   if (state.tips.productionStable && state.tips.stable && securityPending.length === 0) {
     if (repo.sameTree(state.tips.productionStable, state.tips.stable)) inStepWithStable = branches[config.branches.stable]!.revno;
   }
-  const undeployed = state.walk.entries.map(pendingCommit);
+  const undeployed = state.walk.entries.map((e) => pendingCommit(e, state.tickets));
   const overridesPending = pendingOverrides(listOverrides(engine, state.tips));
   return {
     repository: repo.gitDir,

@@ -1,7 +1,7 @@
 // Tickets as the engine sees them: each commit's references, and each
 // commit's verdict combined from what QA said of it and of its tickets.
 import type { Config } from "../config";
-import { combineVerdicts, standsBadFor, ticketRefs, ticketVerdictTargets } from "../policy/tickets";
+import { combineVerdicts, standsBadFor, type TicketLookup, ticketRefs, ticketVerdictTargets } from "../policy/tickets";
 import type { CommitInfo, MainlineCommit, Verdict, VerdictRecord } from "../policy/types";
 import { type DeployState, deployState, type Engine } from "./state";
 
@@ -14,18 +14,45 @@ export function ticketsOf(
 }
 
 /**
+ * The tickets of these commits, each message parsed the first time its
+ * tickets are asked for: a walk of stable asks only for revisions with a
+ * verdict given through a ticket, and around an [incr] marker.
+ */
+export function ticketLookup(
+  config: Pick<Config, "ticketPatterns">,
+  commits: readonly Pick<CommitInfo, "sha" | "message">[],
+): TicketLookup {
+  const messages = new Map<string, string>();
+  for (const c of commits) messages.set(c.sha, c.message);
+  const parsed = new Map<string, string[]>();
+  return {
+    get(sha) {
+      let tickets = parsed.get(sha);
+      if (tickets === undefined) {
+        const message = messages.get(sha);
+        if (message === undefined) return undefined;
+        tickets = ticketRefs(message, config.ticketPatterns);
+        parsed.set(sha, tickets);
+      }
+      return tickets;
+    },
+  };
+}
+
+/**
  * The verdict of each of these commits that has one, combined over the
  * channels it was given through (policy/tickets.ts combineVerdicts).
  */
 export function verdictsFor(
   engine: Pick<Engine, "store" | "config">,
   commits: readonly Pick<CommitInfo, "sha" | "message">[],
-  tickets: ReadonlyMap<string, readonly string[]> = ticketsOf(engine.config, commits),
+  tickets: TicketLookup = ticketLookup(engine.config, commits),
 ): Map<string, VerdictRecord> {
   const channels = engine.store.verdictChannels(commits.map((c) => c.sha));
   const result = new Map<string, VerdictRecord>();
   for (const [sha, records] of channels) {
-    const combined = combineVerdicts(records, tickets.get(sha) ?? []);
+    // A commit's own tickets matter only once some verdict came through a ticket.
+    const combined = combineVerdicts(records, records.some((r) => r.ticket !== null) ? (tickets.get(sha) ?? []) : []);
     if (combined) result.set(sha, combined);
   }
   return result;

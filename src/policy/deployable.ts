@@ -1,9 +1,12 @@
-import { carriesIncrMarker } from "./tickets";
+import { carriesIncrMarker, type TicketLookup } from "./tickets";
 import type { MainlineCommit, Verdict, VerdictRecord } from "./types";
 
 /** Message tags that make a commit count as untestable without a verdict. */
 const NO_QA_TAG = /\[(no-qa|testfix)\]/i;
 const ROLLBACK_TAG = /\[rollback=\s*r?([0-9a-f]+)\s*\]/gi;
+/** What every marker starts with: one scan that rules all of them out for most messages. */
+const ANY_MARKER = /\[(?:no-qa|testfix|incr|rollback=)/i;
+const ROLLBACK_START = /\[rollback=/i;
 /** How many [rollback=…] targets of one commit count: the rest are ignored, so no message can make the walk slow. */
 export const MAX_ROLLBACK_TARGETS = 16;
 
@@ -34,7 +37,7 @@ export interface PendingEntry {
   rolledBackBy?: MainlineCommit;
   /** True when the commit lies between a bad commit and its rollback. */
   heldForRollback?: boolean;
-  /** The tickets its message references (when the caller gave them). */
+  /** The tickets its message references (set by the walk only when the segment has an [incr] marker; DeployState.tickets has them all). */
   tickets?: readonly string[];
   /**
    * For a commit whose trusted [incr] marker counts and that has no verdict of
@@ -78,7 +81,7 @@ export interface DeployableInput {
   /** Whose [no-qa]/[testfix]/[incr] markers count (prodgate.markers.trust). */
   markers: MarkerTrust;
   /** The tickets each commit references (sha → ids); without it, [incr] never counts. */
-  tickets?: ReadonlyMap<string, readonly string[]>;
+  tickets?: TicketLookup;
 }
 
 /** Does the message carry [no-qa] or [testfix]? A rollback never counts as untestable by its message. */
@@ -88,6 +91,7 @@ export function carriesNoQaMarker(message: string): boolean {
 
 /** Does the message carry a marker whose trust is recorded: [no-qa], [testfix] or [incr], on a commit that is not a rollback? */
 export function carriesTrustedMarker(message: string): boolean {
+  if (!ANY_MARKER.test(message)) return false;
   return (NO_QA_TAG.test(message) || carriesIncrMarker(message)) && !hasRollbackMarker(message);
 }
 
@@ -141,6 +145,7 @@ export function couldChangeDeployable(
 /** The revisions a commit's message says it rolls back: revnos or sha prefixes, at most MAX_ROLLBACK_TARGETS. */
 export function rollbackTargets(message: string): string[] {
   const targets: string[] = [];
+  if (!ROLLBACK_START.test(message)) return targets;
   for (const m of message.matchAll(ROLLBACK_TAG)) {
     targets.push(m[1]!.toLowerCase());
     if (targets.length >= MAX_ROLLBACK_TARGETS) break;
@@ -200,7 +205,9 @@ class TargetIndex {
  * and never on a rollback, which needs its own verdict. Linear: one pass from
  * the newest commit, a map from ticket to its next final landing.
  */
-function coverIncremental(entries: PendingEntry[], tickets: ReadonlyMap<string, readonly string[]>, markers: MarkerTrust): void {
+function coverIncremental(entries: PendingEntry[], tickets: TicketLookup, markers: MarkerTrust): void {
+  // Most segments carry no [incr]: then no ticket needs reading.
+  if (!entries.some((e) => carriesIncrMarker(e.commit.message))) return;
   const finalAt = new Map<string, PendingEntry>();
   for (let j = entries.length - 1; j >= 0; j--) {
     const entry = entries[j]!;

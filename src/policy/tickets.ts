@@ -66,6 +66,11 @@ export function ticketRefs(message: string, patterns: readonly RegExp[]): string
   return [...found];
 }
 
+/** Each commit's tickets by sha (a Map, or parsed on demand: see engine/tickets.ts ticketLookup). */
+export interface TicketLookup {
+  get(sha: string): readonly string[] | undefined;
+}
+
 /** `[incr]` (or `[incremental]`): one landing of a ticket fixed in several; QA happens on a later one. */
 const INCR_TAG = /\[incr(?:emental)?\]/i;
 

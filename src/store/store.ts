@@ -458,14 +458,24 @@ export class Store {
   verdictChannels(shas: readonly string[]): Map<string, (VerdictRecord & { id: number; ticket: string | null })[]> {
     const result = new Map<string, (VerdictRecord & { id: number; ticket: string | null })[]>();
     if (shas.length === 0) return result;
+    // Every verdict of these commits, newest kept per channel here: cheaper than
+    // asking SQLite to group, since a commit has few verdicts (read by every walk of stable).
     const rows = this.db
-      .prepare(
-        `SELECT v.id, v.sha, v.verdict, v.user, v.at, v.note, v.ticket FROM verdicts AS v
-         WHERE v.id IN (SELECT max(id) FROM verdicts WHERE sha IN (SELECT value FROM json_each(?)) GROUP BY sha, ticket)
-         ORDER BY v.id`,
-      )
-      .all(JSON.stringify(shas)) as (VerdictRecord & { id: number; ticket: string | null })[];
-    for (const row of rows) result.set(row.sha, [...(result.get(row.sha) ?? []), row]);
+      .prepare("SELECT id, sha, verdict, user, at, note, ticket FROM verdicts WHERE sha IN (SELECT value FROM json_each(?))")
+      .raw()
+      .all(JSON.stringify(shas)) as [number, string, Verdict, string, string, string | null, string | null][];
+    for (const [id, sha, verdict, user, at, note, ticket] of rows) {
+      const record = { id, sha, verdict, user, at, note, ticket };
+      const channels = result.get(sha);
+      if (!channels) {
+        result.set(sha, [record]);
+        continue;
+      }
+      const same = channels.findIndex((c) => c.ticket === ticket);
+      if (same < 0) channels.push(record);
+      else if (channels[same]!.id < id) channels[same] = record;
+    }
+    for (const channels of result.values()) if (channels.length > 1) channels.sort((a, b) => a.id - b.id);
     return result;
   }
 

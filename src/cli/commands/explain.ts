@@ -105,7 +105,7 @@ export function explainCommand(ctx: CommandContext, revText: string): number {
     rev: { sha, revno: revno ?? null, subject: commit.subject },
     tickets,
     qaWith: entry?.qaWith ? entry.qaWith.map((c) => ({ sha: c.sha, revno: c.revno })) : null,
-    verdict: entry ? verdictOf(pendingCommit(entry)) : null,
+    verdict: entry ? verdictOf(pendingCommit(entry, state.tickets)) : null,
     onStable,
     inProduction,
     deployable,
@@ -132,7 +132,7 @@ export function explainCommand(ctx: CommandContext, revText: string): number {
     ctx.print(`deployable: ${deployable ? "yes" : "no"} — ${printable(why)}`);
     ctx.print(`${rev({ sha, revno, subject: commit.subject })}`);
     if (tickets.length) ctx.print(`tickets: ${tickets.map((t) => (t.url ? `${printable(t.id)} ${t.url}` : printable(t.id))).join(", ")}`);
-    if (entry) ctx.print(`verdict: ${describeVerdict(pendingCommit(entry))}`);
+    if (entry) ctx.print(`verdict: ${describeVerdict(pendingCommit(entry, state.tickets))}`);
     else if (override) ctx.print(`verdict: ${override.commit.verdict} (see prodgate overrides)`);
     if (stoppedBy) ctx.print(`stopped by: ${rev(stoppedBy)} (${stoppedBy.reason})`);
     for (const n of notes) ctx.print(`note: ${n}`);

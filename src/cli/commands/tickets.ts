@@ -50,7 +50,7 @@ export function ticketsCommand(ctx: CommandContext, given: string): number {
     let verdict: string;
     let why: string;
     if (entry) {
-      const p = pendingCommit(entry);
+      const p = pendingCommit(entry, state.tickets);
       verdict = p.verdict;
       why = describeVerdict(p);
     } else if (stable) {
