@@ -44,7 +44,7 @@ if [ ! -d "$project/node_modules/better-sqlite3" ] || [ ! -d "$project/node_modu
   echo "installing dependencies (better-sqlite3 compiles from source: about two minutes)"
   (cd "$project" && npm ci --no-audit --no-fund)
 fi
-if [ ! -f "$project/dist/prodgate.cjs" ] || [ ! -f "$project/dist/hook.cjs" ] || [ ! -f "$project/dist/mail.cjs" ] || [ -n "$(find "$project/src" "$project/build.mjs" -newer "$project/dist/hook.cjs" -print -quit)" ]; then
+if [ ! -f "$project/dist/prodgate.cjs" ] || [ ! -f "$project/dist/hook.cjs" ] || [ ! -f "$project/dist/mail.cjs" ] || [ ! -f "$project/dist/hook-engine.cjs" ] || [ -n "$(find "$project/src" "$project/build.mjs" -newer "$project/dist/hook.cjs" -print -quit)" ]; then
   echo "building"
   (cd "$project" && npm run --silent build)
 fi

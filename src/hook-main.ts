@@ -1,5 +1,6 @@
-// The hooks' own entry point (dist/hook.cjs): the installed shims start this
-// file, which holds only what a push needs, so Node has less to read per push.
+// The hooks' own bundle (dist/hook-engine.cjs, which dist/hook.cjs runs for
+// the installed shims): it holds only what a push needs, so Node has less to
+// read per push.
 import { withBoundary } from "./boundary";
 import { UserError } from "./errors";
 import { runHook } from "./hooks/run";

@@ -22,13 +22,13 @@ export function ticketLookup(
   config: Pick<Config, "ticketPatterns">,
   commits: readonly Pick<CommitInfo, "sha" | "message">[],
 ): TicketLookup {
-  const messages = new Map<string, string>();
-  for (const c of commits) messages.set(c.sha, c.message);
+  let messages: Map<string, string> | null = null;
   const parsed = new Map<string, string[]>();
   return {
     get(sha) {
       let tickets = parsed.get(sha);
       if (tickets === undefined) {
+        messages ??= new Map(commits.map((c) => [c.sha, c.message]));
         const message = messages.get(sha);
         if (message === undefined) return undefined;
         tickets = ticketRefs(message, config.ticketPatterns);
@@ -51,7 +51,13 @@ export function verdictsFor(
   const channels = engine.store.verdictChannels(commits.map((c) => c.sha));
   const result = new Map<string, VerdictRecord>();
   for (const [sha, records] of channels) {
-    // A commit's own tickets matter only once some verdict came through a ticket.
+    // The usual case, one verdict given to the commit itself, stands as it is
+    // (combineVerdicts would say the same); a commit's own tickets matter only
+    // once some verdict came through a ticket.
+    if (records.length === 1 && records[0]!.ticket === null) {
+      result.set(sha, records[0]!);
+      continue;
+    }
     const combined = combineVerdicts(records, records.some((r) => r.ticket !== null) ? (tickets.get(sha) ?? []) : []);
     if (combined) result.set(sha, combined);
   }

@@ -464,8 +464,11 @@ export class Store {
       .prepare("SELECT id, sha, verdict, user, at, note, ticket FROM verdicts WHERE sha IN (SELECT value FROM json_each(?))")
       .raw()
       .all(JSON.stringify(shas)) as [number, string, Verdict, string, string, string | null, string | null][];
-    for (const [id, sha, verdict, user, at, note, ticket] of rows) {
-      const record = { id, sha, verdict, user, at, note, ticket };
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      const sha = row[1];
+      const ticket = row[6];
+      const record = { id: row[0], sha, verdict: row[2], user: row[3], at: row[4], note: row[5], ticket };
       const channels = result.get(sha);
       if (!channels) {
         result.set(sha, [record]);
@@ -473,7 +476,7 @@ export class Store {
       }
       const same = channels.findIndex((c) => c.ticket === ticket);
       if (same < 0) channels.push(record);
-      else if (channels[same]!.id < id) channels[same] = record;
+      else if (channels[same]!.id < record.id) channels[same] = record;
     }
     for (const channels of result.values()) if (channels.length > 1) channels.sort((a, b) => a.id - b.id);
     return result;

@@ -1,0 +1,99 @@
+// dist/hook.cjs runs the hooks' bundle from V8's code cache, kept in the
+// repository's prodgate/ directory. A cache is only ever a saving: one made
+// from another bundle, damaged or cut short is not used, the push goes on as
+// without it, and the hook writes a good one in its place.
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type Clone, type Sandbox, standardSandbox } from "../helpers/repo";
+
+let sb: Sandbox;
+let work: Clone;
+
+beforeEach(() => {
+  ({ sb, work } = standardSandbox());
+});
+afterEach(() => sb.cleanup());
+
+const cacheOf = (hook: string) => join(sb.bare, "prodgate", `code-cache.${hook}`);
+
+/** A governed push that must be refused (the engine ran and judged it). */
+function refusedPush(message: string): void {
+  const sha = work.commit(message);
+  const r = work.push(["origin", `${sha}:refs/heads/production-stable`], "dev");
+  expect(r.status, r.output).not.toBe(0);
+  expect(r.output).toContain("[unapproved]");
+  expect(sb.tip("production-stable")).not.toBe(sha);
+}
+
+/** A devel push that lands: both hooks run. */
+function develPush(message: string): void {
+  work.commit(message);
+  const r = work.push(["origin", "HEAD:devel"], "dev");
+  expect(r.status, r.output).toBe(0);
+}
+
+const firstLine = (path: string) => readFileSync(path).subarray(0, readFileSync(path).indexOf(10)).toString();
+
+describe("the hooks' code cache", () => {
+  it("is written by each hook once, for this bundle, and then used as it is", () => {
+    develPush("r2");
+    for (const hook of ["pre-receive", "post-receive"]) {
+      const path = cacheOf(hook);
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      expect(firstLine(path)).toMatch(/^prodgate-code-cache 1 v\d+\.\d+\.\d+ \w+ \d+ \d+ \d+ \d+$/);
+    }
+    const before = readFileSync(cacheOf("pre-receive"));
+    const mtime = statSync(cacheOf("pre-receive")).mtimeMs;
+    develPush("r3");
+    // Accepted by V8: not made again.
+    expect(statSync(cacheOf("pre-receive")).mtimeMs).toBe(mtime);
+    expect(readFileSync(cacheOf("pre-receive")).equals(before)).toBe(true);
+  });
+
+  it("made from another bundle is not used, and a good one takes its place", () => {
+    develPush("r2");
+    const path = cacheOf("pre-receive");
+    const good = readFileSync(path);
+    const key = firstLine(path);
+    // The same cache, said to be made from a bundle of another size.
+    const parts = key.split(" ");
+    parts[4] = String(Number(parts[4]) + 1);
+    writeFileSync(path, Buffer.concat([Buffer.from(parts.join(" ")), good.subarray(key.length)]));
+    refusedPush("r3: not approved");
+    expect(firstLine(path)).toBe(key);
+  });
+
+  for (const [what, damage] of [
+    ["filled with garbage", (good: Buffer, key: string) => Buffer.concat([Buffer.from(`${key}\n`), Buffer.alloc(good.length, 0x5a)])],
+    ["cut short", (good: Buffer) => good.subarray(0, Math.floor(good.length / 2))],
+    ["empty", () => Buffer.alloc(0)],
+  ] as const) {
+    it(`${what} changes nothing but the time: the gate judges as ever and the cache is made again`, () => {
+      develPush("r2");
+      const path = cacheOf("pre-receive");
+      const good = readFileSync(path);
+      const key = firstLine(path);
+      writeFileSync(path, damage(good, key));
+      refusedPush("r3: not approved");
+      const now = readFileSync(path);
+      expect(firstLine(path)).toBe(key);
+      expect(now.length).toBeGreaterThan(key.length + 1000);
+      // And it is good: the next push uses it without writing it again.
+      const mtime = statSync(path).mtimeMs;
+      refusedPush("r4: not approved either");
+      expect(statSync(path).mtimeMs).toBe(mtime);
+    });
+  }
+
+  it("that cannot be written never fails a push", () => {
+    develPush("r2");
+    const path = cacheOf("pre-receive");
+    // A directory where the cache would go: neither read nor replaced.
+    sb.run("rm", ["-f", path]);
+    sb.run("mkdir", [path]);
+    refusedPush("r3: not approved");
+    develPush("r4");
+    expect(statSync(path).isDirectory()).toBe(true);
+  });
+});
