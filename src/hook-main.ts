@@ -4,6 +4,7 @@
 import { withBoundary } from "./boundary";
 import { UserError } from "./errors";
 import { runHook } from "./hooks/run";
+import { trimOpenLogs } from "./store/store";
 
 const argv = process.argv.slice(2);
 const status = withBoundary(() => {
@@ -12,5 +13,6 @@ const status = withBoundary(() => {
 });
 // Everything is written (synchronously) and committed: exit at once. A normal
 // exit would close the database, which checkpoints the write-ahead log on
-// every push; SQLite's automatic checkpoints keep the log short.
+// every push; instead the log is folded in once it is long (trimOpenLogs).
+trimOpenLogs();
 process.exit(status);

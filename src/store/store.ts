@@ -81,6 +81,27 @@ export interface SecurityFix {
 /** How long a write waits for another process's write lock before giving up. */
 export const BUSY_TIMEOUT_MS = 10_000;
 
+/** Write-ahead log bytes past which a hook, as it exits, folds the log into the database (trimOpenLogs). */
+export const LOG_TRIM_BYTES = 1 << 20;
+
+/** The databases this process has open (for trimOpenLogs). */
+const openStores = new Set<Store>();
+
+/**
+ * Fold each open database's write-ahead log into the database and empty it,
+ * when it has grown past LOG_TRIM_BYTES and nobody is using it at this
+ * moment; never waits. For processes that exit without closing the
+ * database, as the hooks do (a close checkpoints on every push): SQLite only
+ * starts a log afresh in a connection that saw it fully copied, and each new
+ * process, the only connection when it opens, rebuilds its index of the log
+ * by reading all of it, which forgets that it was copied. Without this, the
+ * log of a repository where no admin command ever closes the database grows
+ * with every push, and so does every hook's start.
+ */
+export function trimOpenLogs(): void {
+  for (const store of openStores) store.trimLog();
+}
+
 /** A database failure the admin can act on, in one line; null when it is not one of those. */
 export function databaseProblem(err: unknown, path: string, waitedMs = BUSY_TIMEOUT_MS): UserError | null {
   const code = (err as { code?: unknown })?.code;
@@ -168,6 +189,7 @@ export class Store {
       throw databaseProblem(err, path) ?? new UserError(`prodgate's database (${path}) cannot be opened: ${(err as Error).message}`, 1);
     }
     const store = new Store(db, path);
+    openStores.add(store);
     try {
       if (existed && store.schemaVersion() === 0) throw damaged(path, "it holds no prodgate schema");
       store.migrate(opts.readonly ?? false);
@@ -180,7 +202,20 @@ export class Store {
   }
 
   close(): void {
+    openStores.delete(this);
     this.db.close();
+  }
+
+  /** See trimOpenLogs. */
+  trimLog(): void {
+    if (this.db.readonly || !this.db.open) return;
+    try {
+      if (fileSize(`${this.path}-wal`) <= LOG_TRIM_BYTES) return;
+      this.db.pragma("busy_timeout = 0");
+      this.db.pragma("wal_checkpoint(TRUNCATE)");
+    } catch {
+      // Missing, busy or failing: the next process tries again.
+    }
   }
 
   /** Is any security fix not yet back in devel or stable? */
