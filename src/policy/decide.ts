@@ -165,6 +165,13 @@ function tagPrecheck(f: Pick<UpdateFacts, "ref" | "old" | "new" | "class" | "isC
   const tag = f.class.tag!;
   const isQa = tag.namespace === "qa";
   const facts = f as UpdateFacts;
+  if (tag.looksLikeTicket) {
+    return reject(
+      facts,
+      "bad-tag-name",
+      `${f.ref} looks like a ticket verdict tag but is not one: a ticket tag is qa/<verdict>/ticket-<id>, "ticket-" in lower case (qa/${tag.value}/ticket-7); a revision verdict's label must not start with "ticket"`,
+    );
+  }
   if (!tag.valid) {
     return reject(
       facts,
