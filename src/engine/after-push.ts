@@ -49,6 +49,7 @@ export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: s
       mirrorNeeded = true;
     } else if (cls.kind === "ciTag" && cls.tag?.valid && isZeroSha(u.old)) {
       const sha = repo.resolveCommit(u.new);
+      faultPoint("before-ci-recorded");
       if (sha) store.recordCi(sha, cls.tag.value as "pass" | "fail", user ?? "unknown", `tag ${u.ref}`, pushId, u.ref);
     } else if (cls.kind === "deployTag" && cls.deploy?.valid && isZeroSha(u.old)) {
       faultPoint("before-deploy-recorded");

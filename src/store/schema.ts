@@ -229,6 +229,12 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX verdicts_sha_ticket ON verdicts(sha, ticket, id);
   `,
+  // The audit row each verdict and CI result was written with: the order of effect, which tells a tag
+  // recorded late (by sync) what was recorded after it was accepted (Store.verdictsAfter, ciAfter).
+  `
+  ALTER TABLE verdicts ADD COLUMN audit_id INTEGER;
+  ALTER TABLE ci_results ADD COLUMN audit_id INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

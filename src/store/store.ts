@@ -422,7 +422,9 @@ export class Store {
     source: string,
     pushId: string | null = null,
   ): number {
-    const insert = this.db.prepare("INSERT INTO verdicts (sha, verdict, user, at, note, source, ticket) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    const insert = this.db.prepare(
+      "INSERT INTO verdicts (sha, verdict, user, at, note, source, ticket, audit_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    );
     const audit = this.db.prepare(
       `INSERT INTO audit (at, push_id, user, ref, new, decision, code, reason, detail)
        VALUES (?, ?, ?, ?, ?, 'verdict', ?, ?, ?)`,
@@ -432,10 +434,10 @@ export class Store {
       if (source.startsWith("tag ") && seen.get(source)) return 0;
       const at = this.stamp();
       for (const r of records) {
-        insert.run(r.sha, r.verdict, user, at, r.note ?? null, source, r.ticket ?? null);
         const what =
           (r.revno !== undefined ? `r${r.revno} ${shortSha(r.sha)}` : shortSha(r.sha)) + (r.ticket ? ` (ticket ${r.ticket})` : "");
-        audit.run(at, pushId, user, r.ref ?? null, r.sha, r.verdict, `${r.verdict} for ${what}`, r.note ?? source);
+        const row = audit.run(at, pushId, user, r.ref ?? null, r.sha, r.verdict, `${r.verdict} for ${what}`, r.note ?? source);
+        insert.run(r.sha, r.verdict, user, at, r.note ?? null, source, r.ticket ?? null, row.lastInsertRowid);
         const data = {
           sha: r.sha,
           revno: r.revno ?? null,
@@ -481,11 +483,60 @@ export class Store {
     return this.write(() => {
       if (source.startsWith("tag ") && this.db.prepare("SELECT 1 FROM ci_results WHERE source = ? LIMIT 1").get(source)) return false;
       const at = this.stamp();
-      this.db.prepare("INSERT INTO ci_results (sha, result, user, at, source) VALUES (?, ?, ?, ?, ?)").run(sha, result, user, at, source);
-      this.db
+      const row = this.db
         .prepare(`INSERT INTO audit (at, push_id, user, ref, new, decision, code, reason, detail) VALUES (?, ?, ?, ?, ?, 'ci', ?, ?, ?)`)
         .run(at, pushId, user, ref, sha, result, `CI ${result} for ${shortSha(sha)}`, source);
+      this.db
+        .prepare("INSERT INTO ci_results (sha, result, user, at, source, audit_id) VALUES (?, ?, ?, ?, ?, ?)")
+        .run(sha, result, user, at, source, row.lastInsertRowid);
       return true;
+    });
+  }
+
+  /**
+   * The verdicts recorded on these commits after audit row `after` was
+   * written (a tag's acceptance, when the tag is recorded late), oldest
+   * first. A row from before its audit row was kept is placed by its time.
+   */
+  verdictsAfter(after: { id: number; at: string }, shas: readonly string[]): (VerdictRecord & { ticket: string | null; source: string })[] {
+    if (shas.length === 0) return [];
+    return this.db
+      .prepare(
+        `SELECT sha, verdict, user, at, note, ticket, source FROM verdicts
+         WHERE sha IN (SELECT value FROM json_each(?)) AND (audit_id > ? OR (audit_id IS NULL AND at > ?)) ORDER BY id`,
+      )
+      .all(JSON.stringify(shas), after.id, after.at) as (VerdictRecord & { ticket: string | null; source: string })[];
+  }
+
+  /** The CI results recorded on `sha` after audit row `after` was written, oldest first (as verdictsAfter). */
+  ciAfter(after: { id: number; at: string }, sha: string): { result: CiResult; user: string; at: string; source: string }[] {
+    return this.db
+      .prepare(
+        `SELECT result, user, at, source FROM ci_results WHERE sha = ? AND (audit_id > ? OR (audit_id IS NULL AND at > ?)) ORDER BY id`,
+      )
+      .all(sha, after.id, after.at) as { result: CiResult; user: string; at: string; source: string }[];
+  }
+
+  /**
+   * Record that a tag recorded late was not applied, because a newer verdict
+   * or CI result stands: an audit row (`verdict` or `ci`, code `superseded`,
+   * detail the tag's source), which also marks the tag as recorded.
+   */
+  recordSuperseded(row: {
+    kind: "verdict" | "ci";
+    ref: string;
+    sha: string;
+    user: string;
+    pushId: string | null;
+    reason: string;
+    source: string;
+  }): void {
+    this.write(() => {
+      this.db
+        .prepare(
+          `INSERT INTO audit (at, push_id, user, ref, new, decision, code, reason, detail) VALUES (?, ?, ?, ?, ?, ?, 'superseded', ?, ?)`,
+        )
+        .run(this.stamp(), row.pushId, row.user, row.ref, row.sha, row.kind, row.reason, row.source);
     });
   }
 
@@ -525,7 +576,8 @@ export class Store {
         this.db
           .prepare(
             `SELECT source FROM verdicts WHERE source LIKE 'tag %' UNION SELECT source FROM ci_results WHERE source LIKE 'tag %'
-             UNION SELECT source FROM deployments WHERE source LIKE 'tag %'`,
+             UNION SELECT source FROM deployments WHERE source LIKE 'tag %'
+             UNION SELECT detail FROM audit WHERE decision IN ('verdict', 'ci') AND code = 'superseded'`,
           )
           .all() as { source: string }[]
       ).map((r) => r.source),
