@@ -4,7 +4,7 @@ import { parseHookInput, pushIdOfReceive } from "../hooks/input";
 import { branchRef, classifyRef } from "../policy/refs";
 import { lateVerdictStanding } from "../policy/tickets";
 import { type CiResult, isZeroSha, shortSha, type Verdict } from "../policy/types";
-import type { AuditEntry } from "../store/store";
+import { type AuditEntry, tagSource } from "../store/store";
 import { recordPromotedFixes } from "./after-push";
 import { recordDeployTag } from "../ops/engine";
 import { pushEvents } from "../events/build";
@@ -43,7 +43,7 @@ export function reconcileTags(engine: Engine, notes?: string[]): number {
     const sha = repo.resolveCommit(a.new);
     if (!sha) continue;
     const user = a.user ?? "unknown";
-    const source = `tag ${ref}`;
+    const source = tagSource(ref, a.old, a.pushId);
     if (cls.kind === "verdictTag" && cls.tag.ticket !== undefined) {
       const tag = { ref, target: sha, verdict: cls.tag.value as Verdict, ticket: cls.tag.ticket, source };
       const done = recordTicketTag(engine, tag, user, a.pushId ?? null, a);

@@ -15,6 +15,15 @@ export function databasePath(gitDir: string): string {
   return join(gitDir, "prodgate", "state.db");
 }
 
+/**
+ * What a tag's verdict, CI result or deployment is recorded under, so that it
+ * is recorded once: `tag <ref>`; a ticket verdict tag QA moved for another
+ * round records again, under the push that moved it.
+ */
+export function tagSource(ref: string, old: string | null | undefined, pushId: string | null | undefined): string {
+  return !old || /^0+$/.test(old) ? `tag ${ref}` : `tag ${ref} (moved by push ${pushId ?? "?"})`;
+}
+
 export interface AuditRow {
   /** Ignored when written: the store stamps each row inside its write transaction. */
   at?: string;
@@ -588,7 +597,7 @@ export class Store {
          WHERE decision = 'accepted' AND code IN ('verdict', 'ci-result', 'deployment') ORDER BY id`,
       )
       .all() as AuditEntry[];
-    return accepted.filter((a) => a.ref && !recorded.has(`tag ${a.ref}`));
+    return accepted.filter((a) => a.ref && !recorded.has(tagSource(a.ref, a.old, a.pushId)));
   }
 
   latestCi(sha: string): { result: CiResult; user: string; at: string } | null {

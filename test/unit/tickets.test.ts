@@ -459,6 +459,34 @@ describe("deciding a ticket verdict tag", () => {
     { name: "without the qa role", f: facts("refs/tags/qa/ok/ticket-7"), roles: [], code: "role-required" },
     { name: "an id that is not one", f: facts("refs/tags/qa/ok/ticket-_7"), roles: ["qa"], code: "bad-tag-name" },
     {
+      name: "moved by qa for the ticket's next round",
+      f: facts("refs/tags/qa/ok/ticket-7", { old: "e".repeat(40), isCreate: false, ticketRevisions: [at(42)] }),
+      roles: ["qa"],
+      code: "verdict",
+      reason: /ok for ticket 7: r42/,
+    },
+    {
+      name: "moved without the qa role",
+      f: facts("refs/tags/qa/ok/ticket-7", { old: "e".repeat(40), isCreate: false, ticketRevisions: [at(42)] }),
+      roles: ["ci", "admin"],
+      code: "role-required",
+    },
+    {
+      name: "deleted, even by qa: it says to move it instead",
+      f: facts("refs/tags/qa/ok/ticket-7", { old: "e".repeat(40), new: "0".repeat(40), isCreate: false, isDelete: true, newType: null }),
+      roles: ["qa"],
+      code: "tag-immutable",
+      reason:
+        /never deleted; for the ticket's next round, move it: git tag -f qa\/ok\/ticket-7 <rev> && git push --force origin refs\/tags\/qa\/ok\/ticket-7$/,
+    },
+    {
+      name: "a revision verdict tag still never moves",
+      f: facts("refs/tags/qa/ok/tried", { old: "e".repeat(40), isCreate: false }),
+      roles: ["qa"],
+      code: "tag-immutable",
+      reason: /never move; give the new verdict a tag of its own \(qa\/ok\/<another label>\) or run prodgate qa ok <rev>$/,
+    },
+    {
       name: "a ticket tag spelt otherwise is refused, never a revision verdict",
       f: facts("refs/tags/qa/ok/Ticket-7"),
       roles: ["qa"],
