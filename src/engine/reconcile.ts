@@ -96,6 +96,7 @@ function recordLateVerdict(
         user,
         tag.source,
         a.pushId,
+        a.id,
       );
     if (standing.as === "given") return { recorded: record([null]), superseded: false };
     if (standing.as === "overtaken") {
@@ -124,7 +125,7 @@ function recordLateCi(
   const { store } = engine;
   return store.write(() => {
     const newer = store.ciAfter(a, tag.sha).at(-1);
-    if (!newer) return store.recordCi(tag.sha, tag.result, user, tag.source, a.pushId ?? null, tag.ref) ? "recorded" : "none";
+    if (!newer) return store.recordCi(tag.sha, tag.result, user, tag.source, a.pushId ?? null, tag.ref, a.id) ? "recorded" : "none";
     store.recordSuperseded({
       kind: "ci",
       ref: tag.ref,

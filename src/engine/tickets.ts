@@ -121,6 +121,7 @@ export function recordTicketTag(
       user,
       source,
       pushId,
+      accepted?.id,
     );
     if (recorded === 0 && apply.length > 0) return none;
     for (const c of overtaken) {

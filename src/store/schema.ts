@@ -229,11 +229,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX verdicts_sha_ticket ON verdicts(sha, ticket, id);
   `,
-  // The audit row each verdict and CI result was written with: the order of effect, which tells a tag
-  // recorded late (by sync) what was recorded after it was accepted (Store.verdictsAfter, ciAfter).
+  // Where each verdict and CI result takes effect in the audit log: its own audit row, or for a tag
+  // recorded late (by sync) the tag's acceptance. Tells a late tag what came after it (Store.verdictsAfter, ciAfter).
   `
-  ALTER TABLE verdicts ADD COLUMN audit_id INTEGER;
-  ALTER TABLE ci_results ADD COLUMN audit_id INTEGER;
+  ALTER TABLE verdicts ADD COLUMN effect_audit_id INTEGER;
+  ALTER TABLE ci_results ADD COLUMN effect_audit_id INTEGER;
   `,
 ];
 

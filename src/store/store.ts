@@ -416,7 +416,8 @@ export class Store {
   /**
    * Record verdicts. A tag records once: when its source (`tag <ref>`) is
    * already recorded, by post-receive or by a sync that caught up, nothing is
-   * added. Returns how many were recorded.
+   * added. `effectAt`: for a tag recorded late, the audit row of its
+   * acceptance, where it takes effect. Returns how many were recorded.
    */
   recordVerdicts(
     records: readonly {
@@ -430,9 +431,10 @@ export class Store {
     user: string,
     source: string,
     pushId: string | null = null,
+    effectAt?: number,
   ): number {
     const insert = this.db.prepare(
-      "INSERT INTO verdicts (sha, verdict, user, at, note, source, ticket, audit_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO verdicts (sha, verdict, user, at, note, source, ticket, effect_audit_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     );
     const audit = this.db.prepare(
       `INSERT INTO audit (at, push_id, user, ref, new, decision, code, reason, detail)
@@ -446,7 +448,7 @@ export class Store {
         const what =
           (r.revno !== undefined ? `r${r.revno} ${shortSha(r.sha)}` : shortSha(r.sha)) + (r.ticket ? ` (ticket ${r.ticket})` : "");
         const row = audit.run(at, pushId, user, r.ref ?? null, r.sha, r.verdict, `${r.verdict} for ${what}`, r.note ?? source);
-        insert.run(r.sha, r.verdict, user, at, r.note ?? null, source, r.ticket ?? null, row.lastInsertRowid);
+        insert.run(r.sha, r.verdict, user, at, r.note ?? null, source, r.ticket ?? null, effectAt ?? row.lastInsertRowid);
         const data = {
           sha: r.sha,
           revno: r.revno ?? null,
@@ -488,7 +490,15 @@ export class Store {
   }
 
   /** Record a CI result; like verdicts, a tag records once. Returns whether it was recorded. */
-  recordCi(sha: string, result: CiResult, user: string, source: string, pushId: string | null = null, ref: string | null = null): boolean {
+  recordCi(
+    sha: string,
+    result: CiResult,
+    user: string,
+    source: string,
+    pushId: string | null = null,
+    ref: string | null = null,
+    effectAt?: number,
+  ): boolean {
     return this.write(() => {
       if (source.startsWith("tag ") && this.db.prepare("SELECT 1 FROM ci_results WHERE source = ? LIMIT 1").get(source)) return false;
       const at = this.stamp();
@@ -496,32 +506,33 @@ export class Store {
         .prepare(`INSERT INTO audit (at, push_id, user, ref, new, decision, code, reason, detail) VALUES (?, ?, ?, ?, ?, 'ci', ?, ?, ?)`)
         .run(at, pushId, user, ref, sha, result, `CI ${result} for ${shortSha(sha)}`, source);
       this.db
-        .prepare("INSERT INTO ci_results (sha, result, user, at, source, audit_id) VALUES (?, ?, ?, ?, ?, ?)")
-        .run(sha, result, user, at, source, row.lastInsertRowid);
+        .prepare("INSERT INTO ci_results (sha, result, user, at, source, effect_audit_id) VALUES (?, ?, ?, ?, ?, ?)")
+        .run(sha, result, user, at, source, effectAt ?? row.lastInsertRowid);
       return true;
     });
   }
 
   /**
-   * The verdicts recorded on these commits after audit row `after` was
-   * written (a tag's acceptance, when the tag is recorded late), oldest
-   * first. A row from before its audit row was kept is placed by its time.
+   * The verdicts on these commits that take effect after audit row `after`
+   * (a tag's acceptance, when the tag is recorded late), oldest first: those
+   * recorded since, but a tag recorded late by its own acceptance. A row from
+   * before that was kept is placed by its time.
    */
   verdictsAfter(after: { id: number; at: string }, shas: readonly string[]): (VerdictRecord & { ticket: string | null; source: string })[] {
     if (shas.length === 0) return [];
     return this.db
       .prepare(
         `SELECT sha, verdict, user, at, note, ticket, source FROM verdicts
-         WHERE sha IN (SELECT value FROM json_each(?)) AND (audit_id > ? OR (audit_id IS NULL AND at > ?)) ORDER BY id`,
+         WHERE sha IN (SELECT value FROM json_each(?)) AND (effect_audit_id > ? OR (effect_audit_id IS NULL AND at > ?)) ORDER BY id`,
       )
       .all(JSON.stringify(shas), after.id, after.at) as (VerdictRecord & { ticket: string | null; source: string })[];
   }
 
-  /** The CI results recorded on `sha` after audit row `after` was written, oldest first (as verdictsAfter). */
+  /** The CI results on `sha` that take effect after audit row `after`, oldest first (as verdictsAfter). */
   ciAfter(after: { id: number; at: string }, sha: string): { result: CiResult; user: string; at: string; source: string }[] {
     return this.db
       .prepare(
-        `SELECT result, user, at, source FROM ci_results WHERE sha = ? AND (audit_id > ? OR (audit_id IS NULL AND at > ?)) ORDER BY id`,
+        `SELECT result, user, at, source FROM ci_results WHERE sha = ? AND (effect_audit_id > ? OR (effect_audit_id IS NULL AND at > ?)) ORDER BY id`,
       )
       .all(sha, after.id, after.at) as { result: CiResult; user: string; at: string; source: string }[];
   }

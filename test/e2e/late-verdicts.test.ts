@@ -109,6 +109,27 @@ describe("a revision verdict tag recorded late", () => {
   });
 });
 
+describe("several tags recorded late", () => {
+  it("take effect in the order they were accepted, whichever verdict they carry", () => {
+    const r1 = sb.tip("production-stable");
+    const r2 = work.commit("r2: found bad on a second look");
+    work.land();
+    pushKilled("qa/ok/first-look", r2, "quinn");
+    pushKilled("qa/bad/second-look", r2, "quinn");
+    expect(sync()).not.toContain("not applied");
+    expect(undeployed().find((p) => p.sha === r2)?.verdict).toBe("bad");
+    expect(sb.tip("production-stable")).toBe(r1);
+
+    const r3 = work.commit("r3: found ok on a second look");
+    work.land();
+    pushKilled("qa/bad/r3-first", r3, "quinn");
+    pushKilled("qa/ok/r3-second", r3, "quinn");
+    expect(sb.prodgate(["qa", "ok", "r2"], "quinn").status).toBe(0);
+    expect(sync()).not.toContain("not applied");
+    expect(sb.tip("production-stable")).toBe(r3);
+  });
+});
+
 describe("a ticket verdict tag recorded late", () => {
   it("does not override a verdict given through the ticket after the tag was accepted", () => {
     const r1 = sb.tip("production-stable");
