@@ -7,6 +7,7 @@ import { runMirror } from "./mirror";
 import { keptBadNote, recordTicketTag } from "./tickets";
 import { recordDeployTag } from "../ops/engine";
 import { branchTips, type Engine, type Tips } from "./state";
+import { tagSource } from "../store/store";
 
 /**
  * What post-receive does once refs have moved: record verdict and CI tags,
@@ -25,12 +26,14 @@ export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: s
   for (const u of updates) {
     const cls = classifyRef(u.ref, config.branches, config.governed);
     if (isZeroSha(u.new)) continue;
-    if (cls.kind === "verdictTag" && cls.tag?.valid && isZeroSha(u.old)) {
+    // A ticket verdict tag records again when QA moves it for the ticket's next round.
+    if (cls.kind === "verdictTag" && cls.tag?.valid && (isZeroSha(u.old) || cls.tag.ticket !== undefined)) {
       const sha = repo.knownCommit(u.new) ?? repo.resolveCommit(u.new);
       if (!sha) continue;
       faultPoint("before-verdict-recorded");
       if (cls.tag.ticket !== undefined) {
-        const tag = { ref: u.ref, target: sha, verdict: cls.tag.value as Verdict, ticket: cls.tag.ticket };
+        const source = tagSource(u.ref, u.old, pushId);
+        const tag = { ref: u.ref, target: sha, verdict: cls.tag.value as Verdict, ticket: cls.tag.ticket, source };
         const { recorded: found, keptBad } = recordTicketTag(engine, tag, user ?? "unknown", pushId);
         lines.push(
           found.length
@@ -49,6 +52,7 @@ export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: s
       mirrorNeeded = true;
     } else if (cls.kind === "ciTag" && cls.tag?.valid && isZeroSha(u.old)) {
       const sha = repo.resolveCommit(u.new);
+      faultPoint("before-ci-recorded");
       if (sha) store.recordCi(sha, cls.tag.value as "pass" | "fail", user ?? "unknown", `tag ${u.ref}`, pushId, u.ref);
     } else if (cls.kind === "deployTag" && cls.deploy?.valid && isZeroSha(u.old)) {
       faultPoint("before-deploy-recorded");

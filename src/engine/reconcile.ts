@@ -2,28 +2,35 @@ import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parseHookInput, pushIdOfReceive } from "../hooks/input";
 import { branchRef, classifyRef } from "../policy/refs";
-import { type CiResult, isZeroSha, type Verdict } from "../policy/types";
+import { lateVerdictStanding } from "../policy/tickets";
+import { type CiResult, isZeroSha, shortSha, type Verdict } from "../policy/types";
+import { type AuditEntry, tagSource } from "../store/store";
 import { recordPromotedFixes } from "./after-push";
 import { recordDeployTag } from "../ops/engine";
 import { pushEvents } from "../events/build";
 import type { EventDraft } from "../events/types";
 import { branchTips, type Engine } from "./state";
-import { recordTicketTag } from "./tickets";
+import { describeLater, recordTicketTag, ticketsOf } from "./tickets";
 
 /**
  * Record the verdict, CI and deploy tags that pre-receive accepted but post-receive
  * never recorded (it was killed, or the database was unavailable). Only tags
  * with an 'accepted' audit row count, and only while the tag still names the
  * object that was accepted: a tag pre-receive never saw is never imported.
- * Returns how many were recorded.
+ * A verdict or CI tag speaks as of its acceptance: a verdict or CI result
+ * recorded since then for the same revision (and channel) is newer and
+ * stands; the tag is then recorded as superseded, an audit row naming the
+ * newer one (recordLateVerdict, recordLateCi). Returns how many were
+ * recorded; `notes` gets a line when some were superseded.
  */
-export function reconcileTags(engine: Engine): number {
+export function reconcileTags(engine: Engine, notes?: string[]): number {
   const { repo, store, config } = engine;
   const pending = store.unrecordedTagAcceptances();
   if (pending.length === 0) return 0;
   const refs = [...new Set(pending.map((a) => a.ref!))];
   const tips = repo.refTips(refs);
   let recorded = 0;
+  let superseded = 0;
   for (const a of pending) {
     const ref = a.ref!;
     if (!a.new || tips.get(ref) !== a.new) continue;
@@ -36,17 +43,102 @@ export function reconcileTags(engine: Engine): number {
     const sha = repo.resolveCommit(a.new);
     if (!sha) continue;
     const user = a.user ?? "unknown";
-    const source = `tag ${ref}`;
+    const source = tagSource(ref, a.old, a.pushId);
     if (cls.kind === "verdictTag" && cls.tag.ticket !== undefined) {
-      const tag = { ref, target: sha, verdict: cls.tag.value as Verdict, ticket: cls.tag.ticket };
-      recorded += recordTicketTag(engine, tag, user, a.pushId ?? null).recorded.length;
+      const tag = { ref, target: sha, verdict: cls.tag.value as Verdict, ticket: cls.tag.ticket, source };
+      const done = recordTicketTag(engine, tag, user, a.pushId ?? null, a);
+      recorded += done.recorded.length;
+      superseded += done.overtaken.length;
     } else if (cls.kind === "verdictTag") {
-      recorded += store.recordVerdicts([{ sha, verdict: cls.tag.value as Verdict, revno: repo.revno(sha), ref }], user, source, a.pushId);
+      const done = recordLateVerdict(engine, a, { ref, sha, verdict: cls.tag.value as Verdict, source }, user);
+      recorded += done.recorded;
+      if (done.superseded) superseded++;
     } else if (cls.kind === "ciTag") {
-      if (store.recordCi(sha, cls.tag.value as CiResult, user, source, a.pushId ?? null, ref)) recorded++;
+      const done = recordLateCi(engine, a, { ref, sha, result: cls.tag.value as CiResult, source }, user);
+      if (done === "recorded") recorded++;
+      if (done === "superseded") superseded++;
     }
   }
+  if (superseded > 0)
+    notes?.push(
+      `${superseded} verdict(s) or CI result(s) of tags recorded late were not applied: a newer one was given since the tag was accepted (prodgate log shows each as superseded)`,
+    );
   return recorded;
+}
+
+/**
+ * A revision verdict tag recorded late, as of its acceptance `a`
+ * (policy/tickets.ts lateVerdictStanding): not applied when a verdict was
+ * given to the revision since; only through the revision's other tickets
+ * when verdicts came through some of its tickets since; else as given.
+ */
+function recordLateVerdict(
+  engine: Engine,
+  a: AuditEntry,
+  tag: { ref: string; sha: string; verdict: Verdict; source: string },
+  user: string,
+): { recorded: number; superseded: boolean } {
+  const { repo, store, config } = engine;
+  const revno = repo.revno(tag.sha);
+  const info = repo.commit(tag.sha);
+  const messageTickets = info ? (ticketsOf(config, [info]).get(tag.sha) ?? []) : [];
+  const what = `${tag.verdict} for r${revno} ${shortSha(tag.sha)}`;
+  const late = `${tag.ref} was accepted at ${a.at} and recorded late`;
+  const trace = (reason: string) =>
+    store.recordSuperseded({ kind: "verdict", ref: tag.ref, sha: tag.sha, user, pushId: a.pushId ?? null, source: tag.source, reason });
+  return store.write(() => {
+    const later = store.verdictsAfter(a, [tag.sha]);
+    const channelTickets = (store.verdictChannels([tag.sha]).get(tag.sha) ?? []).flatMap((r) => (r.ticket ? [r.ticket] : []));
+    const standing = lateVerdictStanding(null, later, [...messageTickets, ...channelTickets]);
+    const record = (tickets: (string | null)[]) =>
+      store.recordVerdicts(
+        tickets.map((ticket) => ({ sha: tag.sha, verdict: tag.verdict, revno, ref: tag.ref, ticket })),
+        user,
+        tag.source,
+        a.pushId,
+        a.id,
+      );
+    if (standing.as === "given") return { recorded: record([null]), superseded: false };
+    if (standing.as === "overtaken") {
+      const direct = later.filter((r) => r.ticket === null);
+      const newer = direct.length ? direct : later;
+      trace(`${what} not applied: ${late}; the newer verdict stands: ${describeLater(newer.at(-1)!)}`);
+      return { recorded: 0, superseded: true };
+    }
+    const recorded = record(standing.tickets);
+    const newer = standing.overtaken.map((t) => describeLater(later.filter((r) => r.ticket === t).at(-1)!));
+    trace(
+      `${what} applied through ticket(s) ${standing.tickets.join(", ")} only: ${late}; ` +
+        `ticket(s) ${standing.overtaken.join(", ")} got a newer verdict: ${newer.join("; ")}`,
+    );
+    return { recorded, superseded: true };
+  });
+}
+
+/** A CI tag recorded late, as of its acceptance `a`: not applied when a CI result for the commit was recorded since. */
+function recordLateCi(
+  engine: Engine,
+  a: AuditEntry,
+  tag: { ref: string; sha: string; result: CiResult; source: string },
+  user: string,
+): "recorded" | "superseded" | "none" {
+  const { store } = engine;
+  return store.write(() => {
+    const newer = store.ciAfter(a, tag.sha).at(-1);
+    if (!newer) return store.recordCi(tag.sha, tag.result, user, tag.source, a.pushId ?? null, tag.ref, a.id) ? "recorded" : "none";
+    store.recordSuperseded({
+      kind: "ci",
+      ref: tag.ref,
+      sha: tag.sha,
+      user,
+      pushId: a.pushId ?? null,
+      source: tag.source,
+      reason:
+        `CI ${tag.result} for ${shortSha(tag.sha)} not applied: ${tag.ref} was accepted at ${a.at} and recorded late; ` +
+        `the newer result stands: ${newer.result} by ${newer.user} at ${newer.at} (${newer.source})`,
+    });
+    return "superseded";
+  });
 }
 
 /**

@@ -29,11 +29,12 @@ export function syncAll(engine: Engine, user: string | null): SyncResult {
   }
   markFixesPending(engine);
   // Tags recorded late change what is deployable: serialised with the mirror, like any verdict.
+  const tagNotes: string[] = [];
   const { tagsRecorded, mirror } = withMirrorLock(engine.repo.gitDir, () => ({
-    tagsRecorded: reconcileTags(engine),
+    tagsRecorded: reconcileTags(engine, tagNotes),
     mirror: runMirror(engine, "sync", user),
   }));
-  const lines = [mirror.line];
+  const lines = [...tagNotes, mirror.line];
   if (fixesRecorded > 0) lines.unshift(`recorded ${fixesRecorded} security fix(es) of a promotion that were never recorded`);
   if (tagsRecorded > 0) lines.unshift(`recorded ${tagsRecorded} verdict or CI tag(s) that were accepted but never recorded`);
   for (const branch of ["devel", "stable"] as const) {

@@ -1,8 +1,8 @@
 // Tickets as the engine sees them: each commit's references, and each
 // commit's verdict combined from what QA said of it and of its tickets.
 import type { Config } from "../config";
-import { combineVerdicts, standsBadFor, type TicketLookup, ticketRefs, ticketVerdictTargets } from "../policy/tickets";
-import type { CommitInfo, MainlineCommit, Verdict, VerdictRecord } from "../policy/types";
+import { combineVerdicts, lateVerdictStanding, standsBadFor, type TicketLookup, ticketRefs, ticketVerdictTargets } from "../policy/tickets";
+import { type CommitInfo, type MainlineCommit, shortSha, type Verdict, type VerdictRecord } from "../policy/types";
 import { type DeployState, deployState, type Engine } from "./state";
 
 /** The tickets each commit's message references (sha → ids), by the configured patterns. */
@@ -102,31 +102,74 @@ export function keptBadNote(keptBad: readonly MainlineCommit[]): string {
   );
 }
 
+/** A verdict recorded after a late tag was accepted, as its trace names it. */
+export function describeLater(v: { verdict: string; user: string; at: string; source: string; ticket: string | null }): string {
+  return `${v.verdict} by ${v.user} at ${v.at} (${v.source}${v.ticket ? `, ticket ${v.ticket}` : ""})`;
+}
+
 /**
  * Record a ticket verdict tag (qa/<verdict>/ticket-<id> on `target`): on the
  * revisions awaiting production now, at or before the tagged revision, that
  * reference the ticket — never one QA's tagged revision did not hold, and
- * never clearing an earlier bad one (ticketVerdictRevisions). Returns the
- * revisions recorded (none when all went out meanwhile, or the tag was
- * recorded before) and those left bad.
+ * never clearing an earlier bad one (ticketVerdictRevisions). Recorded late
+ * (`accepted`: the tag's acceptance, when sync records it), it is not
+ * applied on a revision given a verdict through the ticket, or to itself,
+ * since the tag was accepted (policy/tickets.ts lateVerdictStanding): that
+ * one is newer; an audit row says so. Returns the revisions recorded (none
+ * when all went out meanwhile, or the tag was recorded before), those left
+ * bad, and those a newer verdict overtook.
  */
 export function recordTicketTag(
   engine: Engine,
-  tag: { ref: string; target: string; verdict: Verdict; ticket: string },
+  tag: { ref: string; target: string; verdict: Verdict; ticket: string; source?: string },
   user: string,
   pushId: string | null,
-): { recorded: MainlineCommit[]; keptBad: MainlineCommit[] } {
+  accepted?: { id: number; at: string },
+): { recorded: MainlineCommit[]; keptBad: MainlineCommit[]; overtaken: MainlineCommit[] } {
   const { repo, store } = engine;
+  const none = { recorded: [], keptBad: [], overtaken: [] };
   const state = deployState(engine);
   const target = state.segment.find((c) => c.sha === tag.target);
   const upTo = target?.revno ?? (state.tips.stable && repo.onMainline(tag.target, state.tips.stable) ? repo.revno(tag.target) : 0);
   const { record: found, keptBad } = ticketVerdictRevisions(engine, state, upTo, tag.ticket, tag.verdict);
-  if (found.length === 0) return { recorded: [], keptBad: [] };
-  const recorded = store.recordVerdicts(
-    found.map((c) => ({ sha: c.sha, verdict: tag.verdict, revno: c.revno, ref: tag.ref, ticket: tag.ticket })),
-    user,
-    `tag ${tag.ref}`,
-    pushId,
-  );
-  return recorded > 0 ? { recorded: found, keptBad } : { recorded: [], keptBad: [] };
+  if (found.length === 0) return none;
+  const source = tag.source ?? `tag ${tag.ref}`;
+  return store.write(() => {
+    const later = accepted
+      ? store.verdictsAfter(
+          accepted,
+          found.map((c) => c.sha),
+        )
+      : [];
+    const overtakenBy = (c: MainlineCommit) => {
+      const mine = later.filter((r) => r.sha === c.sha);
+      return lateVerdictStanding(tag.ticket, mine, []).as === "overtaken"
+        ? mine.filter((r) => r.ticket === null || r.ticket === tag.ticket).at(-1)
+        : undefined;
+    };
+    const apply = found.filter((c) => !overtakenBy(c));
+    const overtaken = found.filter((c) => overtakenBy(c));
+    const recorded = store.recordVerdicts(
+      apply.map((c) => ({ sha: c.sha, verdict: tag.verdict, revno: c.revno, ref: tag.ref, ticket: tag.ticket })),
+      user,
+      source,
+      pushId,
+      accepted?.id,
+    );
+    if (recorded === 0 && apply.length > 0) return none;
+    for (const c of overtaken) {
+      store.recordSuperseded({
+        kind: "verdict",
+        ref: tag.ref,
+        sha: c.sha,
+        user,
+        pushId,
+        source,
+        reason:
+          `${tag.verdict} for r${c.revno} ${shortSha(c.sha)} (ticket ${tag.ticket}) not applied: the tag was accepted at ${accepted!.at} ` +
+          `and recorded late; the newer verdict stands: ${describeLater(overtakenBy(c)!)}`,
+      });
+    }
+    return { recorded: apply, keptBad: apply.length ? keptBad : [], overtaken };
+  });
 }

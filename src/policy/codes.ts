@@ -77,8 +77,9 @@ export const REJECTION_CODES = {
       "tag the stable revision QA tested, which holds the ticket's landings (prodgate qa pending --by-ticket lists them), or check the ticket id",
   },
   "tag-immutable": {
-    rule: "verdict, CI and deploy tags are never moved or deleted",
-    remedy: "push a new tag with another label; a later verdict replaces an earlier one",
+    rule: "verdict, CI and deploy tags are never deleted, and never moved but for a ticket verdict tag (qa/<verdict>/ticket-N), which the qa role moves for the ticket's next round",
+    remedy:
+      "push a new tag with another label (a later verdict replaces an earlier one); for a ticket, move its tag: git tag -f qa/ok/ticket-N <rev> && git push --force origin qa/ok/ticket-N",
   },
   "override-reason": {
     rule: "a break-glass override needs a reason",

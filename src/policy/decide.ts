@@ -165,6 +165,13 @@ function tagPrecheck(f: Pick<UpdateFacts, "ref" | "old" | "new" | "class" | "isC
   const tag = f.class.tag!;
   const isQa = tag.namespace === "qa";
   const facts = f as UpdateFacts;
+  if (tag.looksLikeTicket) {
+    return reject(
+      facts,
+      "bad-tag-name",
+      `${f.ref} looks like a ticket verdict tag but is not one: a ticket tag is qa/<verdict>/ticket-<id>, "ticket-" in lower case (qa/${tag.value}/ticket-7); a revision verdict's label must not start with "ticket"`,
+    );
+  }
   if (!tag.valid) {
     return reject(
       facts,
@@ -172,8 +179,19 @@ function tagPrecheck(f: Pick<UpdateFacts, "ref" | "old" | "new" | "class" | "isC
       `${f.ref} is not qa/<ok|bad|untestable|needstesting>/<label> (a ticket: qa/<verdict>/ticket-<id>) or ci/<pass|fail>/<label>`,
     );
   }
-  if (f.isDelete) return reject(facts, "tag-immutable", `${f.ref} records a ${isQa ? "verdict" : "CI result"}; it is never deleted`);
-  if (!f.isCreate) return reject(facts, "tag-immutable", `${f.ref} already exists; verdict and CI tags never move`);
+  // A ticket tag's name is its key: QA moves it for the ticket's next round (a new verdict, bounded by its new revision).
+  const round =
+    isQa && tag.ticket !== undefined
+      ? `; for the ticket's next round, move it: git tag -f ${f.ref.replace(/^refs\/tags\//, "")} <rev> && git push --force origin ${f.ref}`
+      : "";
+  if (f.isDelete)
+    return reject(facts, "tag-immutable", `${f.ref} records a ${isQa ? "verdict" : "CI result"}; it is never deleted${round}`);
+  if (!f.isCreate && !round) {
+    const instead = isQa
+      ? `; give the new verdict a tag of its own (qa/${tag.value}/<another label>) or run prodgate qa ${tag.value} <rev>`
+      : "";
+    return reject(facts, "tag-immutable", `${f.ref} already exists; verdict tags on a revision and CI tags never move${instead}`);
+  }
   return needsRole(facts, ctx, isQa ? "qa" : "ci", isQa ? "a QA verdict" : "a CI result");
 }
 

@@ -12,7 +12,12 @@ export interface TagName {
   valid: boolean;
   /** qa/<verdict>/ticket-<id>: a verdict for every pending revision referencing the ticket. */
   ticket?: string;
+  /** A qa/ label that looks like a ticket tag but is not exactly one (qa/ok/Ticket-7, qa/ok/ticket7): refused, never a revision verdict. */
+  looksLikeTicket?: boolean;
 }
+
+/** A label starting with "ticket" or "tickets" in any case, then anything but a letter: meant as a ticket tag. */
+const TICKET_LIKE = /^tickets?(?![A-Za-z])/i;
 
 export interface RefClass {
   kind: RefKind;
@@ -37,6 +42,7 @@ export function parseTagRef(ref: string): TagName | null {
     const ticket = label.slice("ticket-".length);
     return { namespace, value, label, valid: known && isTicketId(ticket), ticket };
   }
+  if (namespace === "qa" && TICKET_LIKE.test(label)) return { namespace, value, label, valid: false, looksLikeTicket: true };
   return { namespace, value, label, valid: known && label.length > 0 };
 }
 

@@ -155,3 +155,31 @@ export function standsBadFor(record: CombinedVerdict | VerdictRecord | undefined
   const through = (record as CombinedVerdict).byTicket?.find((t) => t.ticket === ticket);
   return (through ? through.verdict : record.verdict) === "bad";
 }
+
+/** Where a verdict recorded late stands: as given, through some tickets of the revision only, or nowhere. */
+export type LateStanding = { as: "given" } | { as: "tickets"; tickets: string[]; overtaken: string[] } | { as: "overtaken" };
+
+/**
+ * Where a verdict recorded late still stands. A verdict tag whose
+ * post-receive never recorded it is recorded by `sync`, after verdicts QA
+ * gave meanwhile (`later`: those recorded on the revision since the tag was
+ * accepted); it speaks as of its acceptance, so each of them stays newer:
+ * - through ticket t: overtaken when a later verdict was given to the
+ *   revision itself or through t; else recorded as given;
+ * - to the revision itself: overtaken when a later verdict was given to the
+ *   revision itself; else, when later verdicts came through some tickets,
+ *   it stands for the revision's other tickets only (`tickets`, the ids its
+ *   message references and those verdicts came through), recorded through
+ *   each of them — or nowhere, when there is none; else recorded as given.
+ */
+export function lateVerdictStanding(
+  lateTicket: string | null,
+  later: readonly { ticket: string | null }[],
+  tickets: readonly string[],
+): LateStanding {
+  if (later.some((r) => r.ticket === null || r.ticket === lateTicket)) return { as: "overtaken" };
+  if (later.length === 0 || lateTicket !== null) return { as: "given" };
+  const overtaken = [...new Set(later.map((r) => r.ticket!))];
+  const rest = [...new Set(tickets)].filter((t) => !overtaken.includes(t));
+  return rest.length === 0 ? { as: "overtaken" } : { as: "tickets", tickets: rest, overtaken };
+}

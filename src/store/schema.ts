@@ -229,6 +229,12 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX verdicts_sha_ticket ON verdicts(sha, ticket, id);
   `,
+  // Where each verdict and CI result takes effect in the audit log: its own audit row, or for a tag
+  // recorded late (by sync) the tag's acceptance. Tells a late tag what came after it (Store.verdictsAfter, ciAfter).
+  `
+  ALTER TABLE verdicts ADD COLUMN effect_audit_id INTEGER;
+  ALTER TABLE ci_results ADD COLUMN effect_audit_id INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

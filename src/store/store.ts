@@ -15,6 +15,15 @@ export function databasePath(gitDir: string): string {
   return join(gitDir, "prodgate", "state.db");
 }
 
+/**
+ * What a tag's verdict, CI result or deployment is recorded under, so that it
+ * is recorded once: `tag <ref>`; a ticket verdict tag QA moved for another
+ * round records again, under the push that moved it.
+ */
+export function tagSource(ref: string, old: string | null | undefined, pushId: string | null | undefined): string {
+  return !old || /^0+$/.test(old) ? `tag ${ref}` : `tag ${ref} (moved by push ${pushId ?? "?"})`;
+}
+
 export interface AuditRow {
   /** Ignored when written: the store stamps each row inside its write transaction. */
   at?: string;
@@ -442,7 +451,8 @@ export class Store {
   /**
    * Record verdicts. A tag records once: when its source (`tag <ref>`) is
    * already recorded, by post-receive or by a sync that caught up, nothing is
-   * added. Returns how many were recorded.
+   * added. `effectAt`: for a tag recorded late, the audit row of its
+   * acceptance, where it takes effect. Returns how many were recorded.
    */
   recordVerdicts(
     records: readonly {
@@ -456,8 +466,11 @@ export class Store {
     user: string,
     source: string,
     pushId: string | null = null,
+    effectAt?: number,
   ): number {
-    const insert = this.db.prepare("INSERT INTO verdicts (sha, verdict, user, at, note, source, ticket) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    const insert = this.db.prepare(
+      "INSERT INTO verdicts (sha, verdict, user, at, note, source, ticket, effect_audit_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    );
     const audit = this.db.prepare(
       `INSERT INTO audit (at, push_id, user, ref, new, decision, code, reason, detail)
        VALUES (?, ?, ?, ?, ?, 'verdict', ?, ?, ?)`,
@@ -467,10 +480,10 @@ export class Store {
       if (source.startsWith("tag ") && seen.get(source)) return 0;
       const at = this.stamp();
       for (const r of records) {
-        insert.run(r.sha, r.verdict, user, at, r.note ?? null, source, r.ticket ?? null);
         const what =
           (r.revno !== undefined ? `r${r.revno} ${shortSha(r.sha)}` : shortSha(r.sha)) + (r.ticket ? ` (ticket ${r.ticket})` : "");
-        audit.run(at, pushId, user, r.ref ?? null, r.sha, r.verdict, `${r.verdict} for ${what}`, r.note ?? source);
+        const row = audit.run(at, pushId, user, r.ref ?? null, r.sha, r.verdict, `${r.verdict} for ${what}`, r.note ?? source);
+        insert.run(r.sha, r.verdict, user, at, r.note ?? null, source, r.ticket ?? null, effectAt ?? row.lastInsertRowid);
         const data = {
           sha: r.sha,
           revno: r.revno ?? null,
@@ -525,15 +538,73 @@ export class Store {
   }
 
   /** Record a CI result; like verdicts, a tag records once. Returns whether it was recorded. */
-  recordCi(sha: string, result: CiResult, user: string, source: string, pushId: string | null = null, ref: string | null = null): boolean {
+  recordCi(
+    sha: string,
+    result: CiResult,
+    user: string,
+    source: string,
+    pushId: string | null = null,
+    ref: string | null = null,
+    effectAt?: number,
+  ): boolean {
     return this.write(() => {
       if (source.startsWith("tag ") && this.db.prepare("SELECT 1 FROM ci_results WHERE source = ? LIMIT 1").get(source)) return false;
       const at = this.stamp();
-      this.db.prepare("INSERT INTO ci_results (sha, result, user, at, source) VALUES (?, ?, ?, ?, ?)").run(sha, result, user, at, source);
-      this.db
+      const row = this.db
         .prepare(`INSERT INTO audit (at, push_id, user, ref, new, decision, code, reason, detail) VALUES (?, ?, ?, ?, ?, 'ci', ?, ?, ?)`)
         .run(at, pushId, user, ref, sha, result, `CI ${result} for ${shortSha(sha)}`, source);
+      this.db
+        .prepare("INSERT INTO ci_results (sha, result, user, at, source, effect_audit_id) VALUES (?, ?, ?, ?, ?, ?)")
+        .run(sha, result, user, at, source, effectAt ?? row.lastInsertRowid);
       return true;
+    });
+  }
+
+  /**
+   * The verdicts on these commits that take effect after audit row `after`
+   * (a tag's acceptance, when the tag is recorded late), oldest first: those
+   * recorded since, but a tag recorded late by its own acceptance. A row from
+   * before that was kept is placed by its time.
+   */
+  verdictsAfter(after: { id: number; at: string }, shas: readonly string[]): (VerdictRecord & { ticket: string | null; source: string })[] {
+    if (shas.length === 0) return [];
+    return this.db
+      .prepare(
+        `SELECT sha, verdict, user, at, note, ticket, source FROM verdicts
+         WHERE sha IN (SELECT value FROM json_each(?)) AND (effect_audit_id > ? OR (effect_audit_id IS NULL AND at > ?)) ORDER BY id`,
+      )
+      .all(JSON.stringify(shas), after.id, after.at) as (VerdictRecord & { ticket: string | null; source: string })[];
+  }
+
+  /** The CI results on `sha` that take effect after audit row `after`, oldest first (as verdictsAfter). */
+  ciAfter(after: { id: number; at: string }, sha: string): { result: CiResult; user: string; at: string; source: string }[] {
+    return this.db
+      .prepare(
+        `SELECT result, user, at, source FROM ci_results WHERE sha = ? AND (effect_audit_id > ? OR (effect_audit_id IS NULL AND at > ?)) ORDER BY id`,
+      )
+      .all(sha, after.id, after.at) as { result: CiResult; user: string; at: string; source: string }[];
+  }
+
+  /**
+   * Record that a tag recorded late was not applied, because a newer verdict
+   * or CI result stands: an audit row (`verdict` or `ci`, code `superseded`,
+   * detail the tag's source), which also marks the tag as recorded.
+   */
+  recordSuperseded(row: {
+    kind: "verdict" | "ci";
+    ref: string;
+    sha: string;
+    user: string;
+    pushId: string | null;
+    reason: string;
+    source: string;
+  }): void {
+    this.write(() => {
+      this.db
+        .prepare(
+          `INSERT INTO audit (at, push_id, user, ref, new, decision, code, reason, detail) VALUES (?, ?, ?, ?, ?, ?, 'superseded', ?, ?)`,
+        )
+        .run(this.stamp(), row.pushId, row.user, row.ref, row.sha, row.kind, row.reason, row.source);
     });
   }
 
@@ -573,7 +644,8 @@ export class Store {
         this.db
           .prepare(
             `SELECT source FROM verdicts WHERE source LIKE 'tag %' UNION SELECT source FROM ci_results WHERE source LIKE 'tag %'
-             UNION SELECT source FROM deployments WHERE source LIKE 'tag %'`,
+             UNION SELECT source FROM deployments WHERE source LIKE 'tag %'
+             UNION SELECT detail FROM audit WHERE decision IN ('verdict', 'ci') AND code = 'superseded'`,
           )
           .all() as { source: string }[]
       ).map((r) => r.source),
@@ -584,7 +656,7 @@ export class Store {
          WHERE decision = 'accepted' AND code IN ('verdict', 'ci-result', 'deployment') ORDER BY id`,
       )
       .all() as AuditEntry[];
-    return accepted.filter((a) => a.ref && !recorded.has(`tag ${a.ref}`));
+    return accepted.filter((a) => a.ref && !recorded.has(tagSource(a.ref, a.old, a.pushId)));
   }
 
   latestCi(sha: string): { result: CiResult; user: string; at: string } | null {

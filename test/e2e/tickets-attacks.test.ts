@@ -164,6 +164,31 @@ describe("hostile ticket ids and tag names", () => {
   });
 });
 
+describe("a tag that looks like a ticket tag but is not one", () => {
+  it("is refused with one line saying how to spell it, never taken as a verdict on the tagged revision", () => {
+    const r2 = work.commit("[bug=7] the fix");
+    work.land();
+    for (const name of ["qa/ok/Ticket-7", "qa/ok/TICKET-7", "qa/ok/ticket7", "qa/ok/tickets-7"]) {
+      work.git(["tag", name, r2]);
+      const p = work.push(["origin", `refs/tags/${name}`], "quinn");
+      expect(p.status, name).not.toBe(0);
+      expect(p.output, name).toContain("[bad-tag-name]");
+      expect(p.output, name).toContain(
+        'looks like a ticket verdict tag but is not one: a ticket tag is qa/<verdict>/ticket-<id>, "ticket-" in lower case',
+      );
+      expect(sb.tip(`refs/tags/${name}`)).toBeNull();
+    }
+    expect(sb.tip("production-stable")).toBe(r1);
+    expect(pending().map((p) => p.sha)).toEqual([r2]);
+    // Free-form labels of revision verdicts still work, one that starts with the word included.
+    for (const name of ["qa/ok/anything", "qa/ok/ticketing-release", "qa/ok/r2"]) {
+      work.git(["tag", name, r2]);
+      expect(work.push(["origin", `refs/tags/${name}`], "quinn").status, name).toBe(0);
+    }
+    expect(sb.tip("production-stable")).toBe(r2);
+  });
+});
+
 describe("the prefetched mainline", () => {
   // deployState reads the branch tips, then (in the same shell) reads them
   // again and lists stable's mainline by those shas. A git that moves stable

@@ -259,6 +259,86 @@ describe("ticket verdict tags", () => {
   });
 });
 
+describe("a ticket's next round by tag", () => {
+  it("QA moves qa/<verdict>/ticket-N to the revision it tried next; it records again, bounded by it", () => {
+    const r2 = work.commit("[bug=7] first try");
+    work.land();
+    work.git(["tag", "qa/bad/ticket-7", r2]);
+    expect(work.push(["origin", "qa/bad/ticket-7"], "quinn").status).toBe(0);
+    const r3 = work.commit(`[bug=7] [rollback=2] fix`);
+    work.land();
+    work.commit("[bug=7] landed while QA tested");
+    work.land();
+
+    // git itself refuses to replace a tag without --force, before any hook runs.
+    work.git(["tag", "-f", "qa/ok/ticket-7", r3]);
+    expect(work.push(["origin", "qa/ok/ticket-7"], "quinn").status).toBe(0);
+    expect(sb.tip("production-stable")).toBe(r3);
+    const r5 = work.commit("[bug=7] the last piece");
+    work.land();
+    work.git(["tag", "-f", "qa/ok/ticket-7", r5]);
+    expect(work.push(["origin", "qa/ok/ticket-7"], "quinn").output).toContain("already exists");
+    // Someone without the qa role may not move it.
+    const dev = work.push(["--force", "origin", "qa/ok/ticket-7"], "dev");
+    expect(dev.status).not.toBe(0);
+    expect(dev.output).toContain("[role-required]");
+    expect(sb.tip("refs/tags/qa/ok/ticket-7")).toBe(r3);
+
+    const p = work.push(["--force", "origin", "qa/ok/ticket-7"], "quinn");
+    expect(p.status, p.output).toBe(0);
+    expect(p.output).toContain("ok for ticket 7 recorded on r4, r5");
+    expect(sb.tip("refs/tags/qa/ok/ticket-7")).toBe(r5);
+    expect(sb.tip("production-stable")).toBe(r5);
+    const rows = sb.json<{ decision: string; ref: string | null; reason: string; detail: string }[]>(["log"]);
+    const verdicts = rows.filter((e) => e.decision === "verdict" && e.ref === "refs/tags/qa/ok/ticket-7").reverse();
+    expect(verdicts.map((e) => e.reason.replace(/ [0-9a-f]{7} /, " "))).toEqual([
+      "ok for r3 (ticket 7)",
+      "ok for r4 (ticket 7)",
+      "ok for r5 (ticket 7)",
+    ]);
+    expect(verdicts[2]!.detail).toMatch(/^tag refs\/tags\/qa\/ok\/ticket-7 \(moved by push .+\)$/);
+  });
+
+  it("a moved ticket tag whose post-receive died is recorded by sync", () => {
+    const r2 = work.commit("[bug=7] first");
+    work.land();
+    work.git(["tag", "qa/ok/ticket-7", r2]);
+    expect(work.push(["origin", "qa/ok/ticket-7"], "quinn").status).toBe(0);
+    const r3 = work.commit("[bug=7] second");
+    work.land();
+    work.git(["tag", "-f", "qa/ok/ticket-7", r3]);
+    const p = work.push(["--force", "origin", "qa/ok/ticket-7"], "quinn", { PRODGATE_FAULT: "before-verdict-recorded" });
+    expect(p.status, p.output).toBe(0);
+    expect(sb.tip("production-stable")).toBe(r2);
+    expect(sb.prodgate(["sync"]).status).toBe(0);
+    expect(sb.tip("production-stable")).toBe(r3);
+    expect(sb.prodgate(["sync"]).stdout).not.toContain("recorded");
+  });
+
+  it("verdict tags are never deleted, and a revision's tag never moves; each refusal says what to do instead", () => {
+    const r2 = work.commit("[bug=7] first");
+    work.land();
+    for (const tag of ["qa/ok/ticket-7", "qa/ok/tried"]) {
+      work.git(["tag", tag, r2]);
+      expect(work.push(["origin", tag], "quinn").status).toBe(0);
+    }
+    const del = work.push(["origin", ":refs/tags/qa/ok/ticket-7"], "quinn");
+    expect(del.output).toContain("[tag-immutable]");
+    expect(del.output).toContain(
+      "it is never deleted; for the ticket's next round, move it: git tag -f qa/ok/ticket-7 <rev> && git push --force origin refs/tags/qa/ok/ticket-7",
+    );
+    expect(work.push(["origin", ":refs/tags/qa/ok/ticket-7"], "ada").output).toContain("[tag-immutable]");
+    expect(sb.tip("refs/tags/qa/ok/ticket-7")).toBe(r2);
+    work.commit("[bug=7] second");
+    work.land();
+    work.git(["tag", "-f", "qa/ok/tried", "HEAD"]);
+    const moved = work.push(["--force", "origin", "qa/ok/tried"], "quinn");
+    expect(moved.output).toContain("[tag-immutable]");
+    expect(moved.output).toContain("give the new verdict a tag of its own (qa/ok/<another label>) or run prodgate qa ok <rev>");
+    expect(sb.tip("refs/tags/qa/ok/tried")).toBe(r2);
+  });
+});
+
 describe("prodgate tickets", () => {
   it("shows every revision of a ticket, its verdict, and where it reached", () => {
     sb.grant("ops", "olga");

@@ -395,7 +395,7 @@ export class Oracle {
     if (r.ticket === null) return true;
     if (!this.tickets(r.sha).includes(r.ticket)) return false;
     if (!r.source.startsWith("tag ")) return true;
-    const target = this.tagTargets.get(fullRef(r.source.slice(4).trim()));
+    const target = this.tagTargets.get(fullRef(r.source.slice(4).trim().split(" ")[0]!));
     return target === undefined || this.ancestors(target).has(r.sha);
   }
 

@@ -9,6 +9,8 @@ import {
   combineVerdicts,
   compileTicketPattern,
   DEFAULT_TICKET_PATTERNS,
+  type LateStanding,
+  lateVerdictStanding,
   MAX_TICKETS_PER_COMMIT,
   standsBadFor,
   ticketRefs,
@@ -108,17 +110,63 @@ describe("configured ticket patterns", () => {
 });
 
 describe("ticket verdict tags", () => {
-  const cases: [string, { valid: boolean; ticket?: string }][] = [
+  const cases: [string, { valid: boolean; ticket?: string; looksLikeTicket?: boolean }][] = [
     ["refs/tags/qa/ok/ticket-123", { valid: true, ticket: "123" }],
     ["refs/tags/qa/bad/ticket-APP-7", { valid: true, ticket: "APP-7" }],
     ["refs/tags/qa/ok/ticket-", { valid: false, ticket: "" }],
     ["refs/tags/qa/ok/ticket-a/b", { valid: false, ticket: "a/b" }],
     ["refs/tags/qa/ok/r12", { valid: true }],
+    ["refs/tags/qa/ok/anything", { valid: true }],
+    ["refs/tags/qa/ok/ticketing-system", { valid: true }],
+    ["refs/tags/qa/ok/Ticket-7", { valid: false, looksLikeTicket: true }],
+    ["refs/tags/qa/ok/TICKET-7", { valid: false, looksLikeTicket: true }],
+    ["refs/tags/qa/ok/ticket7", { valid: false, looksLikeTicket: true }],
+    ["refs/tags/qa/ok/ticket_7", { valid: false, looksLikeTicket: true }],
+    ["refs/tags/qa/ok/tickets-7", { valid: false, looksLikeTicket: true }],
+    ["refs/tags/qa/ok/ticket", { valid: false, looksLikeTicket: true }],
+    ["refs/tags/qa/bad/Ticket/7", { valid: false, looksLikeTicket: true }],
+    ["refs/tags/ci/pass/Ticket-7", { valid: true }],
   ];
   it.each(cases)("%s", (ref, expected) => {
     const tag = parseTagRef(ref)!;
     expect(tag.valid).toBe(expected.valid);
     expect(tag.ticket).toBe(expected.ticket);
+    expect(tag.looksLikeTicket).toBe(expected.looksLikeTicket);
+  });
+});
+
+describe("lateVerdictStanding: a tag recorded late speaks as of its acceptance", () => {
+  // later: the channels verdicts came through since the tag was accepted (null: the revision itself).
+  const cases: { name: string; late: string | null; later: (string | null)[]; tickets: string[]; expected: LateStanding }[] = [
+    { name: "nothing since: as given", late: null, later: [], tickets: ["7"], expected: { as: "given" } },
+    { name: "a revision verdict since overtakes a revision tag", late: null, later: [null], tickets: [], expected: { as: "overtaken" } },
+    {
+      name: "a ticket verdict since: the revision tag stands for the other tickets",
+      late: null,
+      later: ["7"],
+      tickets: ["7", "8", "8"],
+      expected: { as: "tickets", tickets: ["8"], overtaken: ["7"] },
+    },
+    {
+      name: "every ticket got a verdict since: overtaken",
+      late: null,
+      later: ["7", "8"],
+      tickets: ["7", "8"],
+      expected: { as: "overtaken" },
+    },
+    { name: "a ticket tag, nothing since", late: "7", later: [], tickets: [], expected: { as: "given" } },
+    { name: "a ticket tag, the same ticket since", late: "7", later: ["7"], tickets: [], expected: { as: "overtaken" } },
+    { name: "a ticket tag, the revision itself since", late: "7", later: [null], tickets: [], expected: { as: "overtaken" } },
+    { name: "a ticket tag, another ticket since", late: "7", later: ["8"], tickets: [], expected: { as: "given" } },
+  ];
+  it.each(cases)("$name", ({ late, later, tickets, expected }) => {
+    expect(
+      lateVerdictStanding(
+        late,
+        later.map((ticket) => ({ ticket })),
+        tickets,
+      ),
+    ).toEqual(expected);
   });
 });
 
@@ -410,6 +458,42 @@ describe("deciding a ticket verdict tag", () => {
     },
     { name: "without the qa role", f: facts("refs/tags/qa/ok/ticket-7"), roles: [], code: "role-required" },
     { name: "an id that is not one", f: facts("refs/tags/qa/ok/ticket-_7"), roles: ["qa"], code: "bad-tag-name" },
+    {
+      name: "moved by qa for the ticket's next round",
+      f: facts("refs/tags/qa/ok/ticket-7", { old: "e".repeat(40), isCreate: false, ticketRevisions: [at(42)] }),
+      roles: ["qa"],
+      code: "verdict",
+      reason: /ok for ticket 7: r42/,
+    },
+    {
+      name: "moved without the qa role",
+      f: facts("refs/tags/qa/ok/ticket-7", { old: "e".repeat(40), isCreate: false, ticketRevisions: [at(42)] }),
+      roles: ["ci", "admin"],
+      code: "role-required",
+    },
+    {
+      name: "deleted, even by qa: it says to move it instead",
+      f: facts("refs/tags/qa/ok/ticket-7", { old: "e".repeat(40), new: "0".repeat(40), isCreate: false, isDelete: true, newType: null }),
+      roles: ["qa"],
+      code: "tag-immutable",
+      reason:
+        /never deleted; for the ticket's next round, move it: git tag -f qa\/ok\/ticket-7 <rev> && git push --force origin refs\/tags\/qa\/ok\/ticket-7$/,
+    },
+    {
+      name: "a revision verdict tag still never moves",
+      f: facts("refs/tags/qa/ok/tried", { old: "e".repeat(40), isCreate: false }),
+      roles: ["qa"],
+      code: "tag-immutable",
+      reason: /never move; give the new verdict a tag of its own \(qa\/ok\/<another label>\) or run prodgate qa ok <rev>$/,
+    },
+    {
+      name: "a ticket tag spelt otherwise is refused, never a revision verdict",
+      f: facts("refs/tags/qa/ok/Ticket-7"),
+      roles: ["qa"],
+      code: "bad-tag-name",
+      reason:
+        /looks like a ticket verdict tag but is not one: a ticket tag is qa\/<verdict>\/ticket-<id>, "ticket-" in lower case \(qa\/ok\/ticket-7\)/,
+    },
   ];
   it.each(cases)("$name", ({ f, roles, code, reason }) => {
     const d = decide(f, ctx(roles));
