@@ -180,6 +180,21 @@ def open_repository(root, root_transport=None):
     return ControlDir.open(root).open_repository()
 
 
+def open_governed(root, root_transport=None):
+    """The governed branches that exist, as [(rel, branch)], and {rel: why} for
+    those that cannot be judged from the shared repository (see layout_problem)."""
+    opened, layout = [], {}
+    for rel in governed_paths(root):
+        branch = _open_branch(root, rel, root_transport)
+        if branch is None:
+            continue
+        problem = layout_problem(root, branch)
+        if problem:
+            layout[rel] = problem
+        opened.append((rel, branch))
+    return opened, layout
+
+
 def gather(root, repository=None, tips=None, extra=(), root_transport=None):
     """The governed branches' tips and the ancestry of all of them (with messages).
 
@@ -192,14 +207,8 @@ def gather(root, repository=None, tips=None, extra=(), root_transport=None):
     are never opened: nothing a developer stores there can change the answer.
     """
     branches = {}
-    layout = {}
-    for rel in governed_paths(root):
-        branch = _open_branch(root, rel, root_transport)
-        if branch is None:
-            continue
-        problem = layout_problem(root, branch)
-        if problem:
-            layout[rel] = problem
+    opened, layout = open_governed(root, root_transport)
+    for rel, branch in opened:
         if not (tips and rel in tips):
             branches[rel] = branch.last_revision()
     for rel, revid in (tips or {}).items():
@@ -235,14 +244,9 @@ def read_tips(root, root_transport=None, tips=None):
     Reads each branch's last-revision file only: no history. `tips` overrides
     what is read (the hook knows the branch being changed better than its file).
     """
-    branches, revnos, layout = {}, {}, {}
-    for rel in governed_paths(root):
-        branch = _open_branch(root, rel, root_transport)
-        if branch is None:
-            continue
-        problem = layout_problem(root, branch)
-        if problem:
-            layout[rel] = problem
+    branches, revnos = {}, {}
+    opened, layout = open_governed(root, root_transport)
+    for rel, branch in opened:
         if tips and rel in tips:
             continue
         revno, revid = branch.last_revision_info()
