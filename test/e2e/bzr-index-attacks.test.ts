@@ -2,7 +2,7 @@
 // role, talking to `prodgate serve-bzr` with a plain brz and Breezy's smart
 // verbs, must not make the index answer differently from Breezy, nor make
 // someone else's push pay for reading the whole history again.
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BzrServer, hasBrz, servedBzr } from "../helpers/bzr";
@@ -263,5 +263,111 @@ describe.skipIf(!hasBrz)("the Bazaar revision index under attack (skipped where 
       expect(r.stderr, branch).toContain("names it as a ghost");
     }
     expect(s.revid("stable")).toBe(before);
+  });
+
+  // The same, with no read of the index in between: the server learns of the admin's new ghost when the fill comes.
+  it("refuses to store a fill of a ghost an admin's change around the server brought, before anything read the index again", () => {
+    if (s.revno("stable") === "0") expect(s.brz(["push", "-q", "-r", "1", s.url("stable")]).status).toBe(0);
+    const adm = work("legacy-y", "devel", "before a fresh legacy merge");
+    expect(py(["merge-ghost", adm, "legacy-ghost-y", "a legacy merge nothing has read yet"]).status).toBe(0);
+    expect(s.brz(["push", "-q", join(s.srv, "devel")], adm).status).toBe(0);
+    const evil = join(root, "evil-y");
+    expect(s.brz(["branch", "-q", s.url("stable"), evil], root).status).toBe(0);
+    const c = py(["commit-as", evil, "legacy-ghost-y", "unreviewed work, never pushed to devel", s.revid("stable")]);
+    expect(c.status, c.stderr).toBe(0);
+    const before = s.revid("stable");
+    for (const branch of ["scratch-evil-y", "stable"]) {
+      const r = s.brz(["push", "-q", s.url(branch)], evil);
+      expect(r.status, branch).not.toBe(0);
+      expect(r.stderr, branch).toContain("names it as a ghost");
+    }
+    expect(s.revid("stable")).toBe(before);
+    honestPush("after the fill of a fresh ghost");
+  });
+});
+
+describe.skipIf(!hasBrz)("the Bazaar ghost guard and rewinds around the server (skipped where brz is absent)", () => {
+  let s: BzrServer;
+  const py = (args: string[]) => s.run("/usr/bin/python3", ["-c", PY, ...args]);
+  const db = () => join(`${s.srv}.prodgate`, "state.db");
+
+  beforeAll(async () => {
+    s = await servedBzr("bzr-guard");
+    s.commit("a.txt", "first change");
+    expect(s.brz(["push", "-q", s.url("devel")]).status).toBe(0);
+    expect(s.brz(["push", "-q", s.url("stable")]).status).toBe(0);
+    expect(s.prodgate(["qa", "ok", "r1"], { GL_USER: "quinn" }).status).toBe(0);
+  });
+
+  afterAll(() => s?.cleanup());
+
+  // The index keeps revisions an admin rewound away around the server (they are facts about revisions, not
+  // about branches); every answer about a branch walks from the tip Breezy states, so none counts them.
+  it("counts a revision rewound away around the server as on no branch: status, qa pending, explain and qa", () => {
+    expect(s.brz(["pull", "-q", "--overwrite", s.url("devel")]).status).toBe(0);
+    s.commit("later.txt", "rewound away later");
+    expect(s.brz(["push", "-q", s.url("devel")]).status).toBe(0);
+    expect(s.brz(["push", "-q", s.url("stable")]).status).toBe(0);
+    const gone = s.revid("stable");
+    const revno = Number(s.revno("stable"));
+    expect(s.prodgate(["qa", "ok", `r${revno}`], { GL_USER: "quinn" }).status).toBe(0);
+    expect(s.revid("production-stable")).toBe(gone);
+    // The admin rewinds every branch holding it, on the server, with brz and no hook.
+    for (const branch of ["production-stable", "production-devel", "stable", "devel"]) {
+      if (s.brz(["revision-info", "-d", join(s.srv, branch)], s.root).stdout.includes(gone))
+        expect(s.brz(["uncommit", "-q", "--force", join(s.srv, branch)], s.root).status).toBe(0);
+    }
+    const status = JSON.parse(s.prodgate(["status", "--json"]).stdout) as {
+      branches: Record<string, { sha: string; revno: number } | null>;
+      deployable: { sha: string } | null;
+      pending: { sha: string }[];
+    };
+    for (const branch of ["devel", "stable", "production-stable"]) {
+      expect(status.branches[branch]?.sha, branch).not.toBe(gone);
+      expect(status.branches[branch]?.revno, branch).toBe(revno - 1);
+    }
+    expect(status.deployable?.sha).not.toBe(gone);
+    expect(status.pending.map((p) => p.sha)).not.toContain(gone);
+    expect(s.prodgate(["qa", "pending", "--json"]).stdout).not.toContain(gone);
+    const explained = JSON.parse(s.prodgate(["explain", gone, "--json"]).stdout) as Record<string, unknown>;
+    expect(explained).toMatchObject({ onStable: false, inProduction: false, deployable: false });
+    // A verdict needs a mainline revision of stable: the rewound-away one is none.
+    expect(s.prodgate(["qa", "ok", gone], { GL_USER: "quinn" }).status).not.toBe(0);
+  });
+
+  // The guard never makes a push prodgate does not govern depend on prodgate's database: while it cannot be
+  // read, Breezy is asked for the governed history's ghosts. A fill stored meanwhile would be on devel to
+  // Breezy once the database is back, and stable would take it though no push to devel brought it.
+  it("refuses a ghost fill while the database cannot be read, and a governed tip change fails closed meanwhile", () => {
+    const adm = join(s.root, "adm");
+    expect(s.brz(["branch", "-q", s.url("devel"), adm], s.root).status).toBe(0);
+    expect(py(["merge-ghost", adm, "outage-ghost", "a legacy merge of a ghost"]).status).toBe(0);
+    expect(s.brz(["push", "-q", join(s.srv, "devel")], adm).status).toBe(0);
+    expect(s.prodgate(["status"]).status).toBe(0);
+    const evil = join(s.root, "evil");
+    expect(s.brz(["branch", "-q", s.url("stable"), evil], s.root).status).toBe(0);
+    const c = py(["commit-as", evil, "outage-ghost", "unreviewed work, never pushed to devel", s.revid("stable")]);
+    expect(c.status, c.stderr).toBe(0);
+    const stable = s.revid("stable");
+
+    renameSync(db(), `${db()}.saved`);
+    writeFileSync(db(), "this is not a database\n");
+    try {
+      const fill = s.brz(["push", "-q", s.url("scratch-outage")], evil);
+      expect(fill.status).not.toBe(0);
+      expect(fill.stderr).toContain("names it as a ghost");
+      // An honest change of a governed branch fails closed while the database is unreadable.
+      s.commit("honest.txt", "honest work during the outage", adm);
+      const honest = s.brz(["push", "-q", s.url("devel")], adm);
+      expect(honest.status).toBe(3);
+      expect(honest.stderr).toContain("[unavailable]");
+    } finally {
+      rmSync(db());
+      renameSync(`${db()}.saved`, db());
+    }
+    const r = s.brz(["push", "-q", s.url("stable")], evil);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("names it as a ghost");
+    expect(s.revid("stable")).toBe(stable);
   });
 });
