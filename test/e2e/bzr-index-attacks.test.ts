@@ -286,7 +286,7 @@ describe.skipIf(!hasBrz)("the Bazaar revision index under attack (skipped where 
   });
 });
 
-describe.skipIf(!hasBrz)("the Bazaar ghost guard and rewinds around the server (skipped where brz is absent)", () => {
+describe.skipIf(!hasBrz)("the Bazaar ghost guard, rewinds and dead locks around the server (skipped where brz is absent)", () => {
   let s: BzrServer;
   const py = (args: string[]) => s.run("/usr/bin/python3", ["-c", PY, ...args]);
   const db = () => join(`${s.srv}.prodgate`, "state.db");
@@ -333,6 +333,35 @@ describe.skipIf(!hasBrz)("the Bazaar ghost guard and rewinds around the server (
     expect(explained).toMatchObject({ onStable: false, inProduction: false, deployable: false });
     // A verdict needs a mainline revision of stable: the rewound-away one is none.
     expect(s.prodgate(["qa", "ok", gone], { GL_USER: "quinn" }).status).not.toBe(0);
+  });
+
+  // serve-bzr killed (-9) holding a lock, or an admin's brz killed on the server, leaves Breezy's lock on disk.
+  // Breezy takes a dead holder's lock over only for the same Breezy identity on the same machine; any other
+  // waits on it for good, and the client reads only "Could not acquire lock". doctor names it and the remedy.
+  it("doctor names a lock whose holder no longer runs, and how to break it", () => {
+    const lock = `
+import breezy, os, sys
+with breezy.initialize(setup_ui=False):
+    import breezy.bzr
+    from breezy.branch import Branch
+    Branch.open(sys.argv[1]).lock_write()
+    os._exit(0)
+`;
+    const devel = join(s.srv, "devel");
+    expect(s.run("/usr/bin/python3", ["-c", lock, devel], { env: { BRZ_EMAIL: "Admin <admin@example.com>" } }).status).toBe(0);
+    expect(s.brz(["pull", "-q", "--overwrite", s.url("devel")]).status).toBe(0);
+    s.commit("locked.txt", "pushed while devel is locked");
+    const push = s.brz(["push", "-q", s.url("devel")]);
+    expect(push.status).not.toBe(0);
+    expect(push.stderr).toContain("Could not acquire lock");
+    const doctor = s.prodgate(["doctor"]);
+    expect(doctor.status).toBe(1);
+    const line = doctor.stdout.split("\n").find((l) => l.includes("no longer runs"));
+    expect(line).toContain(`${devel} is locked by a process that no longer runs (held by Admin <admin@example.com>`);
+    expect(line).toContain(`run brz break-lock --force ${devel}`);
+    expect(s.brz(["break-lock", "--force", devel], s.root).status).toBe(0);
+    expect(s.prodgate(["doctor"]).status).toBe(0);
+    expect(s.brz(["push", "-q", s.url("devel")]).status).toBe(0);
   });
 
   // The guard never makes a push prodgate does not govern depend on prodgate's database: while it cannot be
