@@ -335,6 +335,24 @@ describe.skipIf(!hasBrz)("the Bazaar ghost guard, rewinds and dead locks around 
     expect(s.prodgate(["qa", "ok", gone], { GL_USER: "quinn" }).status).not.toBe(0);
   });
 
+  // A mirror killed after it moved production-stable is finished by the next run, which tells the move
+  // with the revisions it brought, read from the Bazaar history as git's are from git.
+  it("finishes a mirror run killed after it moved production-stable, on the next sync", () => {
+    expect(s.brz(["pull", "-q", "--overwrite", s.url("devel")]).status).toBe(0);
+    s.commit("mirrored.txt", "mirrored by a run that was killed");
+    expect(s.brz(["push", "-q", s.url("devel")]).status).toBe(0);
+    expect(s.brz(["push", "-q", s.url("stable")]).status).toBe(0);
+    const target = s.revid("stable");
+    const killed = s.prodgate(["qa", "ok", target], { GL_USER: "quinn", PRODGATE_FAULT: "after-update-ref" });
+    expect(killed.status).not.toBe(0);
+    expect(s.revid("production-stable")).toBe(target);
+    const sync = s.prodgate(["sync"]);
+    expect(sync.status, sync.stdout + sync.stderr).toBe(0);
+    const log = JSON.parse(s.prodgate(["log", "--ref", "production-stable", "--json"]).stdout) as { new: string; reason: string }[];
+    expect(log.some((e) => e.new === target && e.reason.startsWith("recovered: an interrupted mirror had moved"))).toBe(true);
+    expect(s.prodgate(["events"]).stdout).toContain("production-stable.moved");
+  });
+
   // serve-bzr killed (-9) holding a lock, or an admin's brz killed on the server, leaves Breezy's lock on disk.
   // Breezy takes a dead holder's lock over only for the same Breezy identity on the same machine; any other
   // waits on it for good, and the client reads only "Could not acquire lock". doctor names it and the remedy.
