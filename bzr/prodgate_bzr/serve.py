@@ -189,7 +189,9 @@ def governed_ghosts(root):
     still be on devel to Breezy once the database is back, so that stable would
     take it though no push to devel brought it. (A governed branch's own tip
     change fails closed while the database cannot be read: its hook cannot
-    judge it.)"""
+    judge it.) A governed branch Breezy itself cannot read fails the insert
+    with Breezy's error: its ghosts cannot be known, and filling one cannot be
+    undone."""
     import sqlite3
 
     ghosts, recorded = set(), None

@@ -155,7 +155,7 @@ describe.skipIf(!hasBrz)("the Bazaar revision index under attack (skipped where 
     expect(s.brz(["push", "-q", s.url("devel")]).status).not.toBe(0);
     expect(existsSync(flag)).toBe(false);
     s.stopServing();
-    // The dead server's locks stay on disk (as with any Breezy process killed holding them): the admin breaks them.
+    // The dead server's locks stay on disk (Breezy takes them over only for the same identity): the admin breaks them.
     for (const dir of [join(s.srv, "devel"), s.srv]) s.brz(["break-lock", "--force", dir], root);
     await s.serve();
     // The change landed (Breezy wrote the tip before the hook that records it ran), unrecorded.
