@@ -180,6 +180,21 @@ def open_repository(root, root_transport=None):
     return ControlDir.open(root).open_repository()
 
 
+def open_governed(root, root_transport=None):
+    """The governed branches that exist, as [(rel, branch)], and {rel: why} for
+    those that cannot be judged from the shared repository (see layout_problem)."""
+    opened, layout = [], {}
+    for rel in governed_paths(root):
+        branch = _open_branch(root, rel, root_transport)
+        if branch is None:
+            continue
+        problem = layout_problem(root, branch)
+        if problem:
+            layout[rel] = problem
+        opened.append((rel, branch))
+    return opened, layout
+
+
 def gather(root, repository=None, tips=None, extra=(), root_transport=None):
     """The governed branches' tips and the ancestry of all of them (with messages).
 
@@ -192,14 +207,8 @@ def gather(root, repository=None, tips=None, extra=(), root_transport=None):
     are never opened: nothing a developer stores there can change the answer.
     """
     branches = {}
-    layout = {}
-    for rel in governed_paths(root):
-        branch = _open_branch(root, rel, root_transport)
-        if branch is None:
-            continue
-        problem = layout_problem(root, branch)
-        if problem:
-            layout[rel] = problem
+    opened, layout = open_governed(root, root_transport)
+    for rel, branch in opened:
         if not (tips and rel in tips):
             branches[rel] = branch.last_revision()
     for rel, revid in (tips or {}).items():
@@ -235,14 +244,9 @@ def read_tips(root, root_transport=None, tips=None):
     Reads each branch's last-revision file only: no history. `tips` overrides
     what is read (the hook knows the branch being changed better than its file).
     """
-    branches, revnos, layout = {}, {}, {}
-    for rel in governed_paths(root):
-        branch = _open_branch(root, rel, root_transport)
-        if branch is None:
-            continue
-        problem = layout_problem(root, branch)
-        if problem:
-            layout[rel] = problem
+    branches, revnos = {}, {}
+    opened, layout = open_governed(root, root_transport)
+    for rel, branch in opened:
         if tips and rel in tips:
             continue
         revno, revid = branch.last_revision_info()
@@ -293,6 +297,53 @@ def revisions_since(repository, heads, known):
     return revisions, ghosts
 
 
+def _pid_gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    return False
+
+
+def dead_locks(repository, branches):
+    """The locks on `branches` and `repository` whose holder was a process of
+    this machine that no longer runs (a killed serve-bzr, a killed brz), as
+    [{path, holder}]. Breezy takes such a lock over by itself only when the
+    process that wants it runs as the same Breezy identity; any other waits
+    on it until an admin runs brz break-lock. Locks held by a running process
+    (a push under way) are not listed."""
+    from breezy.osutils import get_host_name
+
+    found = []
+    for thing in list(branches) + [repository]:
+        lock = getattr(getattr(thing, "control_files", None), "_lock", None)
+        peek = getattr(lock, "peek", None)
+        if peek is None:
+            continue
+        try:
+            info = peek()
+        except Exception:  # noqa: BLE001  (unreadable lock information: Breezy reports it itself)
+            continue
+        if info is None:
+            continue
+        host = info.get("hostname")
+        try:
+            pid = int(info.info_dict.get("pid", ""))
+        except ValueError:
+            continue
+        if host != get_host_name() or host == "localhost" or not _pid_gone(pid):
+            continue
+        path = transport_local_path(thing.controldir.root_transport) or thing.controldir.root_transport.base
+        found.append({"path": path, "holder": _printable_holder(str(info))})
+    return found
+
+
+def _printable_holder(text):
+    return re.sub("[\x00-\x1f\x7f]", "?", text)
+
+
 def answer(root, request, repository=None, root_transport=None, tips=None):
     """prodgate's facts request (see src/bzr/index.ts): the governed tips, then
     either everything or only what the index does not hold yet."""
@@ -305,7 +356,8 @@ def answer(root, request, repository=None, root_transport=None, tips=None):
         return out
     branches, revnos, layout = read_tips(root, root_transport, tips)
     if request.get("tipsOnly"):
-        return {"root": root, "branches": branches, "revnos": revnos, "layout": layout, "revisions": []}
+        locks = dead_locks(repository, [branch for _rel, branch in open_governed(root, root_transport)[0]])
+        return {"root": root, "branches": branches, "revnos": revnos, "layout": layout, "revisions": [], "locks": locks}
     heads = [r for r in branches.values() if r] + list(request.get("heads") or [])
     revisions, ghosts = revisions_since(repository, heads, list(request.get("known") or []))
     out = {"root": root, "branches": branches, "revnos": revnos, "layout": layout, "revisions": revisions, "ghosts": ghosts}

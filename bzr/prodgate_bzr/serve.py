@@ -172,44 +172,75 @@ class GhostFillRefused(errors.BzrError):
         errors.BzrError.__init__(self, msg=msg)
 
 
-def _refuse_ghost_fills(root, stream):
-    """The stream, refusing a revision whose id is a ghost of the governed
-    history (a parent the revision index records as absent): filled, it would
-    put what the client chose into the governed branches' ancestry (on devel,
-    to Breezy, though no push to devel brought it), change revnos when it is a
-    left-hand parent, and make prodgate read the whole history again. Only an
-    admin fills one, on the server."""
+def governed_ghosts(root):
+    """The ids no client may store: the ghosts of the governed history (parents
+    it names that the repository does not hold), as Breezy states that history
+    now.
+
+    The revision index records the ghosts of the history it holds; it is read
+    here only while every governed tip on disk is the tip it recorded. A change
+    made around the server (an admin's push, pull or uncommit on disk, which no
+    hook sees) leaves the index behind until its next read: then the ghosts of
+    what is new since the recorded tips are asked of Breezy as well (costing
+    what is new, as the index's own catching up does). While the database
+    cannot be read, the whole governed history's ghosts are asked of Breezy
+    (a walk of every revision, paid only then): pushes prodgate does not govern
+    never depend on prodgate's database, and a ghost filled meanwhile would
+    still be on devel to Breezy once the database is back, so that stable would
+    take it though no push to devel brought it. (A governed branch's own tip
+    change fails closed while the database cannot be read: its hook cannot
+    judge it.) A governed branch Breezy itself cannot read fails the insert
+    with Breezy's error: its ghosts cannot be known, and filling one cannot be
+    undone."""
     import sqlite3
 
+    ghosts, recorded = set(), None
+    path = os.path.join(facts.state_dir(root), "state.db")
     db = None
     try:
-        for kind, substream in stream:
-            if kind != "revisions":
-                yield kind, substream
-                continue
-            if db is None:
-                path = os.path.join(facts.state_dir(root), "state.db")
-                try:
-                    db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
-                    db.execute("SELECT 1 FROM bzr_ghosts LIMIT 1")
-                except sqlite3.Error:
-                    db = False  # no index (yet): nothing recorded as a ghost
-
-            def checked(records):
-                for record in records:
-                    revid = record.key[-1]
-                    if db and db.execute("SELECT 1 FROM bzr_ghosts WHERE id = ?", (revid.decode("utf-8", "replace"),)).fetchone():
-                        raise GhostFillRefused(
-                            "prodgate refused revision %s: the governed branches' history names it as a ghost (a parent "
-                            "the repository does not hold); only the repository's admin may fill it, on the server"
-                            % revid.decode("utf-8", "replace")
-                        )
-                    yield record
-
-            yield kind, checked(substream)
+        db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+        ghosts = {row[0] for row in db.execute("SELECT id FROM bzr_ghosts")}
+        recorded = {row[0]: row[1] for row in db.execute("SELECT branch, id FROM bzr_tips")}
+    except sqlite3.Error:
+        ghosts, recorded = set(), None
     finally:
-        if db:
+        if db is not None:
             db.close()
+    branches, _revnos, _layout = facts.read_tips(root)
+    stale = [tip for rel, tip in branches.items() if tip and (recorded is None or recorded.get(rel) != tip)]
+    if stale:
+        known = [] if recorded is None else [tip for tip in recorded.values() if tip]
+        _revisions, new_ghosts = facts.revisions_since(facts.open_repository(root), stale, known)
+        ghosts.update(new_ghosts)
+    return ghosts
+
+
+def _refuse_ghost_fills(root, stream):
+    """The stream, refusing a revision whose id is a ghost of the governed
+    history (see governed_ghosts): filled, it would put what the client chose
+    into the governed branches' ancestry (on devel, to Breezy, though no push
+    to devel brought it), change revnos when it is a left-hand parent, and make
+    prodgate read the whole history again. Only an admin fills one, on the
+    server."""
+    ghosts = None
+    for kind, substream in stream:
+        if kind != "revisions":
+            yield kind, substream
+            continue
+        if ghosts is None:
+            ghosts = governed_ghosts(root)
+
+        def checked(records, ghosts=ghosts):
+            for record in records:
+                revid = record.key[-1].decode("utf-8", "replace")
+                if revid in ghosts:
+                    raise GhostFillRefused(
+                        "prodgate refused revision %s: the governed branches' history names it as a ghost (a parent "
+                        "the repository does not hold); only the repository's admin may fill it, on the server" % revid
+                    )
+                yield record
+
+        yield kind, checked(substream)
 
 
 def _guard_inserts(root, cls):

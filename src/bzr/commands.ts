@@ -171,6 +171,13 @@ export function bzrDoctorChecks(dir: string): Check[] {
         status: "fail",
         message: `${join(root, name)}: ${why}; every governed change is refused until it uses the shared repository again (brz reconfigure --use-shared / --unstacked)`,
       });
+    // A killed serve-bzr (or brz) leaves its locks on disk: Breezy takes one over only for the same identity.
+    for (const lock of facts.locks ?? [])
+      checks.push({
+        name: "lock",
+        status: "fail",
+        message: `${lock.path} is locked by a process that no longer runs (${lock.holder}); pushes to it fail with "Could not acquire lock": run brz break-lock --force ${lock.path}`,
+      });
   } catch (err) {
     checks.push({ name: "repository", status: "fail", message: (err as Error).message });
   }

@@ -1,7 +1,9 @@
 // The engine's side of the Breezy plugin: the plugin hands over the facts it
 // gathered (a snapshot and the tip change), the same decision core as the git
 // hooks judges it, and the answer goes back as one JSON document.
+import { pushEvents } from "../events/build";
 import { deliverIfWritten } from "../events/start";
+import type { EventDraft } from "../events/types";
 import { createHash } from "node:crypto";
 import { writeSync } from "node:fs";
 import { describeFailure as failureLine } from "../boundary";
@@ -169,19 +171,24 @@ function preChange(
     } catch (err) {
       decision = { ...update, accepted: false, code: "unavailable", reason: describeFailure(err) };
     }
-    store.audit([
-      {
-        at: now(),
-        pushId,
-        user,
-        ref: update.ref,
-        old: update.old,
-        new: update.new,
-        decision: decision.accepted ? "accepted" : "rejected",
-        code: decision.code,
-        reason: decision.reason,
-      },
-    ]);
+    // An accepted change gets a landing row, as a git push's does: the change's post-change hook settles it
+    // (or `prodgate sync`, when the server died between the change and the hook).
+    store.audit(
+      [
+        {
+          at: now(),
+          pushId,
+          user,
+          ref: update.ref,
+          old: update.old,
+          new: update.new,
+          decision: decision.accepted ? "accepted" : "rejected",
+          code: decision.code,
+          reason: decision.reason,
+        },
+      ],
+      { receive: null },
+    );
     try {
       recordTrustedMarkers(engine, [{ update, cls }], [decision], user, ctx.roles, pushId);
     } catch {
@@ -310,6 +317,15 @@ export function bazaarRules(d: Decision, cls: RefClass, change: TipChange, histo
   return null;
 }
 
+/** The events of a landed change; a failure to build them never stops the recording (the audit row says what happened). */
+function landedEvents(engine: Engine, landed: readonly RefUpdate[], user: string | null): EventDraft[] {
+  try {
+    return pushEvents(engine, landed, user);
+  } catch {
+    return [];
+  }
+}
+
 /**
  * After a tip change: record it and mirror, as post-receive does. `judged` is
  * the history the same session judged the change with: once the change has
@@ -333,7 +349,13 @@ export function bzrPostChange(
     const landed = input.update.new !== null && input.snapshot.branches[input.update.branch] === input.update.new;
     // Only data crosses from the judging stage: its history read a database connection that is closed now.
     if (judged && landed && judged.has(input.update.new!)) persistLanded(engine.store, judged.pendingRevisions(), input.snapshot);
-    const lines = afterPush(engine, [update], identify(env, config), pushIdOf(input)).map(inBazaarWords);
+    const user = identify(env, config);
+    const pushId = pushIdOf(input);
+    // As post-receive: the landing settled, with the events of what it changed (production-stable moved,
+    // revisions awaiting QA), in one transaction, before the mirror runs.
+    const done = landed || input.update.new === null ? [update] : [];
+    engine.store.settlePush(pushId, done, "post-change", landedEvents(engine, done, user));
+    const lines = afterPush(engine, [update], user, pushId).map(inBazaarWords);
     deliverIfWritten(engine.store, config, input.snapshot.root, env);
     return { accepted: true, lines, moves: (engine.repo as BzrRepo).deferred };
   } finally {

@@ -25,6 +25,8 @@ export interface FactsRequest {
 export interface FactsAnswer extends BzrSnapshot {
   /** Which of the asked ghosts the repository now holds. */
   present?: string[];
+  /** (tipsOnly) Locks on the governed branches or the shared repository whose holder, a process of this machine, is gone. */
+  locks?: { path: string; holder: string }[];
 }
 
 export interface BreezySource {
@@ -36,6 +38,13 @@ export function parseFactsAnswer(value: unknown): FactsAnswer {
   const present = (value as { present?: unknown }).present;
   if (present !== undefined && (!Array.isArray(present) || present.some((p) => typeof p !== "string")))
     throw new UserError("prodgate could not read the Bazaar repository's facts: present is malformed", 1);
+  const locks = (value as { locks?: unknown }).locks;
+  if (
+    locks !== undefined &&
+    (!Array.isArray(locks) ||
+      locks.some((l) => typeof (l as { path?: unknown })?.path !== "string" || typeof (l as { holder?: unknown }).holder !== "string"))
+  )
+    throw new UserError("prodgate could not read the Bazaar repository's facts: locks is malformed", 1);
   return snapshot as FactsAnswer;
 }
 

@@ -202,6 +202,10 @@ export class BzrRepo extends Repo {
     return this.history.mainline(tip, exclude);
   }
 
+  override mainlineNewest(tip: string, exclude: readonly string[], limit: number): MainlineCommit[] {
+    return this.history.mainline(tip, exclude).segment.slice(-limit);
+  }
+
   override onMainline(sha: string, tip: string): boolean {
     return this.history.onMainline(sha, tip);
   }

@@ -28,7 +28,8 @@ describe.skipIf(!hasBrz)("events from a Bazaar repository (skipped where brz is 
       ]) {
         expect(t.run("git", ["config", "--file", config, key!, value!]).status).toBe(0);
       }
-      return {};
+      // Pushes through the server count as sam's.
+      return { GL_USER: "sam" };
     });
     s.commit("a.txt", "first change");
     expect(s.brz(["push", "-q", s.url("devel")]).status).toBe(0);
@@ -53,5 +54,61 @@ describe.skipIf(!hasBrz)("events from a Bazaar repository (skipped where brz is 
     const body = moved.body as { repository: string; data: { revno?: number } };
     expect(body.data.revno).toBe(1);
     expect(body.repository).toBe("srv");
+    // The refused push is told as git tells it: the branch as refs/heads/<path>, the null revision as all zeros.
+    const rejected = receiver.delivered.find((d) => d.event === "push.rejected")!.body as { actor: string; data: Record<string, unknown> };
+    expect(rejected.actor).toBe("sam");
+    expect(rejected.data).toMatchObject({ ref: "refs/heads/production-stable", old: "0".repeat(40), code: "unapproved" });
+    expect(rejected.data.new).toBe(s.revid("stable"));
+  });
+
+  // What git's post-receive writes for a landed push (src/events/build.ts pushEvents), Bazaar's post-change
+  // writes too, with the same data, in the transaction that settles the change's landing.
+  it("a push to stable through the server writes qa.waiting, and a promotion writes production-stable.moved", async () => {
+    const types = () => receiver.delivered.map((d) => d.event);
+    s.commit("b.txt", "second change");
+    expect(s.brz(["push", "-q", s.url("devel")]).status).toBe(0);
+    expect(s.brz(["push", "-q", s.url("stable")]).status).toBe(0);
+    const second = s.revid("stable");
+    // Delivered in the order written, so the stable push's event comes after the first push's.
+    await until(() => types().filter((t) => t === "qa.waiting").length === 2, "the qa.waiting event");
+    const waiting = receiver.delivered.filter((d) => d.event === "qa.waiting")[1]!.body as { actor: string; data: unknown };
+    expect(waiting.actor).toBe("sam");
+    expect(waiting.data).toEqual({ revisions: [{ sha: second, revno: 2, subject: "second change" }] });
+
+    // A security fix: prepared on production-devel, tested, promoted by a push to production-stable.
+    for (const role of ["security", "ci"]) expect(s.prodgate(["role", "add", role, "sam"]).status).toBe(0);
+    const sec = join(s.root, "sec");
+    expect(s.brz(["branch", "-q", s.url("production-stable"), sec], s.root).status).toBe(0);
+    s.commit("fix.txt", "close the hole", sec);
+    let r = s.brz(["push", "-q", "--overwrite", s.url("production-devel")], sec);
+    expect(r.status, r.stderr).toBe(0);
+    const fix = s.revid("production-devel");
+    const from = s.revid("production-stable");
+    expect(s.prodgate(["ci", "pass", fix], { GL_USER: "sam" }).status).toBe(0);
+    const movesBefore = types().filter((t) => t === "production-stable.moved").length;
+    r = s.brz(["push", "-q", s.url("production-stable")], sec);
+    expect(r.status, r.stderr).toBe(0);
+    await until(() => types().filter((t) => t === "production-stable.moved").length > movesBefore, "the promotion's moved event");
+    const moved = receiver.delivered.filter((d) => d.event === "production-stable.moved").at(-1)!.body as {
+      actor: string;
+      data: unknown;
+    };
+    expect(moved.actor).toBe("sam");
+    expect(moved.data).toEqual({
+      from,
+      to: fix,
+      revno: 2,
+      how: "fast-forward",
+      revisions: [{ sha: fix, revno: 2, subject: "close the hole", verdict: null, by: null }],
+      revisionCount: 1,
+      fixes: [{ sha: fix, subject: "close the hole" }],
+    });
+    // The change's audit row says it landed, as a git push's does.
+    const log = JSON.parse(s.prodgate(["log", "--ref", "production-stable", "--json"]).stdout) as {
+      decision: string;
+      new: string;
+      landed: boolean | null;
+    }[];
+    expect(log.filter((e) => e.new === fix && e.decision === "accepted").map((e) => e.landed)).toEqual([true]);
   });
 });

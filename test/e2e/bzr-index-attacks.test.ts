@@ -2,7 +2,7 @@
 // role, talking to `prodgate serve-bzr` with a plain brz and Breezy's smart
 // verbs, must not make the index answer differently from Breezy, nor make
 // someone else's push pay for reading the whole history again.
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BzrServer, hasBrz, servedBzr } from "../helpers/bzr";
@@ -155,7 +155,7 @@ describe.skipIf(!hasBrz)("the Bazaar revision index under attack (skipped where 
     expect(s.brz(["push", "-q", s.url("devel")]).status).not.toBe(0);
     expect(existsSync(flag)).toBe(false);
     s.stopServing();
-    // The dead server's locks stay on disk (as with any Breezy process killed holding them): the admin breaks them.
+    // The dead server's locks stay on disk (Breezy takes them over only for the same identity): the admin breaks them.
     for (const dir of [join(s.srv, "devel"), s.srv]) s.brz(["break-lock", "--force", dir], root);
     await s.serve();
     // The change landed (Breezy wrote the tip before the hook that records it ran), unrecorded.
@@ -263,5 +263,158 @@ describe.skipIf(!hasBrz)("the Bazaar revision index under attack (skipped where 
       expect(r.stderr, branch).toContain("names it as a ghost");
     }
     expect(s.revid("stable")).toBe(before);
+  });
+
+  // The same, with no read of the index in between: the server learns of the admin's new ghost when the fill comes.
+  it("refuses to store a fill of a ghost an admin's change around the server brought, before anything read the index again", () => {
+    if (s.revno("stable") === "0") expect(s.brz(["push", "-q", "-r", "1", s.url("stable")]).status).toBe(0);
+    const adm = work("legacy-y", "devel", "before a fresh legacy merge");
+    expect(py(["merge-ghost", adm, "legacy-ghost-y", "a legacy merge nothing has read yet"]).status).toBe(0);
+    expect(s.brz(["push", "-q", join(s.srv, "devel")], adm).status).toBe(0);
+    const evil = join(root, "evil-y");
+    expect(s.brz(["branch", "-q", s.url("stable"), evil], root).status).toBe(0);
+    const c = py(["commit-as", evil, "legacy-ghost-y", "unreviewed work, never pushed to devel", s.revid("stable")]);
+    expect(c.status, c.stderr).toBe(0);
+    const before = s.revid("stable");
+    for (const branch of ["scratch-evil-y", "stable"]) {
+      const r = s.brz(["push", "-q", s.url(branch)], evil);
+      expect(r.status, branch).not.toBe(0);
+      expect(r.stderr, branch).toContain("names it as a ghost");
+    }
+    expect(s.revid("stable")).toBe(before);
+    honestPush("after the fill of a fresh ghost");
+  });
+});
+
+describe.skipIf(!hasBrz)("the Bazaar ghost guard, rewinds and dead locks around the server (skipped where brz is absent)", () => {
+  let s: BzrServer;
+  const py = (args: string[]) => s.run("/usr/bin/python3", ["-c", PY, ...args]);
+  const db = () => join(`${s.srv}.prodgate`, "state.db");
+
+  beforeAll(async () => {
+    s = await servedBzr("bzr-guard");
+    s.commit("a.txt", "first change");
+    expect(s.brz(["push", "-q", s.url("devel")]).status).toBe(0);
+    expect(s.brz(["push", "-q", s.url("stable")]).status).toBe(0);
+    expect(s.prodgate(["qa", "ok", "r1"], { GL_USER: "quinn" }).status).toBe(0);
+  });
+
+  afterAll(() => s?.cleanup());
+
+  // The index keeps revisions an admin rewound away around the server (they are facts about revisions, not
+  // about branches); every answer about a branch walks from the tip Breezy states, so none counts them.
+  it("counts a revision rewound away around the server as on no branch: status, qa pending, explain and qa", () => {
+    expect(s.brz(["pull", "-q", "--overwrite", s.url("devel")]).status).toBe(0);
+    s.commit("later.txt", "rewound away later");
+    expect(s.brz(["push", "-q", s.url("devel")]).status).toBe(0);
+    expect(s.brz(["push", "-q", s.url("stable")]).status).toBe(0);
+    const gone = s.revid("stable");
+    const revno = Number(s.revno("stable"));
+    expect(s.prodgate(["qa", "ok", `r${revno}`], { GL_USER: "quinn" }).status).toBe(0);
+    expect(s.revid("production-stable")).toBe(gone);
+    // The admin rewinds every branch holding it, on the server, with brz and no hook.
+    for (const branch of ["production-stable", "production-devel", "stable", "devel"]) {
+      if (s.brz(["revision-info", "-d", join(s.srv, branch)], s.root).stdout.includes(gone))
+        expect(s.brz(["uncommit", "-q", "--force", join(s.srv, branch)], s.root).status).toBe(0);
+    }
+    const status = JSON.parse(s.prodgate(["status", "--json"]).stdout) as {
+      branches: Record<string, { sha: string; revno: number } | null>;
+      deployable: { sha: string } | null;
+      pending: { sha: string }[];
+    };
+    for (const branch of ["devel", "stable", "production-stable"]) {
+      expect(status.branches[branch]?.sha, branch).not.toBe(gone);
+      expect(status.branches[branch]?.revno, branch).toBe(revno - 1);
+    }
+    expect(status.deployable?.sha).not.toBe(gone);
+    expect(status.pending.map((p) => p.sha)).not.toContain(gone);
+    expect(s.prodgate(["qa", "pending", "--json"]).stdout).not.toContain(gone);
+    const explained = JSON.parse(s.prodgate(["explain", gone, "--json"]).stdout) as Record<string, unknown>;
+    expect(explained).toMatchObject({ onStable: false, inProduction: false, deployable: false });
+    // A verdict needs a mainline revision of stable: the rewound-away one is none.
+    expect(s.prodgate(["qa", "ok", gone], { GL_USER: "quinn" }).status).not.toBe(0);
+  });
+
+  // A mirror killed after it moved production-stable is finished by the next run, which tells the move
+  // with the revisions it brought, read from the Bazaar history as git's are from git.
+  it("finishes a mirror run killed after it moved production-stable, on the next sync", () => {
+    expect(s.brz(["pull", "-q", "--overwrite", s.url("devel")]).status).toBe(0);
+    s.commit("mirrored.txt", "mirrored by a run that was killed");
+    expect(s.brz(["push", "-q", s.url("devel")]).status).toBe(0);
+    expect(s.brz(["push", "-q", s.url("stable")]).status).toBe(0);
+    const target = s.revid("stable");
+    const killed = s.prodgate(["qa", "ok", target], { GL_USER: "quinn", PRODGATE_FAULT: "after-update-ref" });
+    expect(killed.status).not.toBe(0);
+    expect(s.revid("production-stable")).toBe(target);
+    const sync = s.prodgate(["sync"]);
+    expect(sync.status, sync.stdout + sync.stderr).toBe(0);
+    const log = JSON.parse(s.prodgate(["log", "--ref", "production-stable", "--json"]).stdout) as { new: string; reason: string }[];
+    expect(log.some((e) => e.new === target && e.reason.startsWith("recovered: an interrupted mirror had moved"))).toBe(true);
+    expect(s.prodgate(["events"]).stdout).toContain("production-stable.moved");
+  });
+
+  // serve-bzr killed (-9) holding a lock, or an admin's brz killed on the server, leaves Breezy's lock on disk.
+  // Breezy takes a dead holder's lock over only for the same Breezy identity on the same machine; any other
+  // waits on it for good, and the client reads only "Could not acquire lock". doctor names it and the remedy.
+  it("doctor names a lock whose holder no longer runs, and how to break it", () => {
+    const lock = `
+import breezy, os, sys
+with breezy.initialize(setup_ui=False):
+    import breezy.bzr
+    from breezy.branch import Branch
+    Branch.open(sys.argv[1]).lock_write()
+    os._exit(0)
+`;
+    const devel = join(s.srv, "devel");
+    expect(s.run("/usr/bin/python3", ["-c", lock, devel], { env: { BRZ_EMAIL: "Admin <admin@example.com>" } }).status).toBe(0);
+    expect(s.brz(["pull", "-q", "--overwrite", s.url("devel")]).status).toBe(0);
+    s.commit("locked.txt", "pushed while devel is locked");
+    const push = s.brz(["push", "-q", s.url("devel")]);
+    expect(push.status).not.toBe(0);
+    expect(push.stderr).toContain("Could not acquire lock");
+    const doctor = s.prodgate(["doctor"]);
+    expect(doctor.status).toBe(1);
+    const line = doctor.stdout.split("\n").find((l) => l.includes("no longer runs"));
+    expect(line).toContain(`${devel} is locked by a process that no longer runs (held by Admin <admin@example.com>`);
+    expect(line).toContain(`run brz break-lock --force ${devel}`);
+    expect(s.brz(["break-lock", "--force", devel], s.root).status).toBe(0);
+    expect(s.prodgate(["doctor"]).status).toBe(0);
+    expect(s.brz(["push", "-q", s.url("devel")]).status).toBe(0);
+  });
+
+  // The guard never makes a push prodgate does not govern depend on prodgate's database: while it cannot be
+  // read, Breezy is asked for the governed history's ghosts. A fill stored meanwhile would be on devel to
+  // Breezy once the database is back, and stable would take it though no push to devel brought it.
+  it("refuses a ghost fill while the database cannot be read, and a governed tip change fails closed meanwhile", () => {
+    const adm = join(s.root, "adm");
+    expect(s.brz(["branch", "-q", s.url("devel"), adm], s.root).status).toBe(0);
+    expect(py(["merge-ghost", adm, "outage-ghost", "a legacy merge of a ghost"]).status).toBe(0);
+    expect(s.brz(["push", "-q", join(s.srv, "devel")], adm).status).toBe(0);
+    expect(s.prodgate(["status"]).status).toBe(0);
+    const evil = join(s.root, "evil");
+    expect(s.brz(["branch", "-q", s.url("stable"), evil], s.root).status).toBe(0);
+    const c = py(["commit-as", evil, "outage-ghost", "unreviewed work, never pushed to devel", s.revid("stable")]);
+    expect(c.status, c.stderr).toBe(0);
+    const stable = s.revid("stable");
+
+    renameSync(db(), `${db()}.saved`);
+    writeFileSync(db(), "this is not a database\n");
+    try {
+      const fill = s.brz(["push", "-q", s.url("scratch-outage")], evil);
+      expect(fill.status).not.toBe(0);
+      expect(fill.stderr).toContain("names it as a ghost");
+      // An honest change of a governed branch fails closed while the database is unreadable.
+      s.commit("honest.txt", "honest work during the outage", adm);
+      const honest = s.brz(["push", "-q", s.url("devel")], adm);
+      expect(honest.status).toBe(3);
+      expect(honest.stderr).toContain("[unavailable]");
+    } finally {
+      rmSync(db());
+      renameSync(`${db()}.saved`, db());
+    }
+    const r = s.brz(["push", "-q", s.url("stable")], evil);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("names it as a ghost");
+    expect(s.revid("stable")).toBe(stable);
   });
 });
