@@ -64,6 +64,27 @@ export class Repo {
     return true;
   }
 
+  /**
+   * Whether changeContained() reads the tree: then a "no" means the change is
+   * not there. Bazaar's history reads no trees, and its "no" means only "not confirmed".
+   */
+  get readsTrees(): boolean {
+    return true;
+  }
+
+  /**
+   * The `git patch-id --stable` of the change that undoes `fix` (its diff
+   * reversed): a commit that reverts the fix has it. Null for an empty change or a root commit.
+   */
+  revertPatchId(fix: string): string | null {
+    // From the fix's tree to its parent's: the names keep git's a/ b/ prefixes, which -R would swap (and patch-id hashes).
+    const r = this.git.run(["diff-tree", "-p", "--no-commit-id", fix, `${fix}^`, "--"], { okStatuses: [128] });
+    const diff = r.status === 0 ? r.stdout : "";
+    if (diff.trim() === "") return null;
+    const out = this.git.out(["patch-id", "--stable"], { input: `commit ${fix}\n${diff}\n` });
+    return out.split(/\s+/)[0] || null;
+  }
+
   /** Compare-and-swap a branch: false when it is no longer at `old` ("" = must not exist). */
   updateRef(ref: string, target: string, old: string, message: string): boolean {
     // With a reflog of the ref (created by the first move, kept by git for every later one),

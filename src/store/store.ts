@@ -657,6 +657,16 @@ export class Store {
       .map((r) => ({ fix: r.old, commit: r.new, branch: r.ref as FixBranch }));
   }
 
+  /** Fixes merged into a branch whose tree then no longer held their change (audit rows merge-back/reverted), oldest first. */
+  revertedFixes(): { fix: string; commit: string; branch: FixBranch }[] {
+    const rows = this.db
+      .prepare("SELECT old, new, ref FROM audit WHERE decision = 'merge-back' AND code = 'reverted' ORDER BY id")
+      .all() as { old: string; new: string; ref: string }[];
+    return rows
+      .filter((r) => r.ref === "devel" || r.ref === "stable")
+      .map((r) => ({ fix: r.old, commit: r.new, branch: r.ref as FixBranch }));
+  }
+
   fixes(): SecurityFix[] {
     const rows = this.db.prepare("SELECT * FROM fixes ORDER BY promoted_at, rowid").all() as Record<string, string | null>[];
     const reached = (row: Record<string, string | null>, b: FixBranch): Reached | null =>

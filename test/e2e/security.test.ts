@@ -126,6 +126,41 @@ describe("tracking a fix until it is back", () => {
     expect(sb.json<Fix[]>(["security", "--pending"])).toHaveLength(0);
   });
 
+  it("merged and reverted in the same push is not back; a revert of the revert brings it back", () => {
+    work.git(["merge", "--quiet", "--no-edit", "secfix"]);
+    work.git(["revert", "--no-edit", fix]);
+    const revert = work.sha("HEAD");
+    const pushed = work.push(["origin", "HEAD:devel"], "dev");
+    expect(pushed.status, pushed.output).toBe(0);
+    expect(pushed.output).not.toContain("back in devel");
+    expect(pushed.output).toContain(`then reverted in ${revert.slice(0, 7)}`);
+    expect(sb.json<Fix[]>(["security"])[0]!.devel).toBeNull();
+    expect(sb.prodgate(["security"]).stdout).toContain(`merged into devel, then reverted (or its change lost) in ${revert.slice(0, 7)}`);
+    expect(sb.json<{ securityPending: unknown[] }>(["status"]).securityPending).toHaveLength(1);
+    // Nor when stable takes the same history, nor from sync.
+    work.push(["origin", "HEAD:stable"], "dev");
+    expect(sb.prodgate(["sync"]).status).toBe(0);
+    expect(sb.json<Fix[]>(["security"])[0]).toMatchObject({ devel: null, stable: null });
+    work.git(["revert", "--no-edit", "HEAD"]);
+    work.push(["origin", "HEAD:devel"], "dev");
+    expect(sb.json<Fix[]>(["security"])[0]!.devel).toMatchObject({ how: "patch-id", sha: work.sha("HEAD") });
+  });
+
+  it("merged into devel, then reverted, before the promotion: not back at the promotion either", () => {
+    // A second fix, merged and reverted on devel before it is promoted.
+    const second = prepareFix({ "token.c": "check the token\n" }, "Fix token reuse");
+    sb.prodgate(["ci", "pass", second], "cid");
+    work.git(["checkout", "--quiet", "devel"]);
+    work.git(["merge", "--quiet", "--no-edit", "secfix"]);
+    work.git(["revert", "--no-edit", second]);
+    expect(work.push(["origin", "HEAD:devel"], "dev").status).toBe(0);
+    const r = promote();
+    expect(r.status, r.output).toBe(0);
+    expect(r.output).toContain("then reverted in");
+    const f = sb.json<Fix[]>(["security"]).find((x) => x.sha === second)!;
+    expect(f.devel).toBeNull();
+  });
+
   it("comes back by cherry-pick -x", () => {
     work.git(["cherry-pick", "-x", fix]);
     work.push(["origin", "HEAD:devel"], "dev");

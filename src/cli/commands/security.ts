@@ -14,6 +14,7 @@ export function securityCommand(ctx: CommandContext, opts: { pending?: boolean; 
   }
   const all = ctx.engine.store.fixes();
   const disputed = ctx.json ? [] : ctx.engine.store.disputedClaims();
+  const reverted = ctx.json ? [] : ctx.engine.store.revertedFixes();
   const isPending = (f: SecurityFix) => !f.devel || !f.stable;
   // Oldest pending first, then those already home.
   const fixes = opts.pending ? all.filter(isPending) : [...all.filter(isPending), ...all.filter((f) => !isPending(f))];
@@ -42,6 +43,9 @@ export function securityCommand(ctx: CommandContext, opts: { pending?: boolean; 
       ctx.print(
         `${short(f.sha)} ${printable(f.subject)}\n  promoted by ${f.promotedBy} ${age(f.promotedAt)} ago; devel: ${at(f.devel)}; stable: ${at(f.stable)}`,
       );
+      for (const r of reverted.filter((x) => x.fix === f.sha && !f[x.branch])) {
+        ctx.print(`  merged into ${r.branch}, then reverted (or its change lost) in ${short(r.commit)}: not back`);
+      }
       for (const c of disputed.filter((d) => d.fix === f.sha && !f[d.branch])) {
         ctx.print(`  ${short(c.commit)} on ${c.branch} says it is a cherry-pick of this fix, but ${c.branch} did not hold its change`);
       }
