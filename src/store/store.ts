@@ -28,6 +28,8 @@ export interface AuditRow {
   code?: string | null;
   reason?: string | null;
   detail?: string | null;
+  /** For an override: the commits the refusal it overrode named (the first few, and how many), told in its override.used event; not a column. */
+  brought?: { commits: { sha: string; revno: number | null; subject: string }[]; total: number };
 }
 
 export interface AuditEntry extends AuditRow {
@@ -232,6 +234,7 @@ export class Store {
     const pending = landing && this.db.prepare("INSERT INTO landing (audit_id, receive) VALUES (?, ?)");
     this.write(() => {
       for (const r of rows) {
+        const { brought: _brought, ...columns } = r;
         const info = insert.run({
           pushId: null,
           ref: null,
@@ -240,7 +243,7 @@ export class Store {
           code: null,
           reason: null,
           detail: null,
-          ...r,
+          ...columns,
           at: this.stamp(),
         });
         if (pending && (r.decision === "accepted" || r.decision === "override")) pending.run(info.lastInsertRowid, landing.receive);
@@ -495,6 +498,18 @@ export class Store {
    * of their acceptance, oldest first.
    */
   /** Promotions and overrides of `ref` (production-stable) for which no security fix was recorded. */
+  /** How push `pushId`'s update of `ref` from `old` to `to` was let through (its accepted or override row), or null when no such row is found. */
+  updateDecision(pushId: string, ref: string, old: string, to: string): Pick<AuditEntry, "decision" | "code" | "detail"> | null {
+    return (
+      (this.db
+        .prepare(
+          `SELECT decision, code, detail FROM audit
+           WHERE push_id = ? AND ref = ? AND old = ? AND new = ? AND decision IN ('accepted', 'override') ORDER BY id DESC LIMIT 1`,
+        )
+        .get(pushId, ref, old, to) as Pick<AuditEntry, "decision" | "code" | "detail"> | undefined) ?? null
+    );
+  }
+
   promotionsWithoutFixes(ref: string): AuditEntry[] {
     return this.db
       .prepare(

@@ -196,6 +196,46 @@ describe("tracking a fix until it is back", () => {
 });
 
 describe("break-glass", () => {
+  it("an override's content is the override's: listed under it, never recorded or tracked as security fixes", () => {
+    work.git(["fetch", "--quiet", "origin"]);
+    work.git(["checkout", "--quiet", "-B", "hotfix", "origin/production-stable"]);
+    const hot = work.commit("Emergency: disable the importer", { "importer.c": "off\n" });
+    const r = work.push(["origin", "HEAD:production-stable", "-o", "prodgate.override=incident 43"], "ada");
+    expect(r.status, r.output).toBe(0);
+    expect(r.output).not.toContain("recorded 1 security fix");
+    expect(r.output).toContain("the override brought 1 commit(s) that stable lacks: not security fixes");
+    expect(sb.json<Fix[]>(["security"])).toEqual([]);
+    const st = sb.json<{
+      securityPending: unknown[];
+      overridesPending: { commits: { sha: string; verdict: string }[] }[];
+      branches: Record<string, { holds?: { securityFixes: number; otherCommits: number } }>;
+    }>(["status"]);
+    expect(st.securityPending).toEqual([]);
+    expect(st.branches["production-stable"]!.holds).toMatchObject({ securityFixes: 0, otherCommits: 1 });
+    expect(st.overridesPending[0]!.commits).toEqual([expect.objectContaining({ sha: hot, verdict: "not-on-stable" })]);
+    const security = sb.prodgate(["security"]).stdout;
+    expect(security).toContain("no security fix recorded");
+    expect(security).toMatch(new RegExp(`override #[0-9]+ by ada .*incident 43\\n +${hot.slice(0, 7)} Emergency: disable the importer`));
+    const log = sb.json<{ decision: string }[]>(["log"]);
+    expect(log.filter((e) => e.decision === "fix")).toEqual([]);
+    expect(sb.prodgate(["log"]).stdout).toContain(`brought: ${hot.slice(0, 7)} Emergency: disable the importer`);
+    // sync does not record it late either.
+    expect(sb.prodgate(["sync"]).stdout).not.toContain("security fix");
+    expect(sb.json<Fix[]>(["security"])).toEqual([]);
+  });
+
+  it("an override of a promotion that lacked only its CI pass still records its security fixes", () => {
+    work.git(["fetch", "--quiet", "origin"]);
+    work.git(["checkout", "--quiet", "-B", "secfix", "origin/production-stable"]);
+    const fix = work.commit("Fix auth bypass", { "auth.c": "check\n" });
+    expect(work.push(["origin", "HEAD:production-devel"], "sam").status).toBe(0);
+    sb.grant("security", "ada");
+    const r = work.push(["origin", "HEAD:production-stable", "-o", "prodgate.override=CI is down"], "ada");
+    expect(r.status, r.output).toBe(0);
+    expect(r.output).toContain("recorded 1 security fix");
+    expect(sb.json<Fix[]>(["security"]).map((f) => f.sha)).toEqual([fix]);
+  });
+
   it("an admin override needs a reason, is logged, and log marks it", () => {
     work.commit("r2 unapproved");
     work.land();

@@ -1,4 +1,5 @@
 import { UserError } from "../../errors";
+import { listOverrides } from "../../engine/overrides";
 import { printable } from "../../policy/message";
 import type { Reached, SecurityFix } from "../../store/store";
 import { type CommandContext } from "../context";
@@ -51,9 +52,26 @@ export function securityCommand(ctx: CommandContext, opts: { pending?: boolean; 
       }
     }
   }
+  if (!ctx.json) for (const line of overrideContent(ctx)) ctx.print(line);
   if (tooOld.length > 0) {
     process.stderr.write(`prodgate: ${tooOld.length} security fix(es) pending for more than ${maxAgeDays} day(s)\n`);
     return 1;
   }
   return 0;
+}
+
+/**
+ * What overrides put on production-stable that stable lacks: shown apart,
+ * under each override, since it is no security fix and is not tracked as one.
+ */
+function overrideContent(ctx: CommandContext): string[] {
+  const lines: string[] = [];
+  for (const o of listOverrides(ctx.engine)) {
+    const lacking = o.commits.filter((c) => c.verdict === "not-on-stable");
+    if (lacking.length === 0) continue;
+    if (lines.length === 0) lines.push("not security fixes: commits that overrides put on production-stable and stable lacks");
+    lines.push(`  override #${o.id} by ${printable(o.user ?? "(unknown)")} ${age(o.at)} ago: ${printable(o.why)}`);
+    for (const c of lacking) lines.push(`    ${short(c.sha)} ${printable(c.subject)}`);
+  }
+  return lines;
 }
