@@ -4,7 +4,7 @@ import type { RefUpdate } from "./facts";
 import { faultPoint } from "./fault";
 import { findEarlierReturns, markFixesPending, scanMergeBack } from "./mergeback";
 import { runMirror } from "./mirror";
-import { bringsSecurityFixes } from "./overrides";
+import { bringsSecurityFixes } from "../policy/fixes";
 import { keptBadNote, recordTicketTag } from "./tickets";
 import { recordDeployTag } from "../ops/engine";
 import { branchTips, type Engine, type Tips } from "./state";

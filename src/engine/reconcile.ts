@@ -7,7 +7,7 @@ import { recordPromotedFixes } from "./after-push";
 import { recordDeployTag } from "../ops/engine";
 import { pushEvents } from "../events/build";
 import type { EventDraft } from "../events/types";
-import { bringsSecurityFixes } from "./overrides";
+import { bringsSecurityFixes } from "../policy/fixes";
 import { branchTips, type Engine } from "./state";
 import { recordTicketTag } from "./tickets";
 

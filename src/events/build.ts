@@ -2,7 +2,7 @@
 // and what a stable push left awaiting QA. Built before the transaction that
 // writes them, from the same snapshot the change was decided on.
 import type { Engine } from "../engine/state";
-import { bringsSecurityFixes } from "../engine/overrides";
+import { bringsSecurityFixes } from "../policy/fixes";
 import { deployState } from "../engine/state";
 import type { RefUpdate } from "../engine/facts";
 import type { PendingEntry } from "../policy/deployable";
