@@ -88,11 +88,13 @@ function holdingMainline(engine: Engine, sha: string, stableTip: string): Mainli
  * commits it brought and their verdicts now. Computed from one snapshot of the
  * branch tips (`tips`, read when not given).
  */
-export function listOverrides(engine: Engine, tips: Tips = branchTips(engine)): OverrideRecord[] {
+export function listOverrides(engine: Engine, known?: Tips): OverrideRecord[] {
   const { repo, store, config } = engine;
   const ref = branchRef(config.branches.productionStable);
   const rows = overrideRows(engine, ref).filter((r) => r.landed !== false && r.new && !isZeroSha(r.new));
+  // Without an override, no history is read (a Bazaar history needs Breezy for it).
   if (rows.length === 0) return [];
+  const tips = known ?? branchTips(engine);
   const baseline = store.getSetting("baseline");
   const prod = tips.productionStable;
   const records: OverrideRecord[] = [];

@@ -1,5 +1,5 @@
 import { UserError } from "../../errors";
-import { listOverrides } from "../../engine/overrides";
+import { listOverrides, type OverrideRecord } from "../../engine/overrides";
 import { printable } from "../../policy/message";
 import type { Reached, SecurityFix } from "../../store/store";
 import { type CommandContext } from "../context";
@@ -66,7 +66,14 @@ export function securityCommand(ctx: CommandContext, opts: { pending?: boolean; 
  */
 function overrideContent(ctx: CommandContext): string[] {
   const lines: string[] = [];
-  for (const o of listOverrides(ctx.engine)) {
+  let overrides: OverrideRecord[];
+  try {
+    overrides = listOverrides(ctx.engine);
+  } catch {
+    // The fixes above need no history; what overrides brought does (prodgate overrides says it, or why not).
+    return ["(what overrides put on production-stable could not be read now: see prodgate overrides)"];
+  }
+  for (const o of overrides) {
     const lacking = o.commits.filter((c) => c.verdict === "not-on-stable");
     if (lacking.length === 0) continue;
     if (lines.length === 0) lines.push("not security fixes: commits that overrides put on production-stable and stable lacks");
