@@ -114,6 +114,11 @@ export class BzrRepo extends Repo {
     return false;
   }
 
+  /** Bazaar's trees are not read here (see changeContained). */
+  override get readsTrees(): boolean {
+    return false;
+  }
+
   private branchOf(ref: string): string | null {
     return ref.startsWith(HEADS) ? ref.slice(HEADS.length) : null;
   }

@@ -5,6 +5,7 @@ import { readConfigCached, rolesOf } from "../config";
 import { isBzrRepository, openBzrEngine } from "../bzr/engine";
 import { openEngine, type Engine } from "../engine/state";
 import { GitError, UserError } from "../errors";
+import { trustSafeDirectories } from "../git/env";
 import { Repo } from "../git/repo";
 import { databasePath } from "../store/store";
 import { identify, identityProblem } from "../identity";
@@ -44,12 +45,41 @@ export function openRepo(opts: GlobalOptions): Repo {
   try {
     return Repo.discover(dir);
   } catch (err) {
-    // git refuses a repository another user owns; prodgate reads no global or system git config, so safe.directory there does not apply.
-    if (err instanceof GitError && /dubious ownership/.test(err.stderr)) {
-      throw new UserError(`${dir} belongs to another user: run prodgate as the repository's owner`, 2);
+    if (!(err instanceof GitError && /dubious ownership/.test(err.stderr))) {
+      throw new UserError(`${dir} is not a git repository (give --repo <path-to-bare-repo>)`, 2);
     }
-    throw new UserError(`${dir} is not a git repository (give --repo <path-to-bare-repo>)`, 2);
+    // git refuses a repository another user owns. prodgate's git reads no global or system
+    // configuration (a user's own file could turn replace refs or grafts back on), so git's
+    // safe.directory is taken from the system configuration alone, and only that key.
+    const trusted = systemSafeDirectories();
+    if (trusted.length > 0) {
+      trustSafeDirectories(trusted);
+      try {
+        return Repo.discover(dir);
+      } catch {
+        // Not trusted for this directory: said below.
+      }
+    }
+    const path = /safe\.directory (.+)$/m.exec(err.stderr)?.[1]?.trim() || dir;
+    throw new UserError(
+      `${dir} belongs to another user: run prodgate as the repository's owner, or, to let every user of this machine run it there, as root: git config --system --add safe.directory ${path}`,
+      2,
+    );
   }
+}
+
+/**
+ * safe.directory in the system configuration (the file root writes, or the one
+ * GIT_CONFIG_SYSTEM names for whoever runs prodgate), never the global one:
+ * empty when GIT_CONFIG_NOSYSTEM says to read no system configuration.
+ */
+function systemSafeDirectories(): string[] {
+  if (process.env.GIT_CONFIG_NOSYSTEM && !/^(0|false|no|off)$/i.test(process.env.GIT_CONFIG_NOSYSTEM)) return [];
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of Object.keys(env))
+    if (name === "GIT_CONFIG" || name === "GIT_CONFIG_PARAMETERS" || /^GIT_CONFIG_(COUNT|KEY_|VALUE_)/.test(name)) delete env[name];
+  const r = spawnSync("git", ["config", "--system", "--get-all", "safe.directory"], { encoding: "utf8", env });
+  return r.status === 0 ? r.stdout.split("\n").filter((line) => line !== "") : [];
 }
 
 /**

@@ -4,6 +4,7 @@ import type { RefUpdate } from "./facts";
 import { faultPoint } from "./fault";
 import { findEarlierReturns, markFixesPending, scanMergeBack } from "./mergeback";
 import { runMirror } from "./mirror";
+import { bringsSecurityFixes } from "../policy/fixes";
 import { keptBadNote, recordTicketTag } from "./tickets";
 import { recordDeployTag } from "../ops/engine";
 import { branchTips, type Engine, type Tips } from "./state";
@@ -60,10 +61,19 @@ export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: s
       if (line) lines.push(line);
     } else if (cls.kind === "productionStable") {
       faultPoint("before-fixes-recorded");
-      const notes: string[] = [];
-      const added = recordPromotedFixes(engine, u, stableTip(), user ?? "unknown", pushId, notes);
-      if (added > 0) lines.push(`prodgate: recorded ${added} security fix(es); they are tracked until they are back in devel and stable`);
-      lines.push(...notes);
+      if (bringsSecurityFixes(store.updateDecision(pushId, u.ref, u.old, u.new))) {
+        const notes: string[] = [];
+        const added = recordPromotedFixes(engine, u, stableTip(), user ?? "unknown", pushId, notes);
+        if (added > 0) lines.push(`prodgate: recorded ${added} security fix(es); they are tracked until they are back in devel and stable`);
+        lines.push(...notes);
+      } else {
+        const exclude = [u.old, stableTip()].filter((x): x is string => !!x && !isZeroSha(x));
+        const lacking = repo.count([u.new], exclude);
+        if (lacking > 0)
+          lines.push(
+            `prodgate: the override brought ${lacking} commit(s) that stable lacks: not security fixes; they stay listed under the override until QA has judged them (prodgate overrides)`,
+          );
+      }
       mirrorNeeded = true;
     } else if (cls.kind === "stable") {
       mirrorNeeded = true;

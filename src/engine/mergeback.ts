@@ -23,10 +23,10 @@ export function fixReturnsIn(
   pending: readonly Pick<SecurityFix, "sha" | "patchId">[],
   tip: string,
   from: string | readonly string[] | null,
-): { commits: CommitInfo[]; returns: FixReturn[]; disputed: FixClaim[] } {
+): { commits: CommitInfo[]; returns: FixReturn[]; disputed: FixClaim[]; reverted: RevertedFix[] } {
   const exclude = from === null ? [] : typeof from === "string" ? [from] : [...from];
   const commits = repo.commits([tip], exclude);
-  if (pending.length === 0) return { commits, returns: [], disputed: [] };
+  if (pending.length === 0) return { commits, returns: [], disputed: [], reverted: [] };
   const ids = pending.some((f) => f.patchId) ? repo.patchIds([tip], exclude) : new Map<string, string>();
   const contained = new Set<string>();
   const unconfirmed: FixClaim[] = [];
@@ -37,11 +37,80 @@ export function fixReturnsIn(
   // A commit with the fix's patch-id is no proof either when a later one takes the change out again.
   // A key that is not a commit (a cowboy's patch) has no change to read here: its caller checks it.
   const isCommit = (key: string) => /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(key);
-  const returns = findFixReturns(pending, commits, ids, contained).filter(
+  const found = findFixReturns(pending, commits, ids, contained).filter(
     (r) => r.how !== "patch-id" || !isCommit(r.fix) || repo.changeContained(r.fix, tip),
   );
+  // The fix itself newly in the branch's history: back only while the tip still holds its change.
+  const reverted: RevertedFix[] = [];
+  const returns = found.filter((r) => {
+    if (r.how !== "ancestry" || !isCommit(r.fix)) return true;
+    const gone = revertedIn(repo, r.fix, tip, exclude, ids);
+    if (gone) reverted.push(gone);
+    return !gone;
+  });
   const back = new Set(returns.map((r) => r.fix));
-  return { commits, returns, disputed: unconfirmed.filter((c) => !back.has(c.fix)) };
+  return { commits, returns, disputed: unconfirmed.filter((c) => !back.has(c.fix)), reverted };
+}
+
+/** A fix whose commit a branch holds while its tree does not hold the fix's change. */
+export interface RevertedFix {
+  fix: string;
+  /** The commit of tip ^exclude that undoes the fix (its diff reversed, by patch-id), when there is one. */
+  revert: string | null;
+}
+
+/**
+ * Is fix, an ancestor of tip, taken out again: merged, then reverted (or lost
+ * in a merge's resolution)? Asked only of a pending fix whose commit has just
+ * become an ancestor, never of the history. A history whose trees are not
+ * read (Bazaar) counts ancestry alone. `ids`: patch-ids of tip ^exclude already
+ * asked, else asked here.
+ */
+export function revertedIn(
+  repo: Repo,
+  fix: string,
+  tip: string,
+  exclude: readonly string[],
+  ids?: ReadonlyMap<string, string>,
+): RevertedFix | null {
+  if (!repo.readsTrees || repo.changeContained(fix, tip)) return null;
+  const undo = repo.revertPatchId(fix);
+  const known = ids && ids.size > 0 ? ids : repo.patchIds([tip], exclude);
+  let revert: string | null = null;
+  // Newest first from git: the oldest commit that undoes it is the one to name.
+  if (undo) for (const [sha, pid] of known) if (pid === undo) revert = sha;
+  return { fix, revert };
+}
+
+/** Record fixes merged and taken out again: an audit row each, and a line for whoever is told. */
+function recordReverted(
+  engine: Engine,
+  branch: FixBranch,
+  tip: string,
+  reverted: readonly RevertedFix[],
+  user: string | null,
+  pushId: string | null,
+  notes?: string[],
+): void {
+  if (reverted.length === 0) return;
+  const at = now();
+  const how = (r: RevertedFix) => (r.revert ? `then reverted in ${shortSha(r.revert)}` : `but ${shortSha(tip)} does not hold its change`);
+  engine.store.audit(
+    reverted.map((r) => ({
+      at,
+      pushId,
+      user,
+      ref: branch,
+      old: r.fix,
+      new: r.revert ?? tip,
+      decision: "merge-back",
+      code: "reverted",
+      reason: `security fix ${shortSha(r.fix)} was merged into ${branch}, ${how(r)}; the fix stays pending`,
+    })),
+  );
+  for (const r of reverted) {
+    notes?.push(`prodgate: security fix ${shortSha(r.fix)} was merged into ${branch}, ${how(r)}: it stays pending`);
+  }
 }
 
 /** Record claims the content does not bear out: an audit row each, and a line for whoever is told. */
@@ -100,11 +169,15 @@ export function findEarlierReturns(
     if (pending.length === 0) continue;
     const at = now();
     const rest: SecurityFix[] = [];
+    const reverted: RevertedFix[] = [];
     for (const f of pending) {
       if (repo.isAncestor(f.sha, tip)) {
-        if (store.markFixReached(branch, f.sha, { sha: tip, at, how: "ancestry", by: null }, pushId)) found++;
+        const gone = revertedIn(repo, f.sha, tip, [f.sha]);
+        if (gone) reverted.push(gone);
+        else if (store.markFixReached(branch, f.sha, { sha: tip, at, how: "ancestry", by: null }, pushId)) found++;
       } else rest.push(f);
     }
+    recordReverted(engine, branch, tip, reverted, null, pushId, notes);
     if (rest.length === 0) continue;
     const { returns, disputed } = fixReturnsIn(
       repo,
@@ -156,12 +229,13 @@ export function scanMergeBack(
   const mark = store.scanMark(branch);
   let found = 0;
   if (pending.length > 0 && mark !== tip) {
-    const { returns, disputed } = fixReturnsIn(repo, pending, tip, scanFrom(repo, [mark, store.previousScanMark(branch)], tip));
+    const { returns, disputed, reverted } = fixReturnsIn(repo, pending, tip, scanFrom(repo, [mark, store.previousScanMark(branch)], tip));
     const at = now();
     for (const r of returns) {
       if (store.markFixReached(branch, r.fix, { sha: r.how === "ancestry" ? tip : r.commit, at, how: r.how, by: user }, pushId)) found++;
     }
     recordDisputed(engine, branch, tip, disputed, user, pushId, notes);
+    recordReverted(engine, branch, tip, reverted, user, pushId, notes);
   }
   store.setScanMark(branch, tip);
   return found;

@@ -6,7 +6,7 @@ import { branchRef } from "../policy/refs";
 import { type CommitInfo, isZeroSha, type MainlineCommit } from "../policy/types";
 import type { AuditEntry } from "../store/store";
 import { markerTrust } from "./markers";
-import { verdictsFor } from "./tickets";
+import { judgedSegment, verdictsFor } from "./tickets";
 import { branchTips, type Engine, type Tips } from "./state";
 
 /** At most this many commits of one override are judged one by one; the rest are counted. */
@@ -88,11 +88,13 @@ function holdingMainline(engine: Engine, sha: string, stableTip: string): Mainli
  * commits it brought and their verdicts now. Computed from one snapshot of the
  * branch tips (`tips`, read when not given).
  */
-export function listOverrides(engine: Engine, tips: Tips = branchTips(engine)): OverrideRecord[] {
+export function listOverrides(engine: Engine, known?: Tips): OverrideRecord[] {
   const { repo, store, config } = engine;
   const ref = branchRef(config.branches.productionStable);
   const rows = overrideRows(engine, ref).filter((r) => r.landed !== false && r.new && !isZeroSha(r.new));
+  // Without an override, no history is read (a Bazaar history needs Breezy for it).
   if (rows.length === 0) return [];
+  const tips = known ?? branchTips(engine);
   const baseline = store.getSetting("baseline");
   const prod = tips.productionStable;
   const records: OverrideRecord[] = [];
@@ -147,21 +149,24 @@ function judgeAll(
     const after = new Set(repo.commits([row.new!], exclude).map((c) => c.sha));
     behindBaseline = new Set(shown.filter((c) => !after.has(c.sha)).map((c) => c.sha));
   }
-  const onMainline = new Map((stableTip ? repo.mainline(stableTip, exclude).segment : []).map((c) => [c.sha, c] as const));
+  const segment = stableTip ? repo.mainline(stableTip, exclude).segment : [];
+  const onMainline = new Map(segment.map((c) => [c.sha, c] as const));
   const holders = new Map<string, MainlineCommit | null>();
   for (const c of shown) {
     if (behindBaseline.has(c.sha)) continue;
     holders.set(c.sha, onMainline.get(c.sha) ?? (stableTip ? holdingMainline(engine, c.sha, stableTip) : null));
   }
-  const found = [...holders.values()].filter((h): h is MainlineCommit => !!h);
-  const verdicts = verdictsFor(engine, found);
-  const trust = markerTrust(engine, found);
+  // Judged as the walk judges (an [incr] revision by its ticket's later landing on stable).
+  const judged = judgedSegment(engine, segment);
+  const outside = [...holders.values()].filter((h): h is MainlineCommit => !!h && !judged.has(h.sha));
+  const verdicts = verdictsFor(engine, outside);
+  const trust = markerTrust(engine, outside);
   return shown.map((c) => {
     const base = { sha: c.sha, subject: c.subject, by: null, at: null };
     if (behindBaseline.has(c.sha)) return { ...base, revno: null, verdict: "baseline", via: null };
     const holder = holders.get(c.sha);
     if (!holder) return { ...base, revno: null, verdict: "not-on-stable", via: null };
-    const v = effectiveVerdict(holder, verdicts, trust);
+    const v = judged.get(holder.sha) ?? effectiveVerdict(holder, verdicts, trust);
     const record = v.source === "recorded" ? v.record : undefined;
     const own = holder.sha === c.sha;
     const result: OverrideCommit = {

@@ -43,8 +43,8 @@ export function quietAfterPush(engine: Engine, updates: readonly RefUpdate[]): b
     const kind = quietKind(engine, u);
     if (kind === "ungoverned") continue;
     if (kind === null) return false;
-    const { commits, returns, disputed } = fixReturnsIn(repo, pendingIn(engine, kind), u.new, u.old);
-    if (returns.length > 0 || disputed.length > 0) return false;
+    const { commits, returns, disputed, reverted } = fixReturnsIn(repo, pendingIn(engine, kind), u.new, u.old);
+    if (returns.length > 0 || disputed.length > 0 || reverted.length > 0) return false;
     // Keeps revision numbers counted for the verdicts that will follow.
     if (kind === "stable") repo.learnRevno(u.old, u.new, commits);
     if (kind === "stable" && listened) quiet = false;

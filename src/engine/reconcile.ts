@@ -9,6 +9,7 @@ import { recordPromotedFixes } from "./after-push";
 import { recordDeployTag } from "../ops/engine";
 import { pushEvents } from "../events/build";
 import type { EventDraft } from "../events/types";
+import { bringsSecurityFixes } from "../policy/fixes";
 import { branchTips, type Engine } from "./state";
 import { describeLater, recordTicketTag, ticketsOf } from "./tickets";
 
@@ -151,6 +152,8 @@ export function reconcileFixes(engine: Engine): number {
   if (!tips.productionStable) return 0;
   let recorded = 0;
   for (const a of store.promotionsWithoutFixes(branchRef(config.branches.productionStable))) {
+    // An override's content is the override's, unless it overrode only a promotion's missing CI pass.
+    if (!bringsSecurityFixes(a)) continue;
     if (!a.new || !a.old || !repo.isAncestor(a.new, tips.productionStable)) continue;
     recorded += recordPromotedFixes(engine, { ref: a.ref!, old: a.old, new: a.new }, tips.stable, a.user ?? "unknown", a.pushId ?? null);
   }
@@ -187,11 +190,11 @@ function receiveAlive(receive: string): boolean {
 /** The events of an accepted update that landed, when post-receive never wrote them; none when they cannot be built. */
 function eventsOfLanding(
   engine: Engine,
-  r: { ref?: string | null; old?: string | null; new?: string | null; user: string | null },
+  r: { ref?: string | null; old?: string | null; new?: string | null; user: string | null; pushId?: string | null },
 ): EventDraft[] {
   if (!r.ref || !r.new || isZeroSha(r.new)) return [];
   try {
-    return pushEvents(engine, [{ ref: r.ref, old: r.old ?? "0".repeat(r.new.length), new: r.new }], r.user);
+    return pushEvents(engine, [{ ref: r.ref, old: r.old ?? "0".repeat(r.new.length), new: r.new }], r.user, r.pushId ?? null);
   } catch {
     return [];
   }

@@ -1,8 +1,10 @@
 // Tickets as the engine sees them: each commit's references, and each
 // commit's verdict combined from what QA said of it and of its tickets.
 import type { Config } from "../config";
+import { judgeSegment, type PendingEntry } from "../policy/deployable";
 import { combineVerdicts, lateVerdictStanding, standsBadFor, type TicketLookup, ticketRefs, ticketVerdictTargets } from "../policy/tickets";
 import { type CommitInfo, type MainlineCommit, shortSha, type Verdict, type VerdictRecord } from "../policy/types";
+import { markerTrust } from "./markers";
 import { type DeployState, deployState, type Engine } from "./state";
 
 /** The tickets each commit's message references (sha → ids), by the configured patterns. */
@@ -62,6 +64,23 @@ export function verdictsFor(
     if (combined) result.set(sha, combined);
   }
   return result;
+}
+
+/**
+ * The verdict that stands for each commit of `segment` (a stretch of
+ * stable's mainline, oldest first), judged as the deployable walk judges:
+ * recorded and by ticket, by trusted marker, and an [incr] commit by the later
+ * landings of its tickets in the segment. Keyed by sha.
+ */
+export function judgedSegment(engine: Pick<Engine, "store" | "config">, segment: readonly MainlineCommit[]): Map<string, PendingEntry> {
+  const tickets = ticketLookup(engine.config, segment);
+  const entries = judgeSegment({
+    segment: [...segment],
+    verdicts: verdictsFor(engine, segment, tickets),
+    markers: markerTrust(engine, segment),
+    tickets,
+  });
+  return new Map(entries.map((e) => [e.commit.sha, e] as const));
 }
 
 /**

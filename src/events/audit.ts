@@ -28,6 +28,9 @@ export function eventsOfAuditRow(row: AuditRow): EventDraft[] {
             new: row.new ?? null,
             reason: row.reason ?? null,
             overrode: row.detail ?? null,
+            // What it let through: the override's content, never recorded as security fixes unless it was a promotion.
+            commits: row.brought?.commits ?? [],
+            commitCount: row.brought?.total ?? 0,
           },
         },
       ];

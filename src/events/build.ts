@@ -2,6 +2,7 @@
 // and what a stable push left awaiting QA. Built before the transaction that
 // writes them, from the same snapshot the change was decided on.
 import type { Engine } from "../engine/state";
+import { bringsSecurityFixes } from "../policy/fixes";
 import { deployState } from "../engine/state";
 import type { RefUpdate } from "../engine/facts";
 import type { PendingEntry } from "../policy/deployable";
@@ -56,7 +57,7 @@ export function movedEvent(
  * endpoint added later gets only events written after it (Store.registerEndpoints),
  * and the audit log tells the same moves.
  */
-export function pushEvents(engine: Engine, landed: readonly RefUpdate[], user: string | null): EventDraft[] {
+export function pushEvents(engine: Engine, landed: readonly RefUpdate[], user: string | null, pushId: string | null = null): EventDraft[] {
   const { repo, config } = engine;
   const events: EventDraft[] = [];
   if (config.events.endpoints.length === 0) return events;
@@ -71,9 +72,11 @@ export function pushEvents(engine: Engine, landed: readonly RefUpdate[], user: s
       const revisionCount = (segment.at(-1)?.revno ?? 0) - (from ? repo.revno(from) : 0);
       const stableTip = repo.refTips([stableRef]).get(stableRef) ?? null;
       const exclude = [from, stableTip].filter((x): x is string => !!x);
-      const fixes = repo
-        .commits([u.new], exclude, { noMerges: true, limit: MOVED_REVISIONS_LIMIT })
-        .map((c) => ({ sha: c.sha, subject: c.subject }));
+      // An override's content is no security fix (its override.used event lists it).
+      const securityPath = bringsSecurityFixes(pushId ? engine.store.updateDecision(pushId, u.ref, u.old, u.new) : null);
+      const fixes = securityPath
+        ? repo.commits([u.new], exclude, { noMerges: true, limit: MOVED_REVISIONS_LIMIT }).map((c) => ({ sha: c.sha, subject: c.subject }))
+        : [];
       events.push(
         movedEvent(user, {
           from,

@@ -29,6 +29,19 @@ export const HARDENED_GIT_ENV: Readonly<Record<string, string>> = {
 /** Variables removed from every git process's environment (see HARDENED_GIT_ENV). */
 export const DROPPED_GIT_ENV: readonly string[] = ["GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT", "GIT_CONFIG"];
 
+/**
+ * safe.directory values the machine's system configuration gives (see
+ * the admin command's openRepo), passed to git as its command-line scope, which
+ * git honours for safe.directory and a repository's own config cannot set.
+ * Only the admin command sets them; the hooks run as the repository's owner.
+ */
+let trustedSafeDirectories: readonly string[] = [];
+
+/** Let git open a repository another user owns when the system configuration trusts it (safe.directory). */
+export function trustSafeDirectories(values: readonly string[]): void {
+  trustedSafeDirectories = values.filter((v) => v !== "" && !/[\n\0]/.test(v));
+}
+
 /** GIT_CONFIG_KEY_<n> and GIT_CONFIG_VALUE_<n>: meaningless without GIT_CONFIG_COUNT, dropped all the same. */
 const INJECTED_CONFIG = /^GIT_CONFIG_(KEY|VALUE)_/;
 
@@ -41,5 +54,10 @@ export function gitEnv(extra: Readonly<Record<string, string>> = {}, base: NodeJ
   for (const name of Object.keys(env)) {
     if (DROPPED_GIT_ENV.includes(name) || INJECTED_CONFIG.test(name)) delete env[name];
   }
-  return Object.assign(env, HARDENED_GIT_ENV);
+  Object.assign(env, HARDENED_GIT_ENV);
+  if (trustedSafeDirectories.length > 0) {
+    const quote = (v: string) => `'${v.replace(/'/g, "'\\''")}'`;
+    env.GIT_CONFIG_PARAMETERS = trustedSafeDirectories.map((v) => `${quote("safe.directory")}=${quote(v)}`).join(" ");
+  }
+  return env;
 }

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import type { CommitInfo, MainlineCommit } from "../policy/types";
+import { UserError } from "../errors";
 import { COMMIT_FORMAT, type ParsedCommit, parseCommits, parsePatchIds, parseRefTips } from "./parse";
 import { type FollowUp, Git, type GitQuery } from "./run";
 
@@ -64,11 +65,46 @@ export class Repo {
     return true;
   }
 
+  /**
+   * Whether changeContained() reads the tree: then a "no" means the change is
+   * not there. Bazaar's history reads no trees, and its "no" means only "not confirmed".
+   */
+  get readsTrees(): boolean {
+    return true;
+  }
+
+  /**
+   * The `git patch-id --stable` of the change that undoes `fix` (its diff
+   * reversed): a commit that reverts the fix has it. Null for an empty change or a root commit.
+   */
+  revertPatchId(fix: string): string | null {
+    // From the fix's tree to its parent's: the names keep git's a/ b/ prefixes, which -R would swap (and patch-id hashes).
+    const r = this.git.run(["diff-tree", "-p", "--no-commit-id", fix, `${fix}^`, "--"], { okStatuses: [128] });
+    const diff = r.status === 0 ? r.stdout : "";
+    if (diff.trim() === "") return null;
+    const out = this.git.out(["patch-id", "--stable"], { input: `commit ${fix}\n${diff}\n` });
+    return out.split(/\s+/)[0] || null;
+  }
+
   /** Compare-and-swap a branch: false when it is no longer at `old` ("" = must not exist). */
   updateRef(ref: string, target: string, old: string, message: string): boolean {
     // With a reflog of the ref (created by the first move, kept by git for every later one),
     // crash recovery can prove which moves were prodgate's.
-    return this.git.run(["update-ref", "--create-reflog", "-m", message, ref, target, old], { okStatuses: [1, 128] }).status === 0;
+    const r = this.git.run(["update-ref", "--create-reflog", "-m", message, ref, target, old], { okStatuses: [1, 128] });
+    // A file of the ref or its reflog this user may not write (left by another user, root included)
+    // is no lost race: retrying cannot help, so it is said as git says it.
+    if (r.status !== 0 && /Permission denied/.test(r.stderr)) {
+      const why =
+        r.stderr
+          .split("\n")
+          .find((line) => /Permission denied/.test(line))
+          ?.trim() ?? "Permission denied";
+      throw new UserError(
+        `${ref} cannot be moved: ${why}; files in the repository belong to another user: give them back to the repository's owner (chown) and run prodgate as that user`,
+        1,
+      );
+    }
+    return r.status === 0;
   }
 
   /** Do two commits hold the same tree? */

@@ -18,9 +18,9 @@ import type { Engine } from "../engine/state";
 import type { RefUpdate } from "../engine/facts";
 
 /** The events of the landed updates; a failure to build them never stops the recording (the audit rows say what happened). */
-function landedEvents(engine: Engine, landed: readonly RefUpdate[], user: string | null, io: HookIO): EventDraft[] {
+function landedEvents(engine: Engine, landed: readonly RefUpdate[], user: string | null, pushId: string, io: HookIO): EventDraft[] {
   try {
-    return pushEvents(engine, landed, user);
+    return pushEvents(engine, landed, user, pushId);
   } catch (err) {
     io.write(`prodgate: (the events of this push could not be built: ${describeFailure(err)})`);
     return [];
@@ -45,7 +45,7 @@ export function postReceive(io: HookIO): number {
     const user = identify(io.env, engine.config);
     // git hands post-receive exactly the updates that landed: settle this push's accepted rows,
     // with the events of what they changed (production-stable moved, revisions awaiting QA).
-    const events = landedEvents(engine, governed, user, io);
+    const events = landedEvents(engine, governed, user, input.pushId, io);
     faultPoint("before-landing-settled");
     engine.store.settlePush(input.pushId, governed, "post-receive", events);
     // Verdict and CI tags change what is deployable, and stable or

@@ -156,6 +156,14 @@ export function preReceive(io: HookIO): number {
         code: d.accepted && rejected ? "push-refused" : d.code,
         reason: d.accepted && rejected ? `${d.reason} (but another update of the push was refused)` : d.reason,
         detail: d.overrode ? `overrode ${d.overrode.code}: ${d.overrode.reason}` : attempt(d),
+        ...(d.code === "override" && d.commits
+          ? {
+              brought: {
+                commits: d.commits.commits.map((c) => ({ sha: c.sha, revno: c.revno ?? null, subject: c.subject })),
+                total: d.commits.total,
+              },
+            }
+          : {}),
       })),
       { receive: io.env.PRODGATE_RECEIVE || null },
     );

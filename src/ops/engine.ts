@@ -6,7 +6,7 @@ import { fixReturnsIn } from "../engine/mergeback";
 import { currentFreeze } from "../engine/mirror";
 import { resolveCommitSpec } from "../engine/revs";
 import { branchTips, type Engine } from "../engine/state";
-import { verdictsFor } from "../engine/tickets";
+import { judgedSegment } from "../engine/tickets";
 import { parseRevSpec } from "../policy/revspec";
 import { shortSha } from "../policy/types";
 import type { Cowboy, CowboyRetirement, DeploymentRecord } from "../store/store";
@@ -221,10 +221,10 @@ export function deployStatus(engine: Engine, only: string | null): TargetStatus[
       const shas = new Set(brings.map((c) => c.sha));
       if (tips.stable) {
         const { segment } = repo.mainline(tips.stable, d ? [d.sha] : []);
-        const verdicts = verdictsFor(engine, segment);
+        const judged = judgedSegment(engine, segment);
         revisions = segment
           .filter((c) => shas.has(c.sha))
-          .map((c) => ({ sha: c.sha, revno: c.revno, subject: c.subject, verdict: verdicts.get(c.sha)?.verdict ?? "needstesting" }));
+          .map((c) => ({ sha: c.sha, revno: c.revno, subject: c.subject, verdict: judged.get(c.sha)?.verdict ?? "needstesting" }));
       }
       behindFixes = fixes.filter((f) => shas.has(f.sha)).map((f) => ({ sha: f.sha, subject: f.subject }));
     }

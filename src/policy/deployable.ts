@@ -234,6 +234,20 @@ function coverIncremental(entries: PendingEntry[], tickets: TicketLookup, marker
 }
 
 /**
+ * Each commit of a segment of stable's mainline (oldest first) with the
+ * verdict that stands for it: its own or its marker's (effectiveVerdict),
+ * then [incr] passed by a later landing of its tickets in the segment
+ * (coverIncremental). The walk judges by it, and so does everything that
+ * reports a revision's verdict (overrides, deployments).
+ */
+export function judgeSegment(input: Pick<DeployableInput, "segment" | "verdicts" | "markers" | "tickets">): PendingEntry[] {
+  const { segment, verdicts, markers } = input;
+  const entries: PendingEntry[] = segment.map((commit) => ({ commit, ...effectiveVerdict(commit, verdicts, markers) }));
+  if (input.tickets) coverIncremental(entries, input.tickets, markers);
+  return entries;
+}
+
+/**
  * The deployable walk: the newest mainline commit D such that every commit
  * after the base up to D is ok or untestable, where a bad commit stops the
  * walk unless a later commit rolls it back, and nothing between a bad commit
@@ -241,9 +255,8 @@ function coverIncremental(entries: PendingEntry[], tickets: TicketLookup, marker
  * later landing up to that landing.
  */
 export function deployableRevision(input: DeployableInput): DeployableResult {
-  const { segment, verdicts, markers } = input;
-  const entries: PendingEntry[] = segment.map((commit) => ({ commit, ...effectiveVerdict(commit, verdicts, markers) }));
-  if (input.tickets) coverIncremental(entries, input.tickets, markers);
+  const { segment } = input;
+  const entries = judgeSegment(input);
 
   // Index of the first later commit rolling back each commit, by position.
   const rollbackAt = new Map<number, number>();

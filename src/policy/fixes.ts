@@ -67,3 +67,17 @@ export function findFixReturns(
   }
   return returns;
 }
+
+/**
+ * Does an update of production-stable let through as `row` says bring
+ * security fixes (its commits that stable lacks)? Only through the security
+ * path: a promotion, or an override of one that lacked only its CI pass
+ * (every commit on production-devel, pushed by the security role). Any other
+ * override's content is the override's, listed under it until QA has judged
+ * it, and never tracked as security fixes. With no row to tell (null), they
+ * are recorded as before: tracking a commit too many only reminds.
+ */
+export function bringsSecurityFixes(row: { decision: string; detail?: string | null } | null): boolean {
+  if (!row || row.decision !== "override") return true;
+  return /^overrode no-ci-pass:/.test(row.detail ?? "");
+}

@@ -37,6 +37,8 @@ export interface AuditRow {
   code?: string | null;
   reason?: string | null;
   detail?: string | null;
+  /** For an override: the commits the refusal it overrode named (the first few, and how many), told in its override.used event; not a column. */
+  brought?: { commits: { sha: string; revno: number | null; subject: string }[]; total: number };
 }
 
 export interface AuditEntry extends AuditRow {
@@ -276,6 +278,7 @@ export class Store {
     const pending = landing && this.db.prepare("INSERT INTO landing (audit_id, receive) VALUES (?, ?)");
     this.write(() => {
       for (const r of rows) {
+        const { brought: _brought, ...columns } = r;
         const info = insert.run({
           pushId: null,
           ref: null,
@@ -284,7 +287,7 @@ export class Store {
           code: null,
           reason: null,
           detail: null,
-          ...r,
+          ...columns,
           at: this.stamp(),
         });
         if (pending && (r.decision === "accepted" || r.decision === "override")) pending.run(info.lastInsertRowid, landing.receive);
@@ -614,6 +617,18 @@ export class Store {
    * of their acceptance, oldest first.
    */
   /** Promotions and overrides of `ref` (production-stable) for which no security fix was recorded. */
+  /** How push `pushId`'s update of `ref` from `old` to `to` was let through (its accepted or override row), or null when no such row is found. */
+  updateDecision(pushId: string, ref: string, old: string, to: string): Pick<AuditEntry, "decision" | "code" | "detail"> | null {
+    return (
+      (this.db
+        .prepare(
+          `SELECT decision, code, detail FROM audit
+           WHERE push_id = ? AND ref = ? AND old = ? AND new = ? AND decision IN ('accepted', 'override') ORDER BY id DESC LIMIT 1`,
+        )
+        .get(pushId, ref, old, to) as Pick<AuditEntry, "decision" | "code" | "detail"> | undefined) ?? null
+    );
+  }
+
   promotionsWithoutFixes(ref: string): AuditEntry[] {
     return this.db
       .prepare(
@@ -771,6 +786,16 @@ export class Store {
   disputedClaims(): { fix: string; commit: string; branch: FixBranch }[] {
     const rows = this.db
       .prepare("SELECT old, new, ref FROM audit WHERE decision = 'merge-back' AND code = 'disputed' ORDER BY id")
+      .all() as { old: string; new: string; ref: string }[];
+    return rows
+      .filter((r) => r.ref === "devel" || r.ref === "stable")
+      .map((r) => ({ fix: r.old, commit: r.new, branch: r.ref as FixBranch }));
+  }
+
+  /** Fixes merged into a branch whose tree then no longer held their change (audit rows merge-back/reverted), oldest first. */
+  revertedFixes(): { fix: string; commit: string; branch: FixBranch }[] {
+    const rows = this.db
+      .prepare("SELECT old, new, ref FROM audit WHERE decision = 'merge-back' AND code = 'reverted' ORDER BY id")
       .all() as { old: string; new: string; ref: string }[];
     return rows
       .filter((r) => r.ref === "devel" || r.ref === "stable")

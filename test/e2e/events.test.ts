@@ -309,13 +309,19 @@ describe("events", () => {
     expect((await events(["--type", "push.rejected"])).length).toBe(1);
     const moved = await events(["--type", "production-stable.moved"]);
     expect(moved.map((e) => [e.actor, e.data.how, e.data.to])).toEqual([["ada", "fast-forward", work.sha("HEAD")]]);
+    // What it let through is listed under the override, and is no security fix.
+    const used = receiver.delivered[1]!.body.data as { commits: { sha: string; subject: string }[]; commitCount: number };
+    expect(used.commits).toContainEqual(expect.objectContaining({ sha: work.sha("HEAD"), subject: "unapproved" }));
+    expect(used.commitCount).toBe(used.commits.length);
+    expect(moved[0]!.data.fixes).toEqual([]);
+    expect(await events(["--type", "fix.promoted"])).toEqual([]);
     // An override that forces production-stable aside says so.
     work.git(["reset", "--quiet", "--hard", "HEAD~1"]);
     work.commit("another unapproved");
     const forced = await push(["-o", "prodgate.override=roll back the hotfix", "origin", "+HEAD:production-stable"], "ada");
     expect(forced.status, forced.output).toBe(0);
     const [last] = await events(["--type", "production-stable.moved"]);
-    expect(last!.data).toMatchObject({ how: "forced", to: work.sha("HEAD") });
+    expect(last!.data).toMatchObject({ how: "forced", to: work.sha("HEAD"), fixes: [] });
   });
 
   it("mail: one plain-text message a person reads in five seconds", async () => {

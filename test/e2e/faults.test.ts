@@ -232,6 +232,35 @@ describe("a broken database fails closed", () => {
 });
 
 describe("bad surroundings fail closed", () => {
+  it("a ref file prodgate may not write (left by another user) is said as such, never taken for a lost race", () => {
+    ({ sb, work } = standardSandbox());
+    const real = sb.run("sh", ["-c", "command -v git"]).stdout.trim();
+    const dir = join(sb.root, "denying-git");
+    mkdirSync(dir);
+    // git's own words when the reflog of production-stable belongs to someone else.
+    writeFileSync(
+      join(dir, "git"),
+      `#!/bin/sh
+case " $* " in
+*" update-ref "*refs/heads/production-stable*)
+  echo "fatal: update_ref failed for ref 'refs/heads/production-stable': cannot update the ref 'refs/heads/production-stable': unable to append to '${sb.bare}/logs/refs/heads/production-stable': Permission denied" >&2
+  exit 128 ;;
+esac
+exec '${real}' "$@"
+`,
+      { mode: 0o755 },
+    );
+    const r = sb.prodgate(["qa", "ok", "r1"], "quinn", { PATH: `${dir}:${process.env.PATH}` });
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr.trim()).toBe(
+      `prodgate: refs/heads/production-stable cannot be moved: fatal: update_ref failed for ref 'refs/heads/production-stable': cannot update the ref 'refs/heads/production-stable': unable to append to '${sb.bare}/logs/refs/heads/production-stable': Permission denied; files in the repository belong to another user: give them back to the repository's owner (chown) and run prodgate as that user`,
+    );
+    expect(sb.tip("production-stable")).toBeNull();
+    // Once the files are right, sync moves it.
+    expect(sb.prodgate(["sync"]).status).toBe(0);
+    expect(sb.tip("production-stable")).toBe(work.sha("HEAD"));
+  });
+
   it("a config key with a wrong value", () => {
     ({ sb, work } = standardSandbox());
     sb.git(["config", "prodgate.requireCi", "maybe"], { cwd: sb.bare });

@@ -175,13 +175,41 @@ describe("the git environment of every git process prodgate starts", () => {
 
   // Only root can give the repository to another user.
   it.runIf(process.getuid?.() === 0)(
-    "ignores safe.directory in the global config, and says to run prodgate as the repository's owner",
+    "ignores safe.directory in the global config and the repository's own, and says exactly what to do",
     () => {
       writeFileSync(join(sb.home, ".gitconfig"), `[safe]\n\tdirectory = ${sb.bare}\n\tdirectory = *\n`);
+      sb.git(["config", "--add", "safe.directory", "*"], { cwd: sb.bare });
       expect(sb.run("chown", ["-R", "nobody", sb.bare]).status).toBe(0);
-      const r = sb.prodgate(["status"]);
+      const r = sb.prodgate(["status"], undefined, { GIT_CONFIG_NOSYSTEM: undefined, GIT_CONFIG_SYSTEM: "/dev/null" });
       expect(r.status).toBe(2);
-      expect(r.stderr.trim()).toBe(`prodgate: ${sb.bare} belongs to another user: run prodgate as the repository's owner`);
+      expect(r.stderr.trim()).toBe(
+        `prodgate: ${sb.bare} belongs to another user: run prodgate as the repository's owner, or, to let every user of this machine run it there, as root: git config --system --add safe.directory ${sb.bare}`,
+      );
+    },
+  );
+
+  it.runIf(process.getuid?.() === 0)(
+    "an admin who is not the repository's owner runs prodgate where the system configuration trusts it, still hardened",
+    () => {
+      work.commit("r2 judged on the real history");
+      work.land();
+      const real = work.sha("HEAD");
+      // A replace ref anyone could push must still mean nothing to the admin command.
+      work.git(["checkout", "--quiet", "-b", "impostor"]);
+      const impostor = work.commit("impostor");
+      expect(work.push(["origin", "impostor"], "dev").status).toBe(0);
+      sb.git(["update-ref", `refs/replace/${real}`, impostor], { cwd: sb.bare });
+      const system = join(sb.root, "system.gitconfig");
+      writeFileSync(system, `[safe]\n\tdirectory = ${sb.bare}\n`);
+      expect(sb.run("chown", ["-R", "nobody", sb.bare]).status).toBe(0);
+      const env = { GIT_CONFIG_NOSYSTEM: undefined, GIT_CONFIG_SYSTEM: system };
+      const r = sb.prodgate(["status", "--json"], undefined, env);
+      expect(r.status, r.stderr).toBe(0);
+      const st = JSON.parse(r.stdout) as { pending: { sha: string; subject: string }[] };
+      expect(st.pending.find((p) => p.sha === real)?.subject).toBe("r2 judged on the real history");
+      // Not the owner: no admin role of its own.
+      expect(sb.prodgate(["role", "add", "qa", "someone"], undefined, env).status).toBe(2);
+      expect(sb.prodgate(["qa", "ok", "r2"], "quinn", env).status).toBe(0);
     },
   );
 });

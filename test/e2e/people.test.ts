@@ -259,7 +259,7 @@ describe("log and qa pending read like git log --oneline and gh", () => {
     expect(out).toBe(
       [
         "just now  ada    mirror up-to-date  production-stable  #######..#######  production-stable already contains the deployable revision r2 #######",
-        "just now  ada    OVERRIDE           production-stable  #######..#######  incident 7 — overrode unapproved: 1 new commit(s) not approved by QA",
+        "just now  ada    OVERRIDE           production-stable  #######..#######  incident 7 — overrode unapproved: 1 new commit(s) not approved by QA — brought: ####### r2: hurried",
         "just now  quinn  mirror moved       production-stable  #######           production-stable moved to r1 ####### (fast-forward)",
         "just now  quinn  verdict ok                            #######           ok for r1 ####### — tried on staging",
         "just now  dev    fast-forward       stable             #######..#######  fast-forward",

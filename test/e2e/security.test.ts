@@ -126,6 +126,41 @@ describe("tracking a fix until it is back", () => {
     expect(sb.json<Fix[]>(["security", "--pending"])).toHaveLength(0);
   });
 
+  it("merged and reverted in the same push is not back; a revert of the revert brings it back", () => {
+    work.git(["merge", "--quiet", "--no-edit", "secfix"]);
+    work.git(["revert", "--no-edit", fix]);
+    const revert = work.sha("HEAD");
+    const pushed = work.push(["origin", "HEAD:devel"], "dev");
+    expect(pushed.status, pushed.output).toBe(0);
+    expect(pushed.output).not.toContain("back in devel");
+    expect(pushed.output).toContain(`then reverted in ${revert.slice(0, 7)}`);
+    expect(sb.json<Fix[]>(["security"])[0]!.devel).toBeNull();
+    expect(sb.prodgate(["security"]).stdout).toContain(`merged into devel, then reverted (or its change lost) in ${revert.slice(0, 7)}`);
+    expect(sb.json<{ securityPending: unknown[] }>(["status"]).securityPending).toHaveLength(1);
+    // Nor when stable takes the same history, nor from sync.
+    work.push(["origin", "HEAD:stable"], "dev");
+    expect(sb.prodgate(["sync"]).status).toBe(0);
+    expect(sb.json<Fix[]>(["security"])[0]).toMatchObject({ devel: null, stable: null });
+    work.git(["revert", "--no-edit", "HEAD"]);
+    work.push(["origin", "HEAD:devel"], "dev");
+    expect(sb.json<Fix[]>(["security"])[0]!.devel).toMatchObject({ how: "patch-id", sha: work.sha("HEAD") });
+  });
+
+  it("merged into devel, then reverted, before the promotion: not back at the promotion either", () => {
+    // A second fix, merged and reverted on devel before it is promoted.
+    const second = prepareFix({ "token.c": "check the token\n" }, "Fix token reuse");
+    sb.prodgate(["ci", "pass", second], "cid");
+    work.git(["checkout", "--quiet", "devel"]);
+    work.git(["merge", "--quiet", "--no-edit", "secfix"]);
+    work.git(["revert", "--no-edit", second]);
+    expect(work.push(["origin", "HEAD:devel"], "dev").status).toBe(0);
+    const r = promote();
+    expect(r.status, r.output).toBe(0);
+    expect(r.output).toContain("then reverted in");
+    const f = sb.json<Fix[]>(["security"]).find((x) => x.sha === second)!;
+    expect(f.devel).toBeNull();
+  });
+
   it("comes back by cherry-pick -x", () => {
     work.git(["cherry-pick", "-x", fix]);
     work.push(["origin", "HEAD:devel"], "dev");
@@ -161,6 +196,46 @@ describe("tracking a fix until it is back", () => {
 });
 
 describe("break-glass", () => {
+  it("an override's content is the override's: listed under it, never recorded or tracked as security fixes", () => {
+    work.git(["fetch", "--quiet", "origin"]);
+    work.git(["checkout", "--quiet", "-B", "hotfix", "origin/production-stable"]);
+    const hot = work.commit("Emergency: disable the importer", { "importer.c": "off\n" });
+    const r = work.push(["origin", "HEAD:production-stable", "-o", "prodgate.override=incident 43"], "ada");
+    expect(r.status, r.output).toBe(0);
+    expect(r.output).not.toContain("recorded 1 security fix");
+    expect(r.output).toContain("the override brought 1 commit(s) that stable lacks: not security fixes");
+    expect(sb.json<Fix[]>(["security"])).toEqual([]);
+    const st = sb.json<{
+      securityPending: unknown[];
+      overridesPending: { commits: { sha: string; verdict: string }[] }[];
+      branches: Record<string, { holds?: { securityFixes: number; otherCommits: number } }>;
+    }>(["status"]);
+    expect(st.securityPending).toEqual([]);
+    expect(st.branches["production-stable"]!.holds).toMatchObject({ securityFixes: 0, otherCommits: 1 });
+    expect(st.overridesPending[0]!.commits).toEqual([expect.objectContaining({ sha: hot, verdict: "not-on-stable" })]);
+    const security = sb.prodgate(["security"]).stdout;
+    expect(security).toContain("no security fix recorded");
+    expect(security).toMatch(new RegExp(`override #[0-9]+ by ada .*incident 43\\n +${hot.slice(0, 7)} Emergency: disable the importer`));
+    const log = sb.json<{ decision: string }[]>(["log"]);
+    expect(log.filter((e) => e.decision === "fix")).toEqual([]);
+    expect(sb.prodgate(["log"]).stdout).toContain(`brought: ${hot.slice(0, 7)} Emergency: disable the importer`);
+    // sync does not record it late either.
+    expect(sb.prodgate(["sync"]).stdout).not.toContain("security fix");
+    expect(sb.json<Fix[]>(["security"])).toEqual([]);
+  });
+
+  it("an override of a promotion that lacked only its CI pass still records its security fixes", () => {
+    work.git(["fetch", "--quiet", "origin"]);
+    work.git(["checkout", "--quiet", "-B", "secfix", "origin/production-stable"]);
+    const fix = work.commit("Fix auth bypass", { "auth.c": "check\n" });
+    expect(work.push(["origin", "HEAD:production-devel"], "sam").status).toBe(0);
+    sb.grant("security", "ada");
+    const r = work.push(["origin", "HEAD:production-stable", "-o", "prodgate.override=CI is down"], "ada");
+    expect(r.status, r.output).toBe(0);
+    expect(r.output).toContain("recorded 1 security fix");
+    expect(sb.json<Fix[]>(["security"]).map((f) => f.sha)).toEqual([fix]);
+  });
+
   it("an admin override needs a reason, is logged, and log marks it", () => {
     work.commit("r2 unapproved");
     work.land();

@@ -174,6 +174,30 @@ describe("[incr]", () => {
     expect(sb.tip("production-stable")).toBe(part2);
   });
 
+  it("overrides and deploy status judge an [incr] revision by its ticket's later landing, as the walk does", () => {
+    sb.grant("ops", "otto");
+    expect(sb.prodgate(["deploy", "record", "app3.prod", "production-stable"], "otto").status).toBe(0);
+    const part1 = work.commit("[incr] [bug=5] part 1");
+    work.land("cid");
+    const part2 = work.commit("[bug=5] part 2");
+    work.land("cid");
+    const o = work.push(["origin", "HEAD:production-stable", "-o", "prodgate.override=incident 7"], "ada");
+    expect(o.status, o.output).toBe(0);
+    expect(sb.prodgate(["qa", "ok", "r3"], "quinn").status).toBe(0);
+    const overrides = sb.json<{ state: string; commits: { sha: string; verdict: string }[] }[]>(["overrides"]);
+    expect(overrides[0]!.commits.map((c) => [c.sha, c.verdict])).toEqual([
+      [part1, "ok"],
+      [part2, "ok"],
+    ]);
+    expect(overrides[0]!.state).toBe("judged");
+    expect(sb.json<unknown[]>(["overrides", "--pending"])).toEqual([]);
+    const deploy = sb.json<{ behind: { revisions: { sha: string; verdict: string }[] } }[]>(["deploy", "status", "app3.prod"]);
+    expect(deploy[0]!.behind.revisions.map((r) => [r.sha, r.verdict])).toEqual([
+      [part1, "ok"],
+      [part2, "ok"],
+    ]);
+  });
+
   it("a merge's [incr] never counts, even when everyone's markers do", () => {
     sb.git(["config", "prodgate.markers.trust", "anyone"], { cwd: sb.bare });
     const r1 = sb.tip("production-stable");

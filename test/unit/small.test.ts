@@ -5,7 +5,7 @@ import { UserError } from "../../src/errors";
 import { parseCommits, parseMergeTreeConflicts, parsePatchIds } from "../../src/git/parse";
 import { overrideReason, parseHookInput } from "../../src/hooks/input";
 import { identify } from "../../src/identity";
-import { cherryPickClaims, cherryPickedFrom, findFixReturns } from "../../src/policy/fixes";
+import { bringsSecurityFixes, cherryPickClaims, cherryPickedFrom, findFixReturns } from "../../src/policy/fixes";
 import { formatRejection, printable } from "../../src/policy/message";
 import { classifyRef, refGlobMatch } from "../../src/policy/refs";
 import { shortSha } from "../../src/policy/types";
@@ -222,6 +222,36 @@ describe("fix matching", () => {
       ),
     ).toEqual([]);
   });
+
+  it.each([
+    ["a promotion", { decision: "accepted", detail: null }, true],
+    ["no row to tell", null, true],
+    [
+      "an override of a promotion lacking only its CI pass",
+      { decision: "override", detail: "overrode no-ci-pass: no CI pass is recorded for 1a2b3c4" },
+      true,
+    ],
+    [
+      "an override of unapproved content",
+      { decision: "override", detail: "overrode unapproved: 1 new commit(s) not approved by QA" },
+      false,
+    ],
+    [
+      "an override of commits off production-devel",
+      { decision: "override", detail: "overrode not-on-production-devel: 2 new commit(s)" },
+      false,
+    ],
+    [
+      "an override of a rewind",
+      { decision: "override", detail: "overrode non-fast-forward: refs/heads/production-stable would lose commits" },
+      false,
+    ],
+    [
+      "an override whose reason names no-ci-pass",
+      { decision: "override", detail: "overrode unapproved: x; overrode no-ci-pass: y" },
+      false,
+    ],
+  ] as const)("%s brings security fixes: %s", (_what, row, brings) => expect(bringsSecurityFixes(row)).toBe(brings));
 });
 
 describe("messages", () => {

@@ -39,8 +39,38 @@ export function logCommand(ctx: CommandContext, opts: { limit?: string; ref?: st
     );
     return 0;
   }
-  ctx.printRendered(renderTable(rows.map(logRow), { colour: ctx.colour, width: ctx.width }));
+  const brought = overrideContent(ctx, rows);
+  ctx.printRendered(
+    renderTable(
+      rows.map((r) => logRow(r, brought.get(r.id))),
+      { colour: ctx.colour, width: ctx.width },
+    ),
+  );
   return 0;
+}
+
+/** At most this many commits of one override are named in its log line. */
+const OVERRIDE_COMMITS_NAMED = 5;
+
+/** For each override row of a branch shown: the commits it brought, named in its line (they are its content, not security fixes). */
+function overrideContent(ctx: CommandContext, rows: readonly AuditEntry[]): Map<number, string> {
+  const named = new Map<number, string>();
+  const { repo } = ctx.engine;
+  for (const r of rows) {
+    if (r.decision !== "override" || !r.ref?.startsWith("refs/heads/") || !r.new || isZeroSha(r.new) || r.landed === false) continue;
+    try {
+      if (repo.objectType(r.new) !== "commit") continue;
+      const exclude = r.old && !isZeroSha(r.old) ? [r.old] : [];
+      const commits = repo.commits([r.new], exclude, { limit: OVERRIDE_COMMITS_NAMED + 1 });
+      if (commits.length === 0) continue;
+      const shown = commits.slice(0, OVERRIDE_COMMITS_NAMED).map((c) => `${short(c.sha)} ${c.subject}`);
+      const more = commits.length > OVERRIDE_COMMITS_NAMED ? ` and ${repo.count([r.new], exclude) - OVERRIDE_COMMITS_NAMED} more` : "";
+      named.set(r.id, `brought: ${shown.join("; ")}${more}`);
+    } catch {
+      // A history git cannot read any more: the row says the rest.
+    }
+  }
+  return named;
 }
 
 const refName = (ref: string): string => ref.replace(/^refs\/(heads|tags)\//, "");
@@ -63,10 +93,12 @@ function move(r: AuditEntry): string {
   return `${short(r.old)}..${short(r.new)}`;
 }
 
-function logRow(r: AuditEntry): Cell[] {
+function logRow(r: AuditEntry, brought?: string): Cell[] {
   const landed = r.landed === false ? " (did not land)" : "";
   // A QA note, an override's refusal, an attempt's hint: shown after the reason.
-  const note = r.detail && !(r.decision === "verdict" && (r.detail === "command" || r.detail.startsWith("tag "))) ? ` — ${r.detail}` : "";
+  const note =
+    (r.detail && !(r.decision === "verdict" && (r.detail === "command" || r.detail.startsWith("tag "))) ? ` — ${r.detail}` : "") +
+    (brought ? ` — ${brought}` : "");
   return [
     { text: ago(r.at), style: "dim" },
     { text: r.user ?? "-" },

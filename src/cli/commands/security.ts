@@ -1,4 +1,5 @@
 import { UserError } from "../../errors";
+import { listOverrides, type OverrideRecord } from "../../engine/overrides";
 import { printable } from "../../policy/message";
 import type { Reached, SecurityFix } from "../../store/store";
 import { type CommandContext } from "../context";
@@ -14,6 +15,7 @@ export function securityCommand(ctx: CommandContext, opts: { pending?: boolean; 
   }
   const all = ctx.engine.store.fixes();
   const disputed = ctx.json ? [] : ctx.engine.store.disputedClaims();
+  const reverted = ctx.json ? [] : ctx.engine.store.revertedFixes();
   const isPending = (f: SecurityFix) => !f.devel || !f.stable;
   // Oldest pending first, then those already home.
   const fixes = opts.pending ? all.filter(isPending) : [...all.filter(isPending), ...all.filter((f) => !isPending(f))];
@@ -42,14 +44,41 @@ export function securityCommand(ctx: CommandContext, opts: { pending?: boolean; 
       ctx.print(
         `${short(f.sha)} ${printable(f.subject)}\n  promoted by ${f.promotedBy} ${age(f.promotedAt)} ago; devel: ${at(f.devel)}; stable: ${at(f.stable)}`,
       );
+      for (const r of reverted.filter((x) => x.fix === f.sha && !f[x.branch])) {
+        ctx.print(`  merged into ${r.branch}, then reverted (or its change lost) in ${short(r.commit)}: not back`);
+      }
       for (const c of disputed.filter((d) => d.fix === f.sha && !f[d.branch])) {
         ctx.print(`  ${short(c.commit)} on ${c.branch} says it is a cherry-pick of this fix, but ${c.branch} did not hold its change`);
       }
     }
   }
+  if (!ctx.json) for (const line of overrideContent(ctx)) ctx.print(line);
   if (tooOld.length > 0) {
     process.stderr.write(`prodgate: ${tooOld.length} security fix(es) pending for more than ${maxAgeDays} day(s)\n`);
     return 1;
   }
   return 0;
+}
+
+/**
+ * What overrides put on production-stable that stable lacks: shown apart,
+ * under each override, since it is no security fix and is not tracked as one.
+ */
+function overrideContent(ctx: CommandContext): string[] {
+  const lines: string[] = [];
+  let overrides: OverrideRecord[];
+  try {
+    overrides = listOverrides(ctx.engine);
+  } catch {
+    // The fixes above need no history; what overrides brought does (prodgate overrides says it, or why not).
+    return ["(what overrides put on production-stable could not be read now: see prodgate overrides)"];
+  }
+  for (const o of overrides) {
+    const lacking = o.commits.filter((c) => c.verdict === "not-on-stable");
+    if (lacking.length === 0) continue;
+    if (lines.length === 0) lines.push("not security fixes: commits that overrides put on production-stable and stable lacks");
+    lines.push(`  override #${o.id} by ${printable(o.user ?? "(unknown)")} ${age(o.at)} ago: ${printable(o.why)}`);
+    for (const c of lacking) lines.push(`    ${short(c.sha)} ${printable(c.subject)}`);
+  }
+  return lines;
 }
