@@ -21,7 +21,7 @@ import { overridesCommand } from "./commands/overrides";
 import { qaCommand, type QaOptions } from "./commands/qa";
 import { REPORT_CHANGING_COMMANDS, refreshPublishedReport, reportCommand, serveCommand } from "./commands/report";
 import { roleCommand } from "./commands/role";
-import { securityCommand } from "./commands/security";
+import { securityAckCommand, securityCommand } from "./commands/security";
 import { statusCommand } from "./commands/status";
 import { syncCommand } from "./commands/sync";
 import { ticketsCommand } from "./commands/tickets";
@@ -130,12 +130,23 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description("run the mirror and the merge-back scan now (safe from cron)")
     .action(withContext((ctx) => syncCommand(ctx)));
 
-  program
+  const security = program
     .command("security")
-    .description("security fixes and where each has reached")
+    .description("security fixes and where each has reached (security ack)")
     .option("--pending", "only fixes not yet back in both devel and stable")
     .option("--max-age <days>", "exit 1 when a pending fix is older than this")
     .action((opts: { pending?: boolean; maxAge?: string }) => withContext((ctx) => securityCommand(ctx, opts), true)());
+  security
+    .command("ack")
+    .description(
+      "mark a security fix back in devel or stable by hand, when its change came back in a shape prodgate cannot recognise (role admin or security)",
+    )
+    .argument("<fix>", "the fix's sha (prodgate security lists them)")
+    .argument("<branch>", "devel or stable")
+    .requiredOption("--reason <text>", "why it is back; kept in the audit log")
+    .action((fix: string, branch: string, opts: { reason: string }) =>
+      withContext((ctx) => securityAckCommand(ctx, fix, branch, opts.reason))(),
+    );
 
   program
     .command("tickets")
@@ -311,7 +322,11 @@ const EXAMPLES: Record<string, string[]> = {
   freeze: ["prodgate freeze --reason 'release weekend'"],
   thaw: ["prodgate thaw"],
   sync: ["*/5 * * * * prodgate --repo /srv/git/app.git sync"],
-  security: ["prodgate security --pending", "prodgate security --pending --max-age 7"],
+  security: [
+    "prodgate security --pending",
+    "prodgate security --pending --max-age 7",
+    "prodgate security ack 1a2b3c4 devel --reason 'merged by hand in r812, the check reshaped'",
+  ],
   overrides: ["prodgate overrides --pending", "prodgate overrides --json"],
   log: ["prodgate log --limit 20", "prodgate log --rejected --user dev", "prodgate log --ref production-stable --json"],
   role: ["prodgate role list", "prodgate role add qa quinn", "prodgate role remove ci cid"],

@@ -74,7 +74,8 @@ export type FixBranch = "devel" | "stable";
 export interface Reached {
   sha: string;
   at: string;
-  how: FixHow;
+  /** As prodgate found it back, or `acknowledged` by hand (prodgate security ack). */
+  how: FixHow | "acknowledged";
   by: string | null;
 }
 
@@ -819,7 +820,7 @@ export class Store {
   }
 
   /** Record where a fix reached a branch; a fix already recorded there keeps its first record. */
-  markFixReached(branch: FixBranch, fixSha: string, reached: Reached, pushId: string | null): boolean {
+  markFixReached(branch: FixBranch, fixSha: string, reached: Reached, pushId: string | null, note: string | null = null): boolean {
     return this.write(() => {
       const changes = this.db
         .prepare(
@@ -836,7 +837,11 @@ export class Store {
             new: reached.sha,
             decision: "merge-back",
             code: reached.how,
-            reason: `security fix ${shortSha(fixSha)} reached ${branch} by ${reached.how}`,
+            reason:
+              reached.how === "acknowledged"
+                ? `security fix ${shortSha(fixSha)} acknowledged back in ${branch} by hand`
+                : `security fix ${shortSha(fixSha)} reached ${branch} by ${reached.how}`,
+            detail: note,
           },
         ]);
         const subject = this.db.prepare("SELECT subject FROM fixes WHERE sha = ?").pluck().get(fixSha) as string | undefined;
@@ -844,7 +849,7 @@ export class Store {
           {
             type: "fix.back",
             actor: reached.by,
-            data: { fix: fixSha, subject: subject ?? null, branch, sha: reached.sha, how: reached.how },
+            data: { fix: fixSha, subject: subject ?? null, branch, sha: reached.sha, how: reached.how, ...(note !== null ? { note } : {}) },
           },
         ]);
       }

@@ -1,8 +1,9 @@
 import { UserError } from "../../errors";
 import { listOverrides, type OverrideRecord } from "../../engine/overrides";
 import { printable } from "../../policy/message";
-import type { Reached, SecurityFix } from "../../store/store";
-import { type CommandContext } from "../context";
+import { branchTips } from "../../engine/state";
+import { now, type Reached, type SecurityFix } from "../../store/store";
+import { type CommandContext, plainValue, requireRole } from "../context";
 import { age, short } from "../format";
 
 const where = (r: Reached | null) => (r ? { sha: r.sha, at: r.at, how: r.how } : null);
@@ -81,4 +82,45 @@ function overrideContent(ctx: CommandContext): string[] {
     for (const c of lacking) lines.push(`    ${short(c.sha)} ${printable(c.subject)}`);
   }
   return lines;
+}
+
+/**
+ * Mark a security fix back in devel or stable by hand: for a change that came
+ * back in a shape none of prodgate's checks recognises (reshaped by a
+ * conflict's resolution, or edited further in the same push), so it is not
+ * pending for good. Role admin or security; audited with the reason.
+ */
+export function securityAckCommand(ctx: CommandContext, given: string, branch: string, reason: string | undefined): number {
+  const user = requireRole(ctx, ["admin", "security"], "acknowledging a security fix back by hand");
+  if (branch !== "devel" && branch !== "stable") throw new UserError(`the branch is devel or stable, not "${printable(branch)}"`, 2);
+  if (!reason || reason.trim() === "") throw new UserError(`say why: prodgate security ack <fix> ${branch} --reason "<why>"`, 2);
+  plainValue(reason, "--reason");
+  const wanted = given.toLowerCase();
+  if (!/^[0-9a-f]{4,40}$/.test(wanted)) throw new UserError(`"${printable(given)}" is not a security fix's sha (4 to 40 hex digits)`, 2);
+  const { store } = ctx.engine;
+  const matches = store.fixes().filter((f) => f.sha.startsWith(wanted));
+  if (matches.length === 0) throw new UserError(`no security fix ${wanted} is recorded (prodgate security lists them)`, 1);
+  if (matches.length > 1) throw new UserError(`${wanted} names ${matches.length} security fixes; give more of the sha`, 2);
+  const fix = matches[0]!;
+  const already = fix[branch];
+  if (already) {
+    ctx.print(
+      ctx.json
+        ? JSON.stringify({ fix: fix.sha, branch, changed: false, reached: where(already) })
+        : `${short(fix.sha)} is already back in ${branch} (${short(already.sha)} by ${already.how}); nothing changed`,
+    );
+    return 0;
+  }
+  const tip = branchTips(ctx.engine)[branch];
+  if (!tip) throw new UserError(`${branch} does not exist yet: there is nothing the fix could be back in`, 1);
+  const reached: Reached = { sha: tip, at: now(), how: "acknowledged", by: user };
+  const changed = store.markFixReached(branch, fix.sha, reached, null, reason.trim());
+  ctx.print(
+    ctx.json
+      ? JSON.stringify({ fix: fix.sha, branch, changed, reached: where(reached) })
+      : changed
+        ? `${short(fix.sha)} ${printable(fix.subject)}: acknowledged back in ${branch} at ${short(tip)} by ${user}`
+        : `${short(fix.sha)} was marked back in ${branch} meanwhile; nothing changed`,
+  );
+  return 0;
 }
