@@ -268,6 +268,37 @@ export function recordDeployTag(
   return `prodgate: recorded: ${target} runs ${shortSha(sha)}${flag}${retired}`;
 }
 
+/**
+ * A deploy tag that pre-receive accepted (audit row `accepted`) and
+ * post-receive never recorded, recorded by sync as of that acceptance: when a
+ * deployment on its target was recorded since, that one stands and the tag is
+ * kept in the history as superseded (Store.recordLateDeployment).
+ */
+export function recordLateDeployTag(
+  engine: Engine,
+  u: { ref: string; new: string },
+  target: string,
+  user: string,
+  pushId: string | null,
+  accepted: { id: number; at: string },
+): "recorded" | "superseded" | "none" {
+  const sha = engine.repo.resolveCommit(u.new);
+  if (!sha) return "none";
+  const onProd = onProduction(engine, sha, productionTip(engine));
+  const retires: CowboyRetirement[] = [];
+  for (const { cowboy, base } of liveOn(engine.store.cowboys(), target)) {
+    const h = cowboyHeld(engine, cowboy, base, sha);
+    if (h.held) retires.push({ cowboyId: cowboy.id, how: h.how, commit: h.commit });
+  }
+  const done = engine.store.recordLateDeployment(
+    { target, sha, onProduction: onProd, retires },
+    { user, note: null, source: `tag ${u.ref}`, pushId },
+    accepted,
+  );
+  if (!done) return "none";
+  return done.supersededBy ? "superseded" : "recorded";
+}
+
 export interface DeployedTarget extends TargetStatus {
   /** Would rolling out production-stable's tip there be safe (deploy check)? */
   safe: boolean;
