@@ -192,6 +192,7 @@ export interface TargetStatus {
   target: string;
   sha: string | null;
   stableRevno: number | null;
+  /** Since when it runs there: when the record was made, or for a deploy tag recorded late, when the tag was accepted. */
   at: string | null;
   by: string | null;
   onProduction: boolean | null;
@@ -233,7 +234,7 @@ export function deployStatus(engine: Engine, only: string | null): TargetStatus[
       target,
       sha: d?.sha ?? null,
       stableRevno,
-      at: d?.at ?? null,
+      at: d ? (d.acceptedAt ?? d.at) : null,
       by: d?.user ?? null,
       onProduction: d ? d.onProduction : null,
       behind: { revisions, fixes: behindFixes },

@@ -115,6 +115,8 @@ describe("a deploy tag recorded late", () => {
       [r1, null],
     ]);
     expect(history[0]!.acceptedAt).not.toBeNull();
+    // It runs there since the tag was pushed, not since sync found it.
+    expect(sb.json<{ at: string }[]>(["deploy", "status", "app3"])[0]!.at).toBe(history[0]!.acceptedAt);
     expect(deployEvents().map((e) => e.data.sha)).toEqual([r2, r1]);
   });
 
