@@ -1161,7 +1161,7 @@ export class Store {
        WHERE cowboy_id = ? AND target = ? AND retired_at IS NULL
          AND (SELECT removed_at FROM cowboys WHERE id = cowboy_id) IS NULL`,
     );
-    // The deployment on a target that stands and took effect after audit row `after` (a row from before effect_audit_id is placed by its time).
+    // The deployment on a target that stands and took effect after an audit row (a row from before effect_audit_id is placed by its time).
     const newer = this.db.prepare(
       `${DEPLOY_SELECT} WHERE target = ? AND superseded_by IS NULL AND (effect_audit_id > ? OR (effect_audit_id IS NULL AND at > ?))
        ORDER BY id DESC LIMIT 1`,
