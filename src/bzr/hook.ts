@@ -4,11 +4,12 @@
 import { pushEvents } from "../events/build";
 import { deliverIfWritten } from "../events/start";
 import type { EventDraft } from "../events/types";
-import { createHash } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { writeSync } from "node:fs";
 import { describeFailure as failureLine } from "../boundary";
 import { readConfig, rolesOf } from "../config";
 import { afterPush } from "../engine/after-push";
+import { faultPoint } from "../engine/fault";
 import { FactGatherer, type RefUpdate } from "../engine/facts";
 import { recordTrustedMarkers } from "../engine/markers";
 import { currentFreeze } from "../engine/mirror";
@@ -86,9 +87,15 @@ export function parseHookInput(text: string): BzrHookInput {
   };
 }
 
-function pushIdOf(input: BzrHookInput): string {
-  const u = input.update;
-  return createHash("sha256").update(`${input.snapshot.root}\n${u.branch}\n${u.old}\n${u.new}`).digest("hex").slice(0, 12);
+/**
+ * A fresh id for one attempt at a tip change, as git's push id is one
+ * receive-pack's: the session that judged the change carries it to the
+ * change's post-change stage. Never derived from the change itself: the same
+ * change tried again after an attempt that never landed is another attempt,
+ * and its landing must not settle the first one's.
+ */
+function newPushId(): string {
+  return randomBytes(6).toString("hex");
 }
 
 function describeFailure(err: unknown): string {
@@ -115,16 +122,16 @@ function proposedHistory(repo: BzrRepo, input: BzrHookInput, source: BreezySourc
 
 /** Before a tip change: decide it. Fails closed on a governed branch. */
 export function bzrPreChange(input: BzrHookInput, env: NodeJS.ProcessEnv, source?: BreezySource): BzrHookAnswer {
-  return preChange(input, env, source ?? helperSource(input.snapshot.root)).answer;
+  return preChange(input, env, source ?? helperSource(input.snapshot.root), newPushId()).answer;
 }
 
 function preChange(
   input: BzrHookInput,
   env: NodeJS.ProcessEnv,
   source: BreezySource,
+  pushId: string,
 ): { answer: BzrHookAnswer; history: BzrHistory | null } {
   const update = refUpdateOf(input.update);
-  const pushId = pushIdOf(input);
   const pass = { answer: { accepted: true, lines: [], moves: [] }, history: null };
   // A branch prodgate does not govern never depends on prodgate's database being sound.
   if (isUngoverned(input.snapshot.root, update.ref)) return pass;
@@ -194,6 +201,7 @@ function preChange(
     } catch {
       // Unrecorded markers only stay uncounted.
     }
+    faultPoint("after-pre-change");
     deliverIfWritten(store, config, input.snapshot.root, env);
     return {
       answer: {
@@ -330,12 +338,16 @@ function landedEvents(engine: Engine, landed: readonly RefUpdate[], user: string
  * After a tip change: record it and mirror, as post-receive does. `judged` is
  * the history the same session judged the change with: once the change has
  * landed, the revisions it brought go into the index, so the plugin sends none.
+ * `pushId` is the id the same session's pre-change stage audited the change
+ * under; without it (no such stage) the landing settles nothing, and
+ * `prodgate sync` settles the change's audit row from the branch.
  */
 export function bzrPostChange(
   input: BzrHookInput,
   env: NodeJS.ProcessEnv,
   source?: BreezySource,
   judged: BzrHistory | null = null,
+  pushId: string = newPushId(),
 ): BzrHookAnswer {
   const update = refUpdateOf(input.update);
   const engine = openBzrEngine(input.snapshot.root, {
@@ -350,7 +362,6 @@ export function bzrPostChange(
     // Only data crosses from the judging stage: its history read a database connection that is closed now.
     if (judged && landed && judged.has(input.update.new!)) persistLanded(engine.store, judged.pendingRevisions(), input.snapshot);
     const user = identify(env, config);
-    const pushId = pushIdOf(input);
     // As post-receive: the landing settled, with the events of what it changed (production-stable moved,
     // revisions awaiting QA), in one transaction, before the mirror runs.
     const done = landed || input.update.new === null ? [update] : [];
@@ -399,18 +410,20 @@ function bzrSession(env: NodeJS.ProcessEnv): number {
       return parseFactsAnswer(reply.facts);
     },
   };
-  let judged: { update: TipChange; history: BzrHistory | null } | null = null;
+  let judged: { update: TipChange; history: BzrHistory | null; pushId: string } | null = null;
   for (;;) {
     const message = receive();
     if (message === null) return 0;
     const input = parseHookInput(JSON.stringify(message));
     if (message.stage === "pre-change") {
-      const { answer, history } = preChange(input, env, plugin);
-      judged = answer.accepted ? { update: input.update, history } : null;
+      const pushId = newPushId();
+      const { answer, history } = preChange(input, env, plugin, pushId);
+      judged = answer.accepted ? { update: input.update, history, pushId } : null;
       send({ answer });
     } else if (message.stage === "post-change") {
-      const same = judged && judged.update.branch === input.update.branch && judged.update.new === input.update.new;
-      send({ answer: bzrPostChange(input, env, plugin, same ? judged!.history : null) });
+      const u = input.update;
+      const same = judged && judged.update.branch === u.branch && judged.update.old === u.old && judged.update.new === u.new;
+      send({ answer: same ? bzrPostChange(input, env, plugin, judged!.history, judged!.pushId) : bzrPostChange(input, env, plugin) });
       judged = null;
     } else throw new UserError(`unknown bzr-hook stage ${JSON.stringify(message.stage)}`, 2);
   }

@@ -6,7 +6,7 @@ import { lateVerdictStanding } from "../policy/tickets";
 import { type CiResult, isZeroSha, shortSha, type Verdict } from "../policy/types";
 import { type AuditEntry, tagSource } from "../store/store";
 import { recordPromotedFixes } from "./after-push";
-import { recordDeployTag } from "../ops/engine";
+import { recordLateDeployTag } from "../ops/engine";
 import { pushEvents } from "../events/build";
 import type { EventDraft } from "../events/types";
 import { bringsSecurityFixes } from "../policy/fixes";
@@ -21,7 +21,9 @@ import { describeLater, recordTicketTag, ticketsOf } from "./tickets";
  * A verdict or CI tag speaks as of its acceptance: a verdict or CI result
  * recorded since then for the same revision (and channel) is newer and
  * stands; the tag is then recorded as superseded, an audit row naming the
- * newer one (recordLateVerdict, recordLateCi). Returns how many were
+ * newer one (recordLateVerdict, recordLateCi). A deploy tag likewise: a
+ * deployment recorded on its target since stands, and the tag is kept in the
+ * history as superseded (recordLateDeployTag). Returns how many were
  * recorded; `notes` gets a line when some were superseded.
  */
 export function reconcileTags(engine: Engine, notes?: string[]): number {
@@ -32,12 +34,15 @@ export function reconcileTags(engine: Engine, notes?: string[]): number {
   const tips = repo.refTips(refs);
   let recorded = 0;
   let superseded = 0;
+  let supersededDeploys = 0;
   for (const a of pending) {
     const ref = a.ref!;
     if (!a.new || tips.get(ref) !== a.new) continue;
     const cls = classifyRef(ref, config.branches, config.governed);
     if (cls.kind === "deployTag" && cls.deploy?.valid) {
-      if (recordDeployTag(engine, { ref, new: a.new }, cls.deploy.target, a.user ?? "unknown", a.pushId ?? null)) recorded++;
+      const done = recordLateDeployTag(engine, { ref, new: a.new }, cls.deploy.target, a.user ?? "unknown", a.pushId ?? null, a);
+      if (done === "recorded") recorded++;
+      if (done === "superseded") supersededDeploys++;
       continue;
     }
     if (!cls.tag?.valid) continue;
@@ -63,6 +68,10 @@ export function reconcileTags(engine: Engine, notes?: string[]): number {
   if (superseded > 0)
     notes?.push(
       `${superseded} verdict(s) or CI result(s) of tags recorded late were not applied: a newer one was given since the tag was accepted (prodgate log shows each as superseded)`,
+    );
+  if (supersededDeploys > 0)
+    notes?.push(
+      `${supersededDeploys} deploy tag(s) recorded late are history only: a newer deployment on the target was recorded since the tag was accepted and stands (prodgate deploy log shows each as superseded)`,
     );
   return recorded;
 }

@@ -36,7 +36,7 @@ export function syncAll(engine: Engine, user: string | null): SyncResult {
   }));
   const lines = [...tagNotes, mirror.line];
   if (fixesRecorded > 0) lines.unshift(`recorded ${fixesRecorded} security fix(es) of a promotion that were never recorded`);
-  if (tagsRecorded > 0) lines.unshift(`recorded ${tagsRecorded} verdict or CI tag(s) that were accepted but never recorded`);
+  if (tagsRecorded > 0) lines.unshift(`recorded ${tagsRecorded} verdict, CI or deploy tag(s) that were accepted but never recorded`);
   for (const branch of ["devel", "stable"] as const) {
     if (fixesBack[branch] > 0)
       lines.push(

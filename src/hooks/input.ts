@@ -18,7 +18,7 @@ const LINE = /^([0-9a-f]{40}|[0-9a-f]{64}) ([0-9a-f]{40}|[0-9a-f]{64}) (refs\/[^
  * ("<pid>-<start time>", PRODGATE_RECEIVE from the shims): two pushes with the
  * same lines, even at the same moment, get different ids, and both hooks of
  * one push get the same id even when git hands post-receive only the refs
- * that landed. Without it (Bazaar, a shim that cannot tell), the lines decide.
+ * that landed. Without it (a shim that cannot tell), the lines decide.
  */
 export function parseHookInput(text: string, receive?: string): HookInput {
   const updates: RefUpdate[] = [];

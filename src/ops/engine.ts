@@ -192,6 +192,7 @@ export interface TargetStatus {
   target: string;
   sha: string | null;
   stableRevno: number | null;
+  /** Since when it runs there: when the record was made, or for a deploy tag recorded late, when the tag was accepted. */
   at: string | null;
   by: string | null;
   onProduction: boolean | null;
@@ -233,7 +234,7 @@ export function deployStatus(engine: Engine, only: string | null): TargetStatus[
       target,
       sha: d?.sha ?? null,
       stableRevno,
-      at: d?.at ?? null,
+      at: d ? (d.acceptedAt ?? d.at) : null,
       by: d?.user ?? null,
       onProduction: d ? d.onProduction : null,
       behind: { revisions, fixes: behindFixes },
@@ -266,6 +267,37 @@ export function recordDeployTag(
   const retired = r.retired.length > 0 ? `; retired cowboy(s) ${r.retired.map((c) => `#${c.cowboyId} (${c.how})`).join(", ")}` : "";
   const flag = r.onProduction ? "" : " (NOT on production-stable: prodgate deploy check fails for it until a clean record)";
   return `prodgate: recorded: ${target} runs ${shortSha(sha)}${flag}${retired}`;
+}
+
+/**
+ * A deploy tag that pre-receive accepted (audit row `accepted`) and
+ * post-receive never recorded, recorded by sync as of that acceptance: when a
+ * deployment on its target was recorded since, that one stands and the tag is
+ * kept in the history as superseded (Store.recordLateDeployment).
+ */
+export function recordLateDeployTag(
+  engine: Engine,
+  u: { ref: string; new: string },
+  target: string,
+  user: string,
+  pushId: string | null,
+  accepted: { id: number; at: string },
+): "recorded" | "superseded" | "none" {
+  const sha = engine.repo.resolveCommit(u.new);
+  if (!sha) return "none";
+  const onProd = onProduction(engine, sha, productionTip(engine));
+  const retires: CowboyRetirement[] = [];
+  for (const { cowboy, base } of liveOn(engine.store.cowboys(), target)) {
+    const h = cowboyHeld(engine, cowboy, base, sha);
+    if (h.held) retires.push({ cowboyId: cowboy.id, how: h.how, commit: h.commit });
+  }
+  const done = engine.store.recordLateDeployment(
+    { target, sha, onProduction: onProd, retires },
+    { user, note: null, source: `tag ${u.ref}`, pushId },
+    accepted,
+  );
+  if (!done) return "none";
+  return done.supersededBy ? "superseded" : "recorded";
 }
 
 export interface DeployedTarget extends TargetStatus {

@@ -235,6 +235,13 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE verdicts ADD COLUMN effect_audit_id INTEGER;
   ALTER TABLE ci_results ADD COLUMN effect_audit_id INTEGER;
   `,
+  // Where each deployment takes effect in the audit log, as verdicts do: its own audit row, or for a
+  // deploy tag recorded late (by sync) the tag's acceptance. A late tag overtaken by a deployment
+  // recorded since is kept as history, superseded_by naming the deployment that stood: never what runs.
+  `
+  ALTER TABLE deployments ADD COLUMN effect_audit_id INTEGER;
+  ALTER TABLE deployments ADD COLUMN superseded_by INTEGER REFERENCES deployments(id);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

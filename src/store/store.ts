@@ -1158,24 +1158,76 @@ export class Store {
     records: readonly { target: string; sha: string; onProduction: boolean; retires: readonly CowboyRetirement[] }[],
     by: { user: string; note: string | null; source: string; pushId: string | null },
   ): number[] {
+    return this.insertDeployments(records, by, null).map((r) => r.id);
+  }
+
+  /**
+   * Record a deploy tag that pre-receive accepted (audit row `accepted`) and
+   * post-receive never recorded, as of its acceptance: when a deployment on
+   * its target took effect since, that one stands, and the tag is kept as
+   * history only (superseded_by, an audit row `deploy`/`superseded`, no
+   * event, no cowboy retired); else it is recorded as post-receive would
+   * have. Null when the tag was recorded already.
+   */
+  recordLateDeployment(
+    record: { target: string; sha: string; onProduction: boolean; retires: readonly CowboyRetirement[] },
+    by: { user: string; note: string | null; source: string; pushId: string | null },
+    accepted: { id: number; at: string },
+  ): { id: number; supersededBy: DeploymentRecord | null } | null {
+    return this.insertDeployments([record], by, accepted)[0] ?? null;
+  }
+
+  private insertDeployments(
+    records: readonly { target: string; sha: string; onProduction: boolean; retires: readonly CowboyRetirement[] }[],
+    by: { user: string; note: string | null; source: string; pushId: string | null },
+    accepted: { id: number; at: string } | null,
+  ): { id: number; supersededBy: DeploymentRecord | null }[] {
     const insert = this.db.prepare(
-      `INSERT INTO deployments (target, sha, at, user, note, source, on_production, push_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO deployments (target, sha, at, user, note, source, on_production, push_id, effect_audit_id, superseded_by)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const retire = this.db.prepare(
       `UPDATE cowboy_targets SET retired_at = ?, retired_sha = ?, retired_how = ?, retired_commit = ?, retired_deployment = ?
        WHERE cowboy_id = ? AND target = ? AND retired_at IS NULL
          AND (SELECT removed_at FROM cowboys WHERE id = cowboy_id) IS NULL`,
     );
+    // The deployment on a target that stands and took effect after an audit row (a row from before effect_audit_id is placed by its time).
+    const newer = this.db.prepare(
+      `${DEPLOY_SELECT} WHERE target = ? AND superseded_by IS NULL AND (effect_audit_id > ? OR (effect_audit_id IS NULL AND at > ?))
+       ORDER BY id DESC LIMIT 1`,
+    );
+    const lastAudit = this.db.prepare("SELECT max(id) AS id FROM audit");
     return this.write(() => {
       if (by.source.startsWith("tag ") && this.db.prepare("SELECT 1 FROM deployments WHERE source = ? LIMIT 1").get(by.source)) return [];
       const at = this.stamp();
-      const ids: number[] = [];
+      const done: { id: number; supersededBy: DeploymentRecord | null }[] = [];
       for (const r of records) {
-        const id = Number(insert.run(r.target, r.sha, at, by.user, by.note, by.source, r.onProduction ? 1 : 0, by.pushId).lastInsertRowid);
-        ids.push(id);
-        this.opsRecord(
+        const stands = accepted ? (newer.get(r.target, accepted.id, accepted.at) as DeployRow | undefined) : undefined;
+        if (stands) {
+          const newerOne = deploymentOfRow(stands);
+          this.audit([
+            {
+              pushId: by.pushId,
+              user: by.user,
+              ref: `deploy/${r.target}`,
+              new: r.sha,
+              decision: "deploy",
+              code: "superseded",
+              reason:
+                `${r.target} ran ${shortSha(r.sha)} as of ${accepted!.at}, when the tag was accepted (recorded late); ` +
+                `not what runs there: the newer deployment stands: ${shortSha(newerOne.sha)} by ${newerOne.user} at ${newerOne.at} (${newerOne.source})`,
+              detail: by.source,
+            },
+          ]);
+          const id = Number(
+            insert.run(r.target, r.sha, at, by.user, by.note, by.source, r.onProduction ? 1 : 0, by.pushId, accepted!.id, newerOne.id)
+              .lastInsertRowid,
+          );
+          done.push({ id, supersededBy: newerOne });
+          continue;
+        }
+        this.audit([
           {
-            at,
             pushId: by.pushId,
             user: by.user,
             ref: `deploy/${r.target}`,
@@ -1185,8 +1237,22 @@ export class Store {
             reason: `${r.target} runs ${shortSha(r.sha)}${r.onProduction ? "" : ", which is not on production-stable"}`,
             detail: by.note ? `${by.source}: ${by.note}` : by.source,
           },
-          "deploy.recorded",
-          { id, target: r.target, sha: r.sha, onProduction: r.onProduction, note: by.note, source: by.source },
+        ]);
+        // The write lock is held: the newest audit row is this one.
+        const effect = accepted ? accepted.id : (lastAudit.get() as { id: number }).id;
+        const id = Number(
+          insert.run(r.target, r.sha, at, by.user, by.note, by.source, r.onProduction ? 1 : 0, by.pushId, effect, null).lastInsertRowid,
+        );
+        done.push({ id, supersededBy: null });
+        this.emit(
+          [
+            {
+              type: "deploy.recorded",
+              actor: by.user,
+              data: { id, target: r.target, sha: r.sha, onProduction: r.onProduction, note: by.note, source: by.source },
+            },
+          ],
+          at,
         );
         for (const c of r.retires) {
           if (retire.run(at, r.sha, c.how, c.commit, id, c.cowboyId, r.target).changes === 0) continue;
@@ -1206,26 +1272,31 @@ export class Store {
           );
         }
       }
-      return ids;
+      return done;
     });
   }
 
-  /** Deployment records, newest first: of one target, or of all. */
+  /**
+   * Deployment records, newest first: of one target, or of all. A deploy tag
+   * recorded late is placed by its acceptance, and one a newer deployment
+   * overtook says so (supersededBy).
+   */
   deployments(target?: string, limit = 1000): DeploymentRecord[] {
+    const order = "ORDER BY effect_audit_id IS NOT NULL DESC, coalesce(effect_audit_id, 0) DESC, id DESC LIMIT ?";
     const rows = (
       target === undefined
-        ? this.db.prepare(`${DEPLOY_SELECT} ORDER BY id DESC LIMIT ?`).all(limit)
-        : this.db.prepare(`${DEPLOY_SELECT} WHERE target = ? ORDER BY id DESC LIMIT ?`).all(target, limit)
-    ) as (Omit<DeploymentRecord, "onProduction"> & { onProduction: number })[];
-    return rows.map((r) => ({ ...r, onProduction: r.onProduction === 1 }));
+        ? this.db.prepare(`${DEPLOY_SELECT} ${order}`).all(limit)
+        : this.db.prepare(`${DEPLOY_SELECT} WHERE target = ? ${order}`).all(target, limit)
+    ) as DeployRow[];
+    return rows.map(deploymentOfRow);
   }
 
-  /** Each target's last record, by target name. */
+  /** Each target's last record (the deployment that stands there), by target name. */
   lastDeployments(): DeploymentRecord[] {
     const rows = this.db
-      .prepare(`${DEPLOY_SELECT} WHERE id IN (SELECT max(id) FROM deployments GROUP BY target) ORDER BY target`)
-      .all() as (Omit<DeploymentRecord, "onProduction"> & { onProduction: number })[];
-    return rows.map((r) => ({ ...r, onProduction: r.onProduction === 1 }));
+      .prepare(`${DEPLOY_SELECT} WHERE id IN (SELECT max(id) FROM deployments WHERE superseded_by IS NULL GROUP BY target) ORDER BY target`)
+      .all() as DeployRow[];
+    return rows.map(deploymentOfRow);
   }
 
   /** Record a hot patch applied by hand on these targets (with what each ran then), and its audit row. */
@@ -1318,7 +1389,15 @@ export class Store {
   }
 }
 
-const DEPLOY_SELECT = `SELECT id, target, sha, at, user, note, source, on_production AS onProduction, push_id AS pushId FROM deployments`;
+const DEPLOY_SELECT = `SELECT id, target, sha, at, user, note, source, on_production AS onProduction, push_id AS pushId,
+  (SELECT at FROM audit WHERE audit.id = deployments.effect_audit_id AND audit.decision = 'accepted') AS acceptedAt,
+  superseded_by AS supersededBy FROM deployments`;
+
+type DeployRow = Omit<DeploymentRecord, "onProduction"> & { onProduction: number };
+
+function deploymentOfRow(r: DeployRow): DeploymentRecord {
+  return { ...r, onProduction: r.onProduction === 1 };
+}
 
 export interface DeploymentRecord {
   id: number;
@@ -1330,6 +1409,10 @@ export interface DeploymentRecord {
   source: string;
   onProduction: boolean;
   pushId: string | null;
+  /** For a deploy tag recorded late: when pre-receive accepted it, which is when it took effect; else null. */
+  acceptedAt: string | null;
+  /** For a deploy tag recorded late after a newer deployment: that deployment's id (this one is history, not what runs). */
+  supersededBy: number | null;
 }
 
 export interface CowboyRetirement {

@@ -75,7 +75,7 @@ export function deployStatusCommand(ctx: CommandContext, target: string | undefi
   return 0;
 }
 
-/** prodgate deploy log [<target>]: the records, newest first. */
+/** prodgate deploy log [<target>]: the records, newest first (a deploy tag recorded late by its acceptance). */
 export function deployLogCommand(ctx: CommandContext, target: string | undefined, opts: { limit?: string }): number {
   if (target !== undefined) checkTargets(ctx.engine, [target]);
   const limit = Number(opts.limit ?? "50");
@@ -88,7 +88,12 @@ export function deployLogCommand(ctx: CommandContext, target: string | undefined
   if (rows.length === 0) ctx.print("no deployment recorded");
   for (const d of rows) {
     const flag = d.onProduction ? "" : RED("  NOT on production-stable", ctx.json);
-    ctx.print(`${d.at}  ${d.target}  ${short(d.sha)}  ${d.user}  ${d.source}${d.note ? `: ${printable(d.note)}` : ""}${flag}`);
+    const late = d.acceptedAt
+      ? `  (accepted ${d.acceptedAt}, recorded late${d.supersededBy ? `; superseded by #${d.supersededBy}` : ""})`
+      : "";
+    ctx.print(
+      `${d.acceptedAt ?? d.at}  ${d.target}  ${short(d.sha)}  ${d.user}  ${d.source}${d.note ? `: ${printable(d.note)}` : ""}${flag}${late}`,
+    );
   }
   return 0;
 }
