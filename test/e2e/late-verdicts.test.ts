@@ -205,3 +205,47 @@ describe("a CI tag recorded late", () => {
     expect(promote.status, promote.output).toBe(0);
   });
 });
+
+describe("a ticket tag and a revision tag both recorded late", () => {
+  it("take effect in the order they were accepted across channels: a stale ok never wins over a later bad", () => {
+    const r1 = sb.tip("production-stable");
+    const r2 = work.commit("r2: [bug=7] first try");
+    work.land();
+    pushKilled("qa/ok/r2", r2, "quinn");
+    pushKilled("qa/bad/ticket-7", r2, "quinn");
+    sync();
+    expect(undeployed().find((p) => p.sha === r2)?.verdict).toBe("bad");
+    expect(sb.tip("production-stable")).toBe(r1);
+
+    const r3 = work.commit("r3: [bug=8] second try");
+    work.land();
+    expect(sb.prodgate(["qa", "ok", "r2"], "quinn").status).toBe(0);
+    pushKilled("qa/ok/ticket-8", r3, "quinn");
+    pushKilled("qa/bad/r3", r3, "quinn");
+    sync();
+    expect(undeployed().find((p) => p.sha === r3)?.verdict).toBe("bad");
+    expect(sb.tip("production-stable")).toBe(r2);
+  });
+
+  it("a ticket tag moved for the next round and recorded late records only up to its new revision", () => {
+    const r2 = work.commit("r2: [bug=7] first part");
+    work.land();
+    work.git(["tag", "qa/ok/ticket-7", r2]);
+    expect(work.push(["origin", "refs/tags/qa/ok/ticket-7"], "quinn").status).toBe(0);
+    const r2out = sb.tip("production-stable");
+    expect(r2out).toBe(r2);
+    const r3 = work.commit("r3: [bug=7] second part");
+    work.land();
+    const r4 = work.commit("r4: [bug=7] a developer's unrelated change, claiming the ticket");
+    work.land();
+    work.git(["tag", "-f", "qa/ok/ticket-7", r3]);
+    const move = work.push(["--force", "origin", "refs/tags/qa/ok/ticket-7"], "quinn", { PRODGATE_FAULT: "before-verdict-recorded" });
+    expect(move.status, move.output).toBe(0);
+    expect(sb.tip("production-stable")).toBe(r2);
+    expect(sync()).not.toContain("not applied");
+    expect(sb.tip("production-stable")).toBe(r3);
+    expect(undeployed().find((p) => p.sha === r4)?.verdict).toBe("needstesting");
+    // Recorded once: a second sync finds nothing left.
+    expect(sync()).not.toContain("recorded");
+  });
+});
