@@ -16,13 +16,12 @@
 // first line, and the two copies must be equal. A cache that does not fit,
 // cannot be read or cannot be written changes nothing but the time: the hook
 // compiles as it would without one, and no error ever comes from here.
-import { readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { type BigIntStats, closeSync, fstatSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import Module from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { Script } from "node:vm";
 
 const engine = join(__dirname, "hook-engine.cjs");
-const source = readFileSync(engine, "utf8");
 const hook = process.argv[3] ?? "";
 
 /** Where this hook's cache lives, or null: only beside an installed prodgate (its prodgate/ directory exists). */
@@ -38,9 +37,27 @@ function cachePath(): string | null {
 }
 
 /** What a cache must have been made from: this bundle file, this Node. */
-function cacheKey(): string {
-  const s = statSync(engine, { bigint: true });
+function keyOf(s: BigIntStats): string {
   return `prodgate-code-cache 2 ${process.version} ${process.arch} ${s.size} ${s.mtimeNs} ${s.ctimeNs} ${s.ino}\n`;
+}
+
+/**
+ * The bundle's text, and the key of the very file it was read from: by one
+ * descriptor, so a bundle renamed over it meanwhile (an upgrade) is not the
+ * one the key names; none when the file changed as it was read. A key taken
+ * from the path after reading named the upgraded bundle, of the same size,
+ * over a cache of the old one's code, which V8 took (it checks the source's
+ * length only): the old code ran on after the upgrade.
+ */
+function readBundle(): { source: string; key: string | null } {
+  const fd = openSync(engine, "r");
+  try {
+    const before = keyOf(fstatSync(fd, { bigint: true }));
+    const source = readFileSync(fd, "utf8");
+    return { source, key: keyOf(fstatSync(fd, { bigint: true })) === before ? before : null };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The first line of a cache file holding `length` bytes of V8's cache, twice. */
@@ -64,15 +81,14 @@ function readCache(path: string, key: string): Buffer | undefined {
   }
 }
 
+const bundle = readBundle();
+const source = bundle.source;
 let path: string | null = null;
-let key = "";
+const key = bundle.key ?? "";
 let cachedData: Buffer | undefined;
 try {
-  path = cachePath();
-  if (path) {
-    key = cacheKey();
-    cachedData = readCache(path, key);
-  }
+  path = bundle.key === null ? null : cachePath();
+  if (path) cachedData = readCache(path, key);
 } catch {
   path = null;
 }

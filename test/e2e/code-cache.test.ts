@@ -2,10 +2,10 @@
 // repository's prodgate/ directory. A cache is only ever a saving: one made
 // from another bundle, damaged or cut short is not used, the push goes on as
 // without it, and the hook writes a good one in its place.
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Clone, type Sandbox, standardSandbox } from "../helpers/repo";
+import { type Clone, PROJECT, type Sandbox, standardSandbox } from "../helpers/repo";
 
 let sb: Sandbox;
 let work: Clone;
@@ -114,5 +114,53 @@ describe("the hooks' code cache", () => {
     refusedPush("r3: not approved");
     develPush("r4");
     expect(statSync(path).isDirectory()).toBe(true);
+  });
+
+  it("made while the bundle was upgraded under the hook is never used for the new bundle", () => {
+    // The hooks run a copy of the bundles that this test upgrades.
+    const proj = join(sb.root, "proj");
+    cpSync(join(PROJECT, "dist"), join(proj, "dist"), { recursive: true });
+    symlinkSync(join(PROJECT, "node_modules"), join(proj, "node_modules"));
+    for (const hook of ["pre-receive", "post-receive"]) {
+      const shim = join(sb.bare, "hooks", hook);
+      writeFileSync(shim, readFileSync(shim, "utf8").replace(join(PROJECT, "dist", "hook.cjs"), join(proj, "dist", "hook.cjs")));
+    }
+    const engine = join(proj, "dist", "hook-engine.cjs");
+    const old = readFileSync(engine, "utf8");
+    // The upgrade: a bundle of the same size that says one thing differently.
+    const upgraded = old.replace("not approved by QA", "NOT APPROVED BY QA");
+    expect(upgraded).not.toBe(old);
+    expect(Buffer.byteLength(upgraded)).toBe(Buffer.byteLength(old));
+    writeFileSync(join(proj, "upgraded.cjs"), upgraded);
+    // It lands (a new file renamed over the bundle) just after the hook has read the bundle.
+    const preload = join(proj, "upgrade-after-read.cjs");
+    writeFileSync(
+      preload,
+      `const fs = require("node:fs");
+      const read = fs.readFileSync;
+      let done = false;
+      fs.readFileSync = function (file, ...rest) {
+        const result = read.call(this, file, ...rest);
+        const name = typeof file === "number" ? fs.readlinkSync("/proc/self/fd/" + file) : String(file);
+        if (!done && name === ${JSON.stringify(engine)}) {
+          done = true;
+          fs.copyFileSync(${JSON.stringify(join(proj, "upgraded.cjs"))}, ${JSON.stringify(engine)} + ".new");
+          fs.renameSync(${JSON.stringify(engine)} + ".new", ${JSON.stringify(engine)});
+        }
+        return result;
+      };`,
+    );
+    const racing = work.push(["origin", `${work.commit("r2: not approved")}:refs/heads/production-stable`], "dev", {
+      NODE_OPTIONS: `--require ${preload}`,
+    });
+    expect(racing.output).toContain("not approved by QA");
+    expect(readFileSync(engine, "utf8")).toBe(upgraded);
+    // From now on the hooks run the upgraded bundle, and nothing of the one it replaced.
+    for (let i = 3; i <= 4; i++) {
+      const r = work.push(["origin", `${work.commit(`r${i}: not approved`)}:refs/heads/production-stable`], "dev");
+      expect(r.status, r.output).not.toBe(0);
+      expect(r.output).toContain("NOT APPROVED BY QA");
+      expect(r.output).not.toContain("not approved by QA");
+    }
   });
 });
