@@ -14,10 +14,14 @@ export interface TagName {
   ticket?: string;
   /** A qa/ label that looks like a ticket tag but is not exactly one (qa/ok/Ticket-7, qa/ok/ticket7): refused, never a revision verdict. */
   looksLikeTicket?: boolean;
+  /** A qa/ label with a character outside printable ASCII (qa/ok/TİCKET-7, a Cyrillic і, a zero-width space): refused, never a revision verdict. */
+  outsideAscii?: boolean;
 }
 
 /** A label starting with "ticket" or "tickets" in any case, then anything but a letter: meant as a ticket tag. */
 const TICKET_LIKE = /^tickets?(?![A-Za-z])/i;
+/** Outside printable ASCII: where a label could pass for "ticket" to a reader and not to TICKET_LIKE. */
+const NOT_ASCII = /[^\x21-\x7e]/;
 
 export interface RefClass {
   kind: RefKind;
@@ -38,6 +42,7 @@ export function parseTagRef(ref: string): TagName | null {
   const value = slash < 0 ? m[2]! : m[2]!.slice(0, slash);
   const label = slash < 0 ? "" : m[2]!.slice(slash + 1);
   const known = namespace === "qa" ? isVerdict(value) : isCiResult(value);
+  if (namespace === "qa" && NOT_ASCII.test(label)) return { namespace, value, label, valid: false, outsideAscii: true };
   if (namespace === "qa" && label.startsWith("ticket-")) {
     const ticket = label.slice("ticket-".length);
     return { namespace, value, label, valid: known && isTicketId(ticket), ticket };
