@@ -172,13 +172,6 @@ function tagPrecheck(f: Pick<UpdateFacts, "ref" | "old" | "new" | "class" | "isC
       `${f.ref} looks like a ticket verdict tag but is not one: a ticket tag is qa/<verdict>/ticket-<id>, "ticket-" in lower case (qa/${tag.value}/ticket-7); a revision verdict's label must not start with "ticket"`,
     );
   }
-  if (tag.outsideAscii) {
-    return reject(
-      facts,
-      "bad-tag-name",
-      `${f.ref} has a label with characters outside ASCII: a verdict tag's label is plain ASCII, so that none passes for a ticket tag (qa/${tag.value}/ticket-7) it is not`,
-    );
-  }
   if (!tag.valid) {
     return reject(
       facts,
