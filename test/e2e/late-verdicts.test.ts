@@ -2,8 +2,23 @@
 // the tag, QA (or CI) speaks by command, and `sync` records the tag. The tag
 // speaks as of its acceptance: a verdict given since stands, one given before
 // is overtaken, and the log keeps a trace of a tag that was not applied.
+import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { until } from "../helpers/background";
 import { type Clone, type Sandbox, standardSandbox } from "../helpers/repo";
+
+/** A command run in the background; resolves with its status and output. */
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ status: number; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd, env });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    child.on("close", (status) => resolve({ status: status ?? -1, output }));
+  });
+}
 
 let sb: Sandbox;
 let work: Clone;
@@ -246,6 +261,69 @@ describe("a ticket tag and a revision tag both recorded late", () => {
     expect(sb.tip("production-stable")).toBe(r3);
     expect(undeployed().find((p) => p.sha === r4)?.verdict).toBe("needstesting");
     // Recorded once: a second sync finds nothing left.
+    expect(sync()).not.toContain("recorded");
+  });
+});
+
+describe("a tag recorded after a later-accepted tag was accepted", () => {
+  /**
+   * Two QA people judge r2 at once: qa/ok/first is accepted first, but its post-receive waits (in the
+   * post-receive prodgate's shim runs first, an earlier hook kept by install, on a FIFO) until
+   * qa/bad/second was accepted and, unless `killSecond`, recorded. Production is frozen meanwhile:
+   * what stands decides once it thaws.
+   */
+  async function judgedAtOnce(killSecond: boolean): Promise<string> {
+    const r2 = work.commit("r2: judged by two QA people at once");
+    work.land();
+    expect(sb.prodgate(["freeze", "--reason", "release checks"], "ada").status).toBe(0);
+    const hold = join(sb.root, "hold");
+    mkdirSync(hold);
+    const fifo = join(hold, "go");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    const chained = join(sb.bare, "hooks", "post-receive.prodgate-chained");
+    writeFileSync(
+      chained,
+      `#!/bin/sh
+case "$(cat)" in *" refs/tags/qa/ok/first"*) : >"${hold}/held"; read go <"${fifo}" ;; esac
+exit 0
+`,
+    );
+    chmodSync(chained, 0o755);
+    work.git(["tag", "qa/ok/first", r2]);
+    const first = run("git", ["push", "origin", "refs/tags/qa/ok/first"], work.dir, sb.env({ GL_USER: "quinn" }));
+    await until(() => existsSync(join(hold, "held")), "the first push's post-receive to wait");
+    if (killSecond) pushKilled("qa/bad/second", r2, "quinn");
+    else {
+      work.git(["tag", "qa/bad/second", r2]);
+      const second = work.push(["origin", "refs/tags/qa/bad/second"], "quinn");
+      expect(second.status, second.output).toBe(0);
+    }
+    writeFileSync(fifo, "go\n");
+    const done = await first;
+    expect(done.status, done.output).toBe(0);
+    return r2;
+  }
+
+  it("never overtakes the later-accepted tag recorded late", async () => {
+    const r1 = sb.tip("production-stable");
+    const r2 = await judgedAtOnce(true);
+    sync();
+    // The bad was accepted last: it stands, and r2 never goes out.
+    expect(undeployed().find((p) => p.sha === r2)?.verdict).toBe("bad");
+    expect(log().filter((e) => e.code === "superseded")).toEqual([]);
+    expect(sb.prodgate(["thaw"], "ada").status).toBe(0);
+    expect(sb.tip("production-stable")).toBe(r1);
+  });
+
+  it("never overtakes the later-accepted tag recorded before it; the log says it was superseded", async () => {
+    const r1 = sb.tip("production-stable");
+    const r2 = await judgedAtOnce(false);
+    expect(undeployed().find((p) => p.sha === r2)?.verdict).toBe("bad");
+    const trace = log().filter((e) => e.code === "superseded");
+    expect(trace.map((e) => e.ref)).toEqual(["refs/tags/qa/ok/first"]);
+    expect(sb.prodgate(["thaw"], "ada").status).toBe(0);
+    expect(sb.tip("production-stable")).toBe(r1);
+    // Recorded once: sync finds nothing left to record.
     expect(sync()).not.toContain("recorded");
   });
 });
