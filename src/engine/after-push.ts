@@ -50,16 +50,17 @@ export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: s
             : `prodgate: no revision awaiting production references ticket ${tag.ticket} any more; nothing recorded`,
         );
         if (found.length && keptBad.length) lines.push(`prodgate: ${keptBadNote(keptBad)}`);
-      } else if (accepted) {
-        const tag = { ref: u.ref, sha, verdict: cls.tag.value as Verdict, source: `tag ${u.ref}` };
-        if (recordLateVerdict(engine, accepted, tag, user ?? "unknown").superseded) lines.push(`prodgate: ${supersededLine(u.ref)}`);
-      } else
-        store.recordVerdicts(
-          [{ sha, verdict: cls.tag.value as Verdict, revno: repo.revno(sha), ref: u.ref }],
-          user ?? "unknown",
-          `tag ${u.ref}`,
-          pushId,
-        );
+      } else {
+        const record = { sha, verdict: cls.tag.value as Verdict, revno: repo.revno(sha), ref: u.ref };
+        // Nothing newer (the usual case): recorded at once, taking effect at its acceptance, asking git nothing more.
+        const overtaken = store.write(() => {
+          if (accepted && store.verdictsAfter(accepted, [sha]).length > 0) return true;
+          store.recordVerdicts([record], user ?? "unknown", `tag ${u.ref}`, pushId, accepted?.id);
+          return false;
+        });
+        if (overtaken && recordLateVerdict(engine, accepted!, { ...record, source: `tag ${u.ref}` }, user ?? "unknown").superseded)
+          lines.push(`prodgate: ${supersededLine(u.ref)}`);
+      }
       faultPoint("after-verdict-recorded");
       mirrorNeeded = true;
     } else if (cls.kind === "ciTag" && cls.tag?.valid && isZeroSha(u.old)) {
