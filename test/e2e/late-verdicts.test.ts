@@ -272,8 +272,8 @@ describe("a tag recorded after a later-accepted tag was accepted", () => {
    * qa/bad/second was accepted and, unless `killSecond`, recorded. Production is frozen meanwhile:
    * what stands decides once it thaws.
    */
-  async function judgedAtOnce(killSecond: boolean): Promise<string> {
-    const r2 = work.commit("r2: judged by two QA people at once");
+  async function judgedAtOnce(killSecond: boolean, second = "qa/bad/second"): Promise<string> {
+    const r2 = work.commit("r2: [bug=7] judged by two QA people at once");
     work.land();
     expect(sb.prodgate(["freeze", "--reason", "release checks"], "ada").status).toBe(0);
     const hold = join(sb.root, "hold");
@@ -292,11 +292,11 @@ exit 0
     work.git(["tag", "qa/ok/first", r2]);
     const first = run("git", ["push", "origin", "refs/tags/qa/ok/first"], work.dir, sb.env({ GL_USER: "quinn" }));
     await until(() => existsSync(join(hold, "held")), "the first push's post-receive to wait");
-    if (killSecond) pushKilled("qa/bad/second", r2, "quinn");
+    if (killSecond) pushKilled(second, r2, "quinn");
     else {
-      work.git(["tag", "qa/bad/second", r2]);
-      const second = work.push(["origin", "refs/tags/qa/bad/second"], "quinn");
-      expect(second.status, second.output).toBe(0);
+      work.git(["tag", second, r2]);
+      const pushed = work.push(["origin", `refs/tags/${second}`], "quinn");
+      expect(pushed.status, pushed.output).toBe(0);
     }
     writeFileSync(fifo, "go\n");
     const done = await first;
@@ -325,5 +325,18 @@ exit 0
     expect(sb.tip("production-stable")).toBe(r1);
     // Recorded once: sync finds nothing left to record.
     expect(sync()).not.toContain("recorded");
+  });
+
+  it("the same when the later-accepted one is a ticket tag", async () => {
+    const r1 = sb.tip("production-stable");
+    const r2 = await judgedAtOnce(false, "qa/bad/ticket-7");
+    expect(undeployed().find((p) => p.sha === r2)?.verdict).toBe("bad");
+    expect(
+      log()
+        .filter((e) => e.code === "superseded")
+        .map((e) => e.ref),
+    ).toEqual(["refs/tags/qa/ok/first"]);
+    expect(sb.prodgate(["thaw"], "ada").status).toBe(0);
+    expect(sb.tip("production-stable")).toBe(r1);
   });
 });
