@@ -6,9 +6,15 @@ import { findEarlierReturns, markFixesPending, scanMergeBack } from "./mergeback
 import { runMirror } from "./mirror";
 import { bringsSecurityFixes } from "../policy/fixes";
 import { keptBadNote, recordTicketTag } from "./tickets";
+import { recordLateCi, recordLateVerdict } from "./reconcile";
 import { recordDeployTag } from "../ops/engine";
 import { branchTips, type Engine, type Tips } from "./state";
 import { tagSource } from "../store/store";
+
+/** What the pusher is told of a tag a newer verdict or CI result overtook before post-receive recorded it. */
+function supersededLine(ref: string): string {
+  return `${ref} was not applied: a verdict or CI result given after it was accepted stands (prodgate log shows it as superseded)`;
+}
 
 /**
  * What post-receive does once refs have moved: record verdict and CI tags,
@@ -32,29 +38,40 @@ export function afterPush(engine: Engine, updates: readonly RefUpdate[], user: s
       const sha = repo.knownCommit(u.new) ?? repo.resolveCommit(u.new);
       if (!sha) continue;
       faultPoint("before-verdict-recorded");
+      // A tag speaks as of its acceptance, as when sync records it late: a verdict recorded since by
+      // a push accepted after this one (whose post-receive got there first) is newer and stands.
+      const accepted = store.tagAcceptance(u.ref, pushId, u.new);
       if (cls.tag.ticket !== undefined) {
         const source = tagSource(u.ref, u.old, pushId);
         const tag = { ref: u.ref, target: sha, verdict: cls.tag.value as Verdict, ticket: cls.tag.ticket, source };
-        const { recorded: found, keptBad } = recordTicketTag(engine, tag, user ?? "unknown", pushId);
+        const { recorded: found, keptBad } = recordTicketTag(engine, tag, user ?? "unknown", pushId, accepted);
         lines.push(
           found.length
             ? `prodgate: ${tag.verdict} for ticket ${tag.ticket} recorded on ${found.map((c) => `r${c.revno}`).join(", ")}`
             : `prodgate: no revision awaiting production references ticket ${tag.ticket} any more; nothing recorded`,
         );
         if (found.length && keptBad.length) lines.push(`prodgate: ${keptBadNote(keptBad)}`);
-      } else
-        store.recordVerdicts(
-          [{ sha, verdict: cls.tag.value as Verdict, revno: repo.revno(sha), ref: u.ref }],
-          user ?? "unknown",
-          `tag ${u.ref}`,
-          pushId,
-        );
+      } else {
+        const record = { sha, verdict: cls.tag.value as Verdict, revno: repo.revno(sha), ref: u.ref };
+        // Nothing newer (the usual case): recorded at once, taking effect at its acceptance, asking git nothing more.
+        const overtaken = store.write(() => {
+          if (accepted && store.verdictsAfter(accepted, [sha]).length > 0) return true;
+          store.recordVerdicts([record], user ?? "unknown", `tag ${u.ref}`, pushId, accepted?.id);
+          return false;
+        });
+        if (overtaken && recordLateVerdict(engine, accepted!, { ...record, source: `tag ${u.ref}` }, user ?? "unknown").superseded)
+          lines.push(`prodgate: ${supersededLine(u.ref)}`);
+      }
       faultPoint("after-verdict-recorded");
       mirrorNeeded = true;
     } else if (cls.kind === "ciTag" && cls.tag?.valid && isZeroSha(u.old)) {
       const sha = repo.resolveCommit(u.new);
       faultPoint("before-ci-recorded");
-      if (sha) store.recordCi(sha, cls.tag.value as "pass" | "fail", user ?? "unknown", `tag ${u.ref}`, pushId, u.ref);
+      const accepted = sha ? store.tagAcceptance(u.ref, pushId, u.new) : undefined;
+      if (sha && accepted) {
+        const tag = { ref: u.ref, sha, result: cls.tag.value as "pass" | "fail", source: `tag ${u.ref}` };
+        if (recordLateCi(engine, accepted, tag, user ?? "unknown") === "superseded") lines.push(`prodgate: ${supersededLine(u.ref)}`);
+      } else if (sha) store.recordCi(sha, cls.tag.value as "pass" | "fail", user ?? "unknown", `tag ${u.ref}`, pushId, u.ref);
     } else if (cls.kind === "deployTag" && cls.deploy?.valid && isZeroSha(u.old)) {
       faultPoint("before-deploy-recorded");
       const line = recordDeployTag(engine, u, cls.deploy.target, user ?? "unknown", pushId);

@@ -82,7 +82,7 @@ export function reconcileTags(engine: Engine, notes?: string[]): number {
  * given to the revision since; only through the revision's other tickets
  * when verdicts came through some of its tickets since; else as given.
  */
-function recordLateVerdict(
+export function recordLateVerdict(
   engine: Engine,
   a: AuditEntry,
   tag: { ref: string; sha: string; verdict: Verdict; source: string },
@@ -126,7 +126,7 @@ function recordLateVerdict(
 }
 
 /** A CI tag recorded late, as of its acceptance `a`: not applied when a CI result for the commit was recorded since. */
-function recordLateCi(
+export function recordLateCi(
   engine: Engine,
   a: AuditEntry,
   tag: { ref: string; sha: string; result: CiResult; source: string },

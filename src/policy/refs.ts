@@ -12,12 +12,35 @@ export interface TagName {
   valid: boolean;
   /** qa/<verdict>/ticket-<id>: a verdict for every pending revision referencing the ticket. */
   ticket?: string;
-  /** A qa/ label that looks like a ticket tag but is not exactly one (qa/ok/Ticket-7, qa/ok/ticket7): refused, never a revision verdict. */
+  /**
+   * A qa/ label that looks like a ticket tag but is not exactly one (qa/ok/Ticket-7, qa/ok/ticket7, and
+   * spelled with letters outside ASCII: qa/ok/TİCKET-7, a Cyrillic і, a zero-width space): refused, never a revision verdict.
+   */
   looksLikeTicket?: boolean;
 }
 
 /** A label starting with "ticket" or "tickets" in any case, then anything but a letter: meant as a ticket tag. */
 const TICKET_LIKE = /^tickets?(?![A-Za-z])/i;
+/** Outside printable ASCII: where a label could pass for "ticket" to a reader and not to TICKET_LIKE. */
+const NOT_ASCII = /[^\x21-\x7e]/;
+/** Letters of "tickets" from other scripts that a reader takes for them: dotless i, Cyrillic and Greek. */
+const CONFUSABLE: readonly [string, string][] = [
+  ["i", "\u0131\u0456\u0406\u03b9\u0399\u04c0\u04cf"],
+  ["t", "\u0442\u0422\u03c4\u03a4"],
+  ["c", "\u0441\u0421\u03f2\u03f9"],
+  ["k", "\u043a\u041a\u03ba\u039a"],
+  ["e", "\u0435\u0415\u03b5\u0395"],
+  ["s", "\u0455\u0405"],
+];
+const ASCII_OF = new Map(CONFUSABLE.flatMap(([ascii, others]) => [...others].map((c) => [c, ascii] as const)));
+
+/** A label as a reader sees it: compatibility forms (full width) folded, marks and invisible characters dropped, look-alike letters made ASCII. */
+function asciiSkeleton(label: string): string {
+  return label
+    .normalize("NFKD")
+    .replace(/[\p{M}\p{Default_Ignorable_Code_Point}]/gu, "")
+    .replace(/[^ -~]/g, (ch) => ASCII_OF.get(ch) ?? ch);
+}
 
 export interface RefClass {
   kind: RefKind;
@@ -38,6 +61,9 @@ export function parseTagRef(ref: string): TagName | null {
   const value = slash < 0 ? m[2]! : m[2]!.slice(0, slash);
   const label = slash < 0 ? "" : m[2]!.slice(slash + 1);
   const known = namespace === "qa" ? isVerdict(value) : isCiResult(value);
+  if (namespace === "qa" && NOT_ASCII.test(label) && TICKET_LIKE.test(asciiSkeleton(label))) {
+    return { namespace, value, label, valid: false, looksLikeTicket: true };
+  }
   if (namespace === "qa" && label.startsWith("ticket-")) {
     const ticket = label.slice("ticket-".length);
     return { namespace, value, label, valid: known && isTicketId(ticket), ticket };

@@ -675,6 +675,20 @@ export class Store {
     return accepted.filter((a) => a.ref && !recorded.has(tagSource(a.ref, a.old, a.pushId)));
   }
 
+  /**
+   * The audit row that accepted this update of a verdict, CI or deploy tag in
+   * push `pushId`, where a tag recorded by post-receive takes effect: a tag
+   * speaks as of its acceptance, whenever it is recorded (see verdictsAfter).
+   */
+  tagAcceptance(ref: string, pushId: string, newSha: string): AuditEntry | undefined {
+    return this.db
+      .prepare(
+        `SELECT id, at, push_id AS pushId, user, ref, old, new, decision, code, reason, detail FROM audit
+         WHERE ref = ? AND decision = 'accepted' AND push_id = ? AND new = ? ORDER BY id DESC LIMIT 1`,
+      )
+      .get(ref, pushId, newSha) as AuditEntry | undefined;
+  }
+
   latestCi(sha: string): { result: CiResult; user: string; at: string } | null {
     return (
       (this.db.prepare("SELECT result, user, at FROM ci_results WHERE sha = ? ORDER BY id DESC LIMIT 1").get(sha) as

@@ -189,6 +189,34 @@ describe("a tag that looks like a ticket tag but is not one", () => {
   });
 });
 
+describe("a ticket tag spelled with characters outside ASCII", () => {
+  it("is refused with one line, never taken as a verdict on the tagged revision and all its tickets", () => {
+    // QA tried ticket 7 only: a verdict on r2 itself would clear ticket 8, which nobody tried.
+    const r2 = work.commit("[bug=7] [bug=8] two fixes");
+    work.land();
+    const names = [
+      "qa/ok/T\u0130CKET-7", // a capital I with a dot, as a Turkish keyboard types it
+      "qa/ok/t\u0456cket-7", // a Cyrillic i
+      "qa/ok/\u200bticket-7", // a zero-width space first
+      "qa/ok/tic\u00adket-7", // a soft hyphen
+      "qa/ok/\uff54\uff49\uff43\uff4b\uff45\uff54-7", // full-width letters
+    ];
+    for (const name of names) {
+      work.git(["tag", name, r2]);
+      const p = work.push(["origin", `refs/tags/${name}`], "quinn");
+      expect(p.status, name).not.toBe(0);
+      expect(p.output, name).toContain("[bad-tag-name]");
+      expect(
+        p.output.split("\n").filter((l) => l.includes("[bad-tag-name]")),
+        name,
+      ).toHaveLength(1);
+      expect(sb.tip(`refs/tags/${name}`), name).toBeNull();
+    }
+    expect(sb.tip("production-stable")).toBe(r1);
+    expect(pending().map((p) => p.sha)).toEqual([r2]);
+  });
+});
+
 describe("the prefetched mainline", () => {
   // deployState reads the branch tips, then (in the same shell) reads them
   // again and lists stable's mainline by those shas. A git that moves stable

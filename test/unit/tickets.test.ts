@@ -126,6 +126,11 @@ describe("ticket verdict tags", () => {
     ["refs/tags/qa/ok/ticket", { valid: false, looksLikeTicket: true }],
     ["refs/tags/qa/bad/Ticket/7", { valid: false, looksLikeTicket: true }],
     ["refs/tags/ci/pass/Ticket-7", { valid: true }],
+    ["refs/tags/qa/ok/T\u0130CKET-7", { valid: false, looksLikeTicket: true }],
+    ["refs/tags/qa/ok/t\u0456cket-7", { valid: false, looksLikeTicket: true }],
+    ["refs/tags/qa/ok/\u200bticket-7", { valid: false, looksLikeTicket: true }],
+    ["refs/tags/qa/ok/ticket-\uff17", { valid: false, looksLikeTicket: true }],
+    ["refs/tags/qa/ok/\u00fcn\u00efc\u00f8d\u00e9-\u2713", { valid: true }],
   ];
   it.each(cases)("%s", (ref, expected) => {
     const tag = parseTagRef(ref)!;
