@@ -73,7 +73,7 @@ export function revertedIn(
   exclude: readonly string[],
   ids?: ReadonlyMap<string, string>,
 ): RevertedFix | null {
-  if (!repo.readsTrees || repo.changeContained(fix, tip)) return null;
+  if (!repo.readsTrees || repo.changeKept(fix, tip)) return null;
   const undo = repo.revertPatchId(fix);
   const known = ids && ids.size > 0 ? ids : repo.patchIds([tip], exclude);
   let revert: string | null = null;

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import type { CommitInfo, MainlineCommit } from "../policy/types";
 import { UserError } from "../errors";
-import { COMMIT_FORMAT, type ParsedCommit, parseCommits, parsePatchIds, parseRefTips } from "./parse";
+import { COMMIT_FORMAT, type ParsedCommit, parseCommits, parseHunkRanges, parsePatchIds, parseRefTips } from "./parse";
 import { type FollowUp, Git, type GitQuery } from "./run";
 
 /** Revision numbers already counted, keyed by commit (see Store). */
@@ -122,6 +122,40 @@ export class Repo {
    */
   changeContained(fix: string, tip: string): boolean {
     return this.diffContained(this.git.run(["diff-tree", "-p", "--binary", "--no-commit-id", "--root", fix]).stdout, tip);
+  }
+
+  /**
+   * Does `tip`, which has `fix` in its history, still hold the fix's change at
+   * its place? The patch applying in reverse is not enough: git apply finds a
+   * hunk anywhere in the file (at an offset), so a copy of the fixed lines
+   * elsewhere would pass for a fix its later history took out. So, too, no
+   * later change (fix's tree to tip's) may touch the lines the fix changed.
+   */
+  changeKept(fix: string, tip: string): boolean {
+    if (!this.changeContained(fix, tip)) return false;
+    const own = parseHunkRanges(
+      this.git.out(["diff-tree", "-p", "-U0", "--no-renames", "--no-ext-diff", "--no-textconv", "--no-commit-id", "--root", fix]),
+      "new",
+    );
+    if (own.size === 0) return true;
+    // Only the fix's files, when there are not too many to name.
+    const paths = this.git
+      .out(["diff-tree", "-r", "-z", "--no-renames", "--name-only", "--no-commit-id", "--root", fix])
+      .split("\0")
+      .filter((p) => p);
+    const pathspec = paths.length > 0 && paths.length <= 1000 ? ["--", ...paths] : [];
+    const later = parseHunkRanges(
+      this.git.out(["diff-tree", "-p", "-U0", "--no-renames", "--no-ext-diff", "--no-textconv", fix, tip, ...pathspec], {
+        env: { GIT_LITERAL_PATHSPECS: "1" },
+      }),
+      "old",
+    );
+    for (const [file, ranges] of own) {
+      for (const [lo, hi] of later.get(file) ?? []) {
+        if (ranges.some(([a, b]) => lo <= b && a <= hi)) return false;
+      }
+    }
+    return true;
   }
 
   /** Does `tip`'s tree hold the change of `diff` (a patch): does it apply in reverse there? */
