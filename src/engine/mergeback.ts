@@ -38,7 +38,9 @@ export function fixReturnsIn(
   // A key that is not a commit (a cowboy's patch) has no change to read here: its caller checks it.
   const isCommit = (key: string) => /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(key);
   const found = findFixReturns(pending, commits, ids, contained).filter(
-    (r) => r.how !== "patch-id" || !isCommit(r.fix) || repo.changeContained(r.fix, tip),
+    // Where trees are read, the commit with the fix's patch-id must still hold its change at its place (see changeKept).
+    (r) =>
+      r.how !== "patch-id" || !isCommit(r.fix) || (repo.readsTrees ? repo.changeKept(r.commit, tip) : repo.changeContained(r.fix, tip)),
   );
   // The fix itself newly in the branch's history: back only while the tip still holds its change.
   const reverted: RevertedFix[] = [];

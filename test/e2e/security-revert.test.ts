@@ -75,4 +75,29 @@ describe("a merged fix taken out again", () => {
     expect(pushed.output).not.toContain("back in devel");
     expect(sb.json<Fix[]>(["security"])[0]!.devel).toBeNull();
   });
+
+  it("picked without -x (same patch-id), reverted, with a copy of the fixed lines elsewhere, in one push: not back", () => {
+    work.git(["reset", "--quiet", "--hard", "origin/devel"]);
+    work.commit("other work", { "other.c": "x\n" });
+    work.git(["cherry-pick", fix]);
+    const pick = work.sha("HEAD");
+    work.git(["revert", "--no-edit", pick]);
+    work.commit("docs: example", { "lib.c": BASE + "/* example:\n" + lines(8, 10) + "check()\n" + lines(11, 13) + "*/\n" });
+    const pushed = work.push(["origin", "HEAD:devel"], "dev");
+    expect(pushed.status, pushed.output).toBe(0);
+    expect(pushed.output).not.toContain("back in devel");
+    expect(sb.json<Fix[]>(["security"])[0]!.devel).toBeNull();
+  });
+
+  it("picked, reverted and picked again in one push is back", () => {
+    work.git(["reset", "--quiet", "--hard", "origin/devel"]);
+    work.commit("other work", { "other.c": "x\n" });
+    work.git(["cherry-pick", fix]);
+    work.git(["revert", "--no-edit", "HEAD"]);
+    work.git(["revert", "--no-edit", "HEAD"]);
+    const pushed = work.push(["origin", "HEAD:devel"], "dev");
+    expect(pushed.status, pushed.output).toBe(0);
+    expect(pushed.output).toContain("back in devel");
+    expect(sb.json<Fix[]>(["security"])[0]!.devel).toMatchObject({ how: "patch-id" });
+  });
 });
