@@ -78,8 +78,11 @@ function systemSafeDirectories(): string[] {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of Object.keys(env))
     if (name === "GIT_CONFIG" || name === "GIT_CONFIG_PARAMETERS" || /^GIT_CONFIG_(COUNT|KEY_|VALUE_)/.test(name)) delete env[name];
-  const r = spawnSync("git", ["config", "--system", "--get-all", "safe.directory"], { encoding: "utf8", env });
-  return r.status === 0 ? r.stdout.split("\n").filter((line) => line !== "") : [];
+  // NUL after each value (a value may hold a newline); an empty value resets the list, as git reads it.
+  const r = spawnSync("git", ["config", "--system", "-z", "--get-all", "safe.directory"], { encoding: "utf8", env });
+  if (r.status !== 0) return [];
+  const values = r.stdout.split("\0").slice(0, -1);
+  return values.slice(values.lastIndexOf("") + 1);
 }
 
 /**
