@@ -42,6 +42,9 @@ export const queries = {
 };
 
 /** Typed questions to one git repository. Every name passed here has been checked by the caller. */
+/** The C locale, for a git whose messages are read: LC_ALL=C makes gettext ignore LANGUAGE too. */
+const ENGLISH = { LC_ALL: "C" };
+
 export class Repo {
   readonly git: Git;
   /** Set by the engine: makes revno() cost the distance to a known commit instead of the whole history. */
@@ -90,7 +93,8 @@ export class Repo {
   updateRef(ref: string, target: string, old: string, message: string): boolean {
     // With a reflog of the ref (created by the first move, kept by git for every later one),
     // crash recovery can prove which moves were prodgate's.
-    const r = this.git.run(["update-ref", "--create-reflog", "-m", message, ref, target, old], { okStatuses: [1, 128] });
+    // Git's and the C library's messages in English (C locale), whatever the caller's: their words are read below.
+    const r = this.git.run(["update-ref", "--create-reflog", "-m", message, ref, target, old], { okStatuses: [1, 128], env: ENGLISH });
     // A file of the ref or its reflog this user may not write (left by another user, root included)
     // is no lost race: retrying cannot help, so it is said as git says it.
     if (r.status !== 0 && /Permission denied/.test(r.stderr)) {
@@ -183,7 +187,8 @@ export class Repo {
 
   static discover(dir: string): Repo {
     const git = new Git(dir);
-    const gitDir = git.out(["rev-parse", "--absolute-git-dir"]);
+    // In English: the admin command reads git's refusal of a repository another user owns.
+    const gitDir = git.out(["rev-parse", "--absolute-git-dir"], { env: ENGLISH });
     return new Repo(gitDir);
   }
 

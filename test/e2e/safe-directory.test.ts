@@ -13,11 +13,11 @@ beforeEach(() => {
 afterEach(() => sb.cleanup());
 
 /** prodgate status as root on the repository (given to nobody), with this system configuration. */
-function statusWith(system: string) {
+function statusWith(system: string, env: Record<string, string> = {}) {
   const file = join(sb.root, "system.gitconfig");
   writeFileSync(file, system);
   expect(sb.run("chown", ["-R", "nobody", sb.bare]).status).toBe(0);
-  return sb.prodgate(["status"], undefined, { GIT_CONFIG_NOSYSTEM: undefined, GIT_CONFIG_SYSTEM: file });
+  return sb.prodgate(["status"], undefined, { GIT_CONFIG_NOSYSTEM: undefined, GIT_CONFIG_SYSTEM: file, ...env });
 }
 
 const refused = () => `prodgate: ${sb.bare} belongs to another user: run prodgate as the repository's owner`;
@@ -45,5 +45,14 @@ describe.runIf(process.getuid?.() === 0)("safe.directory from the system configu
   it("values after a reset are trusted", () => {
     const r = statusWith(`[safe]\n\tdirectory = /x\n\tdirectory =\n\tdirectory = "/a' 'b=c"\n\tdirectory = ${sb.bare}\n`);
     expect(r.status, r.stderr).toBe(0);
+  });
+
+  it("is honoured when git speaks German to whoever runs prodgate, and the refusal is still told", () => {
+    const german = { LANGUAGE: "de", LC_ALL: "C.UTF-8" };
+    const r = statusWith(`[safe]\n\tdirectory = ${sb.bare}\n`, german);
+    expect(r.status, r.stderr).toBe(0);
+    const refusedNow = statusWith("", german);
+    expect(refusedNow.status).toBe(2);
+    expect(refusedNow.stderr).toContain(refused());
   });
 });

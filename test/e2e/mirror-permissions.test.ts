@@ -1,0 +1,57 @@
+// A ref or reflog file prodgate may not write is said in one line, whatever
+// language git and the C library speak to whoever runs prodgate.
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type Clone, MAIN, type Sandbox, standardSandbox } from "../helpers/repo";
+
+let sb: Sandbox;
+let work: Clone;
+
+beforeEach(() => {
+  ({ sb, work } = standardSandbox());
+});
+afterEach(() => sb.cleanup());
+
+/** production-stable's tip, read as the repository's owner (git refuses root there); null when it does not exist. */
+function prodTip(): string | null {
+  const r = sb.run("runuser", [
+    "-u",
+    "nobody",
+    "--",
+    "git",
+    "-C",
+    sb.bare,
+    "rev-parse",
+    "--verify",
+    "--quiet",
+    "refs/heads/production-stable",
+  ]);
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+/** prodgate as the user nobody, the repository's owner. */
+function asOwner(args: string[], user: string, env: Record<string, string> = {}) {
+  return sb.run("runuser", ["-u", "nobody", "--", process.execPath, MAIN, "--repo", sb.bare, ...args], { env: { GL_USER: user, ...env } });
+}
+
+// Only root can give the repository to another user and leave a file of its own there.
+describe.runIf(process.getuid?.() === 0)("a reflog another user left", () => {
+  it("is said in one line when git speaks German, not retried as a lost race", () => {
+    chmodSync(sb.root, 0o755);
+    expect(sb.run("chown", ["-R", "nobody", sb.bare]).status).toBe(0);
+    // root's reflog of production-stable, which the owner may not append to.
+    mkdirSync(join(sb.bare, "logs", "refs", "heads"), { recursive: true });
+    writeFileSync(join(sb.bare, "logs", "refs", "heads", "production-stable"), "");
+    const r = asOwner(["qa", "ok", "r1"], "quinn", { LANGUAGE: "de", LC_ALL: "C.UTF-8" });
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toContain("refs/heads/production-stable cannot be moved:");
+    expect(r.stderr).toContain("give them back to the repository's owner (chown)");
+    expect(r.stderr).not.toContain("kept changing");
+    expect(prodTip()).toBeNull();
+    expect(sb.run("chown", ["-R", "nobody", sb.bare]).status).toBe(0);
+    const s = asOwner(["sync"], "quinn");
+    expect(s.status, s.stderr).toBe(0);
+    expect(prodTip(), s.stdout + s.stderr).toBe(work.sha("HEAD"));
+  });
+});
