@@ -147,7 +147,7 @@ export class Repo {
       .out(["diff-tree", "-r", "-z", "--no-renames", "--name-only", "--no-commit-id", "--root", fix])
       .split("\0")
       .filter((p) => p);
-    const pathspec = paths.length > 0 && paths.length <= 1000 ? ["--", ...paths] : [];
+    const pathspec = paths.length > 0 && paths.join("").length <= 64 * 1024 ? ["--", ...paths] : [];
     const later = parseHunkRanges(
       this.git.out(["diff-tree", "-p", "-U0", "--no-renames", "--no-ext-diff", "--no-textconv", fix, tip, ...pathspec], {
         env: { GIT_LITERAL_PATHSPECS: "1" },

@@ -1,7 +1,8 @@
 // A ref or reflog file prodgate may not write is said in one line, whatever
 // language git and the C library speak to whoever runs prodgate.
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Clone, MAIN, type Sandbox, standardSandbox } from "../helpers/repo";
 
@@ -53,5 +54,45 @@ describe.runIf(process.getuid?.() === 0)("a reflog another user left", () => {
     const s = asOwner(["sync"], "quinn");
     expect(s.status, s.stderr).toBe(0);
     expect(prodTip(), s.stdout + s.stderr).toBe(work.sha("HEAD"));
+  });
+});
+
+describe("a real lost race", () => {
+  it("is retried, never said as a file another user left, also when git speaks German", () => {
+    expect(sb.prodgate(["qa", "ok", "r1"], "quinn").status).toBe(0);
+    work.commit("r2");
+    work.land();
+    const r2 = work.sha("HEAD");
+    const real = sb.run("sh", ["-c", "command -v git"]).stdout.trim();
+    const dir = join(sb.root, "racing-git");
+    mkdirSync(dir);
+    // Just before the mirror's first update-ref of production-stable, another mirror moves it there first.
+    writeFileSync(
+      join(dir, "git"),
+      `#!/bin/sh
+case " $* " in
+*" update-ref "*"refs/heads/production-stable "*)
+  echo x >>"${dir}/update-refs"
+  if [ ! -e "${dir}/raced" ]; then : >"${dir}/raced"; "${real}" --git-dir="${sb.bare}" update-ref refs/heads/production-stable ${r2} || exit 99; fi ;;
+esac
+exec "${real}" "$@"
+`,
+      { mode: 0o755 },
+    );
+    const r = sb.prodgate(["qa", "ok", "r2"], "quinn", { PATH: `${dir}:${process.env.PATH}`, LANGUAGE: "de", LC_ALL: "C.UTF-8" });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).not.toContain("cannot be moved");
+    expect(
+      readFileSync(join(dir, "update-refs"), "utf8")
+        .split("\n")
+        .filter((l) => l),
+    ).toHaveLength(1);
+    expect(sb.tip("production-stable")).toBe(r2);
+    const db = new Database(join(sb.bare, "prodgate", "state.db"), { readonly: true });
+    try {
+      expect(db.prepare("SELECT outcome FROM mirror_runs ORDER BY id").all()).toEqual(expect.arrayContaining([{ outcome: "lost-race" }]));
+    } finally {
+      db.close();
+    }
   });
 });
