@@ -31,7 +31,8 @@ export function fixReturnsIn(
   const contained = new Set<string>();
   const unconfirmed: FixClaim[] = [];
   for (const claim of cherryPickClaims(pending, commits)) {
-    if (repo.changeContained(claim.fix, tip)) contained.add(claim.fix);
+    // Where trees are read, the change must be at the fix's place too (see changeMergedIn).
+    if (repo.changeContained(claim.fix, tip) && (!repo.readsTrees || repo.changeMergedIn(claim.fix, tip))) contained.add(claim.fix);
     else unconfirmed.push(claim);
   }
   // A commit with the fix's patch-id is no proof either when a later one takes the change out again.

@@ -1,5 +1,5 @@
 import { fileStamp, readStamped, writeStamped } from "../files";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import type { CommitInfo, MainlineCommit } from "../policy/types";
@@ -160,6 +160,51 @@ export class Repo {
       }
     }
     return true;
+  }
+
+  /**
+   * Does `tip` hold `fix`'s change where the fix made it, not merely somewhere
+   * (git apply finds a hunk at any offset, so a copy of the fixed lines elsewhere
+   * in the file would do)? For each text file the fix changed, merging the fix
+   * into tip's file (three ways, from the fix's parent) changes nothing and
+   * conflicts nowhere: a merge aligns the files by their differences, never by
+   * searching for the lines. Binary files and modes are left to changeContained.
+   */
+  changeMergedIn(fix: string, tip: string): boolean {
+    const raw = this.git.run(["diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", "--root", fix]).stdout.split("\0");
+    const files: { path: string; base: string; theirs: string }[] = [];
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      // ":<old mode> <new mode> <old blob> <new blob> <status>", then the path; a submodule is no file to merge.
+      const [oldMode, newMode, base, theirs] = raw[i]!.slice(1).split(" ");
+      if (base && theirs && oldMode !== "160000" && newMode !== "160000") files.push({ path: raw[i + 1]!, base, theirs });
+    }
+    if (files.length === 0) return true;
+    const zero = /^0+$/;
+    const blob = (name: string) => {
+      const r = this.git.run(["cat-file", "blob", name], { okStatuses: [128] });
+      return r.status === 0 ? r.stdout : null;
+    };
+    const dir = mkdtempSync(join(tmpdir(), "prodgate-merge-"));
+    try {
+      for (const f of files) {
+        // tip's file, or null where tip holds none (or something else than a file) there.
+        const ours = blob(`${tip}:${f.path}`);
+        if (ours === null || zero.test(f.theirs)) {
+          if (ours === null && zero.test(f.theirs)) continue;
+          return false;
+        }
+        const texts = [ours, zero.test(f.base) ? "" : blob(f.base), blob(f.theirs)];
+        // Not text (or not UTF-8): git apply's check of the whole blob decides.
+        if (texts.some((t) => t === null || t.includes("\0") || t.includes("\uFFFD"))) continue;
+        const names = ["ours", "base", "theirs"].map((n) => join(dir, n));
+        texts.forEach((t, i) => writeFileSync(names[i]!, t!));
+        const merged = this.git.run(["merge-file", "-p", ...names], { okStatuses: Array.from({ length: 255 }, (_, i) => i + 1) });
+        if (merged.status !== 0 || merged.stdout !== ours) return false;
+      }
+      return true;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   /** Does `tip`'s tree hold the change of `diff` (a patch): does it apply in reverse there? */

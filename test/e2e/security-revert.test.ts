@@ -100,4 +100,24 @@ describe("a merged fix taken out again", () => {
     expect(pushed.output).toContain("back in devel");
     expect(sb.json<Fix[]>(["security"])[0]!.devel).toMatchObject({ how: "patch-id" });
   });
+
+  it("never picked, claimed by a cherry-pick trailer beside a copy of the fixed lines elsewhere: disputed, not back", () => {
+    work.git(["reset", "--quiet", "--hard", "origin/devel"]);
+    work.commit(`docs: example\n\n(cherry picked from commit ${fix})`, {
+      "lib.c": BASE + "/* example:\n" + lines(8, 10) + "check()\n" + lines(11, 13) + "*/\n",
+    });
+    const pushed = work.push(["origin", "HEAD:devel"], "dev");
+    expect(pushed.status, pushed.output).toBe(0);
+    expect(pushed.output).not.toContain("back in devel");
+    expect(sb.json<Fix[]>(["security"])[0]!.devel).toBeNull();
+  });
+
+  it("picked with -x after other work in the same file: back by cherry-pick", () => {
+    work.git(["reset", "--quiet", "--hard", "origin/devel"]);
+    work.commit("more lib", { "lib.c": "header\n" + BASE + "footer\n" });
+    work.git(["cherry-pick", "-x", fix]);
+    const pushed = work.push(["origin", "HEAD:devel"], "dev");
+    expect(pushed.status, pushed.output).toBe(0);
+    expect(sb.json<Fix[]>(["security"])[0]!.devel).toMatchObject({ how: "cherry-pick", sha: work.sha("HEAD") });
+  });
 });
