@@ -55,4 +55,11 @@ describe.runIf(process.getuid?.() === 0)("safe.directory from the system configu
     expect(refusedNow.status).toBe(2);
     expect(refusedNow.stderr).toContain(refused());
   });
+
+  it("is followed into a file the system configuration includes, as git follows it", () => {
+    const included = join(sb.root, "included.gitconfig");
+    writeFileSync(included, `[safe]\n\tdirectory = ${sb.bare}\n`);
+    const r = statusWith(`[include]\n\tpath = ${included}\n`);
+    expect(r.status, r.stderr).toBe(0);
+  });
 });
