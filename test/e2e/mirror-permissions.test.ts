@@ -57,6 +57,42 @@ describe.runIf(process.getuid?.() === 0)("a reflog another user left", () => {
   });
 });
 
+describe.runIf(process.getuid?.() === 0)("production-devel's reflog another user left", () => {
+  it("is said in one line, after production-stable's move is recorded; sync then has nothing left over", () => {
+    expect(sb.prodgate(["qa", "ok", "r1"], "quinn").status).toBe(0);
+    expect(work.push(["origin", "devel:production-devel"], "sam").status).toBe(0);
+    work.commit("r2");
+    work.land();
+    const r2 = work.sha("HEAD");
+    chmodSync(sb.root, 0o755);
+    expect(sb.run("chown", ["-R", "nobody", sb.bare]).status).toBe(0);
+    // root's reflog of production-devel, which the owner may not append to.
+    mkdirSync(join(sb.bare, "logs", "refs", "heads"), { recursive: true });
+    writeFileSync(join(sb.bare, "logs", "refs", "heads", "production-devel"), "", { flag: "a" });
+    expect(sb.run("chown", ["root", join(sb.bare, "logs", "refs", "heads", "production-devel")]).status).toBe(0);
+    const r = asOwner(["qa", "ok", "r2"], "quinn");
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr.trim()).toMatch(
+      /^prodgate: refs\/heads\/production-devel cannot be moved: .*Permission denied; files in the repository belong to another user/,
+    );
+    expect(prodTip()).toBe(r2);
+    // The move is in the log, with its event, as any mirror move.
+    const moves = () =>
+      (JSON.parse(asOwner(["log", "--json"], "quinn").stdout) as { decision: string; code: string; new: string }[]).filter(
+        (e) => e.decision === "mirror" && e.new === r2,
+      );
+    expect(moves().map((e) => e.code)).toEqual(["moved"]);
+    const s = asOwner(["sync"], "quinn");
+    expect(s.status, s.stderr).toBe(0);
+    // Nothing to recover: the move is logged once.
+    expect(
+      moves()
+        .filter((e) => e.code !== "up-to-date")
+        .map((e) => e.code),
+    ).toEqual(["moved"]);
+  });
+});
+
 describe("a real lost race", () => {
   it("is retried, never said as a file another user left, also when git speaks German", () => {
     expect(sb.prodgate(["qa", "ok", "r1"], "quinn").status).toBe(0);
