@@ -120,4 +120,24 @@ describe("a merged fix taken out again", () => {
     expect(pushed.status, pushed.output).toBe(0);
     expect(sb.json<Fix[]>(["security"])[0]!.devel).toMatchObject({ how: "cherry-pick", sha: work.sha("HEAD") });
   });
+
+  it("a binary fix: picked with -x it is back; merged and reverted it is not", () => {
+    work.git(["checkout", "--quiet", "secfix"]);
+    const bin = work.commit("Fix: new key", { "key.bin": "\0\x01secret\0\xff\n" });
+    expect(work.push(["origin", "HEAD:production-devel"], "sam").status).toBe(0);
+    sb.prodgate(["ci", "pass", bin], "cid");
+    expect(work.push(["origin", "secfix:production-stable"], "sam").output).toContain("recorded 1 security fix");
+    work.git(["checkout", "--quiet", "devel"]);
+    work.git(["cherry-pick", "-x", bin]);
+    let pushed = work.push(["origin", "HEAD:devel"], "dev");
+    expect(pushed.status, pushed.output).toBe(0);
+    expect(sb.json<Fix[]>(["security"]).find((f) => f.sha === bin)!.devel).toMatchObject({ how: "cherry-pick" });
+    work.git(["checkout", "--quiet", "-B", "other", "origin/devel"]);
+    work.git(["merge", "--quiet", "--no-edit", "secfix"]);
+    work.git(["revert", "--no-edit", bin]);
+    expect(work.push(["origin", "HEAD:devel"], "dev").status).toBe(0);
+    pushed = work.push(["origin", "HEAD:stable"], "dev");
+    expect(pushed.status, pushed.output).toBe(0);
+    expect(sb.json<Fix[]>(["security"]).find((f) => f.sha === bin)!.stable).toBeNull();
+  });
 });
