@@ -66,27 +66,3 @@ export function parseMergeTreeConflicts(output: string): { tree: string; paths: 
   }
   return { tree, paths: [...new Set(paths)] };
 }
-
-/**
- * The line ranges each file's hunks cover in a `-U0` patch, keyed by the file's
- * `diff --git` line: on the old side ("old") or the new side ("new"). A range
- * that covers no line (a pure insertion or deletion) is the two lines around
- * the point, so a change right beside it counts as touching it.
- */
-export function parseHunkRanges(patch: string, side: "old" | "new"): Map<string, [number, number][]> {
-  const files = new Map<string, [number, number][]>();
-  let current: [number, number][] | null = null;
-  for (const line of patch.split("\n")) {
-    if (line.startsWith("diff --git ")) {
-      current = files.get(line) ?? [];
-      files.set(line, current);
-      continue;
-    }
-    const m = /^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@/.exec(line);
-    if (!m || !current) continue;
-    const start = Number(side === "old" ? m[1] : m[3]);
-    const count = Number((side === "old" ? m[2] : m[4]) ?? "1");
-    current.push(count > 0 ? [start, start + count - 1] : [start, start + 1]);
-  }
-  return files;
-}

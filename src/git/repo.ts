@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import type { CommitInfo, MainlineCommit } from "../policy/types";
 import { UserError } from "../errors";
-import { COMMIT_FORMAT, type ParsedCommit, parseCommits, parseHunkRanges, parsePatchIds, parseRefTips } from "./parse";
+import { COMMIT_FORMAT, type ParsedCommit, parseCommits, parsePatchIds, parseRefTips } from "./parse";
 import { type FollowUp, Git, type GitQuery } from "./run";
 
 /** Revision numbers already counted, keyed by commit (see Store). */
@@ -129,57 +129,27 @@ export class Repo {
   }
 
   /**
-   * Does `tip`, which has `fix` in its history, still hold the fix's change at
-   * its place? The patch applying in reverse is not enough: git apply finds a
-   * hunk anywhere in the file (at an offset), so a copy of the fixed lines
-   * elsewhere would pass for a fix its later history took out. So, too, no
-   * later change (fix's tree to tip's) may touch the lines the fix changed.
-   */
-  changeKept(fix: string, tip: string): boolean {
-    if (!this.changeContained(fix, tip)) return false;
-    const own = parseHunkRanges(
-      this.git.out(["diff-tree", "-p", "-U0", "--no-renames", "--no-ext-diff", "--no-textconv", "--no-commit-id", "--root", fix]),
-      "new",
-    );
-    if (own.size === 0) return true;
-    // Only the fix's files, when there are not too many to name.
-    const paths = this.git
-      .out(["diff-tree", "-r", "-z", "--no-renames", "--name-only", "--no-commit-id", "--root", fix])
-      .split("\0")
-      .filter((p) => p);
-    const pathspec = paths.length > 0 && paths.join("").length <= 64 * 1024 ? ["--", ...paths] : [];
-    const later = parseHunkRanges(
-      this.git.out(["diff-tree", "-p", "-U0", "--no-renames", "--no-ext-diff", "--no-textconv", fix, tip, ...pathspec], {
-        env: { GIT_LITERAL_PATHSPECS: "1" },
-      }),
-      "old",
-    );
-    for (const [file, ranges] of own) {
-      for (const [lo, hi] of later.get(file) ?? []) {
-        if (ranges.some(([a, b]) => lo <= b && a <= hi)) return false;
-      }
-    }
-    return true;
-  }
-
-  /**
-   * Does `tip` hold `fix`'s change where the fix made it, not merely somewhere
-   * (git apply finds a hunk at any offset, so a copy of the fixed lines elsewhere
-   * in the file would do)? For each text file the fix changed, merging the fix
-   * into tip's file (three ways, from the fix's parent) changes nothing and
-   * conflicts nowhere: a merge aligns the files by their differences, never by
-   * searching for the lines. Binary files and modes are left to changeContained.
+   * Does `tip` hold `fix`'s change where the fix made it? For each text file
+   * the fix changed, merging the fix into tip's file (three ways, from the
+   * fix's parent) changes nothing and conflicts nowhere. A merge aligns the
+   * files by their differences: unlike git apply (changeContained), it never
+   * takes a copy of the fixed lines elsewhere in the file for the change, and
+   * a line changed next to the fix does not hide it. A binary file, a file
+   * that is not UTF-8, or a mode the fix changed is left to git apply's check.
    */
   changeMergedIn(fix: string, tip: string): boolean {
     const raw = this.git.run(["diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", "--root", fix]).stdout.split("\0");
+    // Set when some part of the change is not text a merge can judge: then git apply's check decides too.
+    let applyToo = false;
+    const zero = /^0+$/;
     const files: { path: string; base: string; theirs: string }[] = [];
     for (let i = 0; i + 1 < raw.length; i += 2) {
       // ":<old mode> <new mode> <old blob> <new blob> <status>", then the path; a submodule is no file to merge.
       const [oldMode, newMode, base, theirs] = raw[i]!.slice(1).split(" ");
-      if (base && theirs && oldMode !== "160000" && newMode !== "160000") files.push({ path: raw[i + 1]!, base, theirs });
+      if (!base || !theirs || oldMode === "160000" || newMode === "160000") continue;
+      files.push({ path: raw[i + 1]!, base, theirs });
+      if (oldMode !== newMode && !zero.test(oldMode!) && !zero.test(newMode!)) applyToo = true;
     }
-    if (files.length === 0) return true;
-    const zero = /^0+$/;
     const blob = (name: string) => {
       const r = this.git.run(["cat-file", "blob", name], { okStatuses: [128] });
       return r.status === 0 ? r.stdout : null;
@@ -195,13 +165,16 @@ export class Repo {
         }
         const texts = [ours, zero.test(f.base) ? "" : blob(f.base), blob(f.theirs)];
         // Not text (or not UTF-8): git apply's check of the whole blob decides.
-        if (texts.some((t) => t === null || t.includes("\0") || t.includes("\uFFFD"))) continue;
+        if (texts.some((t) => t === null || t.includes("\0") || t.includes("\uFFFD"))) {
+          applyToo = true;
+          continue;
+        }
         const names = ["ours", "base", "theirs"].map((n) => join(dir, n));
         texts.forEach((t, i) => writeFileSync(names[i]!, t!));
         const merged = this.git.run(["merge-file", "-p", ...names], { okStatuses: Array.from({ length: 255 }, (_, i) => i + 1) });
         if (merged.status !== 0 || merged.stdout !== ours) return false;
       }
-      return true;
+      return !applyToo || this.changeContained(fix, tip);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

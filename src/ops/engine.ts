@@ -44,7 +44,7 @@ export function cowboyHeld(engine: Engine, c: Pick<Cowboy, "commit" | "patch" | 
   if (!match) return { held: false, why: null };
   // The cherry-pick match checked the content already; ancestry and patch-id did not.
   // Where trees are read, the matching commit's change must also be where it made it (a copy of its lines elsewhere is not).
-  const kept = () => repo.diffContained(cowboyDiff(engine, c), rev) && (!repo.readsTrees || repo.changeKept(match!.commit, rev));
+  const kept = () => (repo.readsTrees ? repo.changeMergedIn(match!.commit, rev) : repo.diffContained(cowboyDiff(engine, c), rev));
   if (match.how !== "cherry-pick" && !kept()) {
     return {
       held: false,

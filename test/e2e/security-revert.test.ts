@@ -140,4 +140,24 @@ describe("a merged fix taken out again", () => {
     expect(pushed.status, pushed.output).toBe(0);
     expect(sb.json<Fix[]>(["security"]).find((f) => f.sha === bin)!.stable).toBeNull();
   });
+
+  it("merged into a devel that changed a line next to it (within git apply's context) is back", () => {
+    work.git(["reset", "--quiet", "--hard", "origin/devel"]);
+    work.commit("devel's own work", { "lib.c": BASE.replace("line 12\n", "line 12, changed on devel\n") });
+    work.git(["merge", "--quiet", "--no-edit", "secfix"]);
+    const pushed = work.push(["origin", "HEAD:devel"], "dev");
+    expect(pushed.status, pushed.output).toBe(0);
+    expect(pushed.output).not.toContain("reverted");
+    expect(sb.json<Fix[]>(["security"])[0]!.devel).toMatchObject({ how: "ancestry" });
+  });
+
+  it("picked with -x into a devel that changed a line next to it is back, not disputed", () => {
+    work.git(["reset", "--quiet", "--hard", "origin/devel"]);
+    work.commit("devel's own work", { "lib.c": BASE.replace("line 12\n", "line 12, changed on devel\n") });
+    work.git(["cherry-pick", "-x", fix]);
+    const pushed = work.push(["origin", "HEAD:devel"], "dev");
+    expect(pushed.status, pushed.output).toBe(0);
+    expect(pushed.output).not.toContain("disputed");
+    expect(sb.json<Fix[]>(["security"])[0]!.devel).toMatchObject({ how: "cherry-pick" });
+  });
 });

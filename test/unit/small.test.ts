@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { configFromValues, parseConfigOutput } from "../../src/config";
 import { UserError } from "../../src/errors";
-import { parseCommits, parseHunkRanges, parseMergeTreeConflicts, parsePatchIds } from "../../src/git/parse";
+import { parseCommits, parseMergeTreeConflicts, parsePatchIds } from "../../src/git/parse";
 import { overrideReason, parseHookInput } from "../../src/hooks/input";
 import { identify } from "../../src/identity";
 import { bringsSecurityFixes, cherryPickClaims, cherryPickedFrom, findFixReturns } from "../../src/policy/fixes";
@@ -158,26 +158,6 @@ describe("parsers", () => {
       tree: "abc",
       paths: ["src/a.ts", "README"],
     });
-  });
-  it.each([
-    ["a line added after line 10", "@@ -10,0 +11 @@ line 10", "new", [[11, 11]]],
-    ["the same hunk on the old side: the two lines around the point", "@@ -10,0 +11 @@ line 10", "old", [[10, 11]]],
-    ["a line removed (its revert)", "@@ -11 +10,0 @@", "old", [[11, 11]]],
-    ["three lines replaced by two", "@@ -4,3 +4,2 @@", "new", [[4, 5]]],
-    ["a new file", "@@ -0,0 +1,3 @@", "new", [[1, 3]]],
-  ] as const)("parses -U0 hunk ranges: %s", (_what, hunk, side, ranges) => {
-    const patch = `diff --git a/lib.c b/lib.c\nindex 1..2 100644\n--- a/lib.c\n+++ b/lib.c\n${hunk}\n+check()\n`;
-    expect(parseHunkRanges(patch, side)).toEqual(new Map([["diff --git a/lib.c b/lib.c", ranges]]));
-  });
-  it("keys hunk ranges by file; a content line is never a header", () => {
-    const patch =
-      "diff --git a/a b/a\n@@ -1 +1 @@\n-diff --git a/b b/b\n+@@ -5 +5 @@\ndiff --git a/c b/c\nBinary files a/c and b/c differ\n";
-    expect(parseHunkRanges(patch, "old")).toEqual(
-      new Map([
-        ["diff --git a/a b/a", [[1, 1]]],
-        ["diff --git a/c b/c", []],
-      ]),
-    );
   });
 });
 
