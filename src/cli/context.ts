@@ -78,8 +78,17 @@ function systemSafeDirectories(): string[] {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of Object.keys(env))
     if (name === "GIT_CONFIG" || name === "GIT_CONFIG_PARAMETERS" || /^GIT_CONFIG_(COUNT|KEY_|VALUE_)/.test(name)) delete env[name];
-  const r = spawnSync("git", ["config", "--system", "--get-all", "safe.directory"], { encoding: "utf8", env });
-  return r.status === 0 ? r.stdout.split("\n").filter((line) => line !== "") : [];
+  // Outside any repository, as git reads safe.directory before it has found one (no includeIf "gitdir:" matches).
+  delete env.GIT_DIR;
+  // As git reads it: its includes followed, a NUL after each value (a value may hold a newline), an empty value resetting the list.
+  const r = spawnSync("git", ["config", "--system", "--includes", "-z", "--get-all", "safe.directory"], {
+    encoding: "utf8",
+    env,
+    cwd: "/",
+  });
+  if (r.status !== 0) return [];
+  const values = r.stdout.split("\0").slice(0, -1);
+  return values.slice(values.lastIndexOf("") + 1);
 }
 
 /**

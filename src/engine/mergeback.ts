@@ -31,14 +31,17 @@ export function fixReturnsIn(
   const contained = new Set<string>();
   const unconfirmed: FixClaim[] = [];
   for (const claim of cherryPickClaims(pending, commits)) {
-    if (repo.changeContained(claim.fix, tip)) contained.add(claim.fix);
+    // Where trees are read, the change must be at the fix's place (see changeMergedIn).
+    if (repo.readsTrees ? repo.changeMergedIn(claim.fix, tip) : repo.changeContained(claim.fix, tip)) contained.add(claim.fix);
     else unconfirmed.push(claim);
   }
   // A commit with the fix's patch-id is no proof either when a later one takes the change out again.
   // A key that is not a commit (a cowboy's patch) has no change to read here: its caller checks it.
   const isCommit = (key: string) => /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(key);
   const found = findFixReturns(pending, commits, ids, contained).filter(
-    (r) => r.how !== "patch-id" || !isCommit(r.fix) || repo.changeContained(r.fix, tip),
+    // Where trees are read, the commit with the fix's patch-id must still hold its change at its place (see changeMergedIn).
+    (r) =>
+      r.how !== "patch-id" || !isCommit(r.fix) || (repo.readsTrees ? repo.changeMergedIn(r.commit, tip) : repo.changeContained(r.fix, tip)),
   );
   // The fix itself newly in the branch's history: back only while the tip still holds its change.
   const reverted: RevertedFix[] = [];
@@ -73,7 +76,7 @@ export function revertedIn(
   exclude: readonly string[],
   ids?: ReadonlyMap<string, string>,
 ): RevertedFix | null {
-  if (!repo.readsTrees || repo.changeContained(fix, tip)) return null;
+  if (!repo.readsTrees || repo.changeMergedIn(fix, tip)) return null;
   const undo = repo.revertPatchId(fix);
   const known = ids && ids.size > 0 ? ids : repo.patchIds([tip], exclude);
   let revert: string | null = null;

@@ -6,6 +6,7 @@ import { shortSha, type MainlineCommit } from "../policy/types";
 import type { AuditRow, Store } from "../store/store";
 import { MOVED_REVISIONS_LIMIT, movedEvent, movedRevisions } from "../events/build";
 import type { EventDraft } from "../events/types";
+import { UserError } from "../errors";
 import { faultPoint } from "./fault";
 import { withMirrorLock } from "./lock";
 import { branchTips, deployState, type Engine } from "./state";
@@ -69,6 +70,7 @@ function recoverUnfinished(engine: Engine): void {
   if (runs.length === 0) return;
   const prodRef = branchRef(config.branches.productionStable);
   const prod = branchTips(engine).productionStable;
+  const failures: UserError[] = [];
   for (const run of runs) {
     const to = run.toSha;
     const code = to && run.deployableSha && to !== run.deployableSha ? "merged" : "moved";
@@ -90,7 +92,8 @@ function recoverUnfinished(engine: Engine): void {
     }
     if (proven) {
       // The killed mirror may have moved production-stable without production-devel.
-      const follow = prod && prod === to ? advanceProductionDevel(engine, prod, "prodgate") : null;
+      const { follow, failure } = prod && prod === to ? followProduction(engine, prod, "prodgate") : { follow: null, failure: null };
+      if (failure) failures.push(failure);
       // Its event was to be written with its row: written now, from what git holds.
       const brought = engine.repo.mainlineNewest(run.deployableSha ?? to!, run.fromSha ? [run.fromSha] : [], MOVED_REVISIONS_LIMIT);
       const moved = movedEvent("prodgate", {
@@ -133,6 +136,8 @@ function recoverUnfinished(engine: Engine): void {
       });
     }
   }
+  // Every run is settled: now say why production-devel could not follow.
+  if (failures[0]) throw failures[0];
 }
 
 /**
@@ -249,7 +254,7 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
     return "retry";
   }
   faultPoint("after-update-ref");
-  const follow = advanceProductionDevel(engine, target, user ?? "prodgate", { prod, pdev: state.tips.productionDevel });
+  const { follow, failure } = followProduction(engine, target, user ?? "prodgate", { prod, pdev: state.tips.productionDevel });
   const how = outcome === "merged" ? "by a merge that keeps its own commits" : "fast-forward";
   const line = `production-stable moved to ${rev(d)} (${how})`;
   const brought = state.segment.slice(0, state.segment.findIndex((c) => c.sha === d.sha) + 1);
@@ -284,6 +289,8 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
   );
   if (follow) store.audit([follow]);
   faultPoint("after-db-write");
+  // production-stable's move is recorded: now say why production-devel could not follow.
+  if (failure) throw failure;
   return { outcome, from: prod, to: target, deployable: d, detail: null, line };
 }
 
@@ -340,6 +347,20 @@ function moveRefused(engine: Engine, prod: string | null, target: string, d: str
     return `the mirror's merge ${shortSha(target)} is not a merge of production-stable's tip and the deployable revision`;
   }
   return null;
+}
+
+/**
+ * advanceProductionDevel, with a ref file prodgate may not write (Repo.updateRef's
+ * UserError) kept aside: said once production-stable's move is recorded, never
+ * leaving that move unrecorded.
+ */
+function followProduction(...args: Parameters<typeof advanceProductionDevel>): { follow: AuditRow | null; failure: UserError | null } {
+  try {
+    return { follow: advanceProductionDevel(...args), failure: null };
+  } catch (err) {
+    if (err instanceof UserError) return { follow: null, failure: err };
+    throw err;
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import { fileStamp, readStamped, writeStamped } from "../files";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import type { CommitInfo, MainlineCommit } from "../policy/types";
@@ -42,6 +42,9 @@ export const queries = {
 };
 
 /** Typed questions to one git repository. Every name passed here has been checked by the caller. */
+/** The C locale, for a git whose messages are read: LC_ALL=C makes gettext ignore LANGUAGE too. */
+const ENGLISH = { LC_ALL: "C" };
+
 export class Repo {
   readonly git: Git;
   /** Set by the engine: makes revno() cost the distance to a known commit instead of the whole history. */
@@ -90,7 +93,8 @@ export class Repo {
   updateRef(ref: string, target: string, old: string, message: string): boolean {
     // With a reflog of the ref (created by the first move, kept by git for every later one),
     // crash recovery can prove which moves were prodgate's.
-    const r = this.git.run(["update-ref", "--create-reflog", "-m", message, ref, target, old], { okStatuses: [1, 128] });
+    // Git's and the C library's messages in English (C locale), whatever the caller's: their words are read below.
+    const r = this.git.run(["update-ref", "--create-reflog", "-m", message, ref, target, old], { okStatuses: [1, 128], env: ENGLISH });
     // A file of the ref or its reflog this user may not write (left by another user, root included)
     // is no lost race: retrying cannot help, so it is said as git says it.
     if (r.status !== 0 && /Permission denied/.test(r.stderr)) {
@@ -124,6 +128,58 @@ export class Repo {
     return this.diffContained(this.git.run(["diff-tree", "-p", "--binary", "--no-commit-id", "--root", fix]).stdout, tip);
   }
 
+  /**
+   * Does `tip` hold `fix`'s change where the fix made it? For each text file
+   * the fix changed, merging the fix into tip's file (three ways, from the
+   * fix's parent) changes nothing and conflicts nowhere. A merge aligns the
+   * files by their differences: unlike git apply (changeContained), it never
+   * takes a copy of the fixed lines elsewhere in the file for the change, and
+   * a line changed next to the fix does not hide it. A binary file, a file
+   * that is not UTF-8, or a mode the fix changed is left to git apply's check.
+   */
+  changeMergedIn(fix: string, tip: string): boolean {
+    const raw = this.git.run(["diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", "--root", fix]).stdout.split("\0");
+    // Set when some part of the change is not text a merge can judge: then git apply's check decides too.
+    let applyToo = false;
+    const zero = /^0+$/;
+    const files: { path: string; base: string; theirs: string }[] = [];
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      // ":<old mode> <new mode> <old blob> <new blob> <status>", then the path; a submodule is no file to merge.
+      const [oldMode, newMode, base, theirs] = raw[i]!.slice(1).split(" ");
+      if (!base || !theirs || oldMode === "160000" || newMode === "160000") continue;
+      files.push({ path: raw[i + 1]!, base, theirs });
+      if (oldMode !== newMode && !zero.test(oldMode!) && !zero.test(newMode!)) applyToo = true;
+    }
+    const blob = (name: string) => {
+      const r = this.git.run(["cat-file", "blob", name], { okStatuses: [128] });
+      return r.status === 0 ? r.stdout : null;
+    };
+    const dir = mkdtempSync(join(tmpdir(), "prodgate-merge-"));
+    try {
+      for (const f of files) {
+        // tip's file, or null where tip holds none (or something else than a file) there.
+        const ours = blob(`${tip}:${f.path}`);
+        if (ours === null || zero.test(f.theirs)) {
+          if (ours === null && zero.test(f.theirs)) continue;
+          return false;
+        }
+        const texts = [ours, zero.test(f.base) ? "" : blob(f.base), blob(f.theirs)];
+        // Not text (or not UTF-8): git apply's check of the whole blob decides.
+        if (texts.some((t) => t === null || t.includes("\0") || t.includes("\uFFFD"))) {
+          applyToo = true;
+          continue;
+        }
+        const names = ["ours", "base", "theirs"].map((n) => join(dir, n));
+        texts.forEach((t, i) => writeFileSync(names[i]!, t!));
+        const merged = this.git.run(["merge-file", "-p", ...names], { okStatuses: Array.from({ length: 255 }, (_, i) => i + 1) });
+        if (merged.status !== 0 || merged.stdout !== ours) return false;
+      }
+      return !applyToo || this.changeContained(fix, tip);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
   /** Does `tip`'s tree hold the change of `diff` (a patch): does it apply in reverse there? */
   diffContained(diff: string, tip: string): boolean {
     if (diff.trim() === "") return true;
@@ -149,7 +205,8 @@ export class Repo {
 
   static discover(dir: string): Repo {
     const git = new Git(dir);
-    const gitDir = git.out(["rev-parse", "--absolute-git-dir"]);
+    // In English: the admin command reads git's refusal of a repository another user owns.
+    const gitDir = git.out(["rev-parse", "--absolute-git-dir"], { env: ENGLISH });
     return new Repo(gitDir);
   }
 

@@ -43,7 +43,9 @@ export function cowboyHeld(engine: Engine, c: Pick<Cowboy, "commit" | "patch" | 
   }
   if (!match) return { held: false, why: null };
   // The cherry-pick match checked the content already; ancestry and patch-id did not.
-  if (match.how !== "cherry-pick" && !repo.diffContained(cowboyDiff(engine, c), rev)) {
+  // Where trees are read, the matching commit's change must also be where it made it (a copy of its lines elsewhere is not).
+  const kept = () => (repo.readsTrees ? repo.changeMergedIn(match!.commit, rev) : repo.diffContained(cowboyDiff(engine, c), rev));
+  if (match.how !== "cherry-pick" && !kept()) {
     return {
       held: false,
       why: `${shortSha(rev)} has ${shortSha(match.commit)} (${match.how}) but not its change (reverted or changed since)`,
