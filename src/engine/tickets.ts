@@ -2,7 +2,15 @@
 // commit's verdict combined from what QA said of it and of its tickets.
 import type { Config } from "../config";
 import { judgeSegment, type PendingEntry } from "../policy/deployable";
-import { combineVerdicts, lateVerdictStanding, standsBadFor, type TicketLookup, ticketRefs, ticketVerdictTargets } from "../policy/tickets";
+import {
+  type ChannelRecord,
+  combineVerdicts,
+  lateVerdictStanding,
+  standsBadFor,
+  type TicketLookup,
+  ticketRefs,
+  ticketVerdictTargets,
+} from "../policy/tickets";
 import { type CommitInfo, type MainlineCommit, shortSha, type Verdict, type VerdictRecord } from "../policy/types";
 import { markerTrust } from "./markers";
 import { type DeployState, deployState, type Engine } from "./state";
@@ -50,18 +58,38 @@ export function verdictsFor(
   commits: readonly Pick<CommitInfo, "sha" | "message">[],
   tickets: TicketLookup = ticketLookup(engine.config, commits),
 ): Map<string, VerdictRecord> {
-  const channels = engine.store.verdictChannels(commits.map((c) => c.sha));
+  const rows = engine.store.verdictRows(commits.map((c) => c.sha));
+  // The usual case, one verdict given to the commit itself, stands as it is
+  // (combineVerdicts would say the same): one map entry per row, nothing else
+  // per revision. Only a commit with several verdicts, or one given through a
+  // ticket, is combined; its own tickets matter only once some verdict came
+  // through a ticket.
   const result = new Map<string, VerdictRecord>();
-  for (const [sha, records] of channels) {
-    // The usual case, one verdict given to the commit itself, stands as it is
-    // (combineVerdicts would say the same); a commit's own tickets matter only
-    // once some verdict came through a ticket.
-    if (records.length === 1 && records[0]!.ticket === null) {
-      result.set(sha, records[0]!);
+  let combined: Map<string, ChannelRecord[]> | undefined;
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    const first = result.get(row.sha) as ChannelRecord | undefined;
+    if (first === undefined) {
+      result.set(row.sha, row);
+      if (row.ticket !== null) (combined ??= new Map()).set(row.sha, [row]);
       continue;
     }
-    const combined = combineVerdicts(records, records.some((r) => r.ticket !== null) ? (tickets.get(sha) ?? []) : []);
-    if (combined) result.set(sha, combined);
+    combined ??= new Map();
+    const all = combined.get(row.sha);
+    if (all) all.push(row);
+    else combined.set(row.sha, [first, row]);
+  }
+  if (!combined) return result;
+  for (const [sha, all] of combined) {
+    const newest = new Map<string | null, ChannelRecord>();
+    for (const r of all) if ((newest.get(r.ticket)?.id ?? -1) < r.id) newest.set(r.ticket, r);
+    const records = [...newest.values()].sort((a, b) => a.id - b.id);
+    const verdict =
+      records.length === 1 && records[0]!.ticket === null
+        ? records[0]!
+        : combineVerdicts(records, records.some((r) => r.ticket !== null) ? (tickets.get(sha) ?? []) : []);
+    if (verdict) result.set(sha, verdict);
+    else result.delete(sha);
   }
   return result;
 }

@@ -504,29 +504,31 @@ export class Store {
   }
 
   /**
+   * Every verdict of these commits, in no particular order (engine/tickets.ts
+   * verdictsFor keeps the newest of each channel). Rows as SQLite's driver
+   * makes them: read by every walk of stable, once per revision, in a process
+   * that runs that code once.
+   */
+  verdictRows(shas: readonly string[]): (VerdictRecord & { id: number; ticket: string | null })[] {
+    if (shas.length === 0) return [];
+    return this.db
+      .prepare("SELECT id, sha, verdict, user, at, note, ticket FROM verdicts WHERE sha IN (SELECT value FROM json_each(?))")
+      .all(JSON.stringify(shas)) as (VerdictRecord & { id: number; ticket: string | null })[];
+  }
+
+  /**
    * The newest verdict of each channel of these commits: the one given to the
-   * commit itself (ticket null) and the one given through each ticket.
+   * commit itself (ticket null) and the one given through each ticket, oldest first.
    */
   verdictChannels(shas: readonly string[]): Map<string, (VerdictRecord & { id: number; ticket: string | null })[]> {
     const result = new Map<string, (VerdictRecord & { id: number; ticket: string | null })[]>();
-    if (shas.length === 0) return result;
-    // Every verdict of these commits, newest kept per channel here: cheaper than
-    // asking SQLite to group, since a commit has few verdicts (read by every walk of stable).
-    const rows = this.db
-      .prepare("SELECT id, sha, verdict, user, at, note, ticket FROM verdicts WHERE sha IN (SELECT value FROM json_each(?))")
-      .raw()
-      .all(JSON.stringify(shas)) as [number, string, Verdict, string, string, string | null, string | null][];
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i]!;
-      const sha = row[1];
-      const ticket = row[6];
-      const record = { id: row[0], sha, verdict: row[2], user: row[3], at: row[4], note: row[5], ticket };
-      const channels = result.get(sha);
+    for (const record of this.verdictRows(shas)) {
+      const channels = result.get(record.sha);
       if (!channels) {
-        result.set(sha, [record]);
+        result.set(record.sha, [record]);
         continue;
       }
-      const same = channels.findIndex((c) => c.ticket === ticket);
+      const same = channels.findIndex((c) => c.ticket === record.ticket);
       if (same < 0) channels.push(record);
       else if (channels[same]!.id < record.id) channels[same] = record;
     }
