@@ -801,19 +801,20 @@ export class Store {
 
   /** Cherry-pick trailers whose fix's change the branch did not hold (audit rows merge-back/disputed), oldest first. */
   disputedClaims(): { fix: string; commit: string; branch: FixBranch }[] {
-    const rows = this.db
-      .prepare("SELECT old, new, ref FROM audit WHERE decision = 'merge-back' AND code = 'disputed' ORDER BY id")
-      .all() as { old: string; new: string; ref: string }[];
-    return rows
-      .filter((r) => r.ref === "devel" || r.ref === "stable")
-      .map((r) => ({ fix: r.old, commit: r.new, branch: r.ref as FixBranch }));
+    return this.mergeBackRows("disputed");
   }
 
   /** Fixes merged into a branch whose tree then no longer held their change (audit rows merge-back/reverted), oldest first. */
   revertedFixes(): { fix: string; commit: string; branch: FixBranch }[] {
-    const rows = this.db
-      .prepare("SELECT old, new, ref FROM audit WHERE decision = 'merge-back' AND code = 'reverted' ORDER BY id")
-      .all() as { old: string; new: string; ref: string }[];
+    return this.mergeBackRows("reverted");
+  }
+
+  private mergeBackRows(code: "disputed" | "reverted"): { fix: string; commit: string; branch: FixBranch }[] {
+    const rows = this.db.prepare("SELECT old, new, ref FROM audit WHERE decision = 'merge-back' AND code = ? ORDER BY id").all(code) as {
+      old: string;
+      new: string;
+      ref: string;
+    }[];
     return rows
       .filter((r) => r.ref === "devel" || r.ref === "stable")
       .map((r) => ({ fix: r.old, commit: r.new, branch: r.ref as FixBranch }));
