@@ -4,6 +4,7 @@
 import type { Engine } from "../engine/state";
 import { bringsSecurityFixes } from "../policy/fixes";
 import { deployState } from "../engine/state";
+import { verdictsFor } from "../engine/tickets";
 import type { RefUpdate } from "../engine/facts";
 import type { PendingEntry } from "../policy/deployable";
 import { branchRef } from "../policy/refs";
@@ -13,8 +14,11 @@ import type { EventDraft, MovedRevision } from "./types";
 /** The revisions of a move, each with its effective verdict and who gave it. */
 export function movedRevisions(engine: Engine, commits: readonly MainlineCommit[], entries: readonly PendingEntry[] = []): MovedRevision[] {
   const known = new Map(entries.map((e) => [e.commit.sha, e]));
-  const missing = commits.filter((c) => !known.has(c.sha)).map((c) => c.sha);
-  const verdicts = engine.store.latestVerdicts(missing);
+  // Combined over the channels, as the walk combines them: the newest row alone may be one ticket's.
+  const verdicts = verdictsFor(
+    engine,
+    commits.filter((c) => !known.has(c.sha)),
+  );
   return commits.map((c) => {
     const e = known.get(c.sha);
     const v = verdicts.get(c.sha);

@@ -324,6 +324,21 @@ describe("events", () => {
     expect(last!.data).toMatchObject({ how: "forced", to: work.sha("HEAD"), fixes: [] });
   });
 
+  it("a move lists each revision with its verdict combined over its tickets, not the newest verdict row alone", async () => {
+    webhook("deploy", receiver.url, ["production-stable.moved"]);
+    const r2 = work.commit("r2: fix login and logout [bug=1] [bug=2]");
+    expect((await push(["origin", "HEAD:devel"])).status).toBe(0);
+    expect((await push(["origin", "HEAD:stable"])).status).toBe(0);
+    // Ticket 1 tried and ok; ticket 2 never tried: r2 still needs testing, and the mirror leaves it.
+    expect((await prodgate(["qa", "ok", "--ticket", "1", "r2"], "quinn")).status).toBe(0);
+    expect(sb.tip("production-stable")).not.toBe(r2);
+    const override = await push(["-o", "prodgate.override=ship the login fix now", "origin", "HEAD:production-stable"], "ada");
+    expect(override.status, override.output).toBe(0);
+    await until(() => receiver.delivered.length === 1, "production-stable.moved");
+    const data = receiver.delivered[0]!.body.data as { revisions: { sha: string; verdict: string | null }[] };
+    expect(data.revisions.find((r) => r.sha === r2)).toMatchObject({ verdict: "needstesting" });
+  });
+
   it("mail: one plain-text message a person reads in five seconds", async () => {
     const smtp = await MailServer.start();
     try {
