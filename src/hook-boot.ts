@@ -16,7 +16,18 @@
 // first line, and the two copies must be equal. A cache that does not fit,
 // cannot be read or cannot be written changes nothing but the time: the hook
 // compiles as it would without one, and no error ever comes from here.
-import { type BigIntStats, closeSync, fstatSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  type BigIntStats,
+  closeSync,
+  fstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import Module from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { Script } from "node:vm";
@@ -95,11 +106,37 @@ try {
 
 const script = new Script(Module.wrap(source), { filename: engine, cachedData });
 
+/** This hook's temporary cache files left by writers killed before they renamed them (their process is gone). */
+function removeLeftovers(target: string): void {
+  const dir = dirname(target);
+  const prefix = `${target.slice(dir.length + 1)}.`;
+  for (const name of readdirSync(dir)) {
+    const pid = name.startsWith(prefix) && name.endsWith(".tmp") ? Number(name.slice(prefix.length, -4)) : NaN;
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+      continue; // Still running (or a process that took its number): left alone.
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ESRCH") continue;
+    }
+    try {
+      unlinkSync(join(dir, name));
+    } catch {
+      // Gone already.
+    }
+  }
+}
+
 if (path && (!cachedData || script.cachedDataRejected)) {
   const target = path;
   // At exit, with every function the hook ran compiled: those are in the cache too.
   process.once("exit", () => {
     const temporary = `${target}.${process.pid}.tmp`;
+    try {
+      removeLeftovers(target);
+    } catch {
+      // Left for the next writer.
+    }
     try {
       const cache = script.createCachedData();
       writeFileSync(temporary, Buffer.concat([headLine(key, cache.length), cache, cache]), { mode: 0o600 });

@@ -105,6 +105,21 @@ describe("the hooks' code cache", () => {
     });
   }
 
+  it("written again, takes away the temporary files of writers killed before they finished, and only those", () => {
+    develPush("r2");
+    const path = cacheOf("pre-receive");
+    // A writer that no longer runs (a pid above any Linux allows), and one that does (this test's own process).
+    const dead = `${path}.99999999.tmp`;
+    const live = `${path}.${process.pid}.tmp`;
+    writeFileSync(dead, "half a cache");
+    writeFileSync(live, "being written");
+    sb.run("rm", ["-f", path]);
+    refusedPush("r3: not approved");
+    expect(statSync(path).size).toBeGreaterThan(1000);
+    expect(statSync(dead, { throwIfNoEntry: false })).toBeUndefined();
+    expect(readFileSync(live, "utf8")).toBe("being written");
+  });
+
   it("that cannot be written never fails a push", () => {
     develPush("r2");
     const path = cacheOf("pre-receive");
