@@ -1214,6 +1214,8 @@ export class Store {
        ORDER BY id DESC LIMIT 1`,
     );
     const lastAudit = this.db.prepare("SELECT max(id) AS id FROM audit");
+    const auditDeploy = (r: { target: string; sha: string }, code: string, reason: string, detail: string) =>
+      this.audit([{ pushId: by.pushId, user: by.user, ref: `deploy/${r.target}`, new: r.sha, decision: "deploy", code, reason, detail }]);
     return this.write(() => {
       if (by.source.startsWith("tag ") && this.db.prepare("SELECT 1 FROM deployments WHERE source = ? LIMIT 1").get(by.source)) return [];
       const at = this.stamp();
@@ -1222,20 +1224,13 @@ export class Store {
         const stands = accepted ? (newer.get(r.target, accepted.id, accepted.at) as DeployRow | undefined) : undefined;
         if (stands) {
           const newerOne = deploymentOfRow(stands);
-          this.audit([
-            {
-              pushId: by.pushId,
-              user: by.user,
-              ref: `deploy/${r.target}`,
-              new: r.sha,
-              decision: "deploy",
-              code: "superseded",
-              reason:
-                `${r.target} ran ${shortSha(r.sha)} as of ${accepted!.at}, when the tag was accepted (recorded late); ` +
-                `not what runs there: the newer deployment stands: ${shortSha(newerOne.sha)} by ${newerOne.user} at ${newerOne.at} (${newerOne.source})`,
-              detail: by.source,
-            },
-          ]);
+          auditDeploy(
+            r,
+            "superseded",
+            `${r.target} ran ${shortSha(r.sha)} as of ${accepted!.at}, when the tag was accepted (recorded late); ` +
+              `not what runs there: the newer deployment stands: ${shortSha(newerOne.sha)} by ${newerOne.user} at ${newerOne.at} (${newerOne.source})`,
+            by.source,
+          );
           const id = Number(
             insert.run(r.target, r.sha, at, by.user, by.note, by.source, r.onProduction ? 1 : 0, by.pushId, accepted!.id, newerOne.id)
               .lastInsertRowid,
@@ -1243,18 +1238,12 @@ export class Store {
           done.push({ id, supersededBy: newerOne });
           continue;
         }
-        this.audit([
-          {
-            pushId: by.pushId,
-            user: by.user,
-            ref: `deploy/${r.target}`,
-            new: r.sha,
-            decision: "deploy",
-            code: r.onProduction ? "on-production" : "off-production",
-            reason: `${r.target} runs ${shortSha(r.sha)}${r.onProduction ? "" : ", which is not on production-stable"}`,
-            detail: by.note ? `${by.source}: ${by.note}` : by.source,
-          },
-        ]);
+        auditDeploy(
+          r,
+          r.onProduction ? "on-production" : "off-production",
+          `${r.target} runs ${shortSha(r.sha)}${r.onProduction ? "" : ", which is not on production-stable"}`,
+          by.note ? `${by.source}: ${by.note}` : by.source,
+        );
         // The write lock is held: the newest audit row is this one.
         const effect = accepted ? accepted.id : (lastAudit.get() as { id: number }).id;
         const id = Number(
