@@ -110,8 +110,7 @@ export function combineVerdicts(channels: readonly ChannelRecord[], tickets: rea
     if (r.ticket === null) direct = newest(direct, r);
     else perTicket.set(r.ticket, newest(perTicket.get(r.ticket), r)!);
   }
-  const strip = (r: ChannelRecord): VerdictRecord => ({ sha: r.sha, verdict: r.verdict, user: r.user, at: r.at, note: r.note ?? null });
-  if (perTicket.size === 0) return strip(direct!);
+  if (perTicket.size === 0) return restated(direct!, direct!.verdict);
   const all = [...new Set([...tickets, ...perTicket.keys()])];
   const standing = all.map((ticket) => ({ ticket, record: newest(direct, perTicket.get(ticket)) }));
   const verdictOf = (s: (typeof standing)[number]): Verdict => s.record?.verdict ?? "needstesting";
@@ -122,7 +121,23 @@ export function combineVerdicts(channels: readonly ChannelRecord[], tickets: rea
   const verdict: Verdict = verdictOf(deciding);
   // Who said it: the record that decided, or the newest one when a ticket has no record yet.
   const by = deciding.record ?? latest;
-  return { ...strip(by), verdict, byTicket };
+  return restated(by, verdict, byTicket);
+}
+
+/**
+ * `r` told as a verdict record of its own saying `verdict`: the commit and
+ * verdict set, who gave it, when and its note read from `r` when asked (a
+ * stored record may read those only then), and `byTicket` when given.
+ */
+function restated(r: VerdictRecord, verdict: Verdict, byTicket?: CombinedVerdict["byTicket"]): CombinedVerdict {
+  const out = { sha: r.sha, verdict } as CombinedVerdict;
+  Object.defineProperties(out, {
+    user: { get: () => r.user, enumerable: true },
+    at: { get: () => r.at, enumerable: true },
+    note: { get: () => r.note ?? null, enumerable: true },
+  });
+  if (byTicket) out.byTicket = byTicket;
+  return out;
 }
 
 /**

@@ -165,6 +165,79 @@ export function now(): string {
 }
 
 /** The only place that speaks SQL. */
+/** Who gave a verdict, when, and with what note. */
+interface VerdictDetail {
+  user: string;
+  at: string;
+  note: string | null;
+}
+
+/**
+ * The details of the verdict rows of one Store.verdictRows() read, loaded
+ * together at the first use of any of them. A verdict row is never changed
+ * or deleted once written, so reading its details later gives what reading
+ * them with the row would have.
+ */
+class VerdictDetails {
+  private readonly ids: number[] = [];
+  private loaded: Map<number, VerdictDetail> | null = null;
+
+  constructor(private readonly db: Database.Database) {}
+
+  add(id: number): void {
+    this.ids.push(id);
+  }
+
+  of(id: number): VerdictDetail {
+    if (!this.loaded) {
+      const rows = this.db
+        .prepare("SELECT id, user, at, note FROM verdicts WHERE id IN (SELECT value FROM json_each(?))")
+        .raw()
+        .all(JSON.stringify(this.ids)) as [number, string, string, string | null][];
+      this.loaded = new Map(rows.map(([rowId, user, at, note]) => [rowId, { user, at, note }]));
+    }
+    const detail = this.loaded.get(id);
+    if (!detail) throw new Error(`verdict row ${id} is no longer in the database`);
+    return detail;
+  }
+}
+
+/**
+ * A verdict row as the walk reads it: id, commit, verdict and ticket at once,
+ * user, at and note (VerdictRecord's other fields) when first asked, for the
+ * whole read at once. JSON gives all of them.
+ */
+export class StoredVerdict implements VerdictRecord {
+  readonly #details: VerdictDetails;
+
+  constructor(
+    readonly id: number,
+    readonly sha: string,
+    readonly verdict: Verdict,
+    readonly ticket: string | null,
+    details: VerdictDetails,
+  ) {
+    this.#details = details;
+    details.add(id);
+  }
+
+  get user(): string {
+    return this.#details.of(this.id).user;
+  }
+
+  get at(): string {
+    return this.#details.of(this.id).at;
+  }
+
+  get note(): string | null {
+    return this.#details.of(this.id).note;
+  }
+
+  toJSON(): VerdictRecord & { id: number; ticket: string | null } {
+    return { id: this.id, sha: this.sha, verdict: this.verdict, user: this.user, at: this.at, note: this.note, ticket: this.ticket };
+  }
+}
+
 export class Store {
   private constructor(
     readonly db: Database.Database,
@@ -505,23 +578,35 @@ export class Store {
 
   /**
    * Every verdict of these commits, in no particular order (engine/tickets.ts
-   * verdictsFor keeps the newest of each channel). Rows as SQLite's driver
-   * makes them: read by every walk of stable, once per revision, in a process
-   * that runs that code once.
+   * verdictsFor keeps the newest of each channel). Read by every walk of
+   * stable, once per revision, in a process that runs that code once: only
+   * what decides is read here (the row's id, commit, verdict and ticket);
+   * who gave it, when and with what note are read at their first use, for
+   * all the rows of this read in one query (see StoredVerdict).
    */
-  verdictRows(shas: readonly string[]): (VerdictRecord & { id: number; ticket: string | null })[] {
+  verdictRows(shas: readonly string[]): StoredVerdict[] {
     if (shas.length === 0) return [];
-    return this.db
-      .prepare("SELECT id, sha, verdict, user, at, note, ticket FROM verdicts WHERE sha IN (SELECT value FROM json_each(?))")
-      .all(JSON.stringify(shas)) as (VerdictRecord & { id: number; ticket: string | null })[];
+    const wanted = shas.length === 1 ? shas : [...new Set(shas)];
+    // json_each's key is the index into `wanted`: the commit's sha is the caller's own string, not a copy per row.
+    const rows = this.db
+      .prepare("SELECT w.key, v.id, v.verdict, v.ticket FROM json_each(?) AS w JOIN verdicts AS v ON v.sha = w.value")
+      .raw()
+      .all(JSON.stringify(wanted)) as [number, number, Verdict, string | null][];
+    const details = new VerdictDetails(this.db);
+    const result: StoredVerdict[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const [key, id, verdict, ticket] = rows[i]!;
+      result[i] = new StoredVerdict(id, wanted[key]!, verdict, ticket, details);
+    }
+    return result;
   }
 
   /**
    * The newest verdict of each channel of these commits: the one given to the
    * commit itself (ticket null) and the one given through each ticket, oldest first.
    */
-  verdictChannels(shas: readonly string[]): Map<string, (VerdictRecord & { id: number; ticket: string | null })[]> {
-    const result = new Map<string, (VerdictRecord & { id: number; ticket: string | null })[]>();
+  verdictChannels(shas: readonly string[]): Map<string, StoredVerdict[]> {
+    const result = new Map<string, StoredVerdict[]>();
     for (const record of this.verdictRows(shas)) {
       const channels = result.get(record.sha);
       if (!channels) {

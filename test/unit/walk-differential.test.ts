@@ -160,8 +160,15 @@ describe("the walk of stable, before and after it was made faster", () => {
       for (let i = r.int(10); i > 0; i--) {
         const c = r.pick(commits);
         store.recordVerdicts(
-          [{ sha: c.sha, verdict: r.pick(verdicts), ticket: r.pick([null, null, "7", "8", "9"]) }],
-          r.pick(["quinn", "qa2"]),
+          [
+            {
+              sha: c.sha,
+              verdict: r.pick(verdicts),
+              ticket: r.pick([null, null, "7", "8", "9"]),
+              note: r.pick([null, "tried on staging", "n2"]),
+            },
+          ],
+          r.pick(["quinn", "qa2", "qa3"]),
           "test",
         );
       }
@@ -190,5 +197,32 @@ describe("the walk of stable, before and after it was made faster", () => {
       // The faster walk sets an entry's tickets only around an [incr] marker (status reads the rest from DeployState.tickets).
       expect(seen, JSON.stringify(commits.map((c) => c.message))).toEqual(expected);
     }
+  });
+
+  it("reads who, when and why of each verdict at first use, the same as the row holds", () => {
+    store.db.exec("DELETE FROM verdicts");
+    const shas = ["a".repeat(40), "b".repeat(40), "c".repeat(40)];
+    store.recordVerdicts([{ sha: shas[0]!, verdict: "ok", note: "first" }], "quinn", "test");
+    store.recordVerdicts([{ sha: shas[1]!, verdict: "bad" }], "qa2", "test");
+    store.recordVerdicts([{ sha: shas[0]!, verdict: "untestable", ticket: "7", note: "by ticket" }], "qa3", "test");
+    const stored = store.db.prepare("SELECT id, sha, verdict, user, at, note, ticket FROM verdicts ORDER BY id").all();
+    // Asked twice, the rows given in another order: each row keeps its own details.
+    const read = store.verdictRows([shas[2]!, shas[1]!, shas[0]!, shas[1]!]).sort((a, b) => a.id - b.id);
+    expect(JSON.parse(JSON.stringify(read))).toEqual(stored);
+    expect(read.map((v) => [v.user, v.at, v.note])).toEqual(
+      stored.map((v) => [(v as VerdictRecord).user, (v as VerdictRecord).at, (v as VerdictRecord).note]),
+    );
+    // A combined verdict tells the details of the record that decided it, spread or serialised alike.
+    const engine = { store, config: { ticketPatterns: patterns } } as unknown as Parameters<typeof verdictsFor>[0];
+    const combined = verdictsFor(engine, [{ sha: shas[0]!, message: "x [bug=7]" }]).get(shas[0]!)!;
+    expect({ ...combined }).toEqual({
+      sha: shas[0],
+      verdict: "untestable",
+      user: "qa3",
+      at: combined.at,
+      note: "by ticket",
+      byTicket: [{ ticket: "7", verdict: "untestable" }],
+    });
+    expect(JSON.parse(JSON.stringify(combined)).user).toBe("qa3");
   });
 });
