@@ -8,24 +8,37 @@ export interface ParsedCommit extends CommitInfo {
   mark: string;
 }
 
-/** Parse `git log -z --format=%m%H%x1f%P%x1f%B` output. */
+/**
+ * Parse `git log -z --format=%m%H%x1f%P%x1f%B` output. Every walk of stable
+ * reads thousands of records in a process that runs this once, so each is
+ * cut out of the output by index, with no intermediate array or regex: a
+ * record is its text up to the next NUL; one newline before the mark is not
+ * part of it (git puts it between records), nor are the newlines ending the
+ * message; a record without its two field separators is skipped.
+ */
 export function parseCommits(output: string): ParsedCommit[] {
   const commits: ParsedCommit[] = [];
-  for (const record of output.split("\0")) {
-    if (record.trim() === "") continue;
-    const first = record.indexOf("\x1f");
-    const second = record.indexOf("\x1f", first + 1);
-    if (first < 0 || second < 0) continue;
-    const head = record.slice(0, first).replace(/^\n/, "");
-    const mark = head.slice(0, 1);
-    const sha = head.slice(1);
-    const parents = record
-      .slice(first + 1, second)
-      .split(" ")
-      .filter(Boolean);
-    const message = record.slice(second + 1).replace(/\n+$/, "");
-    const subject = message.split("\n", 1)[0] ?? "";
-    commits.push({ mark, sha, parents, subject, message });
+  const length = output.length;
+  let start = 0;
+  while (start < length) {
+    let end = output.indexOf("\0", start);
+    if (end < 0) end = length;
+    const first = output.indexOf("\x1f", start);
+    const second = first < 0 || first >= end ? -1 : output.indexOf("\x1f", first + 1);
+    if (second >= 0 && second < end) {
+      const head = output.charCodeAt(start) === 10 ? start + 1 : start;
+      const mark = head < first ? output[head]! : "";
+      const sha = head < first ? output.slice(head + 1, first) : "";
+      const parentText = output.slice(first + 1, second);
+      const parents = parentText === "" ? [] : parentText.split(" ");
+      let last = end;
+      while (last > second + 1 && output.charCodeAt(last - 1) === 10) last--;
+      const message = output.slice(second + 1, last);
+      const newline = message.indexOf("\n");
+      const subject = newline < 0 ? message : message.slice(0, newline);
+      commits.push({ mark, sha, parents: parents.includes("") ? parents.filter(Boolean) : parents, subject, message });
+    }
+    start = end + 1;
   }
   return commits;
 }

@@ -425,7 +425,12 @@ export class Repo {
       return { segment: [], boundary: tipCommit ? { ...tipCommit, revno: this.revno(tipCommit.sha) } : null };
     }
     const tipRevno = this.revno(chain[0]!.sha);
-    const segment: MainlineCommit[] = chain.map(({ mark: _m, ...c }, i) => ({ ...c, revno: tipRevno - i })).reverse();
+    // Oldest first, each commit numbered down from the tip (a loop: thousands of commits per walk).
+    const segment: MainlineCommit[] = new Array<MainlineCommit>(chain.length);
+    for (let i = 0, last = chain.length - 1; i <= last; i++) {
+      const c = chain[i]!;
+      segment[last - i] = { sha: c.sha, parents: c.parents, subject: c.subject, message: c.message, revno: tipRevno - i };
+    }
     const oldest = segment[0]!;
     const parentSha = oldest.parents[0];
     const boundaryCommit = parentSha ? parsed.find((c) => c.mark === "-" && c.sha === parentSha) : undefined;

@@ -14,6 +14,8 @@ import { combineVerdicts, DEFAULT_TICKET_PATTERNS, ticketRefs } from "../../src/
 import type { MainlineCommit, Verdict, VerdictRecord } from "../../src/policy/types";
 import { Store } from "../../src/store/store";
 import * as before from "./before/deployable";
+import * as beforeParse from "./before/parse";
+import { parseCommits } from "../../src/git/parse";
 
 /** A small deterministic generator (mulberry32). */
 function rng(seed: number) {
@@ -224,5 +226,26 @@ describe("the walk of stable, before and after it was made faster", () => {
       byTicket: [{ ticket: "7", verdict: "untestable" }],
     });
     expect(JSON.parse(JSON.stringify(combined)).user).toBe("qa3");
+  });
+});
+
+describe("git log's records, before and after they were cut out by index", () => {
+  it("parse to the same commits over generated output", () => {
+    const r = rng(11);
+    const pieces = ["", "\n", "\n\n", " ", "\r", "\r\n", "\t", "\x1f", "\0", "a", "Fix it", "é", "[no-qa]"];
+    const text = (n: number) => Array.from({ length: n }, () => r.pick(pieces)).join("");
+    const sha = () => r.pick(["", "a", "0123456789abcdef0123456789abcdef01234567", "x y"]);
+    for (let round = 0; round < 3000; round++) {
+      const records: string[] = [];
+      for (let i = r.int(6); i > 0; i--) {
+        const lead = r.pick(["", "", "\n", "\n\n", " "]);
+        const mark = r.pick(["", ">", "-", "<", " "]);
+        const parents = Array.from({ length: r.int(4) }, sha).join(r.pick([" ", " ", "  "]));
+        const fields = r.int(8) === 0 ? [mark + sha()] : r.int(8) === 0 ? [mark + sha(), parents] : [mark + sha(), parents, text(r.int(8))];
+        records.push(lead + fields.join("\x1f") + r.pick(["", "\n", "\n\n", " \n"]));
+      }
+      const output = records.join("\0") + r.pick(["", "\0", "\0\n", "\n"]);
+      expect(parseCommits(output), JSON.stringify(output)).toEqual(beforeParse.parseCommits(output));
+    }
   });
 });
