@@ -2,7 +2,6 @@
 // webhook and mail endpoint, in event order per endpoint, at least once.
 // It runs apart from every push (see start.ts), holding a lock so at most
 // one runs per repository.
-import Database from "better-sqlite3";
 import { createHmac } from "node:crypto";
 import type * as Http from "node:http";
 import { readFileSync } from "node:fs";
@@ -10,7 +9,7 @@ import { basename, join } from "node:path";
 import { type Config, readConfigCached } from "../config";
 import { faultPoint } from "../engine/fault";
 import type { Repo } from "../git/repo";
-import { nativeBinding } from "../store/native";
+import { deliverLockPath, tryDeliverLock } from "./lock";
 import { databasePath, now, Store, type StoredEvent } from "../store/store";
 import { type Endpoint, endpointUsable, type EventsConfig, type MailEndpoint, type WebhookEndpoint } from "./config";
 import { mailBody, mailSubject } from "./mail";
@@ -211,9 +210,9 @@ async function pass(repo: Repo, store: Store, repository: string): Promise<numbe
  */
 export async function runDeliverer(repo: Repo, opts: { once?: boolean } = {}, dbPath = databasePath(repo.gitDir)): Promise<number> {
   const repository = repositoryName(repo.location);
-  const lockPath = join(repo.gitDir, "prodgate", "deliver.lock");
+  const lockPath = deliverLockPath(join(repo.gitDir, "prodgate"));
   for (;;) {
-    const lock = tryLock(lockPath);
+    const lock = tryDeliverLock(lockPath);
     if (!lock) return 0; // another deliverer runs; it picks up what was just written
     let seen: number;
     const store = Store.open(dbPath);
@@ -240,19 +239,6 @@ export async function runDeliverer(repo: Repo, opts: { once?: boolean } = {}, db
     const last = check.lastEventId();
     check.close();
     if (last === seen!) return 0;
-  }
-}
-
-/** The lock is an exclusive SQLite transaction on a file of its own: the kernel drops it when its holder dies. */
-function tryLock(path: string): Database.Database | null {
-  const db = new Database(path, { timeout: 0, nativeBinding: nativeBinding() });
-  try {
-    db.exec("BEGIN EXCLUSIVE");
-    return db;
-  } catch (err) {
-    db.close();
-    if (String((err as { code?: unknown })?.code ?? "").startsWith("SQLITE_BUSY")) return null;
-    throw err;
   }
 }
 

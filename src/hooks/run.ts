@@ -1,5 +1,6 @@
 import { appendFileSync, writeSync } from "node:fs";
 import { UserError } from "../errors";
+import { deliverersStarted } from "../events/start";
 import { gitProcesses } from "../git/run";
 import { printableLine } from "../policy/message";
 import { readStdin } from "./input";
@@ -10,7 +11,7 @@ import { preReceive } from "./pre-receive";
  * `hook <name>`: runs one git hook with git's input on stdin. With
  * PRODGATE_TRACE=<file> in the hook's environment, each run appends
  * "<hook> <ms>ms git=<n>" (time since Node started, git processes it
- * started) to that file.
+ * started), followed by " deliverer" when it started one, to that file.
  */
 export function runHook(name: string | undefined): number {
   // Written straight to the descriptor: setting up process.stderr as a stream costs a few ms.
@@ -22,7 +23,8 @@ export function runHook(name: string | undefined): number {
   const trace = process.env.PRODGATE_TRACE;
   if (trace) {
     try {
-      appendFileSync(trace, `${name} ${Math.round(performance.now())}ms git=${gitProcesses.started}\n`);
+      const deliverer = deliverersStarted.count > 0 ? " deliverer" : "";
+      appendFileSync(trace, `${name} ${Math.round(performance.now())}ms git=${gitProcesses.started}${deliverer}\n`);
     } catch {
       // Tracing never changes what a hook does.
     }

@@ -1,7 +1,7 @@
 // Events: the outbox written with each change, delivered by `prodgate deliver`
 // to a real webhook receiver and a real SMTP server on loopback.
 import Database from "better-sqlite3";
-import { chmodSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startIn, until } from "../helpers/background";
@@ -225,6 +225,35 @@ describe("events", () => {
     expect((await prodgate(["events", "redeliver", "no-such-id"])).status).toBe(2);
     expect(receiver.requests.length).toBe(4);
   });
+
+  it("a push while a deliverer waits on a slow receiver starts no second one; the running one delivers its events", async () => {
+    webhook("deploy", receiver.url, ["production-stable.moved"]);
+    receiver.mode = "hang";
+    expect((await prodgate(["qa", "ok", "r1"], "quinn")).status).toBe(0);
+    await until(() => receiver.hangingCount === 1 && delivererRunning(), "the deliverer waiting on the receiver");
+    work.commit("r2: second");
+    work.land();
+    work.git(["tag", "qa/ok/r2", "HEAD"]);
+    const trace = join(sb.root, "trace");
+    const p = await push(["origin", "qa/ok/r2"], "quinn", { PRODGATE_TRACE: trace });
+    expect(p.status, p.output).toBe(0);
+    expect(sb.tip("production-stable")).toBe(work.sha("HEAD"));
+    // The verdict moved production-stable (an event for the webhook): post-receive ran and started nothing.
+    expect(readFileSync(trace, "utf8")).toMatch(/^post-receive \d+ms git=\d+$/m);
+    receiver.mode = 200;
+    receiver.release();
+    await until(() => receiver.delivered.length === 2, "both moves delivered by the deliverer that was running");
+    expect(receiver.delivered.map((r) => r.body.data.to)).toEqual([work.sha("HEAD~1"), work.sha("HEAD")]);
+    // The verdict given by the command started one (a deliverer was not running then).
+    receiver.mode = "hang";
+    await until(() => !delivererRunning(), "the deliverer to exit");
+    work.commit("r3: third");
+    work.land();
+    work.git(["tag", "qa/ok/r3", "HEAD"]);
+    expect((await push(["origin", "qa/ok/r3"], "quinn", { PRODGATE_TRACE: trace })).status).toBe(0);
+    expect(readFileSync(trace, "utf8").trim().split("\n").at(-1)).toMatch(/^post-receive \d+ms git=\d+ deliverer$/);
+    await until(() => receiver.hangingCount === 1, "the new deliverer's request");
+  }, 60_000);
 
   it("a failing receiver's event is listed by --failed, and given up after the retry window", async () => {
     webhook("deploy", receiver.url, ["production-stable.moved"]);

@@ -73,6 +73,11 @@ export class WebhookReceiver {
     });
   }
 
+  /** Drop the connections of the requests left hanging: their senders see a failed delivery. */
+  release(): void {
+    for (const r of this.hanging) r.destroy();
+  }
+
   async close(): Promise<void> {
     for (const r of this.hanging) r.destroy();
     this.server.closeAllConnections();
