@@ -181,6 +181,7 @@ ask_mainline() {
 # The hooks make no TLS connection, and Node reads NODE_EXTRA_CA_CERTS at every
 # start (about 40 ms on a system bundle): it is dropped for prodgate alone.
 run_engine() {
+	[ -n "$receive" ] || receive_of
 	umask 077
 	unset NODE_EXTRA_CA_CERTS
 	# No count until this run's answers are done: one left by an earlier
@@ -209,5 +210,6 @@ receive_of() {
 	case "$PPID${20}" in *[!0-9]*) return 0 ;; esac
 	receive="$PPID-${20}"
 }
+# Asked only by a push prodgate governs (run_engine, the quiet note): reading
+# /proc costs a system call per byte in the shell.
 receive=
-receive_of
