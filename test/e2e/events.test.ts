@@ -255,6 +255,30 @@ describe("events", () => {
     await until(() => receiver.hangingCount === 1, "the new deliverer's request");
   }, 60_000);
 
+  it("a push while sync's one delivery pass holds the lock: its events are delivered all the same", async () => {
+    webhook("deploy", receiver.url, ["production-stable.moved"]);
+    // r1's move queued, its deliverer killed before sending: sync's pass has something to send.
+    expect((await prodgate(["qa", "ok", "r1"], "quinn", { PRODGATE_FAULT: "before-delivery-sent" })).status).toBe(0);
+    await until(() => queued("production-stable.moved") && !delivererRunning(), "the deliverer killed after queueing");
+    receiver.mode = "hang";
+    const sync = startIn(sb, process.execPath, [MAIN, "--repo", sb.bare, "sync"], sb.root, {});
+    await until(() => receiver.hangingCount === 1 && delivererRunning(), "sync's delivery pass waiting on the receiver");
+    receiver.mode = 200;
+    work.commit("r2: second");
+    work.land();
+    work.git(["tag", "qa/ok/r2", "HEAD"]);
+    const trace = join(sb.root, "trace");
+    const p = await push(["origin", "qa/ok/r2"], "quinn", { PRODGATE_TRACE: trace });
+    expect(p.status, p.output).toBe(0);
+    expect(sb.tip("production-stable")).toBe(work.sha("HEAD"));
+    // The lock was held (by sync's pass): the push started no deliverer of its own.
+    expect(readFileSync(trace, "utf8")).toMatch(/^post-receive \d+ms git=\d+$/m);
+    receiver.answerHanging(200);
+    expect((await sync.done).status).toBe(0);
+    await until(() => receiver.delivered.length === 2, "r2's move delivered after sync's pass", 20_000);
+    expect(receiver.delivered.map((r) => r.body.data.to)).toEqual([work.sha("HEAD~1"), work.sha("HEAD")]);
+  }, 60_000);
+
   it("a failing receiver's event is listed by --failed, and given up after the retry window", async () => {
     webhook("deploy", receiver.url, ["production-stable.moved"]);
     // 1440 × 0.01 s = 14.4 s instead of 24 h.
