@@ -7,7 +7,7 @@ import type * as Http from "node:http";
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { type Config, readConfigCached } from "../config";
-import { faultPoint } from "../engine/fault";
+import { faultPoint, pausePoint } from "../engine/fault";
 import type { Repo } from "../git/repo";
 import { deliverLockPath, tryDeliverLock } from "./lock";
 import { startDeliverer } from "./start";
@@ -232,6 +232,8 @@ export async function runDeliverer(repo: Repo, opts: { once?: boolean } = {}, db
         while (Date.now() < due && store.lastEventId() === seen) await sleep(Math.min(due - Date.now(), 1000));
       }
     } finally {
+      // Between its last look and letting go of the lock: a push now sees the lock held and starts no deliverer.
+      pausePoint("deliverer-before-unlock");
       store.close();
       lock.exec("ROLLBACK");
       lock.close();
