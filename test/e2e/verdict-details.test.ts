@@ -100,6 +100,19 @@ describe("verdict details", () => {
       "bad",
     ]);
 
+    // qa pending --by-ticket lists the same details, each revision under each of its tickets.
+    const groups = sb.json<
+      { ticket: string | null; revisions: { revno: number; by: string | null; at: string | null; note: string | null }[] }[]
+    >(["qa", "pending", "--by-ticket"]);
+    const listed = groups.flatMap((g) => g.revisions);
+    expect(new Set(listed.map((p) => p.revno))).toEqual(new Set([1, 3, 5]));
+    for (const p of listed) {
+      const e = expected[`r${p.revno}`]!;
+      expect({ by: p.by, at: p.at, note: p.note }, `r${p.revno}`).toEqual(
+        e ? { by: e.user, at: e.at, note: e.note } : { by: null, at: null, note: null },
+      );
+    }
+
     for (const [r, e] of Object.entries(expected)) {
       if (!e) continue;
       const explained = JSON.parse(sb.prodgate(["explain", r, "--json"]).stdout) as {
