@@ -5,3 +5,12 @@
 export function faultPoint(step: string): void {
   if (process.env.PRODGATE_FAULT === step) process.kill(process.pid, "SIGKILL");
 }
+
+/**
+ * Race tests stop the process at a named step with PRODGATE_PAUSE=<step>
+ * (SIGSTOP), do their part meanwhile, and continue it (SIGCONT). It only
+ * ever stops: no value changes what is checked.
+ */
+export function pausePoint(step: string): void {
+  if (process.env.PRODGATE_PAUSE === step) process.kill(process.pid, "SIGSTOP");
+}

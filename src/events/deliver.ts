@@ -7,9 +7,10 @@ import type * as Http from "node:http";
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { type Config, readConfigCached } from "../config";
-import { faultPoint } from "../engine/fault";
+import { faultPoint, pausePoint } from "../engine/fault";
 import type { Repo } from "../git/repo";
 import { deliverLockPath, tryDeliverLock } from "./lock";
+import { startDeliverer } from "./start";
 import { databasePath, now, Store, type StoredEvent } from "../store/store";
 import { type Endpoint, endpointUsable, type EventsConfig, type MailEndpoint, type WebhookEndpoint } from "./config";
 import { mailBody, mailSubject } from "./mail";
@@ -206,7 +207,8 @@ async function pass(repo: Repo, store: Store, repository: string): Promise<numbe
  * `prodgate deliver`: deliver until nothing is left to try (delivered,
  * failed, or waiting on a configuration mistake), sleeping between retries
  * and picking up new events meanwhile. With `once` (sync), one pass over
- * what is due now. Returns at once when another deliverer holds the lock.
+ * what is due now, then a deliverer started for the events written during
+ * it. Returns at once when another deliverer holds the lock.
  */
 export async function runDeliverer(repo: Repo, opts: { once?: boolean } = {}, dbPath = databasePath(repo.gitDir)): Promise<number> {
   const repository = repositoryName(repo.location);
@@ -220,7 +222,7 @@ export async function runDeliverer(repo: Repo, opts: { once?: boolean } = {}, db
       for (;;) {
         seen = store.lastEventId();
         const wait = await pass(repo, store, repository);
-        if (opts.once) return 0;
+        if (opts.once) break;
         if (wait === null) {
           if (store.lastEventId() !== seen) continue;
           break;
@@ -230,6 +232,8 @@ export async function runDeliverer(repo: Repo, opts: { once?: boolean } = {}, db
         while (Date.now() < due && store.lastEventId() === seen) await sleep(Math.min(due - Date.now(), 1000));
       }
     } finally {
+      // Between its last look and letting go of the lock: a push now sees the lock held and starts no deliverer.
+      pausePoint("deliverer-before-unlock");
       store.close();
       lock.exec("ROLLBACK");
       lock.close();
@@ -239,6 +243,12 @@ export async function runDeliverer(repo: Repo, opts: { once?: boolean } = {}, db
     const last = check.lastEventId();
     check.close();
     if (last === seen!) return 0;
+    // A push that wrote events while this one pass (sync's) held the lock started no
+    // deliverer, counting on the holder: start the one it would have started.
+    if (opts.once) {
+      startDeliverer(repo.location);
+      return 0;
+    }
   }
 }
 

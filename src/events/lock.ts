@@ -27,7 +27,8 @@ export function tryDeliverLock(path: string): Database.Database | null {
 /**
  * Is a deliverer running now? It holds the lock from before its first pass
  * until after its last, and looks for new events once more after letting
- * go, so events written before this answered true are delivered by it.
+ * go (a one-pass run, sync's, starts a deliverer for them), so events
+ * written before this answered true are delivered.
  */
 export function delivererHoldsLock(prodgateDir: string): boolean {
   const lock = tryDeliverLock(deliverLockPath(prodgateDir));

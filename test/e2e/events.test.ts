@@ -1,7 +1,7 @@
 // Events: the outbox written with each change, delivered by `prodgate deliver`
 // to a real webhook receiver and a real SMTP server on loopback.
 import Database from "better-sqlite3";
-import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startIn, until } from "../helpers/background";
@@ -254,6 +254,66 @@ describe("events", () => {
     expect(readFileSync(trace, "utf8").trim().split("\n").at(-1)).toMatch(/^post-receive \d+ms git=\d+ deliverer$/);
     await until(() => receiver.hangingCount === 1, "the new deliverer's request");
   }, 60_000);
+
+  it("a push while sync's one delivery pass holds the lock: its events are delivered all the same", async () => {
+    webhook("deploy", receiver.url, ["production-stable.moved"]);
+    // r1's move queued, its deliverer killed before sending: sync's pass has something to send.
+    expect((await prodgate(["qa", "ok", "r1"], "quinn", { PRODGATE_FAULT: "before-delivery-sent" })).status).toBe(0);
+    await until(() => queued("production-stable.moved") && !delivererRunning(), "the deliverer killed after queueing");
+    receiver.mode = "hang";
+    const sync = startIn(sb, process.execPath, [MAIN, "--repo", sb.bare, "sync"], sb.root, {});
+    await until(() => receiver.hangingCount === 1 && delivererRunning(), "sync's delivery pass waiting on the receiver");
+    receiver.mode = 200;
+    work.commit("r2: second");
+    work.land();
+    work.git(["tag", "qa/ok/r2", "HEAD"]);
+    const trace = join(sb.root, "trace");
+    const p = await push(["origin", "qa/ok/r2"], "quinn", { PRODGATE_TRACE: trace });
+    expect(p.status, p.output).toBe(0);
+    expect(sb.tip("production-stable")).toBe(work.sha("HEAD"));
+    // The lock was held (by sync's pass): the push started no deliverer of its own.
+    expect(readFileSync(trace, "utf8")).toMatch(/^post-receive \d+ms git=\d+$/m);
+    receiver.answerHanging(200);
+    expect((await sync.done).status).toBe(0);
+    await until(() => receiver.delivered.length === 2, "r2's move delivered after sync's pass", 20_000);
+    expect(receiver.delivered.map((r) => r.body.data.to)).toEqual([work.sha("HEAD~1"), work.sha("HEAD")]);
+  }, 60_000);
+
+  it("a push between the deliverer's last look and its letting go of the lock: the deliverer delivers its events", async () => {
+    webhook("deploy", receiver.url, ["production-stable.moved"]);
+    // The deliverer the command starts stops itself after its last look, still holding the lock.
+    expect((await prodgate(["qa", "ok", "r1"], "quinn", { PRODGATE_PAUSE: "deliverer-before-unlock" })).status).toBe(0);
+    let pid: number | null = null;
+    await until(() => receiver.delivered.length === 1 && (pid = stoppedDeliverer()) !== null, "the deliverer stopped before letting go");
+    try {
+      expect(delivererRunning()).toBe(true);
+      await pushBetweenLookAndUnlock(pid!);
+    } finally {
+      // Never leave a stopped deliverer behind, whatever failed.
+      try {
+        process.kill(pid!, "SIGCONT");
+      } catch {
+        // It has exited.
+      }
+    }
+    await until(() => !delivererRunning(), "the deliverer to exit");
+  }, 60_000);
+
+  async function pushBetweenLookAndUnlock(pid: number): Promise<void> {
+    work.commit("r2: second");
+    work.land();
+    work.git(["tag", "qa/ok/r2", "HEAD"]);
+    const trace = join(sb.root, "trace");
+    const p = await push(["origin", "qa/ok/r2"], "quinn", { PRODGATE_TRACE: trace });
+    expect(p.status, p.output).toBe(0);
+    expect(sb.tip("production-stable")).toBe(work.sha("HEAD"));
+    // The lock was held: the push counted on its holder and started none.
+    expect(readFileSync(trace, "utf8")).toMatch(/^post-receive \d+ms git=\d+$/m);
+    process.kill(pid, "SIGCONT");
+    // It lets go, looks once more, finds r2's move and delivers it (then stops again at the same step).
+    await until(() => receiver.delivered.length === 2 && stoppedDeliverer() === pid, "r2's move delivered by the same deliverer", 20_000);
+    expect(receiver.delivered.map((r) => r.body.data.to)).toEqual([work.sha("HEAD~1"), work.sha("HEAD")]);
+  }
 
   it("a failing receiver's event is listed by --failed, and given up after the retry window", async () => {
     webhook("deploy", receiver.url, ["production-stable.moved"]);
@@ -549,6 +609,22 @@ describe("events of security fixes and of the mirror", () => {
 });
 
 /** Is a deliverer holding the repository's delivery lock? (Asked the way a deliverer asks: an exclusive transaction on it.) */
+/** The pid of this sandbox's deliverer stopped by PRODGATE_PAUSE (state T in /proc), or null. */
+function stoppedDeliverer(): number | null {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      if (!args.includes(sb.bare) || !args.includes("deliver")) continue;
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("T")) return Number(entry);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return null;
+}
+
 function delivererRunning(): boolean {
   const db = new Database(join(sb.bare, "prodgate", "deliver.lock"), { timeout: 0 });
   try {

@@ -25,6 +25,8 @@ export class WebhookReceiver {
   /** Answer this many requests with 500 first, then `mode`. */
   failFirst = 0;
   private readonly hanging: ServerResponse[] = [];
+  /** The request each hanging response belongs to (answerHanging records its answer there). */
+  private readonly answers = new Map<ServerResponse, Received>();
 
   private constructor(
     private readonly server: Server,
@@ -60,17 +62,30 @@ export class WebhookReceiver {
       const expected = Buffer.from(`sha256=${createHmac("sha256", this.secret).update(raw).digest("hex")}`);
       const given = Buffer.from(String(req.headers["x-prodgate-signature-256"] ?? ""));
       const answered: number | "hang" = this.failFirst > 0 ? (this.failFirst--, 500) : this.mode;
-      this.requests.push({
+      const request: Received = {
         event: req.headers["x-prodgate-event"] as string | undefined,
         delivery: req.headers["x-prodgate-delivery"] as string | undefined,
         contentType: req.headers["content-type"],
         verified: given.length === expected.length && timingSafeEqual(given, expected),
         body: JSON.parse(raw.toString("utf8")) as Received["body"],
         answered,
-      });
-      if (answered === "hang") this.hanging.push(res);
-      else res.writeHead(answered).end();
+      };
+      this.requests.push(request);
+      if (answered === "hang") {
+        this.hanging.push(res);
+        this.answers.set(res, request);
+      } else res.writeHead(answered).end();
     });
+  }
+
+  /** Answer the requests left hanging with `status` now: their senders see that answer. */
+  answerHanging(status: number): void {
+    for (const res of this.hanging.splice(0)) {
+      if (res.closed || res.writableEnded) continue;
+      const request = this.answers.get(res);
+      if (request) request.answered = status;
+      res.writeHead(status).end();
+    }
   }
 
   /** Drop the connections of the requests left hanging: their senders see a failed delivery. */
