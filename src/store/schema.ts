@@ -242,6 +242,14 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE deployments ADD COLUMN effect_audit_id INTEGER;
   ALTER TABLE deployments ADD COLUMN superseded_by INTEGER REFERENCES deployments(id);
   `,
+  // Verdicts and CI results are records, as the audit log is: never changed once written. The walk
+  // reads a verdict's user, time and note after its row (Store.verdictRows) on that promise.
+  `
+  CREATE TRIGGER verdicts_no_update BEFORE UPDATE ON verdicts BEGIN SELECT RAISE(ABORT, 'verdicts are never changed'); END;
+  CREATE TRIGGER verdicts_no_delete BEFORE DELETE ON verdicts BEGIN SELECT RAISE(ABORT, 'verdicts are never changed'); END;
+  CREATE TRIGGER ci_results_no_update BEFORE UPDATE ON ci_results BEGIN SELECT RAISE(ABORT, 'CI results are never changed'); END;
+  CREATE TRIGGER ci_results_no_delete BEFORE DELETE ON ci_results BEGIN SELECT RAISE(ABORT, 'CI results are never changed'); END;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

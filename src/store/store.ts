@@ -205,7 +205,8 @@ class VerdictDetails {
 /**
  * A verdict row as the walk reads it: id, commit, verdict and ticket at once,
  * user, at and note (VerdictRecord's other fields) when first asked, for the
- * whole read at once. JSON gives all of them.
+ * whole read at once. JSON gives all of them; an object spread ({...v}) copies
+ * only the four read at once (getters live on the class), so name the fields.
  */
 export class StoredVerdict implements VerdictRecord {
   readonly #details: VerdictDetails;

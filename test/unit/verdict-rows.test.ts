@@ -72,4 +72,20 @@ describe("verdict rows read before their details are used", () => {
       ],
     });
   });
+
+  it("cannot be changed or deleted, nor can CI results: the details read later are the row's", () => {
+    store.recordVerdicts([{ sha: A, verdict: "ok", note: "staging" }], "quinn", "test");
+    store.recordCi(A, "pass", "cid", "test");
+    const before = stored();
+    for (const sql of [
+      "UPDATE verdicts SET user = 'mallory'",
+      "UPDATE verdicts SET verdict = 'bad'",
+      "DELETE FROM verdicts",
+      "UPDATE ci_results SET result = 'fail'",
+      "DELETE FROM ci_results",
+    ])
+      expect(() => store.db.exec(sql), sql).toThrow(/never changed/);
+    expect(stored()).toEqual(before);
+    expect(store.db.prepare("SELECT result FROM ci_results").pluck().all()).toEqual(["pass"]);
+  });
 });
