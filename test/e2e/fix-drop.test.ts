@@ -124,6 +124,33 @@ describe("a revision that drops a promoted security fix's change", () => {
   });
 });
 
+describe("when production-stable holds the fix by a merge", () => {
+  it("a revert of the fix's cherry-pick on stable is not merged in: the mirror holds, status says why", () => {
+    // Another fix, picked (not merged) back into devel: stable lacks its commit, so the mirror merges.
+    work.git(["checkout", "--quiet", "-B", "secfix2", "origin/production-stable"]);
+    work.git(["fetch", "--quiet", "origin"]);
+    work.git(["reset", "--quiet", "--hard", "origin/production-stable"]);
+    const fix2 = work.commit("Fix token check", { "token.c": lines(1, 10) + "verify()\n" });
+    expect(work.push(["origin", "HEAD:production-devel"], "sam").status).toBe(0);
+    expect(sb.prodgate(["ci", "pass", fix2], "cid").status).toBe(0);
+    expect(work.push(["origin", "HEAD:production-stable"], "sam").output).toContain("recorded 1 security fix");
+    work.git(["checkout", "--quiet", "devel"]);
+    work.git(["cherry-pick", "-x", fix2]);
+    land();
+    expect(sb.prodgate(["qa", "ok", "r4"], "quinn").stdout).toContain("by a merge");
+    const merged = sb.tip("production-stable")!;
+
+    work.git(["revert", "--no-edit", "HEAD"]);
+    const r5 = land();
+    const qa = sb.prodgate(["qa", "ok", "r5"], "quinn");
+    expect(qa.stdout).toContain(`held: r5 ${r5.slice(0, 7)} drops the change of security fix ${fix2.slice(0, 7)} "Fix token check"`);
+    expect(sb.tip("production-stable")).toBe(merged);
+    const status = sb.prodgate(["status"]);
+    expect(status.stdout).toContain(`blocked: r5 ${r5.slice(0, 7)} drops the change of security fix ${fix2.slice(0, 7)}`);
+    expect(sb.json<Status>(["status"]).mirror).toMatchObject({ outcome: "blocked" });
+  });
+});
+
 describe("a revision that keeps the fix's change", () => {
   it("an unrelated change to the same file is deployed", () => {
     work.commit("r4: edit the top of lib.c", { "lib.c": "header\n" + FIXED.replace("line 1\n", "line one\n") });
