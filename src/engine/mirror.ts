@@ -304,25 +304,27 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
     }),
   ];
   faultPoint("before-db-write");
-  // The fixes' change was verified held at the new tip: later moves measure from it.
-  store.setFixesHeldAt(chosen.held, target);
-  store.finishMirrorRun(
-    runId,
-    outcome,
-    hold,
-    target,
-    {
-      user: user ?? "prodgate",
-      ref: prodRef,
-      old: prod,
-      new: target,
-      decision: "mirror",
-      code: outcome,
-      reason: line,
-      detail: hold,
-    },
-    events,
-  );
+  // One transaction: the fixes' change was verified held at the new tip (later moves measure from it), and the run.
+  store.write(() => {
+    store.setFixesHeldAt(chosen.held, target);
+    store.finishMirrorRun(
+      runId,
+      outcome,
+      hold,
+      target,
+      {
+        user: user ?? "prodgate",
+        ref: prodRef,
+        old: prod,
+        new: target,
+        decision: "mirror",
+        code: outcome,
+        reason: line,
+        detail: hold,
+      },
+      events,
+    );
+  });
   if (follow) store.audit([follow]);
   faultPoint("after-db-write");
   // production-stable's move is recorded: now say why production-devel could not follow.
