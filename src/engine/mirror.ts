@@ -272,7 +272,7 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
   }
   if (!chosen) {
     const why = `${hold}: production-stable holds before it (bring the change back on ${config.branches.stable}, or the security team retires the fix: prodgate security retire <fix> --reason <why>)`;
-    return finish("blocked", prod, why, `production-stable cannot take ${rev(d)}: held: ${why}`);
+    return finish("blocked", prod, why, `production-stable cannot take ${rev(d)}: blocked: ${why}`);
   }
   const { c, target, outcome } = chosen;
 

@@ -65,7 +65,8 @@ describe("a revision that drops a promoted security fix's change", () => {
     // The next run holds where it is, and says so as a blocked mirror (sync exits 1).
     const sync = sb.prodgate(["sync"]);
     expect(sync.status).toBe(1);
-    expect(sync.stdout).toContain("held: r5");
+    expect(sync.stdout).toContain(`blocked: r5 ${r5.slice(0, 7)} drops the change of security fix ${fix.slice(0, 7)}`);
+    expect(sync.stdout).toContain("production-stable holds before it");
     expect(sb.tip("production-stable")).toBe(r4);
     const s = sb.json<Status>(["status"]);
     expect(s.mirror).toMatchObject({ outcome: "blocked" });
@@ -143,7 +144,7 @@ describe("when production-stable holds the fix by a merge", () => {
     work.git(["revert", "--no-edit", "HEAD"]);
     const r5 = land();
     const qa = sb.prodgate(["qa", "ok", "r5"], "quinn");
-    expect(qa.stdout).toContain(`held: r5 ${r5.slice(0, 7)} drops the change of security fix ${fix2.slice(0, 7)} "Fix token check"`);
+    expect(qa.stdout).toContain(`blocked: r5 ${r5.slice(0, 7)} drops the change of security fix ${fix2.slice(0, 7)} "Fix token check"`);
     expect(sb.tip("production-stable")).toBe(merged);
     const status = sb.prodgate(["status"]);
     expect(status.stdout).toContain(`blocked: r5 ${r5.slice(0, 7)} drops the change of security fix ${fix2.slice(0, 7)}`);
