@@ -34,7 +34,10 @@ export function fixesAtTip(engine: Engine, tip: string, fixes: readonly Required
   const active = fixes.filter((f) => !f.retired);
   if (active.length === 0 || !repo.readsTrees) return NONE;
   const { paths, changed } = pathFacts(engine, active, tip);
-  const { check, unchanged } = fixesToCheck(active, paths, changed);
+  const { check, unchanged, missing } = fixesToCheck(active, paths, changed);
+  // A fix git gave no answer for is skipped only when the repository really lacks its commit (an old
+  // database); anything else git left unsaid is checked, never taken as held.
+  for (const f of missing) if (repo.objectType(f.sha) !== null) check.push(f);
   const heldNow = new Set(check.filter((f) => repo.changeMergedIn(f.sha, tip)).map((f) => f.sha));
   const dropped = droppedFixes(check, heldNow);
   return { dropped, held: [...unchanged, ...check.filter((f) => heldNow.has(f.sha))] };
@@ -80,7 +83,7 @@ function pathFacts(
       continue;
     }
     // A header: the next line whose first id it is (lines git could not read print none).
-    const header = token.trim();
+    const header = token.trim().split(" ")[0]!;
     let next = line + 1;
     while (next < lines.length && lines[next]!.key !== header) next++;
     if (next >= lines.length) {

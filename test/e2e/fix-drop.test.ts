@@ -1,6 +1,8 @@
 // production-stable never silently drops a security fix's change: a revision that undoes a
 // promoted fix (a revert, or an edit of its lines), approved by QA, is not deployed by the
 // mirror nor taken by a push, until the change is back or the security team retires the fix.
+import Database from "better-sqlite3";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Clone, type Sandbox, standardSandbox } from "../helpers/repo";
 
@@ -158,6 +160,25 @@ describe("a revision that keeps the fix's change", () => {
     const r4 = land();
     const qa = sb.prodgate(["qa", "ok", "r4"], "quinn");
     expect(qa.stdout).toContain("production-stable moved to r4");
+    expect(sb.tip("production-stable")).toBe(r4);
+  });
+
+  it("a recorded fix whose commit the repository lacks (an old database) is skipped, with no error", () => {
+    const db = new Database(join(sb.bare, "prodgate", "state.db"));
+    db.prepare("INSERT INTO fixes (sha, subject, promoted_by, promoted_at) VALUES (?, 'Lost fix', 'sam', '2020-01-01T00:00:00.000Z')").run(
+      "0123456789".repeat(4),
+    );
+    db.close();
+    work.commit("r4: edit the top of lib.c", { "lib.c": FIXED.replace("line 1\n", "line one\n") });
+    const r4 = land();
+    const qa = sb.prodgate(["qa", "ok", "r4"], "quinn");
+    expect(qa.status, qa.stderr).toBe(0);
+    expect(qa.stdout).toContain("production-stable moved to r4");
+    expect(sb.tip("production-stable")).toBe(r4);
+    // The revert is still caught: the lost fix changes nothing about the one that exists.
+    work.git(["revert", "--no-edit", fix]);
+    land();
+    expect(sb.prodgate(["qa", "ok", "r5"], "quinn").stdout).toContain(`drops the change of security fix ${fix.slice(0, 7)}`);
     expect(sb.tip("production-stable")).toBe(r4);
   });
 
