@@ -127,6 +127,37 @@ describe("a revision that drops a promoted security fix's change", () => {
   });
 });
 
+describe("every other move of production-stable is held to it too", () => {
+  it("a security promotion that takes an earlier fix out is refused drops-fix", () => {
+    work.git(["fetch", "--quiet", "origin"]);
+    work.git(["checkout", "--quiet", "-B", "secfix2", "origin/production-stable"]);
+    work.git(["revert", "--no-edit", fix]);
+    const fix2 = work.commit("Fix token check", { "token.c": "verify()\n" });
+    expect(work.push(["origin", "HEAD:production-devel"], "sam").status).toBe(0);
+    expect(sb.prodgate(["ci", "pass", fix2], "cid").status).toBe(0);
+    const promoted = work.push(["origin", "HEAD:production-stable"], "sam");
+    expect(promoted.status).not.toBe(0);
+    expect(promoted.output).toContain("[drops-fix]");
+    expect(sb.tip("production-stable")).toBe(fix);
+  });
+
+  it("after an override dropped a fix, later revisions wait until its change is back or it is retired", () => {
+    const { r5 } = revertLandedAndApproved();
+    const push = work.push(["-o", "prodgate.override=incident 7", "origin", `${r5}:refs/heads/production-stable`], "ada");
+    expect(push.status, push.output).toBe(0);
+    work.commit("r6: unrelated", { "more.c": "x\n" });
+    const r6 = land();
+    const qa = sb.prodgate(["qa", "ok", "r6"], "quinn");
+    expect(qa.stdout).toContain(`blocked: r6 ${r6.slice(0, 7)} drops the change of security fix ${fix.slice(0, 7)}`);
+    expect(sb.tip("production-stable")).toBe(r5);
+    // The change back on stable: the mirror moves.
+    work.git(["revert", "--no-edit", "HEAD~1"]);
+    const r7 = land();
+    expect(sb.prodgate(["qa", "ok", "r7"], "quinn").stdout).toContain("production-stable moved to r7");
+    expect(sb.tip("production-stable")).toBe(r7);
+  });
+});
+
 describe("when production-stable holds the fix by a merge", () => {
   it("a revert of the fix's cherry-pick on stable is not merged in: the mirror holds, status says why", () => {
     // Another fix, picked (not merged) back into devel: stable lacks its commit, so the mirror merges.
