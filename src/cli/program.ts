@@ -21,7 +21,7 @@ import { overridesCommand } from "./commands/overrides";
 import { qaCommand, type QaOptions } from "./commands/qa";
 import { REPORT_CHANGING_COMMANDS, refreshPublishedReport, reportCommand, serveCommand } from "./commands/report";
 import { roleCommand } from "./commands/role";
-import { securityAckCommand, securityCommand } from "./commands/security";
+import { securityAckCommand, securityCommand, securityRetireCommand } from "./commands/security";
 import { statusCommand } from "./commands/status";
 import { syncCommand } from "./commands/sync";
 import { ticketsCommand } from "./commands/tickets";
@@ -147,6 +147,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action((fix: string, branch: string, opts: { reason: string }) =>
       withContext((ctx) => securityAckCommand(ctx, fix, branch, opts.reason))(),
     );
+  security
+    .command("retire")
+    .description(
+      "production-stable no longer has to hold a security fix's change, e.g. one superseded by a later fix (role admin or security); then runs the mirror",
+    )
+    .argument("<fix>", "the fix's sha (prodgate security lists them)")
+    .requiredOption("--reason <text>", "why it is no longer needed; kept in the audit log")
+    .action((fix: string, opts: { reason: string }) => withContext((ctx) => securityRetireCommand(ctx, fix, opts.reason))());
 
   program
     .command("tickets")
@@ -326,6 +334,7 @@ const EXAMPLES: Record<string, string[]> = {
     "prodgate security --pending",
     "prodgate security --pending --max-age 7",
     "prodgate security ack 1a2b3c4 devel --reason 'merged by hand in r812, the check reshaped'",
+    "prodgate security retire 1a2b3c4 --reason 'superseded by 9f8e7d6, which rewrote the check'",
   ],
   overrides: ["prodgate overrides --pending", "prodgate overrides --json"],
   log: ["prodgate log --limit 20", "prodgate log --rejected --user dev", "prodgate log --ref production-stable --json"],

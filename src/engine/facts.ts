@@ -4,6 +4,7 @@ import { branchRef, type RefClass } from "../policy/refs";
 import { type CommitInfo, isZeroSha, type MainlineCommit, type Verdict } from "../policy/types";
 import { queries } from "../git/repo";
 import type { FollowUp, GitQuery } from "../git/run";
+import { fixesAtTip } from "./held";
 import { ticketVerdictRevisions } from "./tickets";
 import { branchTips, type DeployState, deployState, deployStateFollowUp, deployStateQueries, type Engine, type Tips } from "./state";
 
@@ -209,7 +210,10 @@ export class FactGatherer {
       outsideBoth = this.listCommits([update.new], [...exclude, this.tips.productionDevel], label);
       ciPassed = !config.requireCi || store.latestCi(update.new)?.result === "pass";
     }
-    return { deployable, tipIsApproved, unapproved, onProductionDevel, outsideBoth, ciPassed };
+    // Asked only of a tip the rules would otherwise take: every such move must keep every security fix's change.
+    const wouldTake = (unapproved.total === 0 && tipIsApproved) || (onProductionDevel && outsideBoth.total === 0);
+    const dropsFixes = wouldTake ? fixesAtTip(this.engine, update.new).dropped.map((f) => ({ sha: f.sha, subject: f.subject })) : [];
+    return { deployable, tipIsApproved, unapproved, onProductionDevel, outsideBoth, ciPassed, dropsFixes };
   }
 
   /** The mainline commit of stable that `target` (a commit or a tag) names, or null. */

@@ -7,7 +7,9 @@ import type { AuditRow, Store } from "../store/store";
 import { MOVED_REVISIONS_LIMIT, movedEvent, movedRevisions } from "../events/build";
 import type { EventDraft } from "../events/types";
 import { UserError } from "../errors";
+import { describeDropped } from "../policy/fixes";
 import { faultPoint } from "./fault";
+import { fixesAtTip, requiredFixes } from "./held";
 import { withMirrorLock } from "./lock";
 import { branchTips, deployState, type Engine } from "./state";
 
@@ -39,6 +41,9 @@ export function currentFreeze(engine: Engine): Freeze | null {
 const MIRROR_MESSAGE = "prodgate mirror:";
 
 const rev = (c: MainlineCommit) => `r${c.revno} ${shortSha(c.sha)}`;
+
+/** How many approved revisions before the deployable one the mirror tries when newer ones drop a security fix. */
+export const MAX_HOLD_CHECKS = 8;
 
 /** What production-stable's reflog, when the repository keeps one, says about a move from `from` to `to`. */
 function reflogShows(engine: Engine, ref: string, from: string | null, to: string): boolean | null {
@@ -212,58 +217,86 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
     );
   }
 
-  let target = d.sha;
-  let outcome: MirrorOutcomeKind = "moved";
   // production-stable on stable's mainline, just before the segment, is on d's first-parent chain.
   const prodBelow = !!prod && inSegment && state.base?.sha === prod;
   // A fast-forward only when production-stable's tip stays on the new tip's first-parent chain
   // (invariant 2): a tip that stable merged as a second parent (a promoted fix merged back) is
   // kept first by a merge instead. Bazaar's mirror cannot merge, so there ancestry is enough.
-  const fastForward = (p: string) => (repo.mergesWithoutWorktree ? repo.onMainline(p, d.sha) : repo.isAncestor(p, d.sha));
-  if (prod && !prodBelow && !fastForward(prod)) {
-    if (!repo.mergesWithoutWorktree) {
-      const why = "needs a merge: production-stable holds revisions that stable lacks";
-      return finish("blocked", prod, why, `production-stable cannot take ${rev(d)}: blocked: ${why}`);
-    }
-    const merge = repo.git.run(["merge-tree", "--write-tree", "--name-only", "--no-messages", prod, d.sha], { okStatuses: [1] });
+  const fastForward = (p: string, c: string) => (repo.mergesWithoutWorktree ? repo.onMainline(p, c) : repo.isAncestor(p, c));
+  /** How production-stable takes revision `c`: its new tip, or why it cannot. */
+  const planMove = (c: MainlineCommit): { target: string; outcome: MirrorOutcomeKind } | { blocked: string } | { conflict: string[] } => {
+    // Every earlier candidate is in the segment too, so prodBelow holds for it as for d.
+    if (!prod || prodBelow || fastForward(prod, c.sha)) return { target: c.sha, outcome: "moved" };
+    if (!repo.mergesWithoutWorktree) return { blocked: "needs a merge: production-stable holds revisions that stable lacks" };
+    const merge = repo.git.run(["merge-tree", "--write-tree", "--name-only", "--no-messages", prod, c.sha], { okStatuses: [1] });
     faultPoint("after-merge-tree");
-    if (merge.status === 1) {
-      const { paths } = parseMergeTreeConflicts(merge.stdout);
-      return finish("conflict", prod, paths.join("\n"), `production-stable cannot take ${rev(d)}: merge conflict in ${paths.join(", ")}`);
-    }
+    if (merge.status === 1) return { conflict: parseMergeTreeConflicts(merge.stdout).paths };
     const tree = parseMergeTreeConflicts(merge.stdout).tree;
-    const message = `Mirror stable r${d.revno} (${d.sha}) into ${config.branches.productionStable}\n\nproduction-stable holds commits that stable lacks, so prodgate merged\ninstead of fast-forwarding. Deployable revision: r${d.revno} ${d.sha}.\n`;
+    const message = `Mirror stable r${c.revno} (${c.sha}) into ${config.branches.productionStable}\n\nproduction-stable holds commits that stable lacks, so prodgate merged\ninstead of fast-forwarding. Deployable revision: r${c.revno} ${c.sha}.\n`;
     const robotEnv = {
       GIT_AUTHOR_NAME: config.robot.name,
       GIT_AUTHOR_EMAIL: config.robot.email,
       GIT_COMMITTER_NAME: config.robot.name,
       GIT_COMMITTER_EMAIL: config.robot.email,
     };
-    target = repo.git.out(["commit-tree", tree, "-p", prod, "-p", d.sha, "-F", "-"], { input: message, env: robotEnv });
+    const target = repo.git.out(["commit-tree", tree, "-p", prod, "-p", c.sha, "-F", "-"], { input: message, env: robotEnv });
     faultPoint("after-commit-tree");
-    outcome = "merged";
-  }
+    return { target, outcome: "merged" };
+  };
 
-  const refused = moveRefused(engine, prod, target, d.sha, prodBelow);
-  if (refused) return finish("blocked", prod, refused, `production-stable cannot take ${rev(d)}: blocked: ${refused}`);
-  const runId = store.startMirrorRun({ trigger, fromSha: prod, toSha: target, deployableSha: d.sha, deployableRevno: d.revno });
+  // Every move keeps every security fix's change: when the deployable revision would drop one, the
+  // newest earlier approved revision that keeps them all is taken instead (at most MAX_HOLD_CHECKS
+  // of them are tried), and the mirror says which revision it holds before and why.
+  const fixes = requiredFixes(engine);
+  const earlier = state.walk.candidates.filter((c) => c.sha !== d.sha).reverse();
+  let hold: string | null = null;
+  let chosen: { c: MainlineCommit; target: string; outcome: MirrorOutcomeKind; held: string[] } | null = null;
+  for (const c of [d, ...earlier.slice(0, MAX_HOLD_CHECKS)]) {
+    const plan = planMove(c);
+    if ("blocked" in plan) {
+      if (c === d) return finish("blocked", prod, plan.blocked, `production-stable cannot take ${rev(d)}: blocked: ${plan.blocked}`);
+      break;
+    }
+    if ("conflict" in plan) {
+      const paths = plan.conflict;
+      if (c === d)
+        return finish("conflict", prod, paths.join("\n"), `production-stable cannot take ${rev(d)}: merge conflict in ${paths.join(", ")}`);
+      break; // an earlier revision that does not merge either: hold where it is
+    }
+    const at = fixesAtTip(engine, plan.target, fixes);
+    if (at.dropped.length === 0) {
+      chosen = { c, target: plan.target, outcome: plan.outcome, held: at.held.map((f) => f.sha) };
+      break;
+    }
+    hold ??= `r${c.revno} ${describeDropped(at.dropped, c.sha)}`;
+  }
+  if (!chosen) {
+    const why = `${hold}: production-stable holds before it (bring the change back on ${config.branches.stable}, or the security team retires the fix: prodgate security retire <fix> --reason <why>)`;
+    return finish("blocked", prod, why, `production-stable cannot take ${rev(d)}: blocked: ${why}`);
+  }
+  const { c, target, outcome } = chosen;
+
+  const refused = moveRefused(engine, prod, target, c.sha, prodBelow);
+  if (refused) return finish("blocked", prod, refused, `production-stable cannot take ${rev(c)}: blocked: ${refused}`);
+  // The run names the revision it deploys (an earlier one than d when d drops a fix), so recovery reads a fast-forward as one.
+  const runId = store.startMirrorRun({ trigger, fromSha: prod, toSha: target, deployableSha: c.sha, deployableRevno: c.revno });
   faultPoint("before-update-ref");
   // Repo.updateRef keeps a reflog of production-stable, so recovery can prove which moves were the mirror's.
-  if (!repo.updateRef(prodRef, target, prod ?? "", `${MIRROR_MESSAGE} r${d.revno}`)) {
+  if (!repo.updateRef(prodRef, target, prod ?? "", `${MIRROR_MESSAGE} r${c.revno}`)) {
     store.finishMirrorRun(runId, "lost-race", `${prodRef} moved while the mirror ran`, null, null);
     return "retry";
   }
   faultPoint("after-update-ref");
   const { follow, failure } = followProduction(engine, target, user ?? "prodgate", { prod, pdev: state.tips.productionDevel });
   const how = outcome === "merged" ? "by a merge that keeps its own commits" : "fast-forward";
-  const line = `production-stable moved to ${rev(d)} (${how})`;
-  const brought = state.segment.slice(0, state.segment.findIndex((c) => c.sha === d.sha) + 1);
+  const line = `production-stable moved to ${rev(c)} (${how})${hold ? `; it holds there: ${hold}` : ""}`;
+  const brought = state.segment.slice(0, state.segment.findIndex((x) => x.sha === c.sha) + 1);
   const events = [
-    ...blockEvents(lastOutcome(store), outcome, null, d, null, user),
+    ...blockEvents(lastOutcome(store), outcome, null, c, null, user),
     movedEvent(user ?? "prodgate", {
       from: prod,
       to: target,
-      revno: d.revno,
+      revno: c.revno,
       how: outcome === "merged" ? "merge" : "fast-forward",
       revisions: movedRevisions(engine, brought.slice(-MOVED_REVISIONS_LIMIT), state.walk.entries),
       revisionCount: brought.length,
@@ -271,27 +304,32 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
     }),
   ];
   faultPoint("before-db-write");
-  store.finishMirrorRun(
-    runId,
-    outcome,
-    null,
-    target,
-    {
-      user: user ?? "prodgate",
-      ref: prodRef,
-      old: prod,
-      new: target,
-      decision: "mirror",
-      code: outcome,
-      reason: line,
-    },
-    events,
-  );
+  // One transaction: the fixes' change was verified held at the new tip (later moves measure from it), and the run.
+  store.write(() => {
+    store.setFixesHeldAt(chosen.held, target);
+    store.finishMirrorRun(
+      runId,
+      outcome,
+      hold,
+      target,
+      {
+        user: user ?? "prodgate",
+        ref: prodRef,
+        old: prod,
+        new: target,
+        decision: "mirror",
+        code: outcome,
+        reason: line,
+        detail: hold,
+      },
+      events,
+    );
+  });
   if (follow) store.audit([follow]);
   faultPoint("after-db-write");
   // production-stable's move is recorded: now say why production-devel could not follow.
   if (failure) throw failure;
-  return { outcome, from: prod, to: target, deployable: d, detail: null, line };
+  return { outcome, from: prod, to: target, deployable: d, detail: hold, line };
 }
 
 function lastOutcome(store: Store): string | null {

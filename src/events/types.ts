@@ -12,6 +12,7 @@ export const EVENT_TYPES = [
   "fix.promoted",
   "fix.back",
   "fix.overdue",
+  "fix.retired",
   "override.used",
   "push.rejected",
   "freeze",

@@ -340,6 +340,18 @@ export class Repo {
     return r.status === 0 ? r.stdout.trim() : null;
   }
 
+  /** Which of these object ids the repository holds, from one `git cat-file --batch-check`. */
+  objectsPresent(shas: readonly string[]): Set<string> {
+    const present = new Set<string>();
+    if (shas.length === 0) return present;
+    const r = this.git.run(["cat-file", "--batch-check=%(objectname) %(objecttype)"], { input: `${shas.join("\n")}\n` });
+    for (const line of r.stdout.split("\n")) {
+      const [sha, type] = line.split(" ");
+      if (sha && type && type !== "missing" && shas.includes(sha)) present.add(sha);
+    }
+    return present;
+  }
+
   isAncestor(ancestor: string, descendant: string): boolean {
     const known = this.learnt.ancestry.get(`${ancestor} ${descendant}`);
     if (known !== undefined) return known;

@@ -39,6 +39,11 @@ export const REJECTION_CODES = {
     rule: "while production-stable is frozen, only a security promotion or an admin's override moves it",
     remedy: "wait for prodgate thaw (role admin or security); see prodgate status for who froze it and why",
   },
+  "drops-fix": {
+    rule: "a new tip of production-stable must hold the change of every recorded security fix that is not retired",
+    remedy:
+      "bring the fix's change back on stable (revert the revert, or redo the edit keeping the fix) and have it approved; or, if the fix is superseded, the security team retires it (prodgate security retire <fix> --reason <why>)",
+  },
   "not-on-devel": {
     rule: "stable only advances to commits already on devel",
     remedy: "land the commits on devel first, then advance stable",

@@ -3,6 +3,7 @@ import type { RefClass } from "./refs";
 import { isZeroSha, shortSha, type CommitInfo, type MainlineCommit, type Role } from "./types";
 import { clip, MAX_LISTED_COMMITS, USER_TEXT_MAX } from "./message";
 import { decideDeployTag, deployTagPrecheck } from "../ops/deploy-tag";
+import { describeDropped } from "./fixes";
 
 /** A commit named in a decision, with the verdict QA gave it if it has one. */
 export interface ListedCommit extends CommitInfo {
@@ -29,6 +30,11 @@ export interface ProductionFacts {
   /** New commits on neither production-devel nor approved stable content. */
   outsideBoth: CommitList;
   ciPassed: boolean;
+  /**
+   * Recorded security fixes, not retired, whose change the new tip does not
+   * hold (asked only of a tip that would otherwise be taken).
+   */
+  dropsFixes?: { sha: string; subject: string }[];
 }
 
 export interface UpdateFacts {
@@ -120,6 +126,17 @@ function branchShape(f: UpdateFacts): Decision | null {
 /** The branches whose first-parent chain gives revision numbers, or is compared by them. */
 const RENUMBERED_KINDS = new Set<RefClass["kind"]>(["devel", "stable", "productionStable", "productionDevel"]);
 
+/** A new tip of production-stable that would otherwise be taken, refused when it drops a security fix's change. */
+function dropsFix(f: UpdateFacts): Decision | null {
+  const dropped = f.production?.dropsFixes ?? [];
+  if (dropped.length === 0) return null;
+  return reject(f, "drops-fix", describeDropped(dropped, f.new), {
+    details: dropped
+      .slice(0, MAX_LISTED_COMMITS)
+      .map((d) => `security fix ${shortSha(d.sha)} ${clip(d.subject, USER_TEXT_MAX)}: its change is not in ${shortSha(f.new)}`),
+  });
+}
+
 function decideProduction(f: UpdateFacts, ctx: PushContext): Decision {
   const p = f.production!;
   const d = p.deployable;
@@ -131,7 +148,7 @@ function decideProduction(f: UpdateFacts, ctx: PushContext): Decision {
     if (ctx.freeze) {
       return reject(f, "frozen", `production-stable is frozen by ${ctx.freeze.by} (${ctx.freeze.reason})`, { details: [deployableLine] });
     }
-    return accept(f, "approved", "approved stable content");
+    return dropsFix(f) ?? accept(f, "approved", "approved stable content");
   }
   // Not an approved stable revision: only a security promotion can carry it.
   const security = ctx.roles.has("security");
@@ -139,7 +156,7 @@ function decideProduction(f: UpdateFacts, ctx: PushContext): Decision {
     if (ctx.requireCi && !p.ciPassed) {
       return reject(f, "no-ci-pass", `no CI pass is recorded for ${shortSha(f.new)}`, { details: freezeLine });
     }
-    return accept(f, "promotion", `security promotion of ${p.unapproved.total} commit(s)`);
+    return dropsFix(f) ?? accept(f, "promotion", `security promotion of ${p.unapproved.total} commit(s)`);
   }
   if (security && p.unapproved.total > 0) {
     return reject(

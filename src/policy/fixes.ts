@@ -1,4 +1,5 @@
-import type { CommitInfo } from "./types";
+import { clip, USER_TEXT_MAX } from "./message";
+import { type CommitInfo, shortSha } from "./types";
 
 export type FixHow = "ancestry" | "cherry-pick" | "patch-id";
 
@@ -80,4 +81,68 @@ export function findFixReturns(
 export function bringsSecurityFixes(row: { decision: string; detail?: string | null } | null): boolean {
   if (!row || row.decision !== "override") return true;
   return /^overrode no-ci-pass:/.test(row.detail ?? "");
+}
+
+/**
+ * A recorded security fix as production-stable's rule sees it: every one not
+ * retired must keep its change on every new tip. `heldAt`: a commit at which
+ * its change was verified held (null: never verified; the fix itself holds it).
+ */
+export interface RequiredFix {
+  sha: string;
+  subject: string;
+  retired: boolean;
+  heldAt: string | null;
+}
+
+/** Where a fix's change is measured from: the newest commit it was verified held at, else the fix itself. */
+export function fixBase(fix: Pick<RequiredFix, "sha" | "heldAt">): string {
+  return fix.heldAt ?? fix.sha;
+}
+
+/** Does a change of `changed` (paths that differ) touch one of `paths` (a file, or a file replaced by a directory or back)? */
+export function touchesPaths(paths: readonly string[], changed: ReadonlySet<string>): boolean {
+  for (const p of paths) if (changed.has(p)) return true;
+  for (const c of changed) for (const p of paths) if (c.startsWith(`${p}/`) || p.startsWith(`${c}/`)) return true;
+  return false;
+}
+
+/**
+ * Which fixes a new tip must be checked for, from facts git gave:
+ * `paths` maps each fix that exists to the paths it touched (a fix missing
+ * from it is not in the repository, as in an old database: skipped); `changed`
+ * maps each base (fixBase) to the paths that differ between it and the new tip,
+ * or null when git could not say (then every fix measured from it is checked).
+ * A fix held at its base whose paths the new tip left alone is still held there.
+ */
+export function fixesToCheck(
+  fixes: readonly RequiredFix[],
+  paths: ReadonlyMap<string, readonly string[]>,
+  changed: ReadonlyMap<string, ReadonlySet<string> | null>,
+): { check: RequiredFix[]; unchanged: RequiredFix[]; missing: RequiredFix[] } {
+  const result = { check: [] as RequiredFix[], unchanged: [] as RequiredFix[], missing: [] as RequiredFix[] };
+  for (const fix of fixes) {
+    if (fix.retired) continue;
+    const touched = paths.get(fix.sha);
+    if (!touched) {
+      result.missing.push(fix);
+      continue;
+    }
+    const diff = changed.get(fixBase(fix));
+    if (diff === undefined || diff === null || touchesPaths(touched, diff)) result.check.push(fix);
+    else result.unchanged.push(fix);
+  }
+  return result;
+}
+
+/** The fixes a new tip drops: those checked whose change it does not hold (`held`: the checked fixes it holds). */
+export function droppedFixes(checked: readonly RequiredFix[], held: ReadonlySet<string>): RequiredFix[] {
+  return checked.filter((f) => !f.retired && !held.has(f.sha));
+}
+
+/** One line naming what a tip drops, for a refusal, the mirror's hold and status. */
+export function describeDropped(dropped: readonly Pick<RequiredFix, "sha" | "subject">[], tip: string): string {
+  const named = dropped.slice(0, 3).map((f) => `${shortSha(f.sha)} "${clip(f.subject, USER_TEXT_MAX)}"`);
+  const more = dropped.length > named.length ? ` and ${dropped.length - named.length} more` : "";
+  return `${shortSha(tip)} drops the change of security fix ${named.join(", ")}${more}`;
 }

@@ -250,6 +250,15 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER ci_results_no_update BEFORE UPDATE ON ci_results BEGIN SELECT RAISE(ABORT, 'CI results are never changed'); END;
   CREATE TRIGGER ci_results_no_delete BEFORE DELETE ON ci_results BEGIN SELECT RAISE(ABORT, 'CI results are never changed'); END;
   `,
+  // production-stable must keep every security fix's change: held_at is a commit at which the fix's
+  // change was verified held (a move whose diff from there leaves the fix's paths alone keeps it);
+  // a retired fix (superseded, say) is no longer required there, and who retired it, when and why stay.
+  `
+  ALTER TABLE fixes ADD COLUMN held_at TEXT;
+  ALTER TABLE fixes ADD COLUMN retired_at TEXT;
+  ALTER TABLE fixes ADD COLUMN retired_by TEXT;
+  ALTER TABLE fixes ADD COLUMN retired_reason TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -88,6 +88,10 @@ export interface SecurityFix {
   pushId: string | null;
   devel: Reached | null;
   stable: Reached | null;
+  /** No longer required on production-stable (prodgate security retire). */
+  retired?: { at: string; by: string; reason: string } | null;
+  /** A commit at which the fix's change was verified held (production-stable's rule measures from it). */
+  heldAt?: string | null;
 }
 
 /** How long a write waits for another process's write lock before giving up. */
@@ -919,7 +923,47 @@ export class Store {
       pushId: row.push_id ?? null,
       devel: reached(row, "devel"),
       stable: reached(row, "stable"),
+      retired: row.retired_at ? { at: row.retired_at, by: row.retired_by ?? "", reason: row.retired_reason ?? "" } : null,
+      heldAt: row.held_at ?? null,
     }));
+  }
+
+  /**
+   * Retire a security fix: production-stable no longer has to hold its change.
+   * Audited (decision fix, code retired, the reason in detail) with a
+   * fix.retired event, in one transaction. False when it was retired already.
+   */
+  retireFix(fixSha: string, user: string, reason: string): boolean {
+    return this.write(() => {
+      const at = this.stamp();
+      const changes = this.db
+        .prepare("UPDATE fixes SET retired_at = ?, retired_by = ?, retired_reason = ? WHERE sha = ? AND retired_at IS NULL")
+        .run(at, user, reason, fixSha).changes;
+      if (changes === 0) return false;
+      const subject = this.db.prepare("SELECT subject FROM fixes WHERE sha = ?").pluck().get(fixSha) as string | undefined;
+      this.audit([
+        {
+          at,
+          user,
+          new: fixSha,
+          decision: "fix",
+          code: "retired",
+          reason: `security fix ${shortSha(fixSha)} retired: production-stable no longer has to hold its change`,
+          detail: reason,
+        },
+      ]);
+      this.emit([{ type: "fix.retired", actor: user, data: { fix: fixSha, subject: subject ?? null, reason } }], at);
+      return true;
+    });
+  }
+
+  /** Remember that these fixes' change was verified held at `commit` (a commit production-stable moved to). */
+  setFixesHeldAt(shas: readonly string[], commit: string): void {
+    if (shas.length === 0) return;
+    const update = this.db.prepare("UPDATE fixes SET held_at = ? WHERE sha = ?");
+    this.write(() => {
+      for (const sha of shas) update.run(commit, sha);
+    });
   }
 
   /** Record where a fix reached a branch; a fix already recorded there keeps its first record. */

@@ -600,8 +600,8 @@ describe("events of security fixes and of the mirror", () => {
     const blocked = await events(["--type", "mirror.*"]);
     expect(blocked.map((e) => e.type)).toEqual(["mirror.blocked"]);
     expect(blocked[0]!.data).toMatchObject({ why: "conflict", files: ["README"] });
-    // Resolved on stable by merging the fix back: the mirror moves again.
-    work.git(["merge", "--quiet", "--no-edit", "-X", "ours", "secfix"]);
+    // Resolved on stable by merging the fix back, keeping its change (production-stable never drops it): the mirror moves again.
+    work.git(["merge", "--quiet", "--no-edit", "-X", "theirs", "secfix"]);
     work.land();
     expect((await prodgate(["qa", "ok", "r3"], "quinn")).status).toBe(0);
     expect((await events(["--type", "mirror.*"])).map((e) => e.type)).toEqual(["mirror.unblocked", "mirror.blocked"]);

@@ -372,12 +372,14 @@ describe("the mirror checks its move with git just before it", () => {
   it("refuses to fast-forward over a security fix even when its own ancestry answer says it may", () => {
     ({ sb, work } = standardSandbox());
     const fix = withSecurityFix();
-    work.commit("r2");
+    // r2 holds the fix's change (not its commit), so only the check of ancestry just before the move stops it.
+    work.commit("r2", { "fix.txt": "fixed\n" });
     work.land();
     const prod = sb.tip("production-stable")!;
     const wrapper = gitWrapper("lie-is-ancestor");
     const ok = sb.prodgate(["qa", "ok", "r2"], "quinn", withPath(wrapper));
     expect(ok.stdout + ok.stderr).toContain("blocked");
+    expect(ok.stdout + ok.stderr).toContain("does not contain production-stable's tip");
     expect(sb.tip("production-stable")).toBe(prod);
     expect(sb.git(["merge-base", "--is-ancestor", fix, "production-stable"], { cwd: sb.bare })).toBe("");
   });

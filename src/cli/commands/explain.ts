@@ -99,6 +99,13 @@ export function explainCommand(ctx: CommandContext, revText: string): number {
     stableWriters: config.stableWriters,
     freeze,
   });
+  // Approved, but it would drop a security fix's change: the mirror holds before it.
+  if (candidate && !inProduction && decision.code === "drops-fix") {
+    deployable = false;
+    why = `${decision.reason}; the mirror holds before it`;
+  } else if (candidate && !inProduction && lastRun?.detail?.startsWith(`r${revno} ${short(sha)} drops`)) {
+    notes.push(`the last mirror run held before it: ${lastRun.detail}`);
+  }
 
   const tickets = (entry?.tickets ?? ticketRefs(commit.message, config.ticketPatterns)).map((id) => ({ id, url: ticketLink(ctx, id) }));
   const report = {

@@ -1,4 +1,6 @@
 import { UserError } from "../../errors";
+import { withMirrorLock } from "../../engine/lock";
+import { runMirror } from "../../engine/mirror";
 import { listOverrides, type OverrideRecord } from "../../engine/overrides";
 import { printable } from "../../policy/message";
 import { branchTips } from "../../engine/state";
@@ -32,6 +34,7 @@ export function securityCommand(ctx: CommandContext, opts: { pending?: boolean; 
           promotedAt: f.promotedAt,
           devel: where(f.devel),
           stable: where(f.stable),
+          retired: f.retired ? { by: f.retired.by, at: f.retired.at, reason: f.retired.reason } : null,
         })),
         null,
         2,
@@ -45,6 +48,11 @@ export function securityCommand(ctx: CommandContext, opts: { pending?: boolean; 
       ctx.print(
         `${short(f.sha)} ${printable(f.subject)}\n  promoted by ${f.promotedBy} ${age(f.promotedAt)} ago; devel: ${at(f.devel)}; stable: ${at(f.stable)}`,
       );
+      if (f.retired) {
+        ctx.print(
+          `  retired by ${printable(f.retired.by)} ${age(f.retired.at)} ago: ${printable(f.retired.reason)} (production-stable need not hold it)`,
+        );
+      }
       for (const r of reverted.filter((x) => x.fix === f.sha && !f[x.branch])) {
         ctx.print(`  merged into ${r.branch}, then reverted (or its change lost) in ${short(r.commit)}: not back`);
       }
@@ -123,4 +131,40 @@ export function securityAckCommand(ctx: CommandContext, given: string, branch: s
         : `${short(fix.sha)} was marked back in ${branch} meanwhile; nothing changed`,
   );
   return 0;
+}
+
+/**
+ * Retire a security fix: production-stable no longer has to hold its change
+ * (superseded by a later fix, say), so a move that drops it is taken again.
+ * Role admin or security; audited with the reason. The mirror then runs, under
+ * its lock like a verdict, since what it may deploy has changed.
+ */
+export function securityRetireCommand(ctx: CommandContext, given: string, reason: string | undefined): number {
+  const user = requireRole(ctx, ["admin", "security"], "retiring a security fix");
+  if (!reason || reason.trim() === "") throw new UserError(`say why: prodgate security retire <fix> --reason "<why>"`, 2);
+  plainValue(reason, "--reason");
+  const wanted = given.toLowerCase();
+  if (!/^[0-9a-f]{4,64}$/.test(wanted)) throw new UserError(`"${printable(given)}" is not a security fix's sha (4 to 64 hex digits)`, 2);
+  const { store } = ctx.engine;
+  const matches = store.fixes().filter((f) => f.sha.startsWith(wanted));
+  if (matches.length === 0) throw new UserError(`no security fix ${wanted} is recorded (prodgate security lists them)`, 1);
+  if (matches.length > 1) throw new UserError(`${wanted} names ${matches.length} security fixes; give more of the sha`, 2);
+  const fix = matches[0]!;
+  const retiredBefore = fix.retired;
+  const { changed, mirror } = withMirrorLock(ctx.engine.repo.gitDir, () => {
+    const changed = retiredBefore ? false : store.retireFix(fix.sha, user, reason.trim());
+    return { changed, mirror: changed ? runMirror(ctx.engine, "security retire", user) : null };
+  });
+  const retired = store.fixes().find((f) => f.sha === fix.sha)?.retired ?? null;
+  if (ctx.json) {
+    ctx.print(JSON.stringify({ fix: fix.sha, changed, retired, mirror }, null, 2));
+  } else {
+    ctx.print(
+      changed
+        ? `${short(fix.sha)} ${printable(fix.subject)}: retired by ${user}; production-stable no longer has to hold its change`
+        : `${short(fix.sha)} was already retired${retired ? ` by ${printable(retired.by)}` : ""}; nothing changed`,
+    );
+    if (mirror) ctx.print(mirror.line);
+  }
+  return mirror?.outcome === "conflict" ? 1 : 0;
 }

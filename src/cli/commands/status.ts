@@ -29,6 +29,8 @@ export function statusCommand(ctx: CommandContext): number {
     lines.push(`last mirror run:   ${m.outcome} ${ago(m.at)}${m.to && m.outcome !== "up-to-date" ? ` (now ${short(m.to)})` : ""}`);
     if (m.outcome === "conflict" && m.detail) lines.push(`  conflicting paths: ${m.detail.split("\n").join(", ")}`);
     if (m.outcome === "blocked" && m.detail) lines.push(`  blocked: ${m.detail}`);
+    // A move to an earlier revision than the deployable one: the newer one drops a security fix's change.
+    if ((m.outcome === "moved" || m.outcome === "merged") && m.detail) lines.push(`  held: ${m.detail}`);
   } else {
     lines.push("last mirror run:   never");
   }
