@@ -247,7 +247,8 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
   // Every move keeps every security fix's change: when the deployable revision would drop one, the
   // newest earlier approved revision that keeps them all is taken instead (at most MAX_HOLD_CHECKS
   // of them are tried), and the mirror says which revision it holds before and why.
-  const fixes = requiredFixes(engine);
+  let fixes = requiredFixes(engine);
+  const learnt = new Map<string, string[] | "absent">();
   const earlier = state.walk.candidates.filter((c) => c.sha !== d.sha).reverse();
   let hold: string | null = null;
   let chosen: { c: MainlineCommit; target: string; outcome: MirrorOutcomeKind; held: string[] } | null = null;
@@ -264,12 +265,18 @@ function mirrorOnce(engine: Engine, trigger: string, user: string | null): Mirro
       break; // an earlier revision that does not merge either: hold where it is
     }
     const at = fixesAtTip(engine, plan.target, fixes);
+    if (at.learnt.size > 0) {
+      for (const [sha, p] of at.learnt) learnt.set(sha, p);
+      fixes = fixes.map((f) => (at.learnt.has(f.sha) ? { ...f, paths: at.learnt.get(f.sha)! } : f));
+    }
     if (at.dropped.length === 0) {
       chosen = { c, target: plan.target, outcome: plan.outcome, held: at.held.map((f) => f.sha) };
       break;
     }
     hold ??= `r${c.revno} ${describeDropped(at.dropped, c.sha)}`;
   }
+  // What a fix's commit changed never changes: asked once, kept for every later move.
+  if (learnt.size > 0) store.setFixPaths(learnt);
   if (!chosen) {
     const why = `${hold}: production-stable holds before it (bring the change back on ${config.branches.stable}, or the security team retires the fix: prodgate security retire <fix> --reason <why>)`;
     return finish("blocked", prod, why, `production-stable cannot take ${rev(d)}: blocked: ${why}`);

@@ -93,6 +93,8 @@ export interface RequiredFix {
   subject: string;
   retired: boolean;
   heldAt: string | null;
+  /** The paths its commit changed when already known, "absent" when the repository lacks the commit. */
+  paths?: readonly string[] | "absent" | null;
 }
 
 /** Where a fix's change is measured from: the newest commit it was verified held at, else the fix itself. */

@@ -92,6 +92,8 @@ export interface SecurityFix {
   retired?: { at: string; by: string; reason: string } | null;
   /** A commit at which the fix's change was verified held (production-stable's rule measures from it). */
   heldAt?: string | null;
+  /** The paths its commit changed, "absent" when the repository lacks the commit, null until first asked (a commit never changes). */
+  paths?: string[] | "absent" | null;
 }
 
 /** How long a write waits for another process's write lock before giving up. */
@@ -925,6 +927,7 @@ export class Store {
       stable: reached(row, "stable"),
       retired: row.retired_at ? { at: row.retired_at, by: row.retired_by ?? "", reason: row.retired_reason ?? "" } : null,
       heldAt: row.held_at ?? null,
+      paths: fixPaths(row.paths ?? null),
     }));
   }
 
@@ -958,6 +961,15 @@ export class Store {
   }
 
   /** Remember that these fixes' change was verified held at `commit` (a commit production-stable moved to). */
+  /** Remember the paths each of these fixes' commits changed (or that the repository lacks it): asked once per fix. */
+  setFixPaths(paths: ReadonlyMap<string, readonly string[] | "absent">): void {
+    if (paths.size === 0) return;
+    const update = this.db.prepare("UPDATE fixes SET paths = ? WHERE sha = ? AND paths IS NULL");
+    this.write(() => {
+      for (const [sha, p] of paths) update.run(JSON.stringify(p), sha);
+    });
+  }
+
   setFixesHeldAt(shas: readonly string[], commit: string): void {
     if (shas.length === 0) return;
     const update = this.db.prepare("UPDATE fixes SET held_at = ? WHERE sha = ?");
@@ -1609,4 +1621,16 @@ export interface QueuedDelivery {
   firstAttemptAt: string | null;
   nextAt: string | null;
   event: StoredEvent;
+}
+
+/** A fix's stored paths (see SecurityFix.paths); anything unreadable counts as not yet asked. */
+function fixPaths(text: string | null): string[] | "absent" | null {
+  if (text === null) return null;
+  try {
+    const value: unknown = JSON.parse(text);
+    if (value === "absent") return value;
+    return Array.isArray(value) && value.every((p) => typeof p === "string") ? (value as string[]) : null;
+  } catch {
+    return null;
+  }
 }

@@ -2,6 +2,7 @@
 // promoted fix (a revert, or an edit of its lines), approved by QA, is not deployed by the
 // mirror nor taken by a push, until the change is back or the security team retires the fix.
 import Database from "better-sqlite3";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Clone, type Sandbox, standardSandbox } from "../helpers/repo";
@@ -211,6 +212,43 @@ describe("a revision that keeps the fix's change", () => {
     land();
     expect(sb.prodgate(["qa", "ok", "r5"], "quinn").stdout).toContain(`drops the change of security fix ${fix.slice(0, 7)}`);
     expect(sb.tip("production-stable")).toBe(r4);
+    // What git said of each fix's commit is kept: its paths, or that the repository lacks it.
+    const kept = new Database(join(sb.bare, "prodgate", "state.db"), { readonly: true });
+    const paths = Object.fromEntries(kept.prepare("SELECT sha, paths FROM fixes").raw().all() as [string, string][]);
+    kept.close();
+    expect(paths).toEqual({ [fix]: JSON.stringify(["lib.c"]), ["0123456789".repeat(4)]: JSON.stringify("absent") });
+  });
+
+  it("asks git for a fix's paths once, and once whether a lost fix's commit exists: later moves ask only what changed since", () => {
+    const lost = "0123456789".repeat(4);
+    const db0 = new Database(join(sb.bare, "prodgate", "state.db"));
+    db0
+      .prepare("INSERT INTO fixes (sha, subject, promoted_by, promoted_at) VALUES (?, 'Lost fix', 'sam', '2020-01-01T00:00:00.000Z')")
+      .run(lost);
+    db0.close();
+    const trace = join(sb.root, "trace");
+    const move = (label: string, file: string) => {
+      work.commit(`${label}: unrelated`, { [file]: `${label}\n` });
+      land();
+      work.git(["tag", `qa/ok/${label}`, "HEAD"]);
+      expect(work.push(["origin", `qa/ok/${label}`], "quinn", { PRODGATE_TRACE: trace }).status).toBe(0);
+      expect(sb.tip("production-stable")).toBe(work.sha("HEAD"));
+      const last = readFileSync(trace, "utf8").trim().split("\n").at(-1)!;
+      return Number(/^post-receive \d+ms git=(\d+)/.exec(last)![1]);
+    };
+    const first = move("r4", "a.c");
+    const second = move("r5", "b.c");
+    // The first move asked for the fixes' own paths (in its one diff-tree) and whether the lost fix's
+    // commit exists (one cat-file more); the second asks neither. Neither checked the fix's content,
+    // whose file neither revision touched.
+    expect(second).toBe(first - 1);
+    const db = new Database(join(sb.bare, "prodgate", "state.db"), { readonly: true });
+    expect(db.prepare("SELECT paths, held_at FROM fixes WHERE sha = ?").get(fix)).toEqual({
+      paths: JSON.stringify(["lib.c"]),
+      held_at: work.sha("HEAD"),
+    });
+    expect(db.prepare("SELECT paths FROM fixes WHERE sha = ?").pluck().get(lost)).toBe(JSON.stringify("absent"));
+    db.close();
   });
 
   it("a later revision that leaves lib.c alone is deployed without a check of its content", () => {
