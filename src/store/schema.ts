@@ -258,7 +258,10 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE fixes ADD COLUMN retired_at TEXT;
   ALTER TABLE fixes ADD COLUMN retired_by TEXT;
   ALTER TABLE fixes ADD COLUMN retired_reason TEXT;
-  -- The paths the fix's commit changed (a JSON array), or "absent" when the repository lacks the commit; NULL until first asked.
+  `,
+  // The paths each fix's commit changed (a JSON array), or "absent" when the repository lacks the
+  // commit; NULL until first asked. A commit never changes, so git is asked once per fix.
+  `
   ALTER TABLE fixes ADD COLUMN paths TEXT;
   `,
 ];
