@@ -135,7 +135,9 @@ export class Repo {
    * files by their differences: unlike git apply (changeContained), it never
    * takes a copy of the fixed lines elsewhere in the file for the change, and
    * a line changed next to the fix does not hide it. A binary file, a file
-   * that is not UTF-8, or a mode the fix changed is left to git apply's check.
+   * that is not UTF-8, a submodule or a mode the fix changed is left to git
+   * apply's check; a mode the fix changed must also be the tip's (git apply
+   * only warns of another).
    */
   changeMergedIn(fix: string, tip: string): boolean {
     const raw = this.git.run(["diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", "--root", fix]).stdout.split("\0");
@@ -143,13 +145,24 @@ export class Repo {
     let applyToo = false;
     const zero = /^0+$/;
     const files: { path: string; base: string; theirs: string }[] = [];
+    /** Paths whose mode the fix changed, with the mode it gave them. */
+    const modes = new Map<string, string>();
     for (let i = 0; i + 1 < raw.length; i += 2) {
-      // ":<old mode> <new mode> <old blob> <new blob> <status>", then the path; a submodule is no file to merge.
+      // ":<old mode> <new mode> <old blob> <new blob> <status>", then the path; a submodule is no file
+      // to merge: git apply's check compares its commit.
       const [oldMode, newMode, base, theirs] = raw[i]!.slice(1).split(" ");
-      if (!base || !theirs || oldMode === "160000" || newMode === "160000") continue;
+      if (!base || !theirs) continue;
+      if (oldMode === "160000" || newMode === "160000") {
+        applyToo = true;
+        continue;
+      }
       files.push({ path: raw[i + 1]!, base, theirs });
-      if (oldMode !== newMode && !zero.test(oldMode!) && !zero.test(newMode!)) applyToo = true;
+      if (oldMode !== newMode && !zero.test(oldMode!) && !zero.test(newMode!)) {
+        applyToo = true;
+        modes.set(raw[i + 1]!, newMode!);
+      }
     }
+    if (modes.size > 0 && !this.modesAt(tip, modes)) return false;
     const blob = (name: string) => {
       const r = this.git.run(["cat-file", "blob", name], { okStatuses: [128] });
       return r.status === 0 ? r.stdout : null;
@@ -178,6 +191,20 @@ export class Repo {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+
+  /** Does `tip` hold each of these paths with the mode given (one `git ls-tree`)? */
+  private modesAt(tip: string, modes: ReadonlyMap<string, string>): boolean {
+    const r = this.git.run(["--literal-pathspecs", "ls-tree", "-z", "--full-tree", tip, "--", ...modes.keys()], { okStatuses: [128] });
+    if (r.status !== 0) return false;
+    const found = new Map<string, string>();
+    for (const entry of r.stdout.split("\0")) {
+      // "<mode> <type> <object>\t<path>"
+      const tab = entry.indexOf("\t");
+      if (tab > 0) found.set(entry.slice(tab + 1), entry.slice(0, entry.indexOf(" ")));
+    }
+    for (const [path, mode] of modes) if (found.get(path) !== mode) return false;
+    return true;
   }
 
   /** Does `tip`'s tree hold the change of `diff` (a patch): does it apply in reverse there? */
