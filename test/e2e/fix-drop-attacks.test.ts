@@ -8,6 +8,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Clone, type Sandbox, standardSandbox } from "../helpers/repo";
 
 let sb: Sandbox;
+const lines = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `line ${from + i}\n`).join("");
+const BASE = lines(1, 20);
+const FIXED = lines(1, 10) + "check()\n" + lines(11, 20);
 let work: Clone;
 
 const OLD_LIB = "1".repeat(40);
@@ -16,7 +19,15 @@ const NEW_LIB = "2".repeat(40);
 /** Commit what the index holds now. */
 function commitIndex(message: string): string {
   work.git(["commit", "--quiet", "-m", message]);
+  work.git(["reset", "--quiet", "--hard"]);
   return work.sha("HEAD");
+}
+
+/** Put `content` in the index at `path`, a name given as printf(1) would write it (so any bytes). */
+function stage(mode: string, content: string, path: string): void {
+  const blob = sb.git(["hash-object", "-w", "--stdin"], { cwd: work.dir, input: content });
+  const r = sb.run("sh", ["-c", `git update-index --add --cacheinfo "${mode},$1,$(printf "$2")"`, "sh", blob, path], { cwd: work.dir });
+  expect(r.status, r.stderr).toBe(0);
 }
 
 /** Land the current branch on devel and stable; the new stable tip. */
@@ -107,5 +118,66 @@ describe("a fix that bumped a submodule", () => {
     const r5 = (commitIndex("r5: the patched lib again"), land());
     expect(sb.prodgate(["qa", "ok", "r5"], "quinn").stdout).toContain("production-stable moved to r5");
     expect(sb.tip("production-stable")).toBe(r5);
+  });
+});
+
+describe("a fix in a text file", () => {
+  const fixLib = () =>
+    promote(
+      () => void work.commit("r2: lib", { "lib.c": BASE }),
+      () => work.commit("Fix auth bypass", { "lib.c": FIXED }),
+    );
+
+  it("replaced by a symbolic link whose target reads as the fixed file: held before", () => {
+    const fix = fixLib();
+    stage("120000", FIXED, "lib.c");
+    expectHeldBefore(fix, (commitIndex("r4: lib.c is a link now"), land()));
+  });
+
+  it("moved to another name: held before (the change is no longer where the fix made it) until the fix is retired", () => {
+    const fix = fixLib();
+    work.git(["mv", "lib.c", "auth.c"]);
+    const r4 = (commitIndex("r4: rename lib.c"), land());
+    expectHeldBefore(fix, r4);
+    expect(sb.prodgate(["security", "retire", fix, "--reason", "moved to auth.c"], "sam").stdout).toContain(
+      "production-stable moved to r4",
+    );
+  });
+
+  it("turned into a directory holding the fixed file: held before", () => {
+    const fix = fixLib();
+    work.git(["rm", "--quiet", "lib.c"]);
+    work.commit("r4: lib.c is a directory", { "lib.c/lib.c": FIXED });
+    expectHeldBefore(fix, land());
+  });
+});
+
+describe("a fix in a file whose name is not UTF-8", () => {
+  const NAME = "caf\\351.c";
+  const fixLatin1 = () =>
+    promote(
+      () => {
+        stage("100644", BASE, NAME);
+        commitIndex("r2: lib");
+      },
+      () => {
+        stage("100644", FIXED, NAME);
+        return commitIndex("Fix auth bypass");
+      },
+    );
+
+  it("an unrelated change to the file is deployed", () => {
+    fixLatin1();
+    stage("100644", "header\n" + FIXED, NAME);
+    const r4 = (commitIndex("r4: a header"), land());
+    expect(sb.prodgate(["qa", "ok", "r4"], "quinn").stdout).toContain("production-stable moved to r4");
+    expect(sb.tip("production-stable")).toBe(r4);
+  });
+
+  it("reverted, with the fixed file beside it under a name git reads alike: held before", () => {
+    const fix = fixLatin1();
+    stage("100644", BASE, NAME);
+    stage("100644", FIXED, "caf\\377.c");
+    expectHeldBefore(fix, (commitIndex("r4: a decoy"), land()));
   });
 });
