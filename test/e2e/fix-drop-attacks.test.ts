@@ -2,7 +2,7 @@
 // production-stable through approved stable content: the fix's file mode, a submodule the fix
 // bumped, a file moved away, names git stores as bytes. Every attempt is a real push through the
 // installed hooks; QA approves each revision, as it would a change it cannot see into.
-import { chmodSync } from "node:fs";
+import { chmodSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Clone, type Sandbox, standardSandbox } from "../helpers/repo";
@@ -179,5 +179,35 @@ describe("a fix in a file whose name is not UTF-8", () => {
     stage("100644", BASE, NAME);
     stage("100644", FIXED, "caf\\377.c");
     expectHeldBefore(fix, (commitIndex("r4: a decoy"), land()));
+  });
+});
+
+describe("the cost of a held revision", () => {
+  it("a fix touching many files, its last one reverted under approved revisions: each stable push asks git a few times per revision tried", () => {
+    const FILES = 60;
+    const name = (i: number) => `src/f${String(i).padStart(3, "0")}.c`;
+    const all = (text: string) => Object.fromEntries(Array.from({ length: FILES }, (_, i) => [name(i), text]));
+    const fix = promote(
+      () => void work.commit("r2: many files", all(BASE)),
+      () => work.commit("Fix: check everywhere", all(FIXED)),
+    );
+    work.commit("r4: revert the fix in the last file", { [name(FILES - 1)]: BASE });
+    for (let r = 5; r <= 13; r++) work.commit(`r${r}: unrelated`, { [`u${r}.c`]: `${r}\n` });
+    land();
+    const qa = sb.prodgate(["qa", "ok", "r4..r13"], "quinn");
+    expect(qa.stdout).toContain(`drops the change of security fix ${fix.slice(0, 7)}`);
+    expect(sb.tip("production-stable")).toBe(fix);
+    // A developer's [no-qa] revision pushed to stable runs the mirror: it tries r14 and the 8 approved
+    // revisions before it, each dropping the fix; the developer can push such a revision as often as they like.
+    const trace = join(sb.root, "trace");
+    work.commit("r14: unrelated [no-qa]", { "u14.c": "14\n" });
+    expect(work.push(["origin", "HEAD:devel"], "dev").status).toBe(0);
+    const push = work.push(["origin", "HEAD:stable"], "dev", { PRODGATE_TRACE: trace });
+    expect(push.output).toContain("drops the change of security fix");
+    const last = readFileSync(trace, "utf8").trim().split("\n").at(-1)!;
+    const git = Number(/^post-receive \d+ms git=(\d+)/.exec(last)![1]);
+    // Nine revisions tried, each at a few git processes: not one merge per file of the fix.
+    expect(git).toBeLessThan(60);
+    expect(sb.tip("production-stable")).toBe(fix);
   });
 });
