@@ -142,7 +142,13 @@ export class Repo {
    * still as the fix left it, or as it was before the fix, needs no merge.
    */
   changeMergedIn(fix: string, tip: string): boolean {
-    const raw = this.git.run(["diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", "--root", fix]).stdout.split("\0");
+    // What a commit changed never changes: asked once per process (the mirror tries up to nine tips).
+    let diff = this.fixChanges.get(fix);
+    if (diff === undefined) {
+      diff = this.git.run(["diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", "--root", fix]).stdout;
+      this.fixChanges.set(fix, diff);
+    }
+    const raw = diff.split("\0");
     const zero = /^0+$/;
     const kind = (mode: string) => (mode === "160000" ? "submodule" : mode === "120000" ? "symlink" : "file");
     const changes: { path: string; oldMode: string; newMode: string; base: string; theirs: string }[] = [];
@@ -182,6 +188,11 @@ export class Repo {
     const dir = mkdtempSync(join(tmpdir(), "prodgate-merge-"));
     try {
       for (const f of toMerge) {
+        // A merge of three blobs gives what it gave before: each is asked of git once per process.
+        const key = `${f.base} ${f.theirs} ${f.ours}`;
+        const known = this.mergedClean.get(key);
+        if (known === false) return false;
+        if (known === true) continue;
         const ours = blob(f.ours);
         const texts = [ours, zero.test(f.base) ? "" : blob(f.base), blob(f.theirs)];
         // Not text (or not UTF-8): git apply's check of the whole blob decides.
@@ -192,13 +203,20 @@ export class Repo {
         const names = ["ours", "base", "theirs"].map((n) => join(dir, n));
         texts.forEach((t, i) => writeFileSync(names[i]!, t!));
         const merged = this.git.run(["merge-file", "-p", ...names], { okStatuses: Array.from({ length: 255 }, (_, i) => i + 1) });
-        if (merged.status !== 0 || merged.stdout !== ours) return false;
+        const clean = merged.status === 0 && merged.stdout === ours;
+        this.mergedClean.set(key, clean);
+        if (!clean) return false;
       }
       return !applyToo || this.changeContained(fix, tip);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   }
+
+  /** The raw diff-tree of each fix changeMergedIn was asked about. */
+  private readonly fixChanges = new Map<string, string>();
+  /** "base theirs ours" blob ids → whether merging theirs into ours from base left ours as it was, without a conflict. */
+  private readonly mergedClean = new Map<string, boolean>();
 
   /**
    * tip's entries (mode and object) at these paths, from one `git ls-tree`;
