@@ -2,9 +2,11 @@
 // production-stable through approved stable content: the fix's file mode, a submodule the fix
 // bumped, a file moved away, names git stores as bytes. Every attempt is a real push through the
 // installed hooks; QA approves each revision, as it would a change it cannot see into.
+import Database from "better-sqlite3";
 import { chmodSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { MIGRATIONS } from "../../src/store/schema";
 import { type Clone, type Sandbox, standardSandbox } from "../helpers/repo";
 
 let sb: Sandbox;
@@ -118,6 +120,38 @@ describe("a fix that bumped a submodule", () => {
     const r5 = (commitIndex("r5: the patched lib again"), land());
     expect(sb.prodgate(["qa", "ok", "r5"], "quinn").stdout).toContain("production-stable moved to r5");
     expect(sb.tip("production-stable")).toBe(r5);
+  });
+});
+
+describe("a database whose fixes were verified held by the check before submodules and modes", () => {
+  it("measures every fix from itself again: a dropped submodule fix the old check let through holds later moves", () => {
+    const fix = promote(
+      () => {
+        work.git(["update-index", "--add", "--cacheinfo", `160000,${OLD_LIB},vendor/lib`]);
+        commitIndex("r2: vendor lib");
+      },
+      () => {
+        work.git(["update-index", "--cacheinfo", `160000,${NEW_LIB},vendor/lib`]);
+        return commitIndex("Fix: vendor lib with the patched parser");
+      },
+    );
+    // As the old check left it: production-stable moved onto the revert, and the fix taken as held there.
+    work.git(["update-index", "--cacheinfo", `160000,${OLD_LIB},vendor/lib`]);
+    const r4 = (commitIndex("r4: back to the old lib"), land());
+    expect(sb.prodgate(["qa", "ok", "r4"], "quinn").status).toBe(0);
+    expect(work.push(["-o", "prodgate.override=incident 9", "origin", `${r4}:refs/heads/production-stable`], "ada").status).toBe(0);
+    const reset = MIGRATIONS.findIndex((m) => m.includes("SET held_at = NULL"));
+    expect(reset).toBeGreaterThan(0);
+    const db = new Database(join(sb.bare, "prodgate", "state.db"));
+    db.prepare("UPDATE fixes SET held_at = ?").run(r4);
+    db.pragma(`user_version = ${reset}`);
+    db.close();
+    work.commit("r5: unrelated", { "other.c": "x\n" });
+    const r5 = land();
+    expect(sb.prodgate(["qa", "ok", "r5"], "quinn").stdout).toContain(
+      `r5 ${r5.slice(0, 7)} drops the change of security fix ${fix.slice(0, 7)}`,
+    );
+    expect(sb.tip("production-stable")).toBe(r4);
   });
 });
 
