@@ -257,3 +257,25 @@ describe("the cost of a held revision", () => {
     expect(heldPush(edited)).toBeLessThan(4 * FILES + 60);
   });
 });
+
+describe("merge-back of a fix that bumped a submodule", () => {
+  it("a cherry-pick trailer naming it, on a commit that leaves the old submodule commit, is no return", () => {
+    work.git(["update-index", "--add", "--cacheinfo", `160000,${OLD_LIB},vendor/lib`]);
+    commitIndex("r2: vendor lib");
+    land();
+    expect(sb.prodgate(["qa", "ok", "r1", "r2"], "quinn").stdout).toContain("production-stable moved to r2");
+    work.git(["fetch", "--quiet", "origin"]);
+    work.git(["checkout", "--quiet", "-B", "secfix", "origin/production-stable"]);
+    work.git(["update-index", "--cacheinfo", `160000,${NEW_LIB},vendor/lib`]);
+    const fix = commitIndex("Fix: vendor lib with the patched parser");
+    expect(work.push(["origin", "HEAD:production-devel"], "sam").status).toBe(0);
+    expect(sb.prodgate(["ci", "pass", fix], "cid").status).toBe(0);
+    expect(work.push(["origin", "secfix:production-stable"], "sam").output).toContain("recorded 1 security fix");
+    work.git(["checkout", "--quiet", "devel"]);
+    work.commit(`Pick the parser fix\n\n(cherry picked from commit ${fix})`, { "notes.txt": "picked\n" });
+    const push = work.push(["origin", "HEAD:devel"], "dev");
+    expect(push.status).toBe(0);
+    const [f] = sb.json<{ sha: string; devel: unknown }[]>(["security"]);
+    expect(f).toMatchObject({ sha: fix, devel: null });
+  });
+});
