@@ -134,35 +134,66 @@ export class Repo {
    * fix's parent) changes nothing and conflicts nowhere. A merge aligns the
    * files by their differences: unlike git apply (changeContained), it never
    * takes a copy of the fixed lines elsewhere in the file for the change, and
-   * a line changed next to the fix does not hide it. A binary file, a file
-   * that is not UTF-8, or a mode the fix changed is left to git apply's check.
+   * a line changed next to the fix does not hide it. A binary file or a file
+   * that is not UTF-8 is left to git apply's check. Each path must also hold
+   * what the fix left there: the same kind of entry (a file, a symbolic link,
+   * a submodule at the fix's very commit), the mode the fix gave it, nothing
+   * where the fix deleted it. One `git ls-tree` reads tip's entries: a file
+   * still as the fix left it, or as it was before the fix, needs no merge.
    */
   changeMergedIn(fix: string, tip: string): boolean {
-    const raw = this.git.run(["diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", "--root", fix]).stdout.split("\0");
+    // What a commit changed never changes: asked once per process (the mirror tries up to nine tips).
+    let diff = this.fixChanges.get(fix);
+    if (diff === undefined) {
+      diff = this.git.run(["diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", "--root", fix]).stdout;
+      this.fixChanges.set(fix, diff);
+    }
+    const raw = diff.split("\0");
+    const zero = /^0+$/;
+    const kind = (mode: string) => (mode === "160000" ? "submodule" : mode === "120000" ? "symlink" : "file");
+    const changes: { path: string; oldMode: string; newMode: string; base: string; theirs: string }[] = [];
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      // ":<old mode> <new mode> <old object> <new object> <status>", then the path.
+      const [oldMode, newMode, base, theirs] = raw[i]!.slice(1).split(" ");
+      if (oldMode && newMode && base && theirs) changes.push({ path: raw[i + 1]!, oldMode, newMode, base, theirs });
+    }
+    if (changes.length === 0) return true;
+    const entries = this.entriesAt(
+      tip,
+      changes.map((c) => c.path),
+    );
+    if (entries === null) return false;
+    const toMerge: { base: string; theirs: string; ours: string }[] = [];
+    for (const c of changes) {
+      const entry = entries.get(c.path);
+      // Two entries git named alike (bytes that are not UTF-8): which one the fix's is cannot be told.
+      if (entry === "ambiguous") return false;
+      if (zero.test(c.theirs)) {
+        if (entry) return false; // the fix deleted it, and tip has it again
+        continue;
+      }
+      if (!entry || kind(entry.mode) !== kind(c.newMode)) return false;
+      if (c.oldMode !== c.newMode && !zero.test(c.oldMode) && entry.mode !== c.newMode) return false;
+      if (entry.oid === c.theirs) continue;
+      if (kind(c.newMode) === "submodule" || entry.oid === c.base) return false;
+      toMerge.push({ base: c.base, theirs: c.theirs, ours: entry.oid });
+    }
+    if (toMerge.length === 0) return true;
     // Set when some part of the change is not text a merge can judge: then git apply's check decides too.
     let applyToo = false;
-    const zero = /^0+$/;
-    const files: { path: string; base: string; theirs: string }[] = [];
-    for (let i = 0; i + 1 < raw.length; i += 2) {
-      // ":<old mode> <new mode> <old blob> <new blob> <status>", then the path; a submodule is no file to merge.
-      const [oldMode, newMode, base, theirs] = raw[i]!.slice(1).split(" ");
-      if (!base || !theirs || oldMode === "160000" || newMode === "160000") continue;
-      files.push({ path: raw[i + 1]!, base, theirs });
-      if (oldMode !== newMode && !zero.test(oldMode!) && !zero.test(newMode!)) applyToo = true;
-    }
     const blob = (name: string) => {
       const r = this.git.run(["cat-file", "blob", name], { okStatuses: [128] });
       return r.status === 0 ? r.stdout : null;
     };
     const dir = mkdtempSync(join(tmpdir(), "prodgate-merge-"));
     try {
-      for (const f of files) {
-        // tip's file, or null where tip holds none (or something else than a file) there.
-        const ours = blob(`${tip}:${f.path}`);
-        if (ours === null || zero.test(f.theirs)) {
-          if (ours === null && zero.test(f.theirs)) continue;
-          return false;
-        }
+      for (const f of toMerge) {
+        // A merge of three blobs gives what it gave before: each is asked of git once per process.
+        const key = `${f.base} ${f.theirs} ${f.ours}`;
+        const known = this.mergedClean.get(key);
+        if (known === false) return false;
+        if (known === true) continue;
+        const ours = blob(f.ours);
         const texts = [ours, zero.test(f.base) ? "" : blob(f.base), blob(f.theirs)];
         // Not text (or not UTF-8): git apply's check of the whole blob decides.
         if (texts.some((t) => t === null || t.includes("\0") || t.includes("\uFFFD"))) {
@@ -172,12 +203,47 @@ export class Repo {
         const names = ["ours", "base", "theirs"].map((n) => join(dir, n));
         texts.forEach((t, i) => writeFileSync(names[i]!, t!));
         const merged = this.git.run(["merge-file", "-p", ...names], { okStatuses: Array.from({ length: 255 }, (_, i) => i + 1) });
-        if (merged.status !== 0 || merged.stdout !== ours) return false;
+        const clean = merged.status === 0 && merged.stdout === ours;
+        this.mergedClean.set(key, clean);
+        if (!clean) return false;
       }
       return !applyToo || this.changeContained(fix, tip);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+
+  /** The raw diff-tree of each fix changeMergedIn was asked about. */
+  private readonly fixChanges = new Map<string, string>();
+  /** "base theirs ours" blob ids → whether merging theirs into ours from base left ours as it was, without a conflict. */
+  private readonly mergedClean = new Map<string, boolean>();
+
+  /**
+   * tip's entries (mode and object) at these paths, from one `git ls-tree`;
+   * a path where tip holds no entry, or a directory, is missing. Paths git
+   * gave as bytes that are not UTF-8 (read with U+FFFD), or too many for one
+   * command line, are found in a listing of the whole tree; two entries read
+   * alike are "ambiguous". Null when git cannot read tip.
+   */
+  private entriesAt(tip: string, paths: readonly string[]): Map<string, { mode: string; oid: string } | "ambiguous"> | null {
+    const wanted = new Set(paths);
+    const named = paths.every((p) => !p.includes("\uFFFD")) && paths.reduce((n, p) => n + p.length + 1, 0) < 64 * 1024;
+    const args = named
+      ? ["--literal-pathspecs", "ls-tree", "-z", "--full-tree", tip, "--", ...wanted]
+      : ["ls-tree", "-r", "-z", "--full-tree", tip];
+    const r = this.git.run(args, { okStatuses: [128] });
+    if (r.status !== 0) return null;
+    const entries = new Map<string, { mode: string; oid: string } | "ambiguous">();
+    for (const line of r.stdout.split("\0")) {
+      // "<mode> <type> <object>\t<path>"
+      const tab = line.indexOf("\t");
+      if (tab < 0) continue;
+      const path = line.slice(tab + 1);
+      const [mode, type, oid] = line.slice(0, tab).split(" ");
+      if (!wanted.has(path) || !mode || !oid || type === "tree") continue;
+      entries.set(path, entries.has(path) ? "ambiguous" : { mode, oid });
+    }
+    return entries;
   }
 
   /** Does `tip`'s tree hold the change of `diff` (a patch): does it apply in reverse there? */

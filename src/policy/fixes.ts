@@ -102,10 +102,35 @@ export function fixBase(fix: Pick<RequiredFix, "sha" | "heldAt">): string {
   return fix.heldAt ?? fix.sha;
 }
 
-/** Does a change of `changed` (paths that differ) touch one of `paths` (a file, or a file replaced by a directory or back)? */
+/** Each set of changed paths, sorted once (several fixes are measured against one set). */
+const sortedPaths = new WeakMap<ReadonlySet<string>, string[]>();
+
+/**
+ * Does a change of `changed` (paths that differ) touch one of `paths` (a file, or a file replaced by a directory or back)?
+ * Costs about (|paths| + |changed|) log |changed|, whatever a pusher makes `changed` hold: a directory above a path is
+ * looked up, and paths below a path are found by a binary search of `changed` sorted.
+ */
 export function touchesPaths(paths: readonly string[], changed: ReadonlySet<string>): boolean {
   for (const p of paths) if (changed.has(p)) return true;
-  for (const c of changed) for (const p of paths) if (c.startsWith(`${p}/`) || p.startsWith(`${c}/`)) return true;
+  // A changed path that is a directory above one of `paths`.
+  for (const p of paths) for (let i = p.indexOf("/"); i > 0; i = p.indexOf("/", i + 1)) if (changed.has(p.slice(0, i))) return true;
+  // A changed path below one of `paths`: the first changed path sorted at or after "<path>/" starts with it, if any does.
+  let sorted = sortedPaths.get(changed);
+  if (!sorted) {
+    sorted = [...changed].sort();
+    sortedPaths.set(changed, sorted);
+  }
+  for (const p of paths) {
+    const below = `${p}/`;
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sorted[mid]! < below) lo = mid + 1;
+      else hi = mid;
+    }
+    if (sorted[lo]?.startsWith(below)) return true;
+  }
   return false;
 }
 

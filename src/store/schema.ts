@@ -264,6 +264,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE fixes ADD COLUMN paths TEXT;
   `,
+  // A commit where a fix's change was verified held by the check before it compared a submodule's
+  // commit, a path's mode and kind of entry may not hold it: every fix is measured from itself again.
+  `
+  UPDATE fixes SET held_at = NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

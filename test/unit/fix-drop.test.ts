@@ -27,8 +27,22 @@ describe("touchesPaths", () => {
     ["the fix's file's directory replaced by a file", ["lib/x.c"], ["lib"], true],
     ["a name that only starts like it", ["lib"], ["library.c"], false],
     ["nothing changed", ["lib.c"], [], false],
+    ["a directory two levels above the fix's file replaced by a file", ["a/b/c/d.c"], ["a/b"], true],
+    ["a file deep under the fix's path, now a directory", ["a/b"], ["a/b/c/d/e.c"], true],
+    ["names sorted just before and after the fix's directory", ["lib"], ["lib-x/y.c", "lib.c", "lib0/z.c", "li/b"], false],
+    ["one of many paths, the other side of many changes", ["x/1", "x/2", "lib"], ["a", "b/c", "lib/deep/file", "z"], true],
   ];
   it.each(cases)("%s", (_name, paths, changed, expected) => expect(touchesPaths(paths, new Set(changed))).toBe(expected));
+
+  it("costs about the sizes of both sides, not their product: 2,000 paths of a fix against 500,000 changed paths", () => {
+    const paths = Array.from({ length: 2000 }, (_, i) => `src/mod${i}/file.c`);
+    const changed = new Set(Array.from({ length: 500_000 }, (_, i) => `gen/d${i % 1000}/f${i}.txt`));
+    const started = Date.now();
+    expect(touchesPaths(paths, changed)).toBe(false);
+    expect(touchesPaths([...paths, "gen/d7"], changed)).toBe(true);
+    // Comparing every pair took 43 s here; a few hundred milliseconds are the sort.
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
 });
 
 describe("fixesToCheck", () => {
