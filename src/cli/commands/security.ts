@@ -92,6 +92,16 @@ function overrideContent(ctx: CommandContext): string[] {
   return lines;
 }
 
+/** The recorded security fix `given` (its sha or a unique prefix, SHA-1 or SHA-256) names; a clear error otherwise. */
+function recordedFix(ctx: CommandContext, given: string): SecurityFix {
+  const wanted = given.toLowerCase();
+  if (!/^[0-9a-f]{4,64}$/.test(wanted)) throw new UserError(`"${printable(given)}" is not a security fix's sha (4 to 64 hex digits)`, 2);
+  const matches = ctx.engine.store.fixes().filter((f) => f.sha.startsWith(wanted));
+  if (matches.length === 0) throw new UserError(`no security fix ${wanted} is recorded (prodgate security lists them)`, 1);
+  if (matches.length > 1) throw new UserError(`${wanted} names ${matches.length} security fixes; give more of the sha`, 2);
+  return matches[0]!;
+}
+
 /**
  * Mark a security fix back in devel or stable by hand: for a change that came
  * back in a shape none of prodgate's checks recognises (reshaped by a
@@ -103,13 +113,8 @@ export function securityAckCommand(ctx: CommandContext, given: string, branch: s
   if (branch !== "devel" && branch !== "stable") throw new UserError(`the branch is devel or stable, not "${printable(branch)}"`, 2);
   if (!reason || reason.trim() === "") throw new UserError(`say why: prodgate security ack <fix> ${branch} --reason "<why>"`, 2);
   plainValue(reason, "--reason");
-  const wanted = given.toLowerCase();
-  if (!/^[0-9a-f]{4,40}$/.test(wanted)) throw new UserError(`"${printable(given)}" is not a security fix's sha (4 to 40 hex digits)`, 2);
   const { store } = ctx.engine;
-  const matches = store.fixes().filter((f) => f.sha.startsWith(wanted));
-  if (matches.length === 0) throw new UserError(`no security fix ${wanted} is recorded (prodgate security lists them)`, 1);
-  if (matches.length > 1) throw new UserError(`${wanted} names ${matches.length} security fixes; give more of the sha`, 2);
-  const fix = matches[0]!;
+  const fix = recordedFix(ctx, given);
   const already = fix[branch];
   if (already) {
     ctx.print(
@@ -143,13 +148,8 @@ export function securityRetireCommand(ctx: CommandContext, given: string, reason
   const user = requireRole(ctx, ["admin", "security"], "retiring a security fix");
   if (!reason || reason.trim() === "") throw new UserError(`say why: prodgate security retire <fix> --reason "<why>"`, 2);
   plainValue(reason, "--reason");
-  const wanted = given.toLowerCase();
-  if (!/^[0-9a-f]{4,64}$/.test(wanted)) throw new UserError(`"${printable(given)}" is not a security fix's sha (4 to 64 hex digits)`, 2);
   const { store } = ctx.engine;
-  const matches = store.fixes().filter((f) => f.sha.startsWith(wanted));
-  if (matches.length === 0) throw new UserError(`no security fix ${wanted} is recorded (prodgate security lists them)`, 1);
-  if (matches.length > 1) throw new UserError(`${wanted} names ${matches.length} security fixes; give more of the sha`, 2);
-  const fix = matches[0]!;
+  const fix = recordedFix(ctx, given);
   const retiredBefore = fix.retired;
   const { changed, mirror } = withMirrorLock(ctx.engine.repo.gitDir, () => {
     const changed = retiredBefore ? false : store.retireFix(fix.sha, user, reason.trim());
