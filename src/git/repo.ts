@@ -410,10 +410,11 @@ export class Repo {
   objectsPresent(shas: readonly string[]): Set<string> {
     const present = new Set<string>();
     if (shas.length === 0) return present;
+    const asked = new Set(shas);
     const r = this.git.run(["cat-file", "--batch-check=%(objectname) %(objecttype)"], { input: `${shas.join("\n")}\n` });
     for (const line of r.stdout.split("\n")) {
       const [sha, type] = line.split(" ");
-      if (sha && type && type !== "missing" && shas.includes(sha)) present.add(sha);
+      if (sha && type && type !== "missing" && asked.has(sha)) present.add(sha);
     }
     return present;
   }
